@@ -1,0 +1,123 @@
+import { fixedWindow } from './fixed-window';
+import { algorithmFor } from './registry';
+import type { LimitConfig, LimitDecision, LimitState } from './types';
+
+/** One limit of one request, as the key's Durable Object receives it. */
+export interface LimitRequest {
+  /** Unique within the key: `<rule>/<limit>`. */
+  readonly id: string;
+  readonly config: LimitConfig;
+  readonly cost: number;
+  /** Count the request even when it is refused. */
+  readonly countRefused: boolean;
+  /** Never refuse; report what would have been refused. */
+  readonly shadow: boolean;
+}
+
+/** A fail2ban-style ban attached to a rule: `after` refusals within `withinMs` ban the key for `durationMs`. */
+export interface BanRequest {
+  readonly rule: string;
+  readonly after: number;
+  readonly withinMs: number;
+  readonly durationMs: number;
+}
+
+/** Stored ban bookkeeping of one rule on one key. */
+export interface BanState {
+  readonly violations: LimitState;
+  readonly bannedUntil: number;
+  /** When this row no longer matters: the ban is over and the violation window has passed. */
+  readonly expiresAt: number;
+}
+
+/** Everything a key's Durable Object decides in one atomic step. */
+export interface KeyRequest {
+  readonly now: number;
+  readonly limits: readonly LimitRequest[];
+  readonly bans?: readonly BanRequest[];
+}
+
+export interface LimitOutcome {
+  readonly id: string;
+  readonly shadow: boolean;
+  readonly decision: LimitDecision;
+  /** Whether this request was counted by this limit (so a reservation can be released). */
+  readonly counted: boolean;
+}
+
+export interface KeyDecision {
+  readonly allowed: boolean;
+  readonly outcomes: readonly LimitOutcome[];
+  /** Set when the key is banned: until when, and by which rule. */
+  readonly banned?: { readonly until: number; readonly rule: string };
+}
+
+/** What the step read and what it writes back. */
+export interface KeyTransition {
+  readonly decision: KeyDecision;
+  readonly limitWrites: ReadonlyMap<string, LimitState>;
+  readonly banWrites: ReadonlyMap<string, BanState>;
+}
+
+/**
+ * Decides one request against every limit it meets under one key, as one
+ * atomic step: either every enforced limit admits it and all count it, or it
+ * is refused and only limits that count refusals count it. Shadow limits
+ * never refuse. A key banned by any rule is refused without counting.
+ *
+ * Pure: `read` gives stored states, the result says what to write.
+ */
+export function decideKey(
+  read: (id: string) => LimitState | undefined,
+  readBan: (rule: string) => BanState | undefined,
+  request: KeyRequest,
+): KeyTransition {
+  const { now } = request;
+  const limitWrites = new Map<string, LimitState>();
+  const banWrites = new Map<string, BanState>();
+
+  for (const ban of request.bans ?? []) {
+    const state = readBan(ban.rule);
+    if (state && state.bannedUntil > now) {
+      const outcomes = request.limits.map((l) => ({ id: l.id, shadow: l.shadow, counted: false, decision: algorithmFor(l.config.algorithm).peek(read(l.id), now, l.config) }));
+      return { decision: { allowed: false, outcomes, banned: { until: state.bannedUntil, rule: ban.rule } }, limitWrites, banWrites };
+    }
+  }
+
+  const trials = request.limits.map((l) => ({ l, state: read(l.id), trial: algorithmFor(l.config.algorithm).consume(read(l.id), now, l.config, l.cost, false) }));
+  const allowed = trials.every(({ l, trial }) => l.shadow || trial.decision.allowed);
+
+  const outcomes: LimitOutcome[] = trials.map(({ l, state, trial }) => {
+    const algorithm = algorithmFor(l.config.algorithm);
+    const selfAdmits = trial.decision.allowed;
+    // A shadow limit counts as if it were enforced on its own; enforced limits follow the joint decision.
+    const admittedHere = l.shadow ? selfAdmits : allowed;
+    if (admittedHere && selfAdmits) {
+      limitWrites.set(l.id, trial.state);
+      return { id: l.id, shadow: l.shadow, counted: true, decision: trial.decision };
+    }
+    if (l.countRefused) {
+      const counted = algorithm.consume(state, now, l.config, l.cost, true);
+      limitWrites.set(l.id, counted.state);
+      return { id: l.id, shadow: l.shadow, counted: true, decision: { ...counted.decision, allowed: selfAdmits, retryAfterMs: trial.decision.retryAfterMs } };
+    }
+    const unchanged = selfAdmits ? { ...algorithm.peek(state, now, l.config), allowed: true, retryAfterMs: 0 } : trial.decision;
+    return { id: l.id, shadow: l.shadow, counted: false, decision: unchanged };
+  });
+
+  let banned: KeyDecision['banned'];
+  for (const ban of request.bans ?? []) {
+    const refusedHere = outcomes.some((o) => !o.shadow && !o.decision.allowed && o.id.startsWith(`${ban.rule}/`));
+    if (!refusedHere) continue;
+    const config: LimitConfig = { algorithm: 'fixed-window', limit: ban.after, windowMs: ban.withinMs };
+    const previous = readBan(ban.rule);
+    const step = fixedWindow.consume(previous?.violations, now, config, 1, true);
+    const reached = step.state.current >= ban.after;
+    const bannedUntil = reached ? now + ban.durationMs : 0;
+    const violations = reached ? { ...step.state, current: 0 } : step.state;
+    banWrites.set(ban.rule, { violations, bannedUntil, expiresAt: Math.max(bannedUntil, violations.windowStart + ban.withinMs) });
+    if (reached && !banned) banned = { until: bannedUntil, rule: ban.rule };
+  }
+
+  return { decision: { allowed, outcomes, ...(banned ? { banned } : {}) }, limitWrites, banWrites };
+}

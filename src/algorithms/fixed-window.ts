@@ -1,0 +1,50 @@
+import type { Algorithm, LimitConfig, LimitDecision, LimitState } from './types';
+import { EMPTY_STATE } from './types';
+
+/** Start of the window containing `now`; windows are aligned to the epoch so every key agrees on them. */
+export function windowStartOf(now: number, windowMs: number): number {
+  return Math.floor(now / windowMs) * windowMs;
+}
+
+/** Rolls the stored state into the window that contains `now` (never backwards if clocks disagree). */
+function current(state: LimitState | undefined, now: number, config: LimitConfig): LimitState {
+  const start = windowStartOf(now, config.windowMs);
+  if (!state || start > state.windowStart) return { ...EMPTY_STATE, windowStart: start };
+  return state;
+}
+
+function decision(state: LimitState, now: number, config: LimitConfig, allowed: boolean): LimitDecision {
+  const resetAt = state.windowStart + config.windowMs;
+  return {
+    allowed,
+    limit: config.limit,
+    used: state.current,
+    remaining: Math.max(0, config.limit - state.current),
+    resetAt,
+    retryAfterMs: allowed ? 0 : Math.max(1, resetAt - now),
+  };
+}
+
+/**
+ * Fixed window: a counter per aligned window of `windowMs`. Exact within a
+ * window; a client may spend up to twice the limit across a window boundary.
+ */
+export const fixedWindow: Algorithm = {
+  consume(state, now, config, cost, countRefused) {
+    const s = current(state, now, config);
+    const allowed = s.current + cost <= config.limit;
+    const next = allowed || countRefused ? { ...s, current: s.current + cost } : s;
+    return { state: next, decision: decision(next, now, config, allowed) };
+  },
+  peek(state, now, config) {
+    const s = current(state, now, config);
+    return decision(s, now, config, s.current < config.limit);
+  },
+  release(state, _now, _config, cost, countedAt) {
+    if (state.windowStart > countedAt) return state;
+    return { ...state, current: Math.max(0, state.current - cost) };
+  },
+  expiresAt(state, config) {
+    return state.windowStart + config.windowMs;
+  },
+};

@@ -1,0 +1,15 @@
+import { fixedWindow } from './fixed-window';
+import { gcra } from './gcra';
+import { slidingWindow } from './sliding-window';
+import type { Algorithm, AlgorithmName } from './types';
+
+/** Every algorithm by the name a policy uses for it. */
+export const ALGORITHMS: Readonly<Record<AlgorithmName, Algorithm>> = Object.freeze({
+  'fixed-window': fixedWindow,
+  'sliding-window': slidingWindow,
+  gcra,
+});
+
+export function algorithmFor(name: AlgorithmName): Algorithm {
+  return ALGORITHMS[name];
+}

@@ -1,0 +1,133 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { BanState, KeyDecision, KeyRequest } from '../algorithms/decide';
+import { decideKey } from '../algorithms/decide';
+import { algorithmFor } from '../algorithms/registry';
+import type { LimitConfig, LimitDecision } from '../algorithms/types';
+import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow, type StoredLimit } from './storage';
+
+/** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */
+export interface Release {
+  readonly id: string;
+  readonly config: LimitConfig;
+  readonly cost: number;
+  readonly countedAt: number;
+}
+
+/** What `inspect` shows of a key. */
+export interface KeySnapshot {
+  readonly limits: ReadonlyArray<{ id: string; config: LimitConfig; decision: LimitDecision }>;
+  readonly bans: ReadonlyArray<{ rule: string; bannedUntil: number; violations: number }>;
+  readonly alarmAt: number | null;
+}
+
+/**
+ * One object per rate-limit key. A thin adapter: it reads the key's rows,
+ * runs the pure {@link decideKey}, and writes the result, all synchronously,
+ * so no other request to this key can interleave and over-admit. An alarm
+ * deletes the rows once every window has expired.
+ */
+export class RateLimiter extends DurableObject {
+  /** The alarm time this instance last set; avoids a `setAlarm` row write per request. */
+  private alarmAt: number | undefined;
+
+  /** Decides a request against every limit it meets under this key. */
+  check(request: KeyRequest): KeyDecision {
+    const kv = this.ctx.storage.kv;
+    const { decision, limitWrites, banWrites } = decideKey(
+      (id) => kv.get<StoredLimit>(limitRow(id))?.state,
+      (rule) => kv.get<BanState>(banRow(rule)),
+      request,
+    );
+    let expiry = 0;
+    for (const limit of request.limits) {
+      const state = limitWrites.get(limit.id);
+      if (!state) continue;
+      kv.put<StoredLimit>(limitRow(limit.id), { state, config: limit.config });
+      expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
+    }
+    for (const ban of request.bans ?? []) {
+      const state = banWrites.get(ban.rule);
+      if (!state) continue;
+      kv.put(banRow(ban.rule), state);
+      expiry = Math.max(expiry, state.expiresAt);
+    }
+    this.scheduleCleanup(expiry);
+    return decision;
+  }
+
+  /** Gives back reservations whose response did not match their `countWhen`. */
+  release(now: number, releases: readonly Release[]): void {
+    const kv = this.ctx.storage.kv;
+    for (const r of releases) {
+      const stored = kv.get<StoredLimit>(limitRow(r.id));
+      if (!stored) continue;
+      const state = algorithmFor(r.config.algorithm).release(stored.state, now, r.config, r.cost, r.countedAt);
+      kv.put<StoredLimit>(limitRow(r.id), { state, config: stored.config });
+    }
+  }
+
+  /** The key's live counters and bans, without counting anything. */
+  async inspect(now: number): Promise<KeySnapshot> {
+    const kv = this.ctx.storage.kv;
+    const limits = [...kv.list<StoredLimit>({ prefix: LIMIT_PREFIX })].map(([row, stored]) => ({
+      id: row.slice(LIMIT_PREFIX.length),
+      config: stored.config,
+      decision: algorithmFor(stored.config.algorithm).peek(stored.state, now, stored.config),
+    }));
+    const bans = [...kv.list<BanState>({ prefix: BAN_PREFIX })].map(([row, ban]) => ({
+      rule: row.slice(BAN_PREFIX.length),
+      bannedUntil: ban.bannedUntil,
+      violations: ban.violations.current,
+    }));
+    return { limits, bans, alarmAt: await this.ctx.storage.getAlarm() };
+  }
+
+  /** Forgets every counter and ban of this key. */
+  async reset(): Promise<void> {
+    this.alarmAt = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+
+  /** Lifts bans on this key (all rules, or one). Returns how many were lifted. */
+  liftBan(rule?: string): number {
+    const kv = this.ctx.storage.kv;
+    let lifted = 0;
+    for (const [row] of [...kv.list<BanState>({ prefix: BAN_PREFIX })]) {
+      if (rule === undefined || row === banRow(rule)) lifted += kv.delete(row) ? 1 : 0;
+    }
+    return lifted;
+  }
+
+  /**
+   * Deletes expired rows; reschedules for the rest, or drops all storage when
+   * nothing is left. Idempotent: running twice changes nothing more.
+   */
+  override async alarm(): Promise<void> {
+    const kv = this.ctx.storage.kv;
+    const now = Date.now();
+    let latest = 0;
+    for (const [row, stored] of [...kv.list<StoredLimit>({ prefix: LIMIT_PREFIX })]) {
+      const expires = algorithmFor(stored.config.algorithm).expiresAt(stored.state, stored.config);
+      if (expires <= now) kv.delete(row);
+      else latest = Math.max(latest, expires);
+    }
+    for (const [row, ban] of [...kv.list<BanState>({ prefix: BAN_PREFIX })]) {
+      if (ban.expiresAt <= now) kv.delete(row);
+      else latest = Math.max(latest, ban.expiresAt);
+    }
+    this.alarmAt = undefined;
+    if (latest > 0) {
+      this.alarmAt = latest;
+      await this.ctx.storage.setAlarm(latest);
+    } else {
+      await this.ctx.storage.deleteAll();
+    }
+  }
+
+  private scheduleCleanup(expiry: number): void {
+    if (expiry <= 0 || (this.alarmAt !== undefined && this.alarmAt >= expiry)) return;
+    this.alarmAt = expiry;
+    void this.ctx.storage.setAlarm(expiry);
+  }
+}

@@ -1,0 +1,264 @@
+import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
+import type { LimitDecision } from '../algorithms/types';
+import type { Release } from '../durable-object/rate-limiter';
+import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
+import { logEvent } from '../observability/log';
+import type { AnalyticsSink, Metrics } from '../observability/metrics';
+import type { CompiledLimit, CompiledPolicy, CompiledRule } from '../policy/compile';
+import type { OnError } from '../policy/schema';
+import type { DenyCache } from './deny-cache';
+import { hashMemo, keyValue, viewOf, type RequestView } from './request-facts';
+import { withTimeout } from './with-timeout';
+
+/** The part of a key's Durable Object the request path calls. */
+export interface KeyLimiter {
+  check(request: Parameters<import('../durable-object/rate-limiter').RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
+  release(now: number, releases: readonly Release[]): Promise<void> | void;
+}
+
+/** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
+export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
+
+/** Looks up live overrides (Workers KV) for a rule and key; `undefined` keeps the policy's limits. */
+export interface OverrideSource {
+  lookup(rule: CompiledRule, key: string, identity: Identity, now: number): Promise<LimitOverride | undefined>;
+}
+
+export interface LimiterDeps {
+  readonly compiled: CompiledPolicy;
+  /** The stub of the object for a key name. */
+  readonly limiterFor: (name: string) => KeyLimiter;
+  readonly kv?: KVNamespace | undefined;
+  readonly secrets: Record<string, unknown>;
+  readonly denyCache: DenyCache;
+  readonly metrics: Metrics;
+  readonly analytics?: AnalyticsSink | undefined;
+  readonly overrides?: OverrideSource | undefined;
+}
+
+/** One limit's answer, with the rule it belongs to. */
+export interface LimitResult {
+  readonly rule: CompiledRule;
+  readonly limit: CompiledLimit;
+  readonly decision: LimitDecision;
+  readonly shadow: boolean;
+}
+
+export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
+
+/** The limiter's answer for one request. */
+export interface Verdict {
+  readonly kind: VerdictKind;
+  /** Every limit asked, for the rate-limit headers. */
+  readonly results: readonly LimitResult[];
+  /** The rule whose limit refused (or whose ban applies). */
+  readonly refusedBy?: CompiledRule;
+  /** Milliseconds until the request could be admitted; 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** HTTP status of a refusal. */
+  readonly status: number;
+  readonly view: RequestView;
+  /**
+   * Settles reservations of limits counted by outcome once the origin has
+   * answered (a status) or failed (`'error'`). Resolves when released.
+   */
+  settle(outcome: number | 'error'): Promise<void>;
+}
+
+interface Group {
+  readonly name: string;
+  readonly rules: CompiledRule[];
+  readonly limits: Array<{ rule: CompiledRule; limit: CompiledLimit; cost: number }>;
+}
+
+const NOTHING_TO_SETTLE = async () => {};
+
+function costOf(rule: CompiledRule, headers: Headers): number {
+  const cost = rule.rule.cost;
+  if (typeof cost === 'number') return cost;
+  const raw = headers.get(cost.header);
+  const n = raw === null ? Number.NaN : Number(raw);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, cost.max) : cost.default;
+}
+
+/** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
+function groupOnError(rules: readonly CompiledRule[]): OnError {
+  return {
+    mode: rules.some((r) => r.onError.mode === 'closed') ? 'closed' : 'open',
+    timeoutMs: Math.min(...rules.map((r) => r.onError.timeoutMs)),
+  };
+}
+
+function toRequest(entry: Group['limits'][number]): LimitRequest {
+  return { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+}
+
+function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
+  return rules.flatMap((r) => (r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : []));
+}
+
+/**
+ * Decides a request against the policy: lists first, then every matching
+ * rule. Rules are grouped by key value, each key's object is asked once, and
+ * different keys are asked in parallel. A key that fails or times out
+ * follows its rules' fail-open / fail-closed setting.
+ */
+export async function evaluate(request: Request, deps: LimiterDeps, now: number): Promise<Verdict> {
+  const { compiled, metrics } = deps;
+  const policy = compiled.policy;
+  const identity = policy.identity
+    ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now)
+    : ANONYMOUS;
+  const view = viewOf(request, policy, identity);
+  const base = { view, results: [] as LimitResult[], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
+
+  const listFacts = {
+    ...(view.address !== undefined ? { address: view.address } : {}),
+    ...(typeof view.cf.country === 'string' ? { country: view.cf.country } : {}),
+    ...(typeof view.cf.asn === 'number' ? { asn: view.cf.asn } : {}),
+    ...(identity.credentialHash !== undefined ? { credentialHash: identity.credentialHash } : {}),
+  };
+  if (compiled.allow.matches(listFacts)) return { ...base, kind: 'allow' };
+  if (compiled.block.matches(listFacts)) {
+    metrics.count('(blocklist)', 'blocked', deps.analytics);
+    logEvent('blocked', { reason: 'blocklist', path: view.path });
+    return { ...base, kind: 'block', status: 403 };
+  }
+
+  const hash = hashMemo();
+  const groups = new Map<string, Group>();
+  await Promise.all(
+    compiled.rules.map(async (rule) => {
+      if (!rule.matches(view)) return;
+      const value = await keyValue(rule.rule.key, view, policy, hash);
+      if (value === undefined) return;
+      const name = `${rule.keySignature}=${value}`;
+      const override = deps.overrides ? await deps.overrides.lookup(rule, name, identity, now) : undefined;
+      if (override?.exempt) return;
+      const limits = override ? override.limits : rule.limits;
+      let group = groups.get(name);
+      if (!group) groups.set(name, (group = { name, rules: [], limits: [] }));
+      group.rules.push(rule);
+      const cost = costOf(rule, request.headers);
+      for (const limit of limits) group.limits.push({ rule, limit, cost });
+    }),
+  );
+  // Keep results in policy order whatever order the lookups finished in.
+  const order = new Map(compiled.rules.map((r, i) => [r.name, i]));
+  const ordered = [...groups.values()].map((g) => ({ ...g, limits: g.limits.sort((a, b) => order.get(a.rule.name)! - order.get(b.rule.name)!) }));
+
+  const answers = await Promise.all(ordered.map((group) => askGroup(group, deps, now)));
+
+  const results: LimitResult[] = [];
+  const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
+  let kind: VerdictKind = 'allow';
+  let refusedBy: CompiledRule | undefined;
+  let retryAfterMs = 0;
+  let status = 200;
+
+  for (const [i, answer] of answers.entries()) {
+    const group = ordered[i]!;
+    if (answer.kind === 'failed') {
+      const event = answer.onError.mode === 'closed' ? 'fail_closed' : 'fail_open';
+      for (const rule of group.rules) metrics.count(rule.name, event, deps.analytics);
+      logEvent(event, { rules: group.rules.map((r) => r.name), error: answer.error, timeoutMs: answer.onError.timeoutMs });
+      if (answer.onError.mode === 'closed' && kind !== 'ban') {
+        kind = 'unavailable';
+        status = 503;
+        refusedBy ??= group.rules[0];
+        retryAfterMs = Math.max(retryAfterMs, 1000);
+      }
+      continue;
+    }
+    const decision = answer.decision;
+    const pending: Array<{ release: Release; countWhen: (status: number) => boolean }> = [];
+    const keyDigest = decision.outcomes.some((o) => !o.decision.allowed) ? await shortDigest(group.name) : '';
+    decision.outcomes.forEach((outcome, j) => {
+      const entry = group.limits[j]!;
+      results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
+      if (outcome.counted && decision.allowed && entry.limit.countWhen) {
+        pending.push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
+      }
+      if (!outcome.decision.allowed) {
+        const event = outcome.shadow ? 'shadow_refused' : 'refused';
+        if (outcome.shadow || !answer.cached) {
+          logEvent(event, { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs });
+        }
+        metrics.count(entry.rule.name, event, deps.analytics);
+        if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
+      }
+    });
+    if (pending.length > 0) releases.push({ group, pending });
+    if (decision.banned) {
+      const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
+      kind = 'ban';
+      refusedBy = rule;
+      status = rule.rule.ban?.status ?? 403;
+      retryAfterMs = Math.max(retryAfterMs, decision.banned.until - now);
+      metrics.count(rule.name, 'banned', deps.analytics);
+    } else if (!decision.allowed) {
+      if (kind === 'allow' || kind === 'limit') {
+        kind = 'limit';
+        status = 429;
+      }
+      for (const o of decision.outcomes) {
+        if (!o.shadow && !o.decision.allowed && o.decision.retryAfterMs >= retryAfterMs) {
+          retryAfterMs = o.decision.retryAfterMs;
+          refusedBy = group.limits[decision.outcomes.indexOf(o)]!.rule;
+        }
+      }
+    } else {
+      for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
+    }
+  }
+
+  // A refused request is never forwarded: reservations made under other keys go back.
+  const settle = async (outcome: number | 'error') => {
+    await Promise.all(
+      releases.map(async ({ group, pending }) => {
+        const back = pending.filter((p) => outcome === 'error' || kind !== 'allow' || !p.countWhen(outcome)).map((p) => p.release);
+        if (back.length === 0) return;
+        try {
+          await deps.limiterFor(group.name).release(now, back);
+        } catch (error) {
+          logEvent('release_failed', { error: String(error), limits: back.map((b) => b.id) });
+        }
+      }),
+    );
+  };
+  if (kind !== 'allow') await settle('error');
+
+  return { kind, view, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
+}
+
+type GroupAnswer =
+  | { kind: 'decided'; decision: KeyDecision; cached: boolean }
+  | { kind: 'failed'; onError: OnError; error: string };
+
+async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+  const limits = group.limits.map(toRequest);
+  const bans = bansOf(group.rules);
+  const cost = Math.min(...group.limits.map((l) => l.cost));
+  const cacheKey = `${group.name}#${limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',')}`;
+  // Refusals that count, shadow limits and bans need the object to see every request.
+  const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
+  if (cacheable) {
+    const cached = deps.denyCache.get(cacheKey, now, cost);
+    if (cached) return { kind: 'decided', decision: cached, cached: true };
+  }
+  const onError = groupOnError(group.rules);
+  try {
+    const decision = await withTimeout(Promise.resolve(deps.limiterFor(group.name).check({ now, limits, bans })), onError.timeoutMs);
+    if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
+    return { kind: 'decided', decision, cached: false };
+  } catch (error) {
+    const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
+    return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
+  }
+}
+
+/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses). */
+async function shortDigest(name: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
+  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,80 @@
+import type { Identity } from '../identity/resolve';
+import type { RequestFacts } from '../policy/compile';
+import type { KeyPart, Policy } from '../policy/schema';
+import { clientAddress, ipKey } from '../request/client-ip';
+import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex } from '../request/credentials';
+import { normalizePath } from '../request/normalize-path';
+
+/** What is known of one request once, before any rule looks at it. */
+export interface RequestView extends RequestFacts {
+  readonly headers: Headers;
+  readonly address: string | undefined;
+  readonly cf: Readonly<Record<string, unknown>>;
+  readonly identity: Identity;
+}
+
+/** The method rules match on: the override header's, when the policy says the origin honours it. */
+export function effectiveMethod(request: Request, policy: Policy): string {
+  const override = policy.methodOverrideHeader ? request.headers.get(policy.methodOverrideHeader)?.trim().toUpperCase() : undefined;
+  if (override && /^[A-Z]{1,16}$/.test(override)) return override;
+  return request.method.toUpperCase();
+}
+
+export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
+  const url = new URL(request.url);
+  return {
+    method: effectiveMethod(request, policy),
+    host: url.hostname.toLowerCase(),
+    path: normalizePath(url.pathname, policy.caseSensitivePaths),
+    tier: identity.tier,
+    headers: request.headers,
+    address: clientAddress(request.headers, policy.clientIp),
+    cf: (request.cf ?? {}) as Record<string, unknown>,
+    identity,
+  };
+}
+
+/**
+ * Derives the value of a rule's key for a request, part by part, or
+ * `undefined` when a part is absent (the rule then does not apply).
+ * Credentials are hashed; `hash` memoises digests within the request.
+ */
+export async function keyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+  const values: string[] = [];
+  for (const part of parts) {
+    const value = await partValue(part, view, policy, hash);
+    if (value === undefined) return undefined;
+    values.push(value);
+  }
+  return values.join('|');
+}
+
+async function partValue(part: KeyPart, view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+  const hashed = async (value: string | undefined) => (value === undefined ? undefined : hash(value));
+  if (part === 'ip') return view.address === undefined ? undefined : ipKey(view.address, policy.clientIp);
+  if (part === 'bearer') return hashed(bearerToken(view.headers));
+  if (part === 'basic-user') return hashed(basicUser(view.headers));
+  if (part === 'authorization') return hashed(authorizationValue(view.headers));
+  if (part === 'method') return view.method;
+  if (part === 'path') return view.path;
+  if ('header' in part) return hashed(headerValue(view.headers, part.header));
+  if ('cf' in part) {
+    const value = view.cf[part.cf];
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+  }
+  if ('identity' in part) return view.identity[part.identity];
+  return part.const;
+}
+
+/** A per-request memo of SHA-256 digests. */
+export function hashMemo(): (text: string) => Promise<string> {
+  const memo = new Map<string, Promise<string>>();
+  return (text) => {
+    let digest = memo.get(text);
+    if (!digest) {
+      digest = sha256Hex(text);
+      memo.set(text, digest);
+    }
+    return digest;
+  };
+}

@@ -1,0 +1,48 @@
+import type { Context } from 'hono';
+
+/** Hop-by-hop headers that must not be forwarded. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+
+export interface ForwardOptions {
+  /** Where admitted requests go: the same path and query under this origin. Without it, `fetch(request)` (the zone's origin on a route). */
+  readonly originUrl?: string | undefined;
+  /** Give up on the origin after this long and answer 504. */
+  readonly timeoutMs?: number;
+}
+
+/** The URL an admitted request goes to. */
+export function originTarget(requestUrl: string, originUrl: string | undefined): string {
+  if (!originUrl) return requestUrl;
+  const incoming = new URL(requestUrl);
+  const origin = new URL(originUrl);
+  const base = origin.pathname.replace(/\/$/, '');
+  return `${origin.origin}${base}${incoming.pathname}${incoming.search}`;
+}
+
+/**
+ * Forwards a request to the origin unchanged (method, headers, streamed
+ * body). An origin that cannot be reached is a 502, one that does not answer
+ * in time a 504; both mark `originFailed` so reservations are released.
+ */
+export async function forwardToOrigin(c: Context, options: ForwardOptions): Promise<Response> {
+  const request = c.req.raw;
+  const headers = new Headers(request.headers);
+  for (const h of HOP_BY_HOP) headers.delete(h);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000);
+  try {
+    const init: RequestInit = { method: request.method, headers, redirect: 'manual', signal: controller.signal };
+    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') init.body = request.body;
+    const response = await fetch(originTarget(request.url, options.originUrl), init);
+    return new Response(response.body, response);
+  } catch (error) {
+    c.set('originFailed', true);
+    const timedOut = controller.signal.aborted;
+    return new Response(JSON.stringify({ detail: timedOut ? 'Origin did not answer in time.' : 'Origin unreachable.' }), {
+      status: timedOut ? 504 : 502,
+      headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

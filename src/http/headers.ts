@@ -1,0 +1,118 @@
+import type { LimitResult } from '../engine/evaluate';
+import type { ResponseSettings } from '../policy/schema';
+
+type HeaderName = ResponseSettings['headers'][number];
+
+/** Seconds, rounded up, never 0 for a positive wait. */
+export function ceilSeconds(ms: number): number {
+  return ms <= 0 ? 0 : Math.ceil(ms / 1000);
+}
+
+/** A decimal as Python's float `str` writes it (`60.0`, `0.98256663893`), the form X-RateLimit-Interval takes. */
+function decimal(value: number): string {
+  const rounded = Math.round(value * 1e11) / 1e11;
+  return Number.isInteger(rounded) ? rounded.toFixed(1) : String(rounded);
+}
+
+/** The share of a limit already used, for picking the limit nearest exhaustion. */
+function pressure(r: LimitResult): number {
+  const { decision } = r;
+  if (decision.limit <= 0) return Number.POSITIVE_INFINITY;
+  return (decision.limit - decision.remaining) / decision.limit;
+}
+
+/**
+ * The limit a single-valued header family reports: when refused, the refusing
+ * limit with the longest wait; otherwise the one closest to being reached,
+ * percentage-wise (Keygen's `X-RateLimit-Window` semantics). Shadow limits
+ * never show.
+ */
+export function headlineResult(results: readonly LimitResult[], refused: boolean): LimitResult | undefined {
+  const visible = results.filter((r) => !r.shadow);
+  if (refused) {
+    const refusing = visible.filter((r) => !r.decision.allowed);
+    if (refusing.length > 0) return refusing.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
+  }
+  return visible.reduce<LimitResult | undefined>((best, r) => {
+    if (!best) return r;
+    const [pb, pr] = [pressure(best), pressure(r)];
+    if (pr > pb || (pr === pb && r.decision.remaining < best.decision.remaining)) return r;
+    return best;
+  }, undefined);
+}
+
+function expand(sets: readonly HeaderName[]): Set<HeaderName> {
+  const out = new Set<HeaderName>();
+  for (const s of sets) {
+    if (s === 'ietf') out.add('ratelimit').add('ratelimit-policy');
+    else if (s === 'x-ratelimit') out.add('x-ratelimit-limit').add('x-ratelimit-remaining').add('x-ratelimit-reset');
+    else out.add(s);
+  }
+  return out;
+}
+
+/** An IETF policy name: a Structured Fields string. */
+function sfString(text: string): string {
+  return `"${text.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/**
+ * The rate-limit headers for a response, in the families the policy asks
+ * for. Pure: a function of the results, the settings and the clock.
+ */
+export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick<ResponseSettings, 'headers'>, now: number, refused: boolean): Array<[string, string]> {
+  const wanted = expand(settings.headers);
+  const out: Array<[string, string]> = [];
+  const visible = results.filter((r) => !r.shadow);
+  if (visible.length === 0) return out;
+
+  if (wanted.has('ratelimit-policy')) {
+    const items = visible.map((r) => `${sfString(r.limit.id)};q=${r.decision.limit};w=${Math.max(1, ceilSeconds(r.limit.config.windowMs))}`);
+    out.push(['RateLimit-Policy', items.join(', ')]);
+  }
+  if (wanted.has('ratelimit')) {
+    const items = visible.map((r) => {
+      const wait = r.decision.allowed ? r.decision.resetAt - now : r.decision.retryAfterMs;
+      return `${sfString(r.limit.id)};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
+    });
+    out.push(['RateLimit', items.join(', ')]);
+  }
+
+  const head = headlineResult(results, refused);
+  if (!head) return out;
+  const d = head.decision;
+  const resetIn = Math.max(0, d.resetAt - now);
+  if (wanted.has('x-ratelimit-window')) out.push(['X-RateLimit-Window', head.limit.name]);
+  if (wanted.has('x-ratelimit-count')) out.push(['X-RateLimit-Count', String(d.used)]);
+  if (wanted.has('x-ratelimit-limit')) out.push(['X-RateLimit-Limit', String(d.limit)]);
+  if (wanted.has('x-ratelimit-remaining')) out.push(['X-RateLimit-Remaining', String(d.remaining)]);
+  if (wanted.has('x-ratelimit-reset')) out.push(['X-RateLimit-Reset', String(Math.ceil(d.resetAt / 1000))]);
+  if (wanted.has('x-ratelimit-interval')) {
+    const seconds = d.allowed ? resetIn / 1000 / Math.max(1, d.remaining) : d.retryAfterMs / 1000;
+    out.push(['X-RateLimit-Interval', decimal(seconds)]);
+  }
+  return out;
+}
+
+const X_FAMILY = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-RateLimit-Count', 'X-RateLimit-Window', 'X-RateLimit-Interval'];
+
+/**
+ * Adds the limiter's headers to an origin response without loosening what
+ * the origin said: IETF lists are joined (a client honours every item), and
+ * an origin X-RateLimit family with fewer remaining than ours is kept.
+ */
+export function mergeRateLimitHeaders(target: Headers, ours: ReadonlyArray<[string, string]>): void {
+  const originRemaining = Number(target.get('X-RateLimit-Remaining'));
+  const oursRemaining = Number(ours.find(([n]) => n === 'X-RateLimit-Remaining')?.[1]);
+  const keepOriginFamily = target.has('X-RateLimit-Remaining') && Number.isFinite(originRemaining) && (!Number.isFinite(oursRemaining) || originRemaining < oursRemaining);
+  for (const [name, value] of ours) {
+    if (name === 'RateLimit' || name === 'RateLimit-Policy') {
+      const existing = target.get(name);
+      target.set(name, existing ? `${existing}, ${value}` : value);
+    } else if (X_FAMILY.includes(name)) {
+      if (!keepOriginFamily) target.set(name, value);
+    } else {
+      target.set(name, value);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { RateLimiter } from '../durable-object/rate-limiter';
+import { DenyCache } from '../engine/deny-cache';
+import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
+import { Metrics, type AnalyticsSink } from '../observability/metrics';
+import { compilePolicy, type CompiledPolicy } from '../policy/compile';
+import { parsePolicy } from '../policy/parse';
+import type { Policy, PolicyInput } from '../policy/schema';
+import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
+import { refusalResponse } from './refusal';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The limiter's verdict for this request, set before the next handler runs. */
+    rateLimit: Verdict;
+    /** Set by the origin forwarder when the origin failed, so outcome-counted reservations are released. */
+    originFailed: boolean;
+  }
+}
+
+export interface RateLimitOptions {
+  /** The policy: validated already, or raw input validated here (a bad policy throws now, not per request). */
+  readonly policy: Policy | PolicyInput;
+  /** Name of the Durable Object binding of {@link RateLimiter}. */
+  readonly binding?: string;
+  /** Name of the KV binding holding identity records and overrides (optional). */
+  readonly kvBinding?: string;
+  /** Name of an Analytics Engine dataset binding for decision counters (optional). */
+  readonly analyticsBinding?: string;
+  /** The clock, read once per request. */
+  readonly now?: () => number;
+  /** Live overrides; built from `kvBinding` by the caller when wanted. */
+  readonly overrides?: (env: Record<string, unknown>) => OverrideSource | undefined;
+  /** Counters shared with a dashboard; a fresh set by default. */
+  readonly metrics?: Metrics;
+  /** Refusals cached per isolate; on by default. */
+  readonly denyCache?: DenyCache | false;
+}
+
+/** What a built limiter exposes besides the handler, for admin and quota endpoints. */
+export interface RateLimitHandle {
+  readonly compiled: CompiledPolicy;
+  readonly metrics: Metrics;
+  readonly denyCache: DenyCache;
+  deps(env: Record<string, unknown>): LimiterDeps;
+}
+
+function isPolicy(p: Policy | PolicyInput): p is Policy {
+  return Array.isArray((p as Policy).rules) && (p as Policy).response?.headers !== undefined && (p as Policy).clientIp?.ipv6Prefix !== undefined;
+}
+
+/**
+ * Builds the rate-limit middleware. Options are validated once, here; the
+ * returned handler decides each request with the policy, answers refusals
+ * itself (the next handler never runs), and adds rate-limit headers to
+ * admitted responses. The verdict is available as `c.get('rateLimit')`.
+ *
+ * @example
+ * import { Hono } from 'hono';
+ * import { rateLimit } from 'edge-ratelimit';
+ *
+ * const app = new Hono();
+ * app.use('/api/*', rateLimit({
+ *   policy: { name: 'api', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] },
+ * }));
+ */
+export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { readonly handle: RateLimitHandle } {
+  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now } = options;
+  const policy = isPolicy(options.policy) ? options.policy : parsePolicy(options.policy);
+  const compiled = compilePolicy(policy);
+  const metrics = options.metrics ?? new Metrics();
+  const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
+
+  const deps = (env: Record<string, unknown>): LimiterDeps => {
+    const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
+    if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
+    return {
+      compiled,
+      limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
+      kv: env[kvBinding] as KVNamespace | undefined,
+      secrets: env,
+      denyCache,
+      metrics,
+      analytics: env[analyticsBinding] as AnalyticsSink | undefined,
+      overrides: options.overrides?.(env),
+    };
+  };
+
+  const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
+    const at = now();
+    const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>), at);
+    c.set('rateLimit', verdict);
+    if (verdict.kind !== 'allow') return refusalResponse(verdict, policy.response, at);
+
+    let failed = false;
+    try {
+      await next();
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      const settled = verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status);
+      try {
+        c.executionCtx.waitUntil(settled);
+      } catch {
+        await settled;
+      }
+    }
+    if (policy.response.headersOn === 'always') {
+      const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
+      if (ours.length > 0) {
+        c.res = new Response(c.res.body, c.res);
+        mergeRateLimitHeaders(c.res.headers, ours);
+      }
+    }
+  };
+  return Object.assign(handler, { handle: { compiled, metrics, denyCache, deps } });
+}

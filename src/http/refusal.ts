@@ -1,0 +1,27 @@
+import type { Verdict } from '../engine/evaluate';
+import type { ResponseSettings } from '../policy/schema';
+import { refusalBody, renderMessage } from './body';
+import { ceilSeconds, rateLimitHeaders } from './headers';
+
+/**
+ * The response for a refused request: 429 (limit, or ban configured so),
+ * 403 (blocklist or ban) or 503 (a fail-closed limiter fault), with
+ * `Retry-After` in whole seconds (never 0 while limited), the policy's
+ * rate-limit headers and body.
+ */
+export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettings, now: number): Response {
+  const settings = verdict.refusedBy?.response ?? policyResponse;
+  const retryAfter = Math.max(1, ceilSeconds(verdict.retryAfterMs));
+  const headers = new Headers();
+  const blocked = verdict.status === 403;
+  if (!blocked || verdict.retryAfterMs > 0) headers.set('Retry-After', String(retryAfter));
+  if (verdict.kind === 'limit') for (const [name, value] of rateLimitHeaders(verdict.results, policyResponse, now, true)) headers.set(name, value);
+
+  const message = blocked ? settings.blockedMessage : verdict.kind === 'unavailable' ? 'Rate limiter unavailable; retry shortly.' : renderMessage(settings.message, retryAfter);
+  const bodySettings = blocked ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' } : settings;
+  const violated = verdict.results.filter((r) => !r.shadow && !r.decision.allowed).map((r) => r.limit.id);
+  const body = refusalBody(bodySettings, verdict.status, message, violated);
+  headers.set('Content-Type', body.contentType);
+  headers.set('Cache-Control', 'no-store');
+  return new Response(verdict.view.method === 'HEAD' ? null : body.text, { status: verdict.status, headers });
+}

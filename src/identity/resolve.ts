@@ -1,0 +1,116 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { CachedKvReader } from '../kv/cached-reader';
+import type { IdentitySettings } from '../policy/schema';
+import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex } from '../request/credentials';
+import { identityRecordSchema, identityRow, type IdentityRecord } from './record';
+
+/** Who is calling, as far as the limiter can tell. */
+export interface Identity {
+  /** SHA-256 of the credential, or undefined for anonymous callers. */
+  readonly credentialHash?: string;
+  /** A stable subject: from a record or JWT claim, else the credential hash. */
+  readonly subject?: string;
+  readonly org?: string;
+  /** `anonymous` without a credential; otherwise the tier found, or the policy's default. */
+  readonly tier: string;
+  /** How the tier was found. */
+  readonly source: 'anonymous' | 'record' | 'jwt' | 'prefix' | 'default';
+}
+
+export const ANONYMOUS: Identity = Object.freeze({ tier: 'anonymous', source: 'anonymous' });
+
+const records = new CachedKvReader<IdentityRecord>({
+  ttlMs: 60_000,
+  timeoutMs: 50,
+  validate: (raw) => {
+    const result = identityRecordSchema.safeParse(raw);
+    return result.success ? { ok: true, value: result.data } : { ok: false, error: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ') };
+  },
+});
+
+const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+export function credentialOf(headers: Headers, settings: IdentitySettings): string | undefined {
+  const c = settings.credential;
+  if (c === 'bearer') return bearerToken(headers);
+  if (c === 'basic-user') return basicUser(headers);
+  if (c === 'authorization') return authorizationValue(headers);
+  return headerValue(headers, c.header);
+}
+
+function claim(payload: JWTPayload, name: string): string | undefined {
+  const value = payload[name];
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
+async function verifyJwt(token: string, settings: NonNullable<IdentitySettings['jwt']>, secrets: Record<string, unknown>): Promise<JWTPayload | undefined> {
+  if (token.split('.').length !== 3) return undefined;
+  const options = {
+    algorithms: settings.algorithms,
+    ...(settings.issuer ? { issuer: settings.issuer } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+  };
+  try {
+    if (settings.secretBinding) {
+      const secret = secrets[settings.secretBinding];
+      if (typeof secret !== 'string' || secret.length === 0) return undefined;
+      return (await jwtVerify(token, new TextEncoder().encode(secret), options)).payload;
+    }
+    const url = settings.jwksUrl!;
+    let set = jwksSets.get(url);
+    if (!set) {
+      set = createRemoteJWKSet(new URL(url));
+      jwksSets.set(url, set);
+    }
+    return (await jwtVerify(token, set, options)).payload;
+  } catch {
+    // Unsigned (`alg: none`), badly signed, expired or not-yet-valid tokens are not identities.
+    return undefined;
+  }
+}
+
+/**
+ * Resolves the caller's identity, trying in order: a KV identity record for
+ * the hashed credential, verified JWT claims, the token's prefix or pattern.
+ * A credential none of them recognises gets the policy's default tier;
+ * no credential is `anonymous`. Never throws.
+ */
+export async function resolveIdentity(
+  headers: Headers,
+  settings: IdentitySettings,
+  env: { kv?: KVNamespace | undefined; secrets: Record<string, unknown> },
+  now: number,
+): Promise<Identity> {
+  const credential = credentialOf(headers, settings);
+  if (credential === undefined) return ANONYMOUS;
+  const credentialHash = await sha256Hex(credential);
+
+  if (settings.records) {
+    const record = await records.get(env.kv, identityRow(credentialHash), now);
+    if (record) return { credentialHash, subject: record.subject, ...(record.org ? { org: record.org } : {}), tier: record.tier, source: 'record' };
+  }
+  if (settings.jwt) {
+    const payload = await verifyJwt(credential, settings.jwt, env.secrets);
+    if (payload) {
+      const org = claim(payload, settings.jwt.orgClaim);
+      return {
+        credentialHash,
+        subject: claim(payload, settings.jwt.subjectClaim) ?? credentialHash,
+        ...(org ? { org } : {}),
+        tier: claim(payload, settings.jwt.tierClaim) ?? settings.defaultTier,
+        source: 'jwt',
+      };
+    }
+  }
+  for (const p of settings.prefixes) {
+    if ((p.prefix !== undefined && credential.startsWith(p.prefix)) || (p.pattern !== undefined && new RegExp(p.pattern).test(credential))) {
+      return { credentialHash, subject: credentialHash, tier: p.tier, source: 'prefix' };
+    }
+  }
+  return { credentialHash, subject: credentialHash, tier: settings.defaultTier, source: 'default' };
+}
+
+/** Drops a cached identity record after the admin API changes it. */
+export function forgetIdentity(credentialHash: string): void {
+  records.forget(identityRow(credentialHash));
+}

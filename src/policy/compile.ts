@@ -1,0 +1,158 @@
+import ipaddr from 'ipaddr.js';
+import type { LimitConfig } from '../algorithms/types';
+import { formatDuration } from './duration';
+import { compileHostPattern, compilePathPattern } from './path-pattern';
+import type { CountWhen, KeyPart, ListSettings, Limit, OnError, Policy, ResponseSettings, Rule } from './schema';
+
+/** A limit ready to run: its algorithm settings and where it belongs. */
+export interface CompiledLimit {
+  /** Unique within the key's Durable Object: `<rule>/<limit name>`. */
+  readonly id: string;
+  /** The name headers show (`30s`, `5m`, `backoff-2`). */
+  readonly name: string;
+  readonly rule: string;
+  readonly config: LimitConfig;
+  /** Present when only some responses count; the count is then reserved and settled after the origin answers. */
+  readonly countWhen?: (status: number) => boolean;
+}
+
+/** What the matcher knows of a request. */
+export interface RequestFacts {
+  readonly method: string;
+  readonly host: string;
+  /** Normalised path. */
+  readonly path: string;
+  readonly tier: string;
+}
+
+export interface CompiledRule {
+  readonly rule: Rule;
+  readonly name: string;
+  readonly limits: readonly CompiledLimit[];
+  readonly onError: OnError;
+  readonly response: ResponseSettings;
+  /** A stable text naming the key's parts, so rules with the same key share one Durable Object. */
+  readonly keySignature: string;
+  matches(facts: RequestFacts): boolean;
+}
+
+/** Facts a list entry is tested on. */
+export interface ListFacts {
+  readonly address?: string;
+  readonly country?: string;
+  readonly asn?: number;
+  readonly credentialHash?: string;
+}
+
+export interface CompiledList {
+  matches(facts: ListFacts): boolean;
+}
+
+export interface CompiledPolicy {
+  readonly policy: Policy;
+  readonly rules: readonly CompiledRule[];
+  readonly allow: CompiledList;
+  readonly block: CompiledList;
+}
+
+/** `[200, "2xx"]` as a test on a status code. */
+export function statusMatcher(countWhen: CountWhen): (status: number) => boolean {
+  const exact = new Set<number>();
+  const classes = new Set<number>();
+  for (const s of countWhen.status) {
+    if (typeof s === 'number') exact.add(s);
+    else classes.add(Number(s[0]));
+  }
+  return (status) => exact.has(status) || classes.has(Math.floor(status / 100));
+}
+
+function compileLimit(rule: Rule, limit: Limit): CompiledLimit {
+  const name = limit.name ?? formatDuration(limit.window);
+  return {
+    id: `${rule.name}/${name}`,
+    name,
+    rule: rule.name,
+    config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}) },
+    ...(limit.countWhen ? { countWhen: statusMatcher(limit.countWhen) } : {}),
+  };
+}
+
+/** Expands a rule's backoff into its levels: level n admits `limit × n` per `period^n` seconds. */
+export function backoffLimits(rule: Rule): Limit[] {
+  const b = rule.backoff;
+  if (!b) return [];
+  const periodSeconds = b.period / 1000;
+  return Array.from({ length: b.levels }, (_, i) => {
+    const level = i + 1;
+    return {
+      name: `${b.name}-${level}`,
+      algorithm: b.algorithm,
+      limit: b.limit * level,
+      window: periodSeconds ** level * 1000,
+      ...(b.countWhen ? { countWhen: b.countWhen } : {}),
+    };
+  });
+}
+
+/** The limits of a rule after backoff expansion. */
+export function ruleLimits(rule: Rule): CompiledLimit[] {
+  return [...rule.limits, ...backoffLimits(rule)].map((limit) => compileLimit(rule, limit));
+}
+
+export function keySignature(parts: readonly KeyPart[]): string {
+  return parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('+');
+}
+
+function compileRule(policy: Policy, rule: Rule): CompiledRule {
+  const { match } = rule;
+  const methods = match.methods ? new Set(match.methods) : undefined;
+  const hosts = match.hosts?.map(compileHostPattern);
+  const paths = match.paths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
+  const tiers = match.tiers ? new Set(match.tiers) : undefined;
+  return {
+    rule,
+    name: rule.name,
+    limits: ruleLimits(rule),
+    onError: rule.onError ?? policy.onError,
+    response: { ...policy.response, ...rule.response },
+    keySignature: keySignature(rule.key),
+    matches(facts) {
+      if (methods && !methods.has(facts.method)) return false;
+      if (hosts && !hosts.some((h) => h(facts.host))) return false;
+      if (paths && !paths.some((p) => p(facts.path))) return false;
+      if (tiers && !tiers.has(facts.tier)) return false;
+      return true;
+    },
+  };
+}
+
+function compileList(list: ListSettings | undefined): CompiledList {
+  if (!list) return { matches: () => false };
+  const ranges = list.ips.map((entry) => (entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
+  const countries = new Set(list.countries);
+  const asns = new Set(list.asns);
+  const credentials = new Set(list.credentials);
+  return {
+    matches(facts) {
+      if (facts.country && countries.has(facts.country)) return true;
+      if (facts.asn !== undefined && asns.has(facts.asn)) return true;
+      if (facts.credentialHash && credentials.has(facts.credentialHash)) return true;
+      if (facts.address && ranges.length > 0 && ipaddr.isValid(facts.address)) {
+        let address = ipaddr.parse(facts.address);
+        if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) address = (address as ipaddr.IPv6).toIPv4Address();
+        return ranges.some(([net, bits]) => net.kind() === address.kind() && address.match(net, bits));
+      }
+      return false;
+    },
+  };
+}
+
+/** Turns a validated policy into the lookup structure the request path uses; done once per isolate. */
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  return {
+    policy,
+    rules: policy.rules.map((rule) => compileRule(policy, rule)),
+    allow: compileList(policy.allow),
+    block: compileList(policy.block),
+  };
+}

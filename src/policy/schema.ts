@@ -1,0 +1,277 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+const MAX_WINDOW_MS = 366 * 86_400_000;
+
+/** A duration: milliseconds as a number, or text such as `30s`, `5m`, `25h`. Parsed to milliseconds. */
+export const durationSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === undefined || !Number.isInteger(ms) || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(value)}: use a number of milliseconds or text such as "30s", "5m", "25h"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A window: 1 s to 366 days. */
+const windowSchema = durationSchema.refine((ms) => ms >= 1000 && ms <= MAX_WINDOW_MS, {
+  message: 'window must be between 1s and 366d',
+});
+
+const statusClass = z.union([
+  z.number().int().min(100).max(599),
+  z.string().regex(/^[1-5]xx$/, 'status must be a code such as 201 or a class such as "2xx"'),
+]);
+
+/**
+ * Which responses a limit counts. Limits without it count every admitted
+ * request before the origin is asked; limits with it reserve before the origin
+ * and keep the count only when the response status matches.
+ */
+export const countWhenSchema = z.strictObject({
+  status: z.array(statusClass).min(1),
+});
+
+const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'names use letters, digits, "_", "." and "-" (at most 64)');
+
+export const algorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra']);
+
+/** One limit: `limit` units per `window`, counted by `algorithm`. */
+export const limitSchema = z
+  .strictObject({
+    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`. */
+    name: nameSchema.optional(),
+    algorithm: algorithmSchema.default('fixed-window'),
+    limit: z.number().int().min(0).max(1e12),
+    window: windowSchema,
+    /** GCRA only: how many units may arrive at once (defaults to `limit`). */
+    burst: z.number().int().min(1).max(1e12).optional(),
+    countWhen: countWhenSchema.optional(),
+  })
+  .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] });
+
+/**
+ * Exponential backoff layers in rack-attack's pattern: level `n` (1…levels)
+ * admits `limit × n` requests per `period ^ n` seconds, so repeated pressure
+ * meets ever longer windows.
+ */
+export const backoffSchema = z.strictObject({
+  name: nameSchema.default('backoff'),
+  algorithm: algorithmSchema.default('fixed-window'),
+  limit: z.number().int().min(1).max(1e12),
+  /** The level-1 period; must be whole seconds, since level n uses period^n seconds. */
+  period: windowSchema.refine((ms) => ms % 1000 === 0, { message: 'backoff period must be whole seconds' }),
+  levels: z.number().int().min(1).max(4),
+  countWhen: countWhenSchema.optional(),
+});
+
+export const cfFieldSchema = z.enum(['country', 'colo', 'region', 'regionCode', 'asn', 'continent', 'city', 'postalCode']);
+
+/**
+ * One part of a rule's key. A composite key lists several parts.
+ * - `ip`: the client address (IPv6 grouped by the policy's prefix).
+ * - `bearer`, `basic-user`, `authorization`, `{ header }`: a credential, always hashed.
+ * - `{ cf }`: a field of `request.cf`.
+ * - `{ identity }`: a field of the resolved identity (subject, org, tier).
+ * - `{ const }`: a constant, one budget for every caller.
+ */
+export const keyPartSchema = z.union([
+  z.enum(['ip', 'bearer', 'basic-user', 'authorization', 'method', 'path']),
+  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"') }),
+  z.strictObject({ cf: cfFieldSchema }),
+  z.strictObject({ identity: z.enum(['subject', 'org', 'tier']) }),
+  z.strictObject({ const: z.string().min(1).max(128) }),
+]);
+
+const methodSchema = z
+  .string()
+  .regex(/^[A-Za-z]+$/, 'methods are words such as GET or POST')
+  .transform((m) => m.toUpperCase());
+
+/** Which requests a rule applies to. Every listed condition must hold; an omitted one always holds. */
+export const matchSchema = z.strictObject({
+  methods: z.array(methodSchema).min(1).optional(),
+  /** Exact host names or `*.example.com`. */
+  hosts: z.array(z.string().min(1)).min(1).optional(),
+  /** Path patterns: `/x` exact, `/x/*` the path and everything below, `:name` one segment, `*` all. */
+  paths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
+  /** Identity tiers the rule applies to, `anonymous` for callers without a credential. */
+  tiers: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const headerSetSchema = z.enum([
+  'ietf',
+  'ratelimit',
+  'ratelimit-policy',
+  'x-ratelimit',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'x-ratelimit-count',
+  'x-ratelimit-window',
+  'x-ratelimit-interval',
+]);
+
+export const bodyFormatSchema = z.enum(['detail', 'jsonapi', 'problem', 'text']);
+
+/** How refusals and rate-limit headers look. */
+export const responseSchema = z.strictObject({
+  /** Header families to emit; `ietf` is RateLimit + RateLimit-Policy, `x-ratelimit` is -Limit, -Remaining, -Reset. */
+  headers: z.array(headerSetSchema).default(['ietf']),
+  /** Emit rate-limit headers on every response or only on refusals. `Retry-After` is on every 429 regardless. */
+  headersOn: z.enum(['always', 'limited']).default('always'),
+  body: bodyFormatSchema.default('problem'),
+  /** The refusal message; `{retryAfter}` is replaced by the seconds to wait. */
+  message: z.string().max(1000).default('Rate limit exceeded. Retry in {retryAfter} seconds.'),
+  /** JSON:API `title` and `code`, problem `title`. */
+  title: z.string().max(200).default('Too many requests'),
+  code: z.string().max(100).default('TOO_MANY_REQUESTS'),
+  /** Message for requests refused by a blocklist or a ban. */
+  blockedMessage: z.string().max(1000).default('Access denied.'),
+});
+
+/** Partial response settings a rule may override. */
+export const responseOverrideSchema = z.strictObject({
+  body: bodyFormatSchema.optional(),
+  message: z.string().max(1000).optional(),
+  title: z.string().max(200).optional(),
+  code: z.string().max(100).optional(),
+});
+
+/** What to do when the key's Durable Object fails or is slow. */
+export const onErrorSchema = z.strictObject({
+  mode: z.enum(['open', 'closed']).default('open'),
+  timeoutMs: z.number().int().min(1).max(30_000).default(50),
+});
+
+/** Fail2ban-style bans: `after` refusals within `within` ban the key for `duration`. */
+export const banSchema = z.strictObject({
+  after: z.number().int().min(1).max(1e9),
+  within: durationSchema,
+  duration: durationSchema,
+  status: z.union([z.literal(403), z.literal(429)]).default(403),
+});
+
+/** Request cost: a constant, or read from a header (bounded), e.g. a batch size. */
+export const costSchema = z.union([
+  z.number().int().min(0).max(1e9),
+  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/), default: z.number().int().min(0).default(1), max: z.number().int().min(1).max(1e9) }),
+]);
+
+export const ruleSchema = z
+  .strictObject({
+    name: nameSchema,
+    match: matchSchema.default({}),
+    key: z.union([keyPartSchema, z.array(keyPartSchema).min(1).max(8)]).transform((k) => (Array.isArray(k) ? k : [k])),
+    limits: z.array(limitSchema).default([]),
+    backoff: backoffSchema.optional(),
+    /** Whether refused requests still count toward this rule's limits. */
+    countRefused: z.boolean().default(false),
+    /** Count and report what would be refused, never refuse. */
+    shadow: z.boolean().default(false),
+    onError: onErrorSchema.optional(),
+    cost: costSchema.default(1),
+    ban: banSchema.optional(),
+    response: responseOverrideSchema.optional(),
+  })
+  .superRefine((rule, ctx) => {
+    if (rule.limits.length === 0 && !rule.backoff) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
+    }
+    const names = new Set<string>();
+    rule.limits.forEach((limit, i) => {
+      const name = limit.name ?? '';
+      if (name && names.has(name)) ctx.addIssue({ code: 'custom', message: `duplicate limit name "${name}"`, path: ['limits', i, 'name'] });
+      names.add(name);
+    });
+  });
+
+/** An address or CIDR range, IPv4 or IPv6. Checked when the policy is compiled. */
+const cidrSchema = z.string().min(2).max(64);
+
+/** Requests that a list entry matches: any listed condition suffices. */
+export const listSchema = z.strictObject({
+  ips: z.array(cidrSchema).default([]),
+  countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'countries are ISO 3166 alpha-2 codes such as "DE"')).default([]),
+  asns: z.array(z.number().int().min(0)).default([]),
+  /** SHA-256 hex digests of credentials (as `npm run hash-key` prints), never the raw credential. */
+  credentials: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'credentials are listed by their SHA-256 hex digest')).default([]),
+});
+
+/** Where a caller's credential comes from, and how it maps to an identity and tier. */
+export const identitySchema = z.strictObject({
+  /** The credential: a bearer token, the Basic user, the whole Authorization value, or a header. */
+  credential: z.union([z.enum(['bearer', 'basic-user', 'authorization']), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/) })]),
+  /** Tiers told apart by the token itself: the first matching prefix or pattern wins. */
+  prefixes: z
+    .array(z.strictObject({ prefix: z.string().min(1).optional(), pattern: z.string().min(1).optional(), tier: z.string().min(1) }).refine((p) => (p.prefix === undefined) !== (p.pattern === undefined), 'give exactly one of prefix and pattern'))
+    .default([]),
+  /** Verified JWT claims: HS256 secret from the named secret binding, or a JWKS. */
+  jwt: z
+    .strictObject({
+      secretBinding: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+      jwksUrl: z.url().optional(),
+      algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'])).min(1).default(['HS256']),
+      issuer: z.string().optional(),
+      audience: z.string().optional(),
+      subjectClaim: z.string().default('sub'),
+      orgClaim: z.string().default('org'),
+      tierClaim: z.string().default('tier'),
+    })
+    .refine((j) => (j.secretBinding === undefined) !== (j.jwksUrl === undefined), 'give exactly one of secretBinding and jwksUrl')
+    .optional(),
+  /** Look up identity records in the KV namespace (`identity:<sha256 of credential>`). */
+  records: z.boolean().default(false),
+  /** Tier of a credential no method recognises. */
+  defaultTier: z.string().min(1).default('default'),
+});
+
+export const policySchema = z
+  .strictObject({
+    name: nameSchema,
+    /** Client address: `CF-Connecting-IP`, unless a proxy in front is trusted to set another header. */
+    clientIp: z
+      .strictObject({
+        trustedProxyHeader: z.enum(['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP']).optional(),
+        /** With X-Forwarded-For: how many proxies of yours append to it; the address that many from the right is used. */
+        trustedHops: z.number().int().min(1).max(16).default(1),
+        ipv6Prefix: z.number().int().min(32).max(128).default(64),
+        ipv4Prefix: z.number().int().min(8).max(32).default(32),
+      })
+      .default({ trustedHops: 1, ipv6Prefix: 64, ipv4Prefix: 32 }),
+    /** Header the origin honours to change the method (e.g. `X-HTTP-Method-Override`); matching then uses it. */
+    methodOverrideHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+    /** Match paths case-sensitively. Off by default, so `/X` cannot dodge a limit on `/x`. */
+    caseSensitivePaths: z.boolean().default(false),
+    identity: identitySchema.optional(),
+    allow: listSchema.optional(),
+    block: listSchema.optional(),
+    response: responseSchema.default(responseSchema.parse({})),
+    onError: onErrorSchema.default({ mode: 'open', timeoutMs: 50 }),
+    rules: z.array(ruleSchema).min(1),
+  })
+  .superRefine((policy, ctx) => {
+    const seen = new Set<string>();
+    policy.rules.forEach((rule, i) => {
+      if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
+      seen.add(rule.name);
+      const needsIdentity = rule.key.some((p) => typeof p === 'object' && 'identity' in p) || rule.match.tiers !== undefined;
+      if (needsIdentity && !policy.identity) {
+        ctx.addIssue({ code: 'custom', message: 'uses identity or tiers, but the policy has no "identity" section', path: ['rules', i, 'key'] });
+      }
+    });
+  });
+
+/** A policy as written: what `definePolicy` accepts (defaults may be left out). */
+export type PolicyInput = z.input<typeof policySchema>;
+/** A validated policy with every default filled in. */
+export type Policy = z.output<typeof policySchema>;
+export type Rule = z.output<typeof ruleSchema>;
+export type Limit = z.output<typeof limitSchema>;
+export type KeyPart = z.output<typeof keyPartSchema>;
+export type ResponseSettings = z.output<typeof responseSchema>;
+export type OnError = z.output<typeof onErrorSchema>;
+export type CountWhen = z.output<typeof countWhenSchema>;
+export type Ban = z.output<typeof banSchema>;
+export type IdentitySettings = z.output<typeof identitySchema>;
+export type ListSettings = z.output<typeof listSchema>;

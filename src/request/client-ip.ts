@@ -1,0 +1,47 @@
+import ipaddr from 'ipaddr.js';
+
+export interface ClientIpSettings {
+  readonly trustedProxyHeader?: 'X-Forwarded-For' | 'X-Real-IP' | 'True-Client-IP' | undefined;
+  readonly trustedHops: number;
+  readonly ipv6Prefix: number;
+  readonly ipv4Prefix: number;
+}
+
+/**
+ * The address a request is limited by. Cloudflare sets `CF-Connecting-IP`
+ * itself, so it is the only source trusted by default; forwarding headers
+ * are read only when the policy names a proxy in front as trusted.
+ */
+export function clientAddress(headers: Headers, settings: ClientIpSettings): string | undefined {
+  const header = settings.trustedProxyHeader;
+  if (header === 'X-Forwarded-For') {
+    const hops = (headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const candidate = hops[hops.length - settings.trustedHops];
+    if (candidate) return candidate;
+  } else if (header) {
+    const value = headers.get(header)?.trim();
+    if (value) return value;
+  }
+  return headers.get('cf-connecting-ip')?.trim() || undefined;
+}
+
+/**
+ * The key form of an address: IPv4 (or IPv4-mapped IPv6) masked to the IPv4
+ * prefix, IPv6 masked to its prefix (/64 by default, so a host cannot rotate
+ * addresses inside its own allocation). Unparseable input yields `undefined`.
+ *
+ * @example ipKey('2001:db8::1', { ipv6Prefix: 64, ... }) // '2001:db8::/64'
+ */
+export function ipKey(address: string, settings: Pick<ClientIpSettings, 'ipv4Prefix' | 'ipv6Prefix'>): string | undefined {
+  if (!ipaddr.isValid(address)) return undefined;
+  let parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === 'ipv4') {
+    const prefix = settings.ipv4Prefix;
+    if (prefix >= 32) return parsed.toString();
+    return `${ipaddr.IPv4.networkAddressFromCIDR(`${parsed.toString()}/${prefix}`).toString()}/${prefix}`;
+  }
+  const prefix = settings.ipv6Prefix;
+  if (prefix >= 128) return (parsed as ipaddr.IPv6).toNormalizedString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${parsed.toString()}/${prefix}`).toString()}/${prefix}`;
+}
