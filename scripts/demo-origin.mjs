@@ -1,0 +1,26 @@
+// A small demo origin for local runs and end-to-end tests: echoes the request as JSON.
+// `/status/<code>` answers with that status; `/slow/<ms>` waits first.
+import { createServer } from 'node:http';
+
+export function startOrigin(port = 0, host = '127.0.0.1') {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://origin');
+      const status = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1];
+      const delay = Number(/^\/slow\/(\d+)$/.exec(url.pathname)?.[1] ?? 0);
+      setTimeout(() => {
+        res.writeHead(status ? Number(status) : 200, { 'content-type': 'application/json', 'x-demo-origin': '1' });
+        res.end(JSON.stringify({ origin: 'demo', method: req.method, path: url.pathname, query: url.search, bytes: Buffer.concat(chunks).length }));
+      }, Math.min(delay, 30_000));
+    });
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const port = Number(process.env.PORT ?? 9000);
+  await startOrigin(port);
+  console.log(`demo origin on http://127.0.0.1:${port}`);
+}
