@@ -1,25 +1,34 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import type { AddressInfo } from 'node:net';
 import { defineConfig } from 'vitest/config';
+// @ts-expect-error a plain ES module without types
+import { startOrigin } from './scripts/demo-origin.mjs';
 
-export default defineConfig({
-  test: {
-    projects: [
-      {
-        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
-        test: {
-          name: 'workerd',
-          include: ['src/**/*.test.ts', 'test/worker/**/*.test.ts'],
+export default defineConfig(async () => {
+  // A real origin server for the worker tests: they reach it through ORIGIN_URL.
+  const origin = await startOrigin(0);
+  origin.unref();
+  const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' }, miniflare: { bindings: { ORIGIN_URL: originUrl } } })],
+          test: {
+            name: 'workerd',
+            include: ['src/**/*.test.ts', 'test/worker/**/*.test.ts'],
+          },
         },
-      },
-      {
-        test: {
-          name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          environment: 'node',
-          testTimeout: 60_000,
-          hookTimeout: 90_000,
+        {
+          test: {
+            name: 'e2e',
+            include: ['test/e2e/**/*.test.ts'],
+            environment: 'node',
+            testTimeout: 60_000,
+            hookTimeout: 90_000,
+          },
         },
-      },
-    ],
-  },
+      ],
+    },
+  };
 });
