@@ -15,13 +15,14 @@ function decision(tat: number, now: number, config: LimitConfig, allowed: boolea
   const burst = capacity(config);
   const debt = Math.max(0, tat - now);
   const used = Math.min(burst, Math.ceil(debt / t - 1e-9));
+  const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(retryAt - now));
   return {
     allowed,
     limit: burst,
     used,
     remaining: Math.max(0, Math.floor((burst * t - debt) / t + 1e-9)),
-    resetAt: Math.max(now, tat),
-    retryAfterMs: allowed ? 0 : Math.max(1, Math.ceil(retryAt - now)),
+    resetAt: Math.max(now + retryAfterMs, tat),
+    retryAfterMs,
   };
 }
 

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { decideKey, type BanState, type KeyRequest, type LimitRequest } from './decide';
+import type { LimitState } from './types';
+
+const minute = (id: string, limit: number, extra: Partial<LimitRequest> = {}): LimitRequest => ({
+  id,
+  config: { algorithm: 'fixed-window', limit, windowMs: 60_000 },
+  cost: 1,
+  countRefused: false,
+  shadow: false,
+  ...extra,
+});
+
+/** Runs requests through decideKey against an in-memory store, as the Durable Object does. */
+function store() {
+  const limits = new Map<string, LimitState>();
+  const bans = new Map<string, BanState>();
+  return {
+    limits,
+    bans,
+    decide(request: KeyRequest) {
+      const t = decideKey((id) => limits.get(id), (rule) => bans.get(rule), request);
+      for (const [id, s] of t.limitWrites) limits.set(id, s);
+      for (const [rule, s] of t.banWrites) bans.set(rule, s);
+      return t.decision;
+    },
+  };
+}
+
+describe('decideKey', () => {
+  it('admits only when every limit admits, and then counts all of them', () => {
+    const s = store();
+    const limits = [minute('global/1m', 5), minute('shares/1m', 2)];
+    const d = [1, 2, 3].map((i) => s.decide({ now: i, limits }));
+    expect(d.map((x) => x.allowed)).toEqual([true, true, false]);
+    // The third request was refused by shares; it did not spend the global budget.
+    expect(s.limits.get('global/1m')!.current).toBe(2);
+    expect(s.limits.get('shares/1m')!.current).toBe(2);
+    expect(d[2]!.outcomes.map((o) => o.decision.allowed)).toEqual([true, false]);
+    expect(d[2]!.outcomes[0]!.decision.remaining).toBe(3);
+  });
+
+  it('counts refused requests in limits that ask for it', () => {
+    const s = store();
+    const limits = [minute('a/30s', 1, { countRefused: true }), minute('b/5m', 10, { countRefused: true })];
+    s.decide({ now: 0, limits });
+    const refused = s.decide({ now: 1, limits });
+    expect(refused.allowed).toBe(false);
+    expect(s.limits.get('a/30s')!.current).toBe(2);
+    expect(s.limits.get('b/5m')!.current).toBe(2);
+    expect(refused.outcomes.every((o) => o.counted)).toBe(true);
+  });
+
+  it('never refuses for a shadow limit, but reports and counts as if enforced', () => {
+    const s = store();
+    const limits = [minute('real/1m', 10), minute('trial/1m', 1, { shadow: true })];
+    const d = [0, 1, 2].map((now) => s.decide({ now, limits }));
+    expect(d.map((x) => x.allowed)).toEqual([true, true, true]);
+    expect(d[1]!.outcomes[1]).toMatchObject({ shadow: true, counted: false, decision: { allowed: false } });
+    expect(s.limits.get('real/1m')!.current).toBe(3);
+    expect(s.limits.get('trial/1m')!.current).toBe(1);
+  });
+
+  it('bans a key after repeated refusals and refuses it without counting until the ban ends', () => {
+    const s = store();
+    const limits = [minute('login/1m', 1)];
+    const bans = [{ rule: 'login', after: 3, withinMs: 60_000, durationMs: 600_000 }];
+    s.decide({ now: 0, limits, bans });
+    const refusals = [1, 2, 3].map((now) => s.decide({ now, limits, bans }));
+    expect(refusals.map((r) => r.banned)).toEqual([undefined, undefined, { until: 600_003, rule: 'login' }]);
+    // A minute later the limit would admit again, but the ban holds.
+    const later = s.decide({ now: 120_000, limits, bans });
+    expect(later).toMatchObject({ allowed: false, banned: { until: 600_003, rule: 'login' } });
+    expect(s.limits.get('login/1m')!.current).toBe(1);
+    expect(s.decide({ now: 600_003, limits, bans }).allowed).toBe(true);
+  });
+
+  it('marks counted outcomes so reservations can be released', () => {
+    const s = store();
+    const d = s.decide({ now: 0, limits: [minute('push/1h', 3)] });
+    expect(d.outcomes[0]!.counted).toBe(true);
+  });
+});
