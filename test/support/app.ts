@@ -1,0 +1,44 @@
+import { env } from 'cloudflare:workers';
+import { Hono } from 'hono';
+import { forwardToOrigin } from '../../src/http/forward';
+import { rateLimit, type RateLimitOptions } from '../../src/http/middleware';
+
+/** A clock tests move by hand. */
+export function manualClock(start: number) {
+  let now = start;
+  return {
+    now: () => now,
+    set: (t: number) => {
+      now = t;
+    },
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+/**
+ * The worker's own pieces, assembled as the standalone worker assembles them,
+ * with a policy and clock of the test's choosing, in front of the real test origin.
+ */
+export function limitedApp(options: RateLimitOptions) {
+  const limiter = rateLimit(options);
+  const app = new Hono();
+  app.use('*', limiter);
+  app.all('*', (c) => forwardToOrigin(c, { originUrl: env.ORIGIN_URL }));
+  return { app, limiter };
+}
+
+/** Sends a request from a client address through an app with the test bindings. */
+export function send(app: Hono, path: string, ip: string, init: RequestInit = {}, bindings: object = env) {
+  const headers = new Headers(init.headers);
+  if (!headers.has('CF-Connecting-IP')) headers.set('CF-Connecting-IP', ip);
+  return app.request(`http://api.example.test${path}`, { ...init, headers }, bindings);
+}
+
+let counter = 0;
+/** A client address no other test uses (Durable Object storage is shared within a file). */
+export function freshIp(): string {
+  counter += 1;
+  return `198.18.${Math.floor(counter / 250) % 250}.${(counter % 250) + 1}`;
+}
