@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type DevServer } from '../support/wrangler-dev';
+import { startDev, type DevServer } from './support/wrangler-dev';
 
 let dev: DevServer;
 beforeAll(async () => {
@@ -32,7 +32,7 @@ describe('wrangler dev with the example policy in front of a real origin', () =>
     const refused = await get('/e2e', { 'CF-Connecting-IP': ip });
     expect(refused.headers.get('x-demo-origin')).toBeNull();
     expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
-    expect((await refused.json()).status).toBe(429);
+    expect(((await refused.json()) as { status: number }).status).toBe(429);
   });
 
   it('forwards method, path, query and body unchanged', async () => {

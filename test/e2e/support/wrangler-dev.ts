@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 // @ts-expect-error a plain ES module without types
-import { startOrigin } from '../../scripts/demo-origin.mjs';
+import { startOrigin } from '../../../scripts/demo-origin.mjs';
 
 /** A port nobody is listening on right now. */
 export async function freePort(): Promise<number> {
@@ -27,7 +27,7 @@ export interface DevServer {
  * fresh local state, and waits until the worker answers.
  */
 export async function startDev(args: string[] = [], vars: Record<string, string> = {}): Promise<DevServer> {
-  const root = resolve(import.meta.dirname, '../..');
+  const root = resolve(import.meta.dirname, '../../..');
   const origin: Server = await startOrigin(0);
   const originUrl = `http://127.0.0.1:${(origin.address() as { port: number }).port}`;
   const port = await freePort();
