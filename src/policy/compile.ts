@@ -105,7 +105,8 @@ export function keySignature(parts: readonly KeyPart[]): string {
 
 function compileRule(policy: Policy, rule: Rule): CompiledRule {
   const { match } = rule;
-  const methods = match.methods ? new Set(match.methods) : undefined;
+  // HEAD is GET without a body: a limit on GET must not be dodged with HEAD.
+  const methods = match.methods ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : undefined;
   const hosts = match.hosts?.map(compileHostPattern);
   const paths = match.paths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const tiers = match.tiers ? new Set(match.tiers) : undefined;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { LimitDecision } from '../algorithms/types';
+import type { LimitResult } from '../engine/evaluate';
+import type { CompiledRule } from '../policy/compile';
+import { headlineResult, mergeRateLimitHeaders, rateLimitHeaders } from './headers';
+
+const NOW = 1_000_000_000;
+
+function result(id: string, windowMs: number, decision: Partial<LimitDecision>, shadow = false): LimitResult {
+  const [rule, name] = id.split('/') as [string, string];
+  return {
+    rule: { name: rule } as CompiledRule,
+    limit: { id, name, rule, config: { algorithm: 'fixed-window', limit: decision.limit ?? 10, windowMs } },
+    decision: { allowed: true, limit: 10, used: 0, remaining: 10, resetAt: NOW + windowMs, retryAfterMs: 0, ...decision },
+    shadow,
+  };
+}
+
+describe('headlineResult', () => {
+  it('picks the limit closest to being reached, percentage-wise', () => {
+    const burst = result('k/30s', 30_000, { limit: 60, used: 30, remaining: 30 });
+    const long = result('k/5m', 300_000, { limit: 500, used: 400, remaining: 100 });
+    expect(headlineResult([burst, long], false)).toBe(long);
+  });
+
+  it('on a refusal picks the refusing limit with the longest wait', () => {
+    const a = result('k/30s', 30_000, { allowed: false, remaining: 0, retryAfterMs: 5000 });
+    const b = result('k/5m', 300_000, { allowed: false, remaining: 0, retryAfterMs: 59_000 });
+    const c = result('k/1h', 3_600_000, { remaining: 0 });
+    expect(headlineResult([a, b, c], true)).toBe(b);
+  });
+
+  it('never shows a shadow limit', () => {
+    expect(headlineResult([result('s/1m', 60_000, { remaining: 0, used: 10 }, true)], false)).toBeUndefined();
+  });
+});
+
+describe('rateLimitHeaders', () => {
+  const results = [result('api/1m', 60_000, { limit: 100, used: 1, remaining: 99, resetAt: NOW + 30_500 })];
+
+  it('writes the IETF named items', () => {
+    expect(rateLimitHeaders(results, { headers: ['ietf'] }, NOW, false)).toEqual([
+      ['RateLimit-Policy', '"api/1m";q=100;w=60'],
+      ['RateLimit', '"api/1m";r=99;t=31'],
+    ]);
+  });
+
+  it('writes the X-RateLimit family with the reset in epoch seconds and the interval as a decimal', () => {
+    expect(rateLimitHeaders(results, { headers: ['x-ratelimit', 'x-ratelimit-interval', 'x-ratelimit-count', 'x-ratelimit-window'] }, NOW, false)).toEqual([
+      ['X-RateLimit-Window', '1m'],
+      ['X-RateLimit-Count', '1'],
+      ['X-RateLimit-Limit', '100'],
+      ['X-RateLimit-Remaining', '99'],
+      ['X-RateLimit-Reset', String(Math.ceil((NOW + 30_500) / 1000))],
+      ['X-RateLimit-Interval', String(30.5 / 99).slice(0, 13)],
+    ]);
+  });
+
+  it('gives the wait as the interval of a refusal', () => {
+    const refused = [result('api/1h', 3_600_000, { allowed: false, remaining: 0, retryAfterMs: 3_303_557.626 })];
+    expect(rateLimitHeaders(refused, { headers: ['x-ratelimit-interval'] }, NOW, true)).toEqual([['X-RateLimit-Interval', '3303.557626']]);
+  });
+});
+
+describe('mergeRateLimitHeaders', () => {
+  it('joins IETF lists with the origin’s', () => {
+    const h = new Headers({ RateLimit: '"origin";r=5;t=10' });
+    mergeRateLimitHeaders(h, [['RateLimit', '"edge";r=50;t=30']]);
+    expect(h.get('RateLimit')).toBe('"origin";r=5;t=10, "edge";r=50;t=30');
+  });
+
+  it('keeps a tighter origin X-RateLimit family and replaces a looser one', () => {
+    const tighter = new Headers({ 'X-RateLimit-Limit': '10', 'X-RateLimit-Remaining': '2' });
+    mergeRateLimitHeaders(tighter, [['X-RateLimit-Limit', '100'], ['X-RateLimit-Remaining', '50']]);
+    expect([tighter.get('X-RateLimit-Limit'), tighter.get('X-RateLimit-Remaining')]).toEqual(['10', '2']);
+    const looser = new Headers({ 'X-RateLimit-Limit': '1000', 'X-RateLimit-Remaining': '900' });
+    mergeRateLimitHeaders(looser, [['X-RateLimit-Limit', '100'], ['X-RateLimit-Remaining', '50']]);
+    expect([looser.get('X-RateLimit-Limit'), looser.get('X-RateLimit-Remaining')]).toEqual(['100', '50']);
+  });
+});
