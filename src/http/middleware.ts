@@ -45,10 +45,6 @@ export interface RateLimitHandle {
   deps(env: Record<string, unknown>): LimiterDeps;
 }
 
-function isPolicy(p: Policy | PolicyInput): p is Policy {
-  return Array.isArray((p as Policy).rules) && (p as Policy).response?.headers !== undefined && (p as Policy).clientIp?.ipv6Prefix !== undefined;
-}
-
 /**
  * Builds the rate-limit middleware. Options are validated once, here; the
  * returned handler decides each request with the policy, answers refusals
@@ -66,7 +62,8 @@ function isPolicy(p: Policy | PolicyInput): p is Policy {
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { readonly handle: RateLimitHandle } {
   const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now } = options;
-  const policy = isPolicy(options.policy) ? options.policy : parsePolicy(options.policy);
+  // A validated policy is valid input too: parsing again is cheap and happens once, here.
+  const policy = parsePolicy(options.policy);
   const compiled = compilePolicy(policy);
   const metrics = options.metrics ?? new Metrics();
   const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
