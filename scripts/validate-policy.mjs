@@ -4,7 +4,7 @@
 //   npm run validate-policy                 # all presets
 //   npm run validate-policy -- my-policy.json src/presets/keygen.ts
 import { build } from 'esbuild';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,14 @@ try {
   for (const [source, policy] of policies) {
     const parsed = parsePolicy(policy, source);
     console.log(`ok  ${source}: policy "${parsed.name}", ${parsed.rules.length} rule(s)`);
+  }
+  if (files.length === 0) {
+    // Every POLICY variable in wrangler.toml must name a registered policy.
+    const known = new Set(policies.map(([name]) => name));
+    const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+    for (const match of toml.matchAll(/POLICY\s*=\s*"([^"]*)"/g)) {
+      if (!known.has(match[1])) throw new Error(`wrangler.toml: POLICY = "${match[1]}" is not a registered policy (${[...known].join(', ')})`);
+    }
   }
 } catch (error) {
   failed = true;
