@@ -249,12 +249,26 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
   const onError = groupOnError(group.rules);
   try {
     const decision = await withTimeout(Promise.resolve(deps.limiterFor(group.name).check({ now, limits, bans })), onError.timeoutMs);
+    // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
+    if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
     return { kind: 'decided', decision, cached: false };
   } catch (error) {
     const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
     return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
   }
+}
+
+/** Whether an object's answer has the shape this code reads: one outcome per limit asked. */
+function isKeyDecision(value: unknown, limits: number): value is KeyDecision {
+  if (typeof value !== 'object' || value === null) return false;
+  const d = value as Partial<KeyDecision>;
+  return (
+    typeof d.allowed === 'boolean' &&
+    Array.isArray(d.outcomes) &&
+    d.outcomes.length === limits &&
+    d.outcomes.every((o) => typeof o === 'object' && o !== null && typeof o.decision === 'object' && o.decision !== null && typeof o.decision.allowed === 'boolean')
+  );
 }
 
 /** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses). */
