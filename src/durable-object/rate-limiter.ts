@@ -1,8 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BanState, KeyDecision, KeyRequest } from '../algorithms/decide';
 import { decideKey } from '../algorithms/decide';
+import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
-import type { LimitConfig, LimitDecision } from '../algorithms/types';
+import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow, type StoredLimit } from './storage';
 
 /** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */
@@ -38,13 +39,7 @@ export class RateLimiter extends DurableObject {
       (rule) => kv.get<BanState>(banRow(rule)),
       request,
     );
-    let expiry = 0;
-    for (const limit of request.limits) {
-      const state = limitWrites.get(limit.id);
-      if (!state) continue;
-      kv.put<StoredLimit>(limitRow(limit.id), { state, config: limit.config });
-      expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
-    }
+    let expiry = this.writeLimits(request.limits, limitWrites);
     for (const ban of request.bans ?? []) {
       const state = banWrites.get(ban.rule);
       if (!state) continue;
@@ -53,6 +48,18 @@ export class RateLimiter extends DurableObject {
     }
     this.scheduleCleanup(expiry);
     return decision;
+  }
+
+  /**
+   * Lends this isolate a budget of up to `request.size` units on every limit
+   * at once (see {@link grantLease}), after taking back what its previous
+   * lease left unspent. One row per limit is written per lease, not per request.
+   */
+  lease(request: LeaseRequest): LeaseAnswer {
+    const kv = this.ctx.storage.kv;
+    const { answer, limitWrites } = grantLease((id) => kv.get<StoredLimit>(limitRow(id))?.state, request);
+    this.scheduleCleanup(this.writeLimits(request.limits, limitWrites));
+    return answer;
   }
 
   /** Gives back reservations whose response did not match their `countWhen`. */
@@ -125,9 +132,30 @@ export class RateLimiter extends DurableObject {
     }
   }
 
+  /** Writes changed limit rows (a state equal to the stored one costs no write); returns the latest expiry written. */
+  private writeLimits(limits: KeyRequest['limits'], writes: ReadonlyMap<string, LimitState>): number {
+    const kv = this.ctx.storage.kv;
+    let expiry = 0;
+    for (const limit of limits) {
+      const state = writes.get(limit.id);
+      if (!state) continue;
+      const row = limitRow(limit.id);
+      const stored = kv.get<StoredLimit>(row);
+      if (!stored || !sameState(stored.state, state) || stored.config.windowMs !== limit.config.windowMs || stored.config.algorithm !== limit.config.algorithm) {
+        kv.put<StoredLimit>(row, { state, config: limit.config });
+      }
+      expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
+    }
+    return expiry;
+  }
+
   private scheduleCleanup(expiry: number): void {
     if (expiry <= 0 || (this.alarmAt !== undefined && this.alarmAt >= expiry)) return;
     this.alarmAt = expiry;
     void this.ctx.storage.setAlarm(expiry);
   }
+}
+
+function sameState(a: LimitState, b: LimitState): boolean {
+  return a.windowStart === b.windowStart && a.current === b.current && a.previous === b.previous && a.tat === b.tat;
 }

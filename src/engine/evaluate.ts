@@ -1,4 +1,5 @@
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
+import { leasable, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
 import type { Release } from '../durable-object/rate-limiter';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
@@ -7,6 +8,7 @@ import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { CompiledLimit, CompiledPolicy, CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { DenyCache } from './deny-cache';
+import type { LeaseCache } from './lease-cache';
 import { hashMemo, keyValue, viewOf, type RequestView } from './request-facts';
 import { withTimeout } from './with-timeout';
 
@@ -14,6 +16,7 @@ import { withTimeout } from './with-timeout';
 export interface KeyLimiter {
   check(request: Parameters<import('../durable-object/rate-limiter').RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
   release(now: number, releases: readonly Release[]): Promise<void> | void;
+  lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
 }
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
@@ -31,6 +34,8 @@ export interface LimiterDeps {
   readonly kv?: KVNamespace | undefined;
   readonly secrets: Record<string, unknown>;
   readonly denyCache: DenyCache;
+  /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
+  readonly leases?: LeaseCache | undefined;
   readonly metrics: Metrics;
   readonly analytics?: AnalyticsSink | undefined;
   readonly overrides?: OverrideSource | undefined;
@@ -248,6 +253,11 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
   }
   const onError = groupOnError(group.rules);
   try {
+    const lease = cacheable && deps.leases ? leaseSettings(group) : undefined;
+    if (lease && deps.leases) {
+      const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
+      if (leased) return leased;
+    }
     const decision = await withTimeout(Promise.resolve(deps.limiterFor(group.name).check({ now, limits, bans })), onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
@@ -269,6 +279,50 @@ function isKeyDecision(value: unknown, limits: number): value is KeyDecision {
     d.outcomes.length === limits &&
     d.outcomes.every((o) => typeof o === 'object' && o !== null && typeof o.decision === 'object' && o.decision !== null && typeof o.decision.allowed === 'boolean')
   );
+}
+
+/** Lease size and lifetime when every rule of the group opts in and every limit can be leased; the smallest of each wins. */
+function leaseSettings(group: Group): { size: number; ttlMs: number } | undefined {
+  const leases = group.rules.map((r) => r.rule.lease);
+  if (leases.some((l) => l === undefined)) return undefined;
+  if (!group.limits.every((l) => leasable(l.limit.config.algorithm) && !l.limit.countWhen)) return undefined;
+  return { size: Math.min(...leases.map((l) => l!.size)), ttlMs: Math.min(...leases.map((l) => l!.ttl)) };
+}
+
+/**
+ * Decides from a lease: spends from this isolate's live lease, or asks the
+ * object for a new one (one request per key at a time; the others wait for
+ * it and spend from it). `undefined` when a request waited too many turns
+ * under contention, so the caller asks the object directly.
+ */
+async function askLease(
+  name: string,
+  cacheKey: string,
+  request: Omit<LeaseRequest, 'giveBack'>,
+  cost: number,
+  deps: LimiterDeps,
+  leases: LeaseCache,
+  timeoutMs: number,
+): Promise<GroupAnswer | undefined> {
+  const limiter = deps.limiterFor(name);
+  if (!limiter.lease) return undefined;
+  // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
+  for (let turn = 0; turn < 100; turn++) {
+    const local = leases.take(cacheKey, request.now, cost);
+    if (local) return { kind: 'decided', decision: local, cached: true };
+    const denied = deps.denyCache.get(cacheKey, request.now, cost);
+    if (denied) return { kind: 'decided', decision: denied, cached: true };
+    // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
+    const decision = await leases.single(cacheKey, async () => {
+      const giveBack = leases.surrender(cacheKey);
+      const answer = await withTimeout(Promise.resolve(limiter.lease!({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
+      if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision);
+      if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
+      return answer.decision;
+    });
+    if (decision) return { kind: 'decided', decision, cached: false };
+  }
+  return undefined;
 }
 
 /** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses). */

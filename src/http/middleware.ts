@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import { DenyCache } from '../engine/deny-cache';
+import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
@@ -67,6 +68,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const compiled = compilePolicy(policy);
   const metrics = options.metrics ?? new Metrics();
   const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
+  // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
+  const leases = new LeaseCache();
 
   const deps = (env: Record<string, unknown>): LimiterDeps => {
     const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
@@ -77,6 +80,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       kv: env[kvBinding] as KVNamespace | undefined,
       secrets: env,
       denyCache,
+      leases,
       metrics,
       analytics: env[analyticsBinding] as AnalyticsSink | undefined,
       overrides: options.overrides?.(env),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LEASE_ALGORITHMS } from '../algorithms/lease';
 import { parseDuration } from './duration';
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
@@ -158,6 +159,16 @@ export const costSchema = z.union([
   z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/), default: z.number().int().min(0).default(1), max: z.number().int().min(1).max(1e9) }),
 ]);
 
+/**
+ * Hot-key leases: the key's object lends isolates budgets of up to `size`
+ * units, spent locally for at most `ttl` (and never past the window). Never
+ * admits more than exact mode; see the README for the trade-off.
+ */
+export const leaseSchema = z.strictObject({
+  size: z.number().int().min(1).max(1_000_000),
+  ttl: durationSchema.refine((ms) => ms <= 60_000, { message: 'lease ttl must be at most 60s' }).default(1000),
+});
+
 export const ruleSchema = z
   .strictObject({
     name: nameSchema,
@@ -173,8 +184,20 @@ export const ruleSchema = z
     cost: costSchema.default(1),
     ban: banSchema.optional(),
     response: responseOverrideSchema.optional(),
+    /** Opt-in hot-key leases; exact mode (every request asks the key's object) without it. */
+    lease: leaseSchema.optional(),
   })
   .superRefine((rule, ctx) => {
+    if (rule.lease) {
+      const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
+      const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
+      const refused = algorithms.find((a) => !LEASE_ALGORITHMS.includes(a));
+      if (refused) leaseIssue(`leases need ${LEASE_ALGORITHMS.join(' or ')} limits: a ${refused} bucket refills continuously, so budget spent after it was granted could exceed its burst`);
+      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen) leaseIssue('leases cannot be combined with countWhen: outcome-counted limits need the object to see every response');
+      if (rule.countRefused) leaseIssue('leases cannot be combined with countRefused: refusals must reach the object to count');
+      if (rule.shadow) leaseIssue('leases cannot be combined with shadow');
+      if (rule.ban) leaseIssue('leases cannot be combined with ban: refusals must reach the object to count toward the ban');
+    }
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
     }

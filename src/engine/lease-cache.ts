@@ -1,0 +1,99 @@
+import type { KeyDecision } from '../algorithms/decide';
+import type { LeaseGrant, LeaseReturn } from '../algorithms/lease';
+
+interface Lease {
+  /** Units this isolate may still spend. */
+  balance: number;
+  readonly countedAt: number;
+  readonly expiresAt: number;
+  /** The object's decision when the lease was granted, with the whole lease counted. */
+  readonly decision: KeyDecision;
+}
+
+/**
+ * Budgets leased from keys' objects, spent by this isolate without calling
+ * them. A request takes its cost from a live lease; when the lease is spent
+ * or has expired the isolate asks for a new one and gives back what is left.
+ * Bounded in size; an evicted lease's units lapse with its window.
+ */
+export class LeaseCache {
+  private readonly leases = new Map<string, Lease>();
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  /**
+   * Spends `cost` from the live lease on `key`, or `undefined` when there is
+   * none with enough left. The decision shows the object's counts at the
+   * grant, with this isolate's unspent units still available.
+   */
+  take(key: string, now: number, cost: number): KeyDecision | undefined {
+    const lease = this.leases.get(key);
+    if (!lease || lease.expiresAt <= now || lease.balance < cost) return undefined;
+    lease.balance -= cost;
+    return view(lease);
+  }
+
+  /** Removes the lease on `key` and says what to give back: unspent units of a lease that has not yet lapsed. */
+  surrender(key: string): LeaseReturn | undefined {
+    const lease = this.leases.get(key);
+    if (!lease) return undefined;
+    this.leases.delete(key);
+    return lease.balance > 0 ? { units: lease.balance, countedAt: lease.countedAt } : undefined;
+  }
+
+  /**
+   * Keeps a grant, `spent` units of which go to the request that asked; returns
+   * that request's decision. Call it before other requests may spend from
+   * the lease, so the asker's units are never taken by them.
+   */
+  store(key: string, grant: LeaseGrant, spent: number, decision: KeyDecision): KeyDecision {
+    if (this.leases.size >= this.maxEntries && !this.leases.has(key)) {
+      const oldest = this.leases.keys().next().value;
+      if (oldest !== undefined) this.leases.delete(oldest);
+    }
+    const lease = { balance: Math.max(0, grant.units - spent), countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
+    this.leases.set(key, lease);
+    return view(lease);
+  }
+
+  /**
+   * Runs `ask` unless another request of this isolate is already asking for
+   * `key`, in which case it waits for that one instead and resolves to
+   * `undefined`, so one key costs one object call at a time.
+   */
+  async single<T>(key: string, ask: () => Promise<T>): Promise<T | undefined> {
+    const inflight = this.pending.get(key);
+    if (inflight) {
+      await inflight.catch(() => undefined);
+      return undefined;
+    }
+    const promise = ask();
+    this.pending.set(key, promise);
+    try {
+      return await promise;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  clear(): void {
+    this.leases.clear();
+  }
+}
+
+/** The object's decision at the grant, with this isolate's unspent units still available. */
+function view(lease: Lease): KeyDecision {
+  const left = lease.balance;
+  return {
+    allowed: true,
+    outcomes: lease.decision.outcomes.map((o) => ({
+      ...o,
+      decision: { ...o.decision, remaining: o.decision.remaining + left, used: Math.max(0, o.decision.used - left) },
+    })),
+  };
+}

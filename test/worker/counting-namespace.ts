@@ -1,0 +1,17 @@
+import type { KeyLimiter } from '../../src/engine/evaluate';
+
+/** A Durable Object namespace that counts the calls made to its objects, per method. */
+export function countingNamespace(namespace: { getByName(name: string): unknown }) {
+  const calls: Record<string, number> = { check: 0, lease: 0, release: 0 };
+  const wrapped = {
+    getByName(name: string): KeyLimiter {
+      const stub = namespace.getByName(name) as unknown as Required<KeyLimiter>;
+      return {
+        check: (request) => (calls.check!++, stub.check(request)),
+        release: (now, releases) => (calls.release!++, stub.release(now, releases)),
+        lease: (request) => (calls.lease!++, stub.lease(request)),
+      };
+    },
+  };
+  return { namespace: wrapped, calls, total: () => Object.values(calls).reduce((a, b) => a + b, 0) };
+}

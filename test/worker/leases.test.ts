@@ -1,0 +1,76 @@
+import { env } from 'cloudflare:workers';
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { rateLimit } from '../../src/http/middleware';
+import type { PolicyInput } from '../../src/policy/schema';
+import { countingNamespace } from './counting-namespace';
+
+const policy = (limit: number, size: number): PolicyInput => ({
+  name: 'hot',
+  // Generous, so a slow test machine cannot time a lease out (its units would lapse unspent).
+  onError: { mode: 'open', timeoutMs: 10_000 },
+  rules: [{ name: 'per-ip', key: 'ip', lease: { size, ttl: '1s' }, limits: [{ limit, window: '1m' }] }],
+});
+
+/** One isolate: its own middleware (and so its own lease and deny caches) in front of the shared objects. */
+function isolate(input: PolicyInput, now: () => number) {
+  const counting = countingNamespace(env.RATE_LIMITER);
+  const hono = new Hono();
+  hono.use('*', rateLimit({ now, policy: input }));
+  hono.get('*', (c) => c.text('ok'));
+  const bindings = { ...env, RATE_LIMITER: counting.namespace };
+  const get = (ip: string) => hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': ip } }, bindings);
+  return { get, counting };
+}
+
+describe('hot-key leases', () => {
+  it('admits exactly the limit with one object call per lease', async () => {
+    const now = 1_800_000_000_000;
+    const { get, counting } = isolate(policy(100, 10), () => now);
+    const statuses: number[] = [];
+    for (let i = 0; i < 1_000; i++) statuses.push((await get('198.51.100.7')).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    expect(statuses.slice(0, 100).every((s) => s === 200)).toBe(true);
+    // Ten leases of ten, one refused lease request; the deny cache answers the rest.
+    expect(counting.calls).toEqual({ check: 0, lease: 11, release: 0 });
+  });
+
+  it('admits exactly the limit to concurrent requests, asking the object one lease at a time', async () => {
+    const now = 1_800_000_000_000;
+    const { get, counting } = isolate(policy(100, 10), () => now);
+    const responses = await Promise.all(Array.from({ length: 300 }, () => get('198.51.100.8')));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(100);
+    expect(counting.calls.check).toBe(0);
+    expect(counting.calls.lease).toBe(11);
+  });
+
+  it('shows headers from the lease: remaining counts down locally', async () => {
+    const now = 1_800_000_000_000;
+    const { get } = isolate(policy(100, 10), () => now);
+    const remaining = [];
+    for (let i = 0; i < 3; i++) remaining.push((await get('198.51.100.9')).headers.get('RateLimit'));
+    expect(remaining).toEqual(['"per-ip/1m";r=99;t=60', '"per-ip/1m";r=98;t=60', '"per-ip/1m";r=97;t=60']);
+  });
+
+  it('never admits more than the limit across isolates; unspent budget returns when its isolate asks again', async () => {
+    let now = 1_800_000_000_000;
+    const a = isolate(policy(20, 10), () => now);
+    const b = isolate(policy(20, 10), () => now);
+    expect((await b.get('198.51.100.10')).status).toBe(200); // b holds 9 unspent units
+    let admittedA = 0;
+    for (let i = 0; i < 30; i++) admittedA += (await a.get('198.51.100.10')).status === 200 ? 1 : 0;
+    expect(admittedA).toBe(10); // b's 9 units are not available to a
+    now += 1_000; // b's lease has expired
+    let admittedB = 0;
+    for (let i = 0; i < 30; i++) admittedB += (await b.get('198.51.100.10')).status === 200 ? 1 : 0;
+    expect(1 + admittedA + admittedB).toBe(20);
+    expect(b.counting.calls.lease).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps exact mode for rules without a lease', async () => {
+    const now = 1_800_000_000_000;
+    const { get, counting } = isolate({ name: 'exact', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] }, () => now);
+    for (let i = 0; i < 20; i++) await get('198.51.100.11');
+    expect(counting.calls).toEqual({ check: 20, lease: 0, release: 0 });
+  });
+});
