@@ -2,7 +2,7 @@ import type { Identity } from '../identity/resolve';
 import type { RequestFacts } from '../policy/compile';
 import type { KeyPart, Policy } from '../policy/schema';
 import { clientAddress, ipKey } from '../request/client-ip';
-import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex } from '../request/credentials';
+import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex, userKey } from '../request/credentials';
 import { normalizePath } from '../request/normalize-path';
 
 /** What is known of one request once, before any rule looks at it. */
@@ -13,18 +13,28 @@ export interface RequestView extends RequestFacts {
   readonly identity: Identity;
 }
 
-/** The method rules match on: the override header's, when the policy says the origin honours it. */
+/** Methods an origin's method-override support turns a POST into (Rack, Express, Laravel and Symfony accept no others). */
+const OVERRIDABLE = new Set(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'POST']);
+
+/**
+ * The method rules match on: the override header's, when the policy says the
+ * origin honours it. Like the frameworks that honour it, only a POST is
+ * overridden and only to a standard method, so `GET` with an override, or an
+ * override to a made-up method, cannot step out of the real method's limits.
+ */
 export function effectiveMethod(request: Request, policy: Policy): string {
-  const override = policy.methodOverrideHeader ? request.headers.get(policy.methodOverrideHeader)?.trim().toUpperCase() : undefined;
-  if (override && /^[A-Z]{1,16}$/.test(override)) return override;
-  return request.method.toUpperCase();
+  const method = request.method.toUpperCase();
+  if (!policy.methodOverrideHeader || method !== 'POST') return method;
+  const override = request.headers.get(policy.methodOverrideHeader)?.trim().toUpperCase();
+  return override && OVERRIDABLE.has(override) ? override : method;
 }
 
 export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
   const url = new URL(request.url);
   return {
     method: effectiveMethod(request, policy),
-    host: url.hostname.toLowerCase(),
+    // `api.example.com.` (fully qualified) is the same host as `api.example.com`.
+    host: url.hostname.toLowerCase().replace(/\.$/, ''),
     path: normalizePath(url.pathname, policy.caseSensitivePaths),
     tier: identity.tier,
     headers: request.headers,
@@ -53,9 +63,13 @@ async function partValue(part: KeyPart, view: RequestView, policy: Policy, hash:
   const hashed = async (value: string | undefined) => (value === undefined ? undefined : hash(value));
   if (part === 'ip') return view.address === undefined ? undefined : ipKey(view.address, policy.clientIp);
   if (part === 'bearer') return hashed(bearerToken(view.headers));
-  if (part === 'basic-user') return hashed(basicUser(view.headers));
+  if (part === 'basic-user') {
+    const user = basicUser(view.headers);
+    return hashed(user === undefined ? undefined : userKey(user));
+  }
   if (part === 'authorization') return hashed(authorizationValue(view.headers));
-  if (part === 'method') return view.method;
+  // HEAD shares GET's limits, so it shares GET's key too.
+  if (part === 'method') return view.method === 'HEAD' ? 'GET' : view.method;
   if (part === 'path') return view.path;
   if ('header' in part) return hashed(headerValue(view.headers, part.header));
   if ('cf' in part) {

@@ -14,13 +14,15 @@ export interface ClientIpSettings {
  */
 export function clientAddress(headers: Headers, settings: ClientIpSettings): string | undefined {
   const header = settings.trustedProxyHeader;
+  // A trusted header that holds no address falls back to Cloudflare's: a
+  // garbled value must not leave the request without a key (and so unlimited).
   if (header === 'X-Forwarded-For') {
     const hops = (headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const candidate = hops[hops.length - settings.trustedHops];
-    if (candidate) return candidate;
+    if (candidate && ipaddr.isValid(candidate)) return candidate;
   } else if (header) {
     const value = headers.get(header)?.trim();
-    if (value) return value;
+    if (value && ipaddr.isValid(value)) return value;
   }
   return headers.get('cf-connecting-ip')?.trim() || undefined;
 }

@@ -27,6 +27,19 @@ export function basicUser(headers: Headers): string | undefined {
   return bounded(colon === -1 ? decoded : decoded.slice(0, colon));
 }
 
+/**
+ * A Basic user name as a rate-limit key: decoded as UTF-8, NFKC-normalised
+ * and lower-cased, so `Alice`, `ALICE` and full-width `ａｌｉｃｅ` (which many
+ * login systems fold to one account) share one budget.
+ *
+ * @example userKey('\u00ef\u00bd\u0081lice') // 'alice' (full-width a, as atob's bytes)
+ */
+export function userKey(user: string): string {
+  const bytes = Uint8Array.from(user, (c) => c.charCodeAt(0) & 0xff);
+  const text = [...user].some((c) => c.charCodeAt(0) > 0xff) ? user : new TextDecoder().decode(bytes);
+  return text.normalize('NFKC').toLowerCase();
+}
+
 /** The whole `Authorization` value, for APIs that send a raw key there. */
 export function authorizationValue(headers: Headers): string | undefined {
   return bounded(headers.get('authorization'));

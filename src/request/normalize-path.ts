@@ -11,8 +11,8 @@ function decodeForMatching(path: string): string {
 /**
  * The path a rule matches against: the path the origin most plausibly serves.
  * Percent-encoded unreserved characters and encoded slashes are decoded,
- * backslashes become slashes, repeated slashes collapse, `.` and `..`
- * segments resolve, a trailing slash is dropped, and (unless
+ * backslashes become slashes, `;` path parameters are dropped, repeated
+ * slashes collapse, `.` and `..` segments resolve, a trailing slash is dropped, and (unless
  * `caseSensitive`) letters are lower-cased. So `/x/`, `//x`, `/a/../x`,
  * `/%78` and `/X` all match a rule on `/x`.
  *
@@ -28,7 +28,9 @@ export function normalizePath(rawPath: string, caseSensitive = false): string {
   }
   path = path.replace(/\\/g, '/');
   const out: string[] = [];
-  for (const segment of path.split('/')) {
+  for (const raw of path.split('/')) {
+    // Servlet containers drop `;` path parameters (`/login;x=1` is `/login`, `/..;/` is `/../`).
+    const segment = raw.split(';', 1)[0]!;
     if (segment === '' || segment === '.') continue;
     if (segment === '..') out.pop();
     else out.push(segment);
