@@ -13,7 +13,7 @@ function ipObject(ip: string) {
   return env.RATE_LIMITER.getByName(`ip=${ipKey(ip, { ipv4Prefix: 32, ipv6Prefix: 64 })}`);
 }
 
-async function statusesOf(responses: Promise<Response>[]): Promise<number[]> {
+async function statusesOf(responses: Array<Response | Promise<Response>>): Promise<number[]> {
   return Promise.all(responses.map(async (r) => (await r).status));
 }
 

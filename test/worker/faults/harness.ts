@@ -99,7 +99,7 @@ export function testApp(policy: PolicyInput, options: TestAppOptions = {}) {
     get originCalls() {
       return originCalls;
     },
-    request(path: string, init: RequestInit = {}) {
+    async request(path: string, init: RequestInit = {}): Promise<Response> {
       // Joined as text: `new URL('//x', base)` would read `//x` as a host, unlike a request line.
       return app.request(/^https?:/.test(path) ? path : `http://api.example.test${path}`, init, allBindings);
     },

@@ -35,8 +35,8 @@ afterEach(() => logs.restore());
 describe('when the origin fails', () => {
   const CASES: Array<[string, string, string, number]> = [
     ['is down (connection refused)', 'http://127.0.0.1:1', '/x', 502],
-    ['resets the connection', env.ORIGIN_URL, '/reset', 502],
-    ['does not answer in time', env.ORIGIN_URL, '/slow/5000', 504],
+    ['resets the connection', String(env.ORIGIN_URL), '/reset', 502],
+    ['does not answer in time', String(env.ORIGIN_URL), '/slow/5000', 504],
   ];
 
   it.each(CASES)('the client gets the failure when the origin %s, and outcome-counted reservations are released', async (_, originUrl, path, status) => {
