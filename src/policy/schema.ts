@@ -5,10 +5,12 @@ import { parseDuration } from './duration';
 const MAX_WINDOW_MS = 366 * 86_400_000;
 
 /** A duration: milliseconds as a number, or text such as `30s`, `5m`, `25h`. Parsed to milliseconds. */
-export const durationSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const DURATION_HINT = 'use a number of milliseconds or text such as "30s", "5m", "25h"';
+
+export const durationSchema = z.union([z.number(), z.string()], { error: (issue) => (issue.input === undefined ? `required: ${DURATION_HINT}` : `invalid duration: ${DURATION_HINT}`) }).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value : parseDuration(value);
   if (ms === undefined || !Number.isInteger(ms) || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(value)}: use a number of milliseconds or text such as "30s", "5m", "25h"` });
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(value)}: ${DURATION_HINT}` });
     return z.NEVER;
   }
   return ms;
@@ -82,7 +84,7 @@ export const keyPartSchema = z.union([
   z.strictObject({ cf: cfFieldSchema }),
   z.strictObject({ identity: z.enum(['subject', 'org', 'tier']) }),
   z.strictObject({ const: z.string().min(1).max(128) }),
-]);
+], { error: 'a key part is "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity } or { const }' });
 
 const methodSchema = z
   .string()
@@ -150,14 +152,14 @@ export const banSchema = z.strictObject({
   after: z.number().int().min(1).max(1e9),
   within: durationSchema,
   duration: durationSchema,
-  status: z.union([z.literal(403), z.literal(429)]).default(403),
+  status: z.union([z.literal(403), z.literal(429)], { error: 'ban status is 403 or 429' }).default(403),
 });
 
 /** Request cost: a constant, or read from a header (bounded), e.g. a batch size. */
 export const costSchema = z.union([
   z.number().int().min(0).max(1e9),
   z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/), default: z.number().int().min(0).default(1), max: z.number().int().min(1).max(1e9) }),
-]);
+], { error: 'cost is a whole number, or { header, max, default }' });
 
 /**
  * Hot-key leases: the key's object lends isolates budgets of up to `size`
@@ -173,7 +175,7 @@ export const ruleSchema = z
   .strictObject({
     name: nameSchema,
     match: matchSchema.default({}),
-    key: z.union([keyPartSchema, z.array(keyPartSchema).min(1).max(8)]).transform((k) => (Array.isArray(k) ? k : [k])),
+    key: z.union([keyPartSchema, z.array(keyPartSchema).min(1).max(8)], { error: 'a key is one key part or a list of 1 to 8: "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity }, { const }' }).transform((k) => (Array.isArray(k) ? k : [k])),
     limits: z.array(limitSchema).default([]),
     backoff: backoffSchema.optional(),
     /** Whether refused requests still count toward this rule's limits. */
@@ -224,7 +226,7 @@ export const listSchema = z.strictObject({
 /** Where a caller's credential comes from, and how it maps to an identity and tier. */
 export const identitySchema = z.strictObject({
   /** The credential: a bearer token, the Basic user, the whole Authorization value, or a header. */
-  credential: z.union([z.enum(['bearer', 'basic-user', 'authorization']), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/) })]),
+  credential: z.union([z.enum(['bearer', 'basic-user', 'authorization']), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/) })], { error: 'credential is "bearer", "basic-user", "authorization" or { header }' }),
   /** Tiers told apart by the token itself: the first matching prefix or pattern wins. */
   prefixes: z
     .array(z.strictObject({ prefix: z.string().min(1).optional(), pattern: z.string().min(1).optional(), tier: z.string().min(1) }).refine((p) => (p.prefix === undefined) !== (p.pattern === undefined), 'give exactly one of prefix and pattern'))
@@ -278,7 +280,8 @@ export const policySchema = z
     policy.rules.forEach((rule, i) => {
       if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
       seen.add(rule.name);
-      const needsIdentity = rule.key.some((p) => typeof p === 'object' && 'identity' in p) || rule.match.tiers !== undefined;
+      // Runs even when a rule failed its own checks; its key may then still be the raw input.
+      const needsIdentity = (Array.isArray(rule.key) && rule.key.some((p) => typeof p === 'object' && p !== null && 'identity' in p)) || rule.match?.tiers !== undefined;
       if (needsIdentity && !policy.identity) {
         ctx.addIssue({ code: 'custom', message: 'uses identity or tiers, but the policy has no "identity" section', path: ['rules', i, 'key'] });
       }
