@@ -101,6 +101,9 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['burst above 1e12', withLimit({ algorithm: 'gcra', burst: 1e13 }), ['rules[0] "r".limits[0].burst: Too big: expected number to be <=1000000000000']],
   ['a limit name with a space', withLimit({ name: 'per minute' }), ['rules[0] "r".limits[0] "per minute".name: names use letters, digits, "_", "." and "-" (at most 64)']],
   ['duplicate limit names', withRule({ limits: [{ name: 'a', limit: 1, window: '1m' }, { name: 'a', limit: 2, window: '1h' }] }), ['rules[0] "r".limits[1] "a".name: duplicate limit name "a"']],
+  ['two unnamed limits with one window', withRule({ limits: [{ limit: 10, window: '1m' }, { algorithm: 'gcra', limit: 5, window: 60_000 }] }), ['rules[0] "r".limits[1].name: another limit is already named "1m" after its window: give these limits distinct names']],
+  ['a limit named like its neighbour`s window', withRule({ limits: [{ limit: 10, window: '1m' }, { name: '1m', limit: 5, window: '1h' }] }), ['rules[0] "r".limits[1] "1m".name: duplicate limit name "1m"']],
+  ['a limit named like a backoff level', withRule({ limits: [{ name: 'backoff-2', limit: 10, window: '1m' }], backoff: { limit: 1, period: '1m', levels: 2 } }), ['rules[0] "r".backoff.name: a limit is named "backoff-2", the name of backoff level 2']],
   ['an unknown limit field', withLimit({ per: 'minute' }), ['rules[0] "r".limits[0]: unknown field(s) "per"']],
   // countWhen
   ['an empty countWhen status list', withLimit({ countWhen: { status: [] } }), ['rules[0] "r".limits[0].countWhen.status: Too small: expected array to have >=1 items']],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LEASE_ALGORITHMS } from '../algorithms/lease';
-import { parseDuration } from './duration';
+import { formatDuration, parseDuration } from './duration';
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
 
@@ -203,12 +203,23 @@ export const ruleSchema = z
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
     }
+    // Limits are stored under their names (a window's name by default), so two with one name would share a counter.
     const names = new Set<string>();
     rule.limits.forEach((limit, i) => {
-      const name = limit.name ?? '';
-      if (name && names.has(name)) ctx.addIssue({ code: 'custom', message: `duplicate limit name "${name}"`, path: ['limits', i, 'name'] });
+      const name = limit.name ?? (typeof limit.window === 'number' ? formatDuration(limit.window) : '');
+      if (!name) return;
+      if (names.has(name)) {
+        const message = limit.name ? `duplicate limit name "${name}"` : `another limit is already named "${name}" after its window: give these limits distinct names`;
+        ctx.addIssue({ code: 'custom', message, path: ['limits', i, 'name'] });
+      }
       names.add(name);
     });
+    const backoff = rule.backoff;
+    if (backoff) {
+      for (let level = 1; level <= backoff.levels; level++) {
+        if (names.has(`${backoff.name}-${level}`)) ctx.addIssue({ code: 'custom', message: `a limit is named "${backoff.name}-${level}", the name of backoff level ${level}`, path: ['backoff', 'name'] });
+      }
+    }
   });
 
 /** An address or CIDR range, IPv4 or IPv6. Checked when the policy is compiled. */
