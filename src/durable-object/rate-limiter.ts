@@ -33,21 +33,46 @@ export class RateLimiter extends DurableObject {
 
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
+    return this.checkBatch([request])[0]!;
+  }
+
+  /**
+   * Decides several requests one after the other, each seeing the counts
+   * the previous ones left, exactly as separate {@link check} calls would;
+   * each changed row is written once for the whole batch.
+   */
+  checkBatch(requests: readonly KeyRequest[]): KeyDecision[] {
     const kv = this.ctx.storage.kv;
-    const { decision, limitWrites, banWrites } = decideKey(
-      (id) => kv.get<StoredLimit>(limitRow(id))?.state,
-      (rule) => kv.get<BanState>(banRow(rule)),
-      request,
-    );
-    let expiry = this.writeLimits(request.limits, limitWrites);
-    for (const ban of request.bans ?? []) {
-      const state = banWrites.get(ban.rule);
-      if (!state) continue;
-      kv.put(banRow(ban.rule), state);
-      expiry = Math.max(expiry, state.expiresAt);
+    const read = new Map<string, StoredLimit | undefined>();
+    const staged = new Map<string, StoredLimit>();
+    const bans = new Map<string, BanState | undefined>();
+    const stagedBans = new Map<string, BanState>();
+    const current = (row: string) => staged.get(row) ?? (read.has(row) ? read.get(row) : read.set(row, kv.get<StoredLimit>(row)).get(row));
+    const currentBan = (row: string) => stagedBans.get(row) ?? (bans.has(row) ? bans.get(row) : bans.set(row, kv.get<BanState>(row)).get(row));
+    let expiry = 0;
+    const decisions = requests.map((request) => {
+      const { decision, limitWrites, banWrites } = decideKey((id) => current(limitRow(id))?.state, (rule) => currentBan(banRow(rule)), request);
+      for (const limit of request.limits) {
+        const state = limitWrites.get(limit.id);
+        if (!state) continue;
+        staged.set(limitRow(limit.id), { state, config: limit.config });
+        expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
+      }
+      for (const [rule, state] of banWrites) {
+        stagedBans.set(banRow(rule), state);
+        expiry = Math.max(expiry, state.expiresAt);
+      }
+      return decision;
+    });
+    for (const [row, stored] of staged) {
+      const before = read.get(row);
+      if (!before || !sameState(before.state, stored.state) || before.config.windowMs !== stored.config.windowMs || before.config.algorithm !== stored.config.algorithm) {
+        kv.put<StoredLimit>(row, stored);
+      }
     }
+    for (const [row, state] of stagedBans) kv.put(row, state);
     this.scheduleCleanup(expiry);
-    return decision;
+    return decisions;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
+import type { BanRequest, KeyDecision, KeyRequest, LimitRequest } from '../algorithms/decide';
 import { leasable, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
 import type { Release } from '../durable-object/rate-limiter';
@@ -7,6 +7,7 @@ import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { CompiledLimit, CompiledPolicy, CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
+import type { CheckBatcher } from './check-batcher';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
 import { hashMemo, keyValue, viewOf, type RequestView } from './request-facts';
@@ -17,6 +18,7 @@ export interface KeyLimiter {
   check(request: Parameters<import('../durable-object/rate-limiter').RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
   release(now: number, releases: readonly Release[]): Promise<void> | void;
   lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
+  checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
 }
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
@@ -36,6 +38,8 @@ export interface LimiterDeps {
   readonly denyCache: DenyCache;
   /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
   readonly leases?: LeaseCache | undefined;
+  /** Coalesces concurrent calls to one key's object; without it each request makes its own call. */
+  readonly batcher?: CheckBatcher | undefined;
   readonly metrics: Metrics;
   readonly analytics?: AnalyticsSink | undefined;
   readonly overrides?: OverrideSource | undefined;
@@ -258,7 +262,9 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
       if (leased) return leased;
     }
-    const decision = await withTimeout(Promise.resolve(deps.limiterFor(group.name).check({ now, limits, bans })), onError.timeoutMs);
+    const limiter = deps.limiterFor(group.name);
+    const request = { now, limits, bans };
+    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, limiter, request) : limiter.check(request)), onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
@@ -304,8 +310,7 @@ async function askLease(
   leases: LeaseCache,
   timeoutMs: number,
 ): Promise<GroupAnswer | undefined> {
-  const limiter = deps.limiterFor(name);
-  if (!limiter.lease) return undefined;
+  let limiter: KeyLimiter | undefined;
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
     const local = leases.take(cacheKey, request.now, cost);
@@ -313,9 +318,12 @@ async function askLease(
     const denied = deps.denyCache.get(cacheKey, request.now, cost);
     if (denied) return { kind: 'decided', decision: denied, cached: true };
     // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
+    limiter ??= deps.limiterFor(name);
+    if (!limiter.lease) return undefined;
+    const lease = limiter.lease.bind(limiter);
     const decision = await leases.single(cacheKey, async () => {
       const giveBack = leases.surrender(cacheKey);
-      const answer = await withTimeout(Promise.resolve(limiter.lease!({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
+      const answer = await withTimeout(Promise.resolve(lease({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
       if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision);
       if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
       return answer.decision;

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
+import { CheckBatcher } from '../engine/check-batcher';
 import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
@@ -70,6 +71,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
   // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
   const leases = new LeaseCache();
+  const batcher = new CheckBatcher();
 
   const deps = (env: Record<string, unknown>): LimiterDeps => {
     const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
@@ -81,6 +83,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       secrets: env,
       denyCache,
       leases,
+      batcher,
       metrics,
       analytics: env[analyticsBinding] as AnalyticsSink | undefined,
       overrides: options.overrides?.(env),

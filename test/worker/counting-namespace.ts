@@ -2,7 +2,7 @@ import type { KeyLimiter } from '../../src/engine/evaluate';
 
 /** A Durable Object namespace that counts the calls made to its objects, per method. */
 export function countingNamespace(namespace: { getByName(name: string): unknown }) {
-  const calls: Record<string, number> = { check: 0, lease: 0, release: 0 };
+  const calls: Record<string, number> = { check: 0, lease: 0, release: 0, checkBatch: 0 };
   const wrapped = {
     getByName(name: string): KeyLimiter {
       const stub = namespace.getByName(name) as unknown as Required<KeyLimiter>;
@@ -10,6 +10,7 @@ export function countingNamespace(namespace: { getByName(name: string): unknown 
         check: (request) => (calls.check!++, stub.check(request)),
         release: (now, releases) => (calls.release!++, stub.release(now, releases)),
         lease: (request) => (calls.lease!++, stub.lease(request)),
+        checkBatch: (requests) => (calls.checkBatch!++, stub.checkBatch(requests)),
       };
     },
   };

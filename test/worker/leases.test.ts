@@ -32,7 +32,7 @@ describe('hot-key leases', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
     expect(statuses.slice(0, 100).every((s) => s === 200)).toBe(true);
     // Ten leases of ten, one refused lease request; the deny cache answers the rest.
-    expect(counting.calls).toEqual({ check: 0, lease: 11, release: 0 });
+    expect(counting.calls).toEqual({ check: 0, lease: 11, release: 0, checkBatch: 0 });
   });
 
   it('admits exactly the limit to concurrent requests, asking the object one lease at a time', async () => {
@@ -71,6 +71,17 @@ describe('hot-key leases', () => {
     const now = 1_800_000_000_000;
     const { get, counting } = isolate({ name: 'exact', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] }, () => now);
     for (let i = 0; i < 20; i++) await get('198.51.100.11');
-    expect(counting.calls).toEqual({ check: 20, lease: 0, release: 0 });
+    expect(counting.calls).toEqual({ check: 20, lease: 0, release: 0, checkBatch: 0 });
+  });
+
+  it('exact mode: concurrent requests to one key share calls, and exactly the limit is admitted', async () => {
+    const now = 1_800_000_000_000;
+    const exact: PolicyInput = { name: 'exact', onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] };
+    const { get, counting } = isolate(exact, () => now);
+    const responses = await Promise.all(Array.from({ length: 300 }, () => get('198.51.100.12')));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(100);
+    const calls = counting.calls.check! + counting.calls.checkBatch!;
+    expect(counting.calls.checkBatch).toBeGreaterThan(0);
+    expect(calls).toBeLessThan(300);
   });
 });

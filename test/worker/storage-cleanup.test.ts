@@ -74,4 +74,25 @@ describe('storage that cleans itself', () => {
     });
     expect(puts).toEqual({ count: 1, refused: true });
   });
+
+  it('decides a batch as separate calls would, writing each row once', async () => {
+    const now = Date.now();
+    const three: LimitConfig = { algorithm: 'sliding-window', limit: 3, windowMs: WINDOW };
+    const requests = Array.from({ length: 5 }, (_, i) => ({ now: now + i, limits: [limit(three)] }));
+    const sequential = env.RATE_LIMITER.getByName('batch-sequential');
+    const one = [];
+    for (const r of requests) one.push(await sequential.check(r));
+    const batched = await runInDurableObject(env.RATE_LIMITER.getByName('batch-batched'), (instance, state) => {
+      const kv = state.storage.kv;
+      const put = kv.put.bind(kv);
+      let count = 0;
+      kv.put = (key: string, value: unknown) => (count++, put(key, value));
+      const decisions = instance.checkBatch(requests);
+      kv.put = put;
+      return { decisions, count };
+    });
+    expect(batched.decisions).toEqual(one);
+    expect(one.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
+    expect(batched.count).toBe(1);
+  });
 });
