@@ -320,7 +320,9 @@ async function askLease(
     // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
     limiter ??= deps.limiterFor(name);
     if (!limiter.lease) return undefined;
-    const lease = limiter.lease.bind(limiter);
+    // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.
+    const stub = limiter;
+    const lease = (r: LeaseRequest) => stub.lease!(r);
     const decision = await leases.single(cacheKey, async () => {
       const giveBack = leases.surrender(cacheKey);
       const answer = await withTimeout(Promise.resolve(lease({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);

@@ -18,9 +18,16 @@ interface Lease {
  */
 export class LeaseCache {
   private readonly leases = new Map<string, Lease>();
-  private readonly pending = new Map<string, Promise<unknown>>();
+  private readonly pending = new Map<string, { readonly promise: Promise<unknown>; readonly since: number }>();
 
-  constructor(private readonly maxEntries = 10_000) {}
+  /**
+   * @param maxEntries leases kept at most; the oldest go first
+   * @param maxWaitMs longest a request waits for another request's call before asking itself
+   */
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly maxWaitMs = 1_000,
+  ) {}
 
   /**
    * Spends `cost` from the live lease on `key`, or `undefined` when there is
@@ -59,21 +66,30 @@ export class LeaseCache {
 
   /**
    * Runs `ask` unless another request of this isolate is already asking for
-   * `key`, in which case it waits for that one instead and resolves to
-   * `undefined`, so one key costs one object call at a time.
+   * `key`, in which case it waits for that one instead (at most `maxWaitMs`)
+   * and resolves to `undefined`, so one key costs one object call at a time.
+   * A call older than `maxWaitMs` no longer holds others back.
    */
   async single<T>(key: string, ask: () => Promise<T>): Promise<T | undefined> {
     const inflight = this.pending.get(key);
-    if (inflight) {
-      await inflight.catch(() => undefined);
+    const waited = inflight ? Date.now() - inflight.since : 0;
+    if (inflight && waited < this.maxWaitMs) {
+      // workerd cancels, as hung, a request with nothing of its own pending, so
+      // waiting on another request's call alone is not enough: a timer of its
+      // own keeps the waiter alive, and frees it if that request is gone.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.maxWaitMs - waited)));
+      await Promise.race([inflight.promise.catch(() => undefined), expired]);
+      clearTimeout(timer);
       return undefined;
     }
     const promise = ask();
-    this.pending.set(key, promise);
+    const entry = { promise, since: Date.now() };
+    this.pending.set(key, entry);
     try {
       return await promise;
     } finally {
-      this.pending.delete(key);
+      if (this.pending.get(key) === entry) this.pending.delete(key);
     }
   }
 
