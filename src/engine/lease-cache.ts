@@ -80,7 +80,7 @@ export class LeaseCache {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.maxWaitMs - waited)));
       await Promise.race([inflight.promise.catch(() => undefined), expired]);
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       return undefined;
     }
     const promise = ask();
