@@ -74,7 +74,9 @@ export interface Verdict {
   settle(outcome: number | 'error'): Promise<void>;
 }
 
-interface Group {
+/** Rules that apply under one key value: its object decides all their limits in one call. */
+export interface Group {
+  /** The key's object name: `<key signature>=<key value>`. */
   readonly name: string;
   readonly rules: CompiledRule[];
   readonly limits: Array<{ rule: CompiledRule; limit: CompiledLimit; cost: number }>;
@@ -152,15 +154,29 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
       for (const limit of limits) group.limits.push({ rule, limit, cost });
     }),
   );
+  return { ...(await decideGroups(groups.values(), deps, now)), view };
+}
+
+/** A verdict without the request it was made for; lists are not consulted, so never a block. */
+export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & { readonly kind: Exclude<VerdictKind, 'block'> };
+
+/**
+ * Asks each group's object once, in parallel, and folds the answers into one
+ * verdict: refusals, bans and fail-closed faults refuse; reservations made
+ * under other keys are given back when anything refuses. Shared by requests
+ * ({@link evaluate}) and by decisions without HTTP (`checkLimit`).
+ */
+export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, now: number): Promise<GroupsVerdict> {
+  const { compiled, metrics } = deps;
   // Keep results in policy order whatever order the lookups finished in.
   const order = new Map(compiled.rules.map((r, i) => [r.name, i]));
-  const ordered = [...groups.values()].map((g) => ({ ...g, limits: g.limits.sort((a, b) => order.get(a.rule.name)! - order.get(b.rule.name)!) }));
+  const ordered = [...groups].map((g) => ({ ...g, limits: g.limits.sort((a, b) => order.get(a.rule.name)! - order.get(b.rule.name)!) }));
 
   const answers = await Promise.all(ordered.map((group) => askGroup(group, deps, now)));
 
   const results: LimitResult[] = [];
   const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
-  let kind: VerdictKind = 'allow';
+  let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
   let status = 200;
@@ -237,7 +253,7 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
   };
   if (kind !== 'allow') await settle('error');
 
-  return { kind, view, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
+  return { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
 }
 
 type GroupAnswer =

@@ -1,0 +1,186 @@
+import type { RateLimiter } from '../durable-object/rate-limiter';
+import { Metrics, type AnalyticsSink } from '../observability/metrics';
+import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy/compile';
+import { parsePolicy } from '../policy/parse';
+import type { Policy, PolicyInput } from '../policy/schema';
+import { DenyCache } from './deny-cache';
+import { decideGroups, type Group, type KeyLimiter, type LimiterDeps, type VerdictKind } from './evaluate';
+import { LeaseCache } from './lease-cache';
+
+type RuleInput = PolicyInput['rules'][number];
+
+/** A rule given straight to {@link checkLimit}: as in a policy, but `key` may be left out. */
+export type CheckRuleInput = Omit<RuleInput, 'key'> & { readonly key?: RuleInput['key'] };
+
+/** The key part of rules given to {@link checkLimit} without one. */
+const DEFAULT_KEY_PART = { const: 'check-limit' } as const;
+
+export interface CheckLimitOptions {
+  /** The Durable Object binding of {@link RateLimiter}, e.g. `env.RATE_LIMITER`. */
+  readonly namespace: DurableObjectNamespace<RateLimiter>;
+  /** The policy whose rules decide (validated once per policy object). Give this or `rules`. */
+  readonly policy?: Policy | PolicyInput;
+  /** Rules to decide with instead of a policy (validated once per array). */
+  readonly rules?: readonly CheckRuleInput[];
+  /** Names of the policy's rules that apply; every rule by default. */
+  readonly only?: readonly string[];
+  /** The key's value: a tenant, a user, an address. Counted under `<rule key signature>=<key>`. */
+  readonly key: string;
+  /** Units this call spends; each rule's own cost (a header cost's `default`) when left out. */
+  readonly cost?: number;
+  /** The time of the decision, epoch milliseconds; `Date.now()` by default. */
+  readonly now?: number;
+  /** Counters to add this decision to; one set per policy object by default. */
+  readonly metrics?: Metrics;
+  /** An Analytics Engine dataset for decision counters. */
+  readonly analytics?: AnalyticsSink;
+}
+
+/** One limit's answer to a {@link checkLimit} call. */
+export interface CheckedLimit {
+  readonly rule: string;
+  /** The limit's name as headers show it (`1m`, `backoff-2`). */
+  readonly name: string;
+  /** Whether this limit admitted the call (a shadow limit may say no without refusing). */
+  readonly allowed: boolean;
+  readonly shadow: boolean;
+  readonly limit: number;
+  /** Units still available right after this decision. */
+  readonly remaining: number;
+  /** Units counted in the current window. */
+  readonly used: number;
+  /** When the current window ends (epoch ms), or when a refused call could next be admitted, if later. */
+  readonly resetAt: number;
+  /** Milliseconds until a call of the same cost could be admitted; 0 when allowed. */
+  readonly retryAfterMs: number;
+}
+
+/** The decision of a {@link checkLimit} call. */
+export interface LimitCheck {
+  /** Whether every enforced limit admitted the call; if so, all counted it. */
+  readonly allowed: boolean;
+  /** `allow`, `limit` (a limit refused), `ban` (the key is banned) or `unavailable` (a key's object failed and its rules fail closed). */
+  readonly kind: Exclude<VerdictKind, 'block'>;
+  /** Milliseconds to wait before the same call could be admitted; 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** The rule that refused, when refused. */
+  readonly refusedBy?: string;
+  /** Every limit asked, in policy order. A key whose object failed open has none here. */
+  readonly limits: readonly CheckedLimit[];
+  /**
+   * For limits with `countWhen`: keeps the reserved count when `outcome` (a
+   * status code) matches, gives it back otherwise or on `'error'`. Without a
+   * call, reservations stay counted. Does nothing for refused calls.
+   */
+  settle(outcome: number | 'error'): Promise<void>;
+}
+
+interface Prepared {
+  readonly compiled: CompiledPolicy;
+  readonly denyCache: DenyCache;
+  readonly leases: LeaseCache;
+  readonly metrics: Metrics;
+}
+
+/** Policies already validated and compiled, by the object they were given as. */
+const prepared = new WeakMap<object, Prepared>();
+
+function prepare(options: CheckLimitOptions): Prepared {
+  const source = options.policy ?? options.rules;
+  if ((options.policy === undefined) === (options.rules === undefined)) throw new TypeError('checkLimit: give exactly one of "policy" and "rules"');
+  if (typeof source !== 'object' || source === null) throw new TypeError('checkLimit: "policy" must be a policy object and "rules" an array of rules');
+  let entry = prepared.get(source);
+  if (!entry) {
+    const policy = options.rules
+      ? parsePolicy({ name: 'check-limit', rules: options.rules.map((rule) => ({ ...rule, key: rule.key ?? DEFAULT_KEY_PART })) }, 'checkLimit rules')
+      : parsePolicy(options.policy, 'checkLimit policy');
+    entry = { compiled: compilePolicy(policy), denyCache: new DenyCache(), leases: new LeaseCache(), metrics: new Metrics() };
+    prepared.set(source, entry);
+  }
+  return entry;
+}
+
+function selectRules(compiled: CompiledPolicy, only: readonly string[] | undefined): readonly CompiledRule[] {
+  if (only === undefined) return compiled.rules;
+  const known = new Set(compiled.rules.map((r) => r.name));
+  const unknown = only.filter((name) => !known.has(name));
+  if (unknown.length > 0) throw new TypeError(`checkLimit: no rule named ${unknown.map((n) => `"${n}"`).join(', ')} in policy "${compiled.policy.name}"`);
+  return compiled.rules.filter((r) => only.includes(r.name));
+}
+
+function ruleCost(rule: CompiledRule): number {
+  const cost = rule.rule.cost;
+  return typeof cost === 'number' ? cost : cost.default;
+}
+
+/**
+ * Decides one call without HTTP, for queue consumers, cron jobs and RPC:
+ * every rule (or those named in `only`) counts `cost` under `key`, atomically
+ * per key object, exactly as the middleware counts a request. A rule's
+ * counters live in the object `<rule key signature>=<key>`, so a rule keyed
+ * by `ip` shares its budget with requests from that address. Request
+ * conditions (`match`, allow and block lists, identity) do not apply.
+ *
+ * Faults follow each rule's `onError`: fail open admits without that key's
+ * limits, fail closed answers `unavailable`.
+ *
+ * @example
+ * const sends = [{ name: 'sends', limits: [{ limit: 100, window: '1m' }] }];
+ *
+ * export default {
+ *   async queue(batch, env) {
+ *     for (const message of batch.messages) {
+ *       const check = await checkLimit({ namespace: env.RATE_LIMITER, rules: sends, key: message.body.tenant });
+ *       if (check.allowed) message.ack();
+ *       else message.retry({ delaySeconds: Math.ceil(check.retryAfterMs / 1000) });
+ *     }
+ *   },
+ * };
+ */
+export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck> {
+  const { compiled, denyCache, leases, metrics } = prepare(options);
+  const { key, cost, now = Date.now() } = options;
+  if (typeof key !== 'string' || key.length === 0) throw new TypeError('checkLimit: "key" must be a non-empty string');
+  if (cost !== undefined && !(Number.isInteger(cost) && cost >= 0)) throw new TypeError(`checkLimit: "cost" must be a whole number of at least 0, not ${String(cost)}`);
+  if (!Number.isFinite(now)) throw new TypeError(`checkLimit: "now" must be epoch milliseconds, not ${String(now)}`);
+  const namespace = options.namespace;
+  if (typeof namespace?.getByName !== 'function') throw new TypeError('checkLimit: "namespace" must be the Durable Object binding of RateLimiter');
+
+  const groups = new Map<string, Group>();
+  for (const rule of selectRules(compiled, options.only)) {
+    const name = `${rule.keySignature}=${key}`;
+    let group = groups.get(name);
+    if (!group) groups.set(name, (group = { name, rules: [], limits: [] }));
+    group.rules.push(rule);
+    for (const limit of rule.limits) group.limits.push({ rule, limit, cost: cost ?? ruleCost(rule) });
+  }
+
+  const deps: LimiterDeps = {
+    compiled,
+    limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
+    secrets: {},
+    denyCache,
+    leases,
+    metrics: options.metrics ?? metrics,
+    analytics: options.analytics,
+  };
+  const verdict = await decideGroups(groups.values(), deps, now);
+  return {
+    allowed: verdict.kind === 'allow',
+    kind: verdict.kind,
+    retryAfterMs: verdict.retryAfterMs,
+    ...(verdict.refusedBy ? { refusedBy: verdict.refusedBy.name } : {}),
+    limits: verdict.results.map(({ rule, limit, decision, shadow }) => ({
+      rule: rule.name,
+      name: limit.name,
+      allowed: decision.allowed,
+      shadow,
+      limit: decision.limit,
+      remaining: decision.remaining,
+      used: decision.used,
+      resetAt: decision.resetAt,
+      retryAfterMs: decision.retryAfterMs,
+    })),
+    settle: verdict.settle,
+  };
+}
