@@ -264,6 +264,8 @@ export const identitySchema = z.strictObject({
 
 export const policySchema = z
   .strictObject({
+    /** Where editors find the JSON Schema of a JSON policy (`edge-ratelimit/schema/policy.schema.json`); not used otherwise. */
+    $schema: z.string().optional(),
     name: nameSchema,
     /** Client address: `CF-Connecting-IP`, unless a proxy in front is trusted to set another header. */
     clientIp: z
