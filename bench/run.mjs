@@ -1,0 +1,440 @@
+// `npm run bench [-- --quick] [-- --runs N]`: the limiter against pass-through,
+// the Workers Rate Limiting binding and an npm Durable Object peer, in one
+// run, on the real worker bundle under workerd. See bench/results/README.md.
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chart } from './chart.mjs';
+import { build, startServer } from './server.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const RESULTS = join(ROOT, 'bench', 'results');
+const { tightLimit: TIGHT_LIMIT, leaseSize: LEASE_SIZE } = JSON.parse(readFileSync(join(ROOT, 'bench', 'limits.json'), 'utf8'));
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const runsArg = argv.indexOf('--runs');
+const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : QUICK ? 1 : 3;
+const DURATION = QUICK ? 1.5 : 3;
+const LATENCY_DURATION = QUICK ? 1 : 2;
+const CONNECTIONS = 32;
+const EXACT_CLIENTS = 64;
+
+const onlyArg = argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
+const VARIANTS = ['pass', 'norule', 'exact', 'lease', 'binding', 'peer'];
+/** `norule` shows the middleware's fixed cost; it only runs where that is meaningful. */
+const variantsOf = (scenario) => (scenario === 'hot' || scenario === 'latency' ? VARIANTS : VARIANTS.filter((v) => v !== 'norule'));
+const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && v !== 'norule');
+const LABELS = {
+  pass: 'pass-through',
+  norule: 'edge-ratelimit, no rule matches',
+  exact: 'edge-ratelimit (exact)',
+  lease: `edge-ratelimit (leases of ${LEASE_SIZE})`,
+  binding: 'Rate Limiting binding (local emulation)',
+  peer: '@hono-rate-limiter/cloudflare DO store',
+};
+const SCENARIOS = {
+  hot: 'allowed, one hot key',
+  warm: 'allowed, 1,000 warm keys',
+  fresh: 'allowed, never-seen keys',
+  flood: `one key at 10× its limit: the refusals`,
+  latency: 'one client, one hot key (latency)',
+};
+
+// ---- processes and CPUs -------------------------------------------------------------------
+
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const PIN = cpus().length >= 2 && hasTaskset();
+if (PIN) execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+
+// ---- keys -----------------------------------------------------------------------------------
+
+let fresh = 0;
+/** A client address never used before in this bench run. */
+function freshIp() {
+  fresh++;
+  return `10.${(fresh >> 16) & 255}.${(fresh >> 8) & 255}.${fresh & 255}`;
+}
+const WARM = Array.from({ length: 1000 }, (_, i) => `172.16.${i >> 8}.${i & 255}`);
+
+// ---- load -----------------------------------------------------------------------------------
+
+/**
+ * Drives `path` with `connections` clients for `duration` seconds or `amount`
+ * requests; `ip()` gives each request's client address. Latencies are
+ * recorded from autocannon's per-response times (fractional ms).
+ */
+async function load(url, { path, ip, connections = CONNECTIONS, duration, amount }) {
+  const latencies = [];
+  const instance = autocannon({
+    url,
+    connections,
+    ...(amount ? { amount } : { duration }),
+    requests: [{ method: 'GET', path, setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'cf-connecting-ip': ip() } }) }],
+  });
+  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  const result = await instance;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]));
+  const total = latencies.length;
+  const seconds = (result.duration ?? duration) || 1;
+  return { rps: total / seconds, requests: total, p50: pct(50), p99: pct(99), statuses, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+}
+
+async function stats(url, since = 0) {
+  return (await fetch(`${url}/__bench/stats?since=${since}`)).json();
+}
+async function resetStats(url) {
+  await fetch(`${url}/__bench/reset`, { method: 'POST' });
+}
+function costOf(before, after, variant, requests) {
+  if (variant === 'pass' || variant === 'norule') return { doCalls: 0, rowsWritten: 0 };
+  const c = after.counters[variant];
+  return { doCalls: (c.doCalls / requests) * 1000, rowsWritten: (c.rowsWritten / requests) * 1000 };
+}
+
+/** Waits, if needed, so `seconds` fit before the current minute ends: counts of exactness runs must not straddle two windows. */
+async function roomInWindow(seconds) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
+}
+
+// ---- scenarios ------------------------------------------------------------------------------
+
+/** Work a scenario needs before it is measured (not counted). */
+let floodKey = '';
+async function prepare(url, scenario, variant) {
+  if (scenario === 'flood') {
+    // Spend the key's limit first: the measured part of the flood is then all refusals.
+    await roomInWindow(15);
+    floodKey = freshIp();
+    await load(url, { path: `${pathOf(variant)}/tight/flood`, ip: () => floodKey, amount: TIGHT_LIMIT });
+    return;
+  }
+  if (scenario !== 'warm') return;
+  let i = 0;
+  await load(url, { path: `${pathOf(variant)}/open/warm`, ip: () => WARM[i++ % WARM.length], amount: WARM.length });
+}
+
+/** The path prefix of a variant; `norule` is our middleware on a path no rule matches. */
+const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}`);
+
+async function measure(url, scenario, variant) {
+  const base = pathOf(variant);
+  if (variant === 'norule') return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
+  switch (scenario) {
+    case 'hot': {
+      const key = `198.51.100.${VARIANTS.indexOf(variant) + 1}`;
+      return load(url, { path: `${base}/open/hot`, ip: () => key, duration: DURATION });
+    }
+    case 'warm': {
+      return load(url, { path: `${base}/open/warm`, ip: () => WARM[Math.floor(Math.random() * WARM.length)], duration: DURATION });
+    }
+    case 'fresh':
+      return load(url, { path: `${base}/open/fresh`, ip: freshIp, duration: DURATION });
+    case 'flood':
+      return load(url, { path: `${base}/tight/flood`, ip: () => floodKey, amount: 9 * TIGHT_LIMIT });
+    case 'latency': {
+      const key = `198.51.100.${VARIANTS.indexOf(variant) + 101}`;
+      return load(url, { path: `${base}/open/latency`, ip: () => key, connections: 1, duration: LATENCY_DURATION });
+    }
+    default:
+      throw new Error(scenario);
+  }
+}
+
+/** `EXACT_CLIENTS` concurrent clients send 3 × L requests on one fresh key: exactly L must be admitted. */
+async function exactness(url, variant) {
+  await roomInWindow(10);
+  const key = freshIp();
+  const result = await load(url, { path: `/${variant}/tight/exact`, ip: () => key, connections: EXACT_CLIENTS, amount: 3 * TIGHT_LIMIT });
+  return { admitted: result.statuses['200'] ?? 0, limit: TIGHT_LIMIT, requests: result.requests };
+}
+
+/** Rows and alarms left two windows after a burst over 200 keys on a 3 s window (10 s for the binding, its shortest period). */
+async function cleanup(url) {
+  const out = {};
+  for (const variant of LIMITERS) {
+    const window = variant === 'binding' ? 10_000 : 3_000;
+    const keys = Array.from({ length: 200 }, freshIp);
+    const mark = await stats(url);
+    let i = 0;
+    await load(url, { path: `/${variant}/short/cleanup`, ip: () => keys[i++], connections: 8, amount: keys.length });
+    const lastUse = Date.now();
+    const during = await stats(url, mark.objectSeq);
+    await new Promise((r) => setTimeout(r, 2 * window + 250));
+    const after = await stats(url, mark.objectSeq);
+    // The binding keeps every key in one table: count the rows added since the mark.
+    const alive = (s) => (variant === 'binding' ? { rows: s.counters.binding.rowsAlive - mark.counters.binding.rowsAlive, alarms: 0 } : variant === 'peer' ? s.live.peer : s.live.ours);
+    out[variant] = { windowMs: window, keys: keys.length, during: alive(during), afterTwoWindows: alive(after), waitedMs: Date.now() - lastUse };
+  }
+  return out;
+}
+
+// ---- statistics -----------------------------------------------------------------------------
+
+const median = (xs) => {
+  const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
+const round = (x, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
+
+function summarise(samples) {
+  const out = {};
+  for (const scenario of Object.keys(SCENARIOS)) {
+    out[scenario] = {};
+    for (const variant of variantsOf(scenario)) {
+      const runs = samples.filter((s) => s.scenario === scenario && s.variant === variant);
+      if (runs.length === 0) continue;
+      const ratios = runs.map((s) => s.rps / samples.find((p) => p.scenario === scenario && p.variant === 'pass' && p.run === s.run).rps);
+      const added = runs.map((s) => s.p50 - samples.find((p) => p.scenario === scenario && p.variant === 'pass' && p.run === s.run).p50);
+      out[scenario][variant] = {
+        rps: round(median(runs.map((s) => s.rps)), 0),
+        ratio: round(median(ratios)),
+        ratioSpread: spread(ratios).map((x) => round(x)),
+        p50Ms: round(median(runs.map((s) => s.p50)), 3),
+        p99Ms: round(median(runs.map((s) => s.p99)), 3),
+        p50AddedMs: round(median(added), 3),
+        doCallsPer1k: round(median(runs.map((s) => s.cost.doCalls)), 1),
+        rowsWrittenPer1k: round(median(runs.map((s) => s.cost.rowsWritten)), 1),
+        admitted: scenario === 'flood' ? runs.map((s) => s.statuses['200'] ?? 0) : undefined,
+        errors: runs.reduce((n, s) => n + s.errors, 0),
+      };
+    }
+  }
+  return out;
+}
+
+function machine() {
+  const lscpu = (() => {
+    try {
+      return execFileSync('lscpu', { encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  })();
+  const workerd = (() => {
+    try {
+      return execFileSync(join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return {
+    cpu: lscpu.match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpus()[0]?.model,
+    nproc: cpus().length,
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    freeMemoryGiB: round(freemem() / 2 ** 30, 1),
+    node: process.version,
+    workerd,
+    autocannon: JSON.parse(readFileSync(join(ROOT, 'node_modules', 'autocannon', 'package.json'), 'utf8')).version,
+    pinned: PIN ? 'workerd on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned',
+    loadavgAtStart: execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim(),
+  };
+}
+
+// ---- report ---------------------------------------------------------------------------------
+
+function table(summary, exact, cleanupResult) {
+  const lines = [];
+  const pad = (s, n) => String(s).padEnd(n);
+  const padl = (s, n) => String(s).padStart(n);
+  lines.push(`${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}`);
+  for (const [scenario, title] of Object.entries(SCENARIOS)) {
+    for (const variant of variantsOf(scenario)) {
+      const r = summary[scenario][variant];
+      if (!r) continue;
+      lines.push(
+        `${pad(variant === 'pass' ? title : '', 34)}${pad(LABELS[variant], 42)}${padl(r.rps, 8)}${padl(r.ratio.toFixed(2), 8)}${padl(`${r.ratioSpread[0].toFixed(2)}–${r.ratioSpread[1].toFixed(2)}`, 13)}${padl(r.p50Ms.toFixed(2), 8)}${padl(r.p99Ms.toFixed(2), 8)}${padl(r.doCallsPer1k, 8)}${padl(r.rowsWrittenPer1k, 9)}`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push(`exactness: ${EXACT_CLIENTS} concurrent clients, ${3 * TIGHT_LIMIT} requests, one key, limit ${TIGHT_LIMIT}/min: admitted per run`);
+  for (const variant of LIMITERS) lines.push(`  ${pad(LABELS[variant], 42)} ${exact[variant].map((e) => e.admitted).join(', ')}`);
+  lines.push('');
+  lines.push('storage two windows after last use (200 keys): rows / alarms left');
+  for (const variant of LIMITERS) {
+    const c = cleanupResult[variant];
+    lines.push(`  ${pad(LABELS[variant], 42)} during ${c.during.rows} / ${c.during.alarms}  →  after ${c.afterTwoWindows.rows} / ${c.afterTwoWindows.alarms}  (window ${c.windowMs / 1000}s)`);
+  }
+  return lines.join('\n');
+}
+
+/** Each goal of the benchmark with the figure reached in this run. */
+function goals(summary, exact, perRefusal, cleanupResult) {
+  const f = (x) => (x === null || x === undefined ? 'n/a' : x.toFixed(2));
+  const out = [];
+  const add = (goal, figure, met) => out.push({ goal, figure, met });
+  add('exact mode, hot key: ≥ 0.5× pass-through throughput', `${f(summary.hot.exact.ratio)}×`, summary.hot.exact.ratio >= 0.5);
+  add('exact mode: p50 latency added ≤ 0.5 ms (one client)', `+${f(summary.latency.exact.p50AddedMs)} ms`, summary.latency.exact.p50AddedMs <= 0.5);
+  add('leases, hot key: ≥ 0.9× pass-through throughput', `${f(summary.hot.lease.ratio)}×`, summary.hot.lease.ratio >= 0.9);
+  add('leases ahead of the Rate Limiting binding (hot key)', `${f(summary.hot.lease.ratio)}× vs ${f(summary.hot.binding.ratio)}×`, summary.hot.lease.ratio > summary.hot.binding.ratio);
+  for (const v of ['exact', 'lease']) {
+    add(`flood of refusals (${v}): ≥ 1.0× pass-through`, `${f(summary.flood[v].ratio)}×`, summary.flood[v].ratio >= 1);
+    add(`flood of refusals (${v}): ≤ 0.01 object calls per refusal`, `${perRefusal[v]}`, perRefusal[v] <= 0.01);
+    const admitted = exact[v].map((e) => e.admitted);
+    add(`exactness (${v}): exactly ${TIGHT_LIMIT} admitted every run`, admitted.join(', '), admitted.every((a) => a === TIGHT_LIMIT));
+  }
+  for (const scenario of Object.keys(SCENARIOS)) {
+    const ours = summary[scenario].exact.ratio;
+    const peer = summary[scenario].peer.ratio;
+    add(`ahead of the npm DO peer: ${SCENARIOS[scenario]} (exact mode)`, `${f(ours)}× vs ${f(peer)}×`, ours > peer);
+  }
+  for (const v of ['exact', 'lease']) {
+    const c = cleanupResult[v].afterTwoWindows;
+    add(`storage (${v}): rows and alarms gone two windows after last use`, `${c.rows} rows, ${c.alarms} alarms left of ${cleanupResult[v].during.rows} rows`, c.rows === 0 && c.alarms === 0);
+  }
+  return out;
+}
+
+function resultsReadme(results, text) {
+  const m = results.machine;
+  const goalLines = results.goals.map((g) => `| ${g.goal} | ${g.figure} | ${g.met ? 'yes' : '**no**'} |`).join('\n');
+  return `# Benchmark results
+
+Written by \`npm run bench\`${results.quick ? ' --quick' : ''} on ${results.date}; raw figures in [results.json](results.json), the chart in [chart.svg](chart.svg).
+
+![throughput and latency per variant](chart.svg)
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${m.cpu}, ${m.nproc} cores (\`nproc\`) |
+| memory | ${m.memoryGiB} GiB (${m.freeMemoryGiB} GiB free at start) |
+| Node.js | ${m.node} |
+| workerd | ${m.workerd} |
+| autocannon | ${m.autocannon} |
+| pinning | ${m.pinned} |
+| load average at start | ${m.loadavgAtStart} |
+| runs | ${results.runs} × ${results.durationSeconds} s per measurement, ${results.connections} connections; ${results.benchSeconds} s in all |
+
+The machine is shared: other work on the same cores moves absolute figures between runs, so every figure that matters is a ratio to pass-through measured in the same run, a moment apart.
+
+## Table
+
+\`\`\`
+${text}
+\`\`\`
+
+## Goals
+
+| goal | reached | met |
+| --- | --- | --- |
+${goalLines}
+
+## How to read it
+
+- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *exact*: every request decided by its key's Durable Object (concurrent requests of one isolate to one key share a call, decided one by one in order). *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
+- **Scenarios.** *hot*: one client address, a limit never reached. *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit receives 9× more; every measured request is a refusal. *latency*: one client, one request at a time.
+- **Columns.** *× pass*: requests per second over pass-through's in the same run (median over runs; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
+- **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
+- **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): rows and alarms right after the burst, and two windows after the keys' last use.
+- **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
+`;
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'edge-ratelimit-bench-'));
+  console.log(`building the bench bundle (wrangler deploy --dry-run) in ${dir}`);
+  build(dir);
+  const server = await startServer({ dir, cpu: 0, tightLimit: TIGHT_LIMIT, pin: PIN });
+  const samples = [];
+  const exact = Object.fromEntries(LIMITERS.map((v) => [v, []]));
+  let cleanupResult;
+  const info = machine();
+  try {
+    console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s per measurement`);
+    // Warm-up: JIT, objects, connections.
+    for (const variant of VARIANTS) await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
+
+    for (let run = 0; run < RUNS; run++) {
+      for (const scenario of Object.keys(SCENARIOS).filter((s) => !ONLY || ONLY.includes(s))) {
+        // Rotate the order each run so no variant always goes first.
+        const variants = variantsOf(scenario);
+        const order = variants.map((_, i) => variants[(i + run) % variants.length]);
+        for (const variant of order) {
+          await prepare(server.url, scenario, variant);
+          await resetStats(server.url);
+          const before = await stats(server.url);
+          const result = await measure(server.url, scenario, variant);
+          const after = await stats(server.url);
+          samples.push({ run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests) });
+          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms\n`);
+        }
+      }
+      if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
+    }
+    if (ONLY) {
+      for (const s of samples) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / samples.find((p) => p.scenario === s.scenario && p.variant === 'pass' && p.run === s.run).rps).toFixed(2), s.p50.toFixed(3), JSON.stringify(s.cost));
+      return;
+    }
+    console.log('  storage clean-up …');
+    cleanupResult = await cleanup(server.url);
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const summary = summarise(samples);
+  const floodRefusals = Object.fromEntries(
+    LIMITERS.map((v) => {
+      const runs = samples.filter((s) => s.scenario === 'flood' && s.variant === v);
+      return [v, round(median(runs.map((s) => ((s.cost.doCalls / 1000) * s.requests) / Math.max(1, s.requests - (s.statuses['200'] ?? 0)))), 4)];
+    }),
+  );
+  const text = table(summary, exact, cleanupResult);
+  const goalList = goals(summary, exact, floodRefusals, cleanupResult);
+  console.log(`\n${text}\n`);
+  console.log('DO calls per refused request in the flood:', floodRefusals);
+
+  mkdirSync(RESULTS, { recursive: true });
+  const results = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    runs: RUNS,
+    durationSeconds: DURATION,
+    connections: CONNECTIONS,
+    tightLimit: TIGHT_LIMIT,
+    leaseSize: LEASE_SIZE,
+    machine: info,
+    labels: LABELS,
+    scenarios: SCENARIOS,
+    summary,
+    doCallsPerRefusal: floodRefusals,
+    exactness: exact,
+    cleanup: cleanupResult,
+    goals: goalList,
+    samples,
+    benchSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  writeFileSync(join(RESULTS, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(RESULTS, 'results.txt'), `${text}\n`);
+  writeFileSync(join(RESULTS, 'chart.svg'), chart(results));
+  writeFileSync(join(RESULTS, 'README.md'), resultsReadme(results, text));
+  for (const g of goalList) console.log(`${g.met ? 'met ' : 'MISS'}  ${g.goal}: ${g.figure}`);
+  console.log(`wrote bench/results/results.json, results.txt, chart.svg and README.md in ${results.benchSeconds}s`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,134 @@
+// Builds the benchmark worker bundle with `wrangler deploy --dry-run` and
+// runs it under `workerd serve` with a generated configuration: the worker,
+// an origin service (its global outbound), the Rate Limiting binding's local
+// emulation, and SQLite-backed Durable Object storage on disk.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const WORKERD = join(ROOT, 'node_modules', '.bin', 'workerd');
+const RATELIMIT_BINDING = join(ROOT, 'node_modules', 'miniflare', 'dist', 'src', 'workers', 'ratelimit', 'ratelimit.worker.js');
+
+/** A port free right now on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Bundles bench/worker.ts (and the limiter it imports from src/) into `dir/build/worker.js`. */
+export function build(dir) {
+  const out = join(dir, 'build');
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out, '--config', join(ROOT, 'bench', 'wrangler.toml')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  return join(out, 'worker.js');
+}
+
+/** The workerd configuration (Cap'n Proto text). */
+function config({ port, tightLimit }) {
+  const rateLimitBinding = (name, limit, period) =>
+    `(name = "${name}", wrapped = (moduleName = "bench-internal:ratelimit", innerBindings = [(name = "fetcher", service = "ratelimit"), (name = "limit", json = "${limit}"), (name = "period", json = "${period}")]))`;
+  return `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    (name = "origin", worker = .originWorker),
+    (name = "ratelimit", worker = .rateLimitWorker),
+    (name = "objects", disk = (path = "objects", writable = true)),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  extensions = [(modules = [(name = "bench-internal:ratelimit", esModule = embed "ratelimit-binding.js", internal = true)])],
+);
+
+const mainWorker :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "build/worker.js")],
+  compatibilityDate = "2026-11-01",
+
+  bindings = [
+    (name = "RATE_LIMITER", durableObjectNamespace = "BenchRateLimiter"),
+    (name = "PEER", durableObjectNamespace = "BenchPeerLimiter"),
+    ${rateLimitBinding('RL_OPEN', 1_000_000_000, 60)},
+    ${rateLimitBinding('RL_TIGHT', tightLimit, 60)},
+    ${rateLimitBinding('RL_SHORT', tightLimit, 10)},
+    (name = "RL_STATS", service = "ratelimit"),
+    (name = "ORIGIN_URL", text = "http://origin.bench"),
+  ],
+  durableObjectNamespaces = [
+    (className = "BenchRateLimiter", uniqueKey = "bench-rate-limiter", enableSql = true),
+    (className = "BenchPeerLimiter", uniqueKey = "bench-peer-limiter", enableSql = true),
+  ],
+  durableObjectStorage = (localDisk = "objects"),
+  globalOutbound = "origin",
+);
+
+const originWorker :Workerd.Worker = (
+  modules = [(name = "origin.js", esModule = embed "origin.js")],
+  compatibilityDate = "2026-11-01",
+);
+
+const rateLimitWorker :Workerd.Worker = (
+  modules = [(name = "ratelimit-emulation.js", esModule = embed "ratelimit-emulation.js")],
+  compatibilityDate = "2026-11-01",
+  bindings = [(name = "OBJECT", durableObjectNamespace = "RateLimiterObject")],
+  durableObjectNamespaces = [(className = "RateLimiterObject", uniqueKey = "bench-ratelimit-binding", enableSql = true)],
+  durableObjectStorage = (localDisk = "objects"),
+);
+`;
+}
+
+/**
+ * Starts workerd on `cpu` (when `taskset` exists) and resolves once it
+ * answers; `stop()` ends it.
+ */
+export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) {
+  mkdirSync(join(dir, 'objects'), { recursive: true });
+  copyFileSync(join(ROOT, 'bench', 'origin.js'), join(dir, 'origin.js'));
+  copyFileSync(join(ROOT, 'bench', 'ratelimit-emulation.js'), join(dir, 'ratelimit-emulation.js'));
+  copyFileSync(RATELIMIT_BINDING, join(dir, 'ratelimit-binding.js'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'config.capnp'), config({ port, tightLimit }));
+  const command = pin ? 'taskset' : WORKERD;
+  const args = [...(pin ? ['-c', String(cpu), WORKERD] : []), 'serve', 'config.capnp', ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+  });
+  const exited = new Promise((done) => child.once('exit', (code) => done(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited (${child.exitCode}):\n${stderr}`);
+    try {
+      const response = await fetch(`${url}/pass/ready`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`workerd did not answer within 20s:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

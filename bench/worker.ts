@@ -1,0 +1,237 @@
+/**
+ * The benchmark's worker: one bundle serving every variant, selected by the
+ * first path segment, in front of the same origin.
+ *
+ * - `/pass/...`: the worker without limiting (forward only), the ceiling;
+ * - `/exact/...`: this project's limiter, exact mode (every request asks the key's object);
+ * - `/lease/...`: the same policy with hot-key leases;
+ * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
+ * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store.
+ *
+ * The second segment picks the limit: `open` (never reached) or `tight`
+ * (`TIGHT_LIMIT` per minute) or `short` (`TIGHT_LIMIT` per 3 s, 10 s for the
+ * binding, whose shortest period that is; for the clean-up check). Keys come from `CF-Connecting-IP`.
+ *
+ * Cost counters (object calls, rows written, rows alive, alarms pending) are
+ * kept by wrappers that exist only in this bundle, and read or reset on
+ * `/__bench/stats` and `/__bench/reset`.
+ */
+import { DurableObjectRateLimiter, DurableObjectStore } from '@hono-rate-limiter/cloudflare';
+import { Hono, type Context } from 'hono';
+import { rateLimiter as honoRateLimiter } from 'hono-rate-limiter';
+import { RateLimiter } from '../src/durable-object/rate-limiter';
+import { forwardToOrigin } from '../src/http/forward';
+import { rateLimit } from '../src/http/middleware';
+import type { PolicyInput } from '../src/policy/schema';
+import limits from './limits.json';
+
+const TIGHT_LIMIT = limits.tightLimit;
+const OPEN_LIMIT = 1_000_000_000;
+const LEASE = { size: limits.leaseSize, ttl: '1s' };
+
+type Variant = 'exact' | 'lease' | 'peer' | 'binding';
+const VARIANTS: Variant[] = ['exact', 'lease', 'peer', 'binding'];
+
+interface Counters {
+  doCalls: number;
+  rowsWritten: number;
+}
+const counters: Record<Variant, Counters> = Object.fromEntries(VARIANTS.map((v) => [v, { doCalls: 0, rowsWritten: 0 }])) as Record<Variant, Counters>;
+/** Rows alive and alarm pending, per object, per class. */
+const live: Record<'ours' | 'peer', Map<string, { rows: Set<string>; alarm: boolean; seq: number }>> = { ours: new Map(), peer: new Map() };
+let objectSeq = 0;
+/** Which of our variants is being driven: both use the same object class. */
+let ourVariant: 'exact' | 'lease' = 'exact';
+
+function liveEntry(kind: 'ours' | 'peer', id: string) {
+  let entry = live[kind].get(id);
+  if (!entry) live[kind].set(id, (entry = { rows: new Set(), alarm: false, seq: ++objectSeq }));
+  return entry;
+}
+
+/** Wraps an object's storage so rows written, rows alive and alarms are counted. */
+function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variant: () => Counters): void {
+  const id = ctx.id.toString();
+  const storage = ctx.storage as DurableObjectStorage & Record<string, unknown>;
+  const entry = () => liveEntry(kind, id);
+  const kv = storage.kv as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const kvPut = kv.put!.bind(kv);
+  const kvDelete = kv.delete!.bind(kv);
+  kv.put = (key, value) => {
+    variant().rowsWritten++;
+    entry().rows.add(key as string);
+    return kvPut(key, value);
+  };
+  kv.delete = (key) => {
+    entry().rows.delete(key as string);
+    return kvDelete(key);
+  };
+  const put = storage.put.bind(storage) as (...args: unknown[]) => Promise<void>;
+  storage.put = ((key: string, value: unknown) => {
+    variant().rowsWritten++;
+    entry().rows.add(key);
+    return put(key, value);
+  }) as DurableObjectStorage['put'];
+  const deleteAll = storage.deleteAll.bind(storage);
+  storage.deleteAll = (async (...args: Parameters<DurableObjectStorage['deleteAll']>) => {
+    entry().rows.clear();
+    return deleteAll(...args);
+  }) as DurableObjectStorage['deleteAll'];
+  const setAlarm = storage.setAlarm.bind(storage);
+  storage.setAlarm = ((time: number | Date) => {
+    entry().alarm = true;
+    return setAlarm(time);
+  }) as DurableObjectStorage['setAlarm'];
+  const deleteAlarm = storage.deleteAlarm.bind(storage);
+  storage.deleteAlarm = (() => {
+    entry().alarm = false;
+    return deleteAlarm();
+  }) as DurableObjectStorage['deleteAlarm'];
+}
+
+/** {@link RateLimiter} with its storage counted. */
+export class BenchRateLimiter extends RateLimiter {
+  constructor(ctx: DurableObjectState, env: Env) {
+    instrument(ctx, 'ours', () => counters[ourVariant]);
+    super(ctx, env);
+  }
+  override async alarm(): Promise<void> {
+    liveEntry('ours', this.ctx.id.toString()).alarm = false;
+    return super.alarm();
+  }
+}
+
+/** The npm peer's object with its storage counted. */
+export class BenchPeerLimiter extends DurableObjectRateLimiter {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    instrument(ctx, 'peer', () => counters.peer);
+    super(ctx, env as never);
+  }
+  override async alarm(): Promise<void> {
+    liveEntry('peer', this.ctx.id.toString()).alarm = false;
+    return super.alarm();
+  }
+}
+
+function policy(name: string, lease: boolean): PolicyInput {
+  const extra = lease ? { lease: LEASE } : {};
+  return {
+    name,
+    onError: { mode: 'open', timeoutMs: 5_000 },
+    response: { headers: ['ietf'], body: 'problem' },
+    rules: [
+      { name: `${name}-open`, match: { paths: [`/${name}/open/*`] }, key: 'ip', ...extra, limits: [{ limit: OPEN_LIMIT, window: '1m' }] },
+      { name: `${name}-tight`, match: { paths: [`/${name}/tight/*`] }, key: 'ip', ...extra, limits: [{ limit: TIGHT_LIMIT, window: '1m' }] },
+      { name: `${name}-short`, match: { paths: [`/${name}/short/*`] }, key: 'ip', ...extra, limits: [{ limit: TIGHT_LIMIT, window: '3s' }] },
+    ],
+  };
+}
+
+/** Our object namespace, with calls counted for the variant being driven. */
+function countedOurs(namespace: DurableObjectNamespace<RateLimiter>) {
+  return {
+    getByName(name: string) {
+      const stub = namespace.getByName(name);
+      return {
+        check: (request: Parameters<RateLimiter['check']>[0]) => (counters[ourVariant].doCalls++, stub.check(request)),
+        release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (counters[ourVariant].doCalls++, stub.release(now, releases)),
+        lease: (request: Parameters<RateLimiter['lease']>[0]) => (counters[ourVariant].doCalls++, stub.lease(request)),
+        checkBatch: (requests: Parameters<RateLimiter['checkBatch']>[0]) => (counters[ourVariant].doCalls++, stub.checkBatch(requests)),
+      };
+    },
+  };
+}
+
+/** The peer's namespace, with calls counted. */
+function countedPeer(namespace: DurableObjectNamespace) {
+  return {
+    idFromName: (name: string) => namespace.idFromName(name),
+    get(id: DurableObjectId) {
+      const stub = namespace.get(id) as unknown as Record<string, (...args: unknown[]) => unknown>;
+      const call = (method: string) => (...args: unknown[]) => (counters.peer.doCalls++, stub[method]!(...args));
+      return { value: call('value'), update: call('update'), reset: call('reset') };
+    },
+  };
+}
+
+interface BenchEnv {
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  PEER: DurableObjectNamespace;
+  RL_OPEN: RateLimit;
+  RL_TIGHT: RateLimit;
+  RL_SHORT: RateLimit;
+  RL_STATS: Fetcher;
+  ORIGIN_URL: string;
+}
+
+const exact = rateLimit({ policy: policy('exact', false) });
+const leased = rateLimit({ policy: policy('lease', true) });
+let ourEnv: Record<string, unknown> | undefined;
+let peers: Record<string, ReturnType<typeof honoRateLimiter>> | undefined;
+
+const ip = (c: Context) => c.req.header('CF-Connecting-IP') ?? '';
+const forward = (c: Context<{ Bindings: BenchEnv }>) => forwardToOrigin(c, { originUrl: c.env.ORIGIN_URL });
+
+const app = new Hono<{ Bindings: BenchEnv }>();
+
+app.get('/__bench/stats', async (c) => {
+  const binding = (await (await c.env.RL_STATS.fetch('http://rl/stats')).json()) as Counters;
+  const since = Number(c.req.query('since') ?? 0);
+  const liveOf = (kind: 'ours' | 'peer') => {
+    let rows = 0;
+    let alarms = 0;
+    for (const entry of live[kind].values()) {
+      if (entry.seq <= since) continue;
+      rows += entry.rows.size;
+      alarms += entry.alarm ? 1 : 0;
+    }
+    return { rows, alarms, objects: live[kind].size };
+  };
+  return c.json({ counters: { ...counters, binding }, live: { ours: liveOf('ours'), peer: liveOf('peer') }, objectSeq });
+});
+app.post('/__bench/reset', async (c) => {
+  for (const v of VARIANTS) counters[v] = { doCalls: 0, rowsWritten: 0 };
+  await c.env.RL_STATS.fetch('http://rl/reset', { method: 'POST' });
+  return c.json({ ok: true });
+});
+
+app.all('/pass/*', forward);
+
+for (const [name, limiter] of [['exact', exact], ['lease', leased]] as const) {
+  app.use(`/${name}/*`, async function ours(c, next) {
+    ourVariant = name;
+    ourEnv ??= { ...c.env, RATE_LIMITER: countedOurs(c.env.RATE_LIMITER) };
+    c.env = ourEnv as never;
+    return limiter(c, next);
+  });
+  app.all(`/${name}/*`, forward);
+}
+
+app.use('/binding/*', async function binding(c, next) {
+  const tier = c.req.path.split('/')[2];
+  const limiter = tier === 'tight' ? c.env.RL_TIGHT : tier === 'short' ? c.env.RL_SHORT : c.env.RL_OPEN;
+  const { success } = await limiter.limit({ key: ip(c) });
+  if (!success) return c.text('Too many requests', 429);
+  await next();
+});
+app.all('/binding/*', forward);
+
+app.use('/peer/*', async function peer(c, next) {
+  peers ??= Object.fromEntries(
+    (
+      [
+        ['open', OPEN_LIMIT, 60_000],
+        ['tight', TIGHT_LIMIT, 60_000],
+        ['short', TIGHT_LIMIT, 3_000],
+      ] as const
+    ).map(([tier, limit, windowMs]) => [
+      tier,
+      honoRateLimiter({ windowMs, limit, keyGenerator: (ctx) => `${tier}:${ip(ctx)}`, store: new DurableObjectStore({ namespace: countedPeer(c.env.PEER) as never }) }),
+    ]),
+  );
+  const limiter = peers[c.req.path.split('/')[2] ?? 'open'] ?? peers.open!;
+  return limiter(c as never, next);
+});
+app.all('/peer/*', forward);
+
+export default app;
