@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import { forwardToOrigin } from './http/forward';
-import { rateLimit } from './http/middleware';
+// Built on the package's own exports, as any other worker using it would be.
+import { forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
-export { RateLimiter } from './durable-object/rate-limiter';
+export { RateLimiter } from './index';
 
 type AppEnv = { Bindings: Env };
 
