@@ -1,6 +1,6 @@
 // Draws the results as an SVG: throughput as a ratio to pass-through and
 // median latency, per scenario and variant, with the spread across runs.
-const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
+const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', rpc: '#d1d5db', rpcwrite: '#6b7280', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -10,7 +10,7 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
   const plotW = width - left - 10;
   const plotH = height - 70;
   const groupW = plotW / scenarios.length;
-  const barW = Math.min(22, (groupW - 16) / variants.length);
+  const barW = Math.min(18, (groupW - 16) / variants.length);
   const yOf = (v) => y + 30 + plotH - (Math.min(v, max) / max) * plotH;
   out.push(`<text x="${x + width / 2}" y="${y + 16}" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>`);
   for (let i = 0; i <= 4; i++) {
@@ -47,7 +47,7 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
 
 /** The SVG document for a results object written by run.mjs. */
 export function chart(results) {
-  const variants = ['pass', 'norule', 'exact', 'lease', 'binding', 'peer'];
+  const variants = ['pass', 'norule', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
   const width = 980;
   const { summary, labels, scenarios } = results;
   const throughputScenarios = Object.entries(scenarios).filter(([k]) => k !== 'latency');
@@ -88,8 +88,8 @@ export function chart(results) {
     }),
   ];
   variants.forEach((v, i) => {
-    const lx = 40 + (i % 3) * 320;
-    const ly = 672 + Math.floor(i / 3) * 18;
+    const lx = 20 + (i % 4) * 240;
+    const ly = 672 + Math.floor(i / 4) * 18;
     parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[v]}"/><text x="${lx + 16}" y="${ly + 10}" font-size="11">${esc(labels[v])}</text>`);
   });
   parts.push('</svg>');

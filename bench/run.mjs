@@ -24,13 +24,16 @@ const EXACT_CLIENTS = 64;
 
 const onlyArg = argv.indexOf('--only');
 const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
-const VARIANTS = ['pass', 'norule', 'exact', 'lease', 'binding', 'peer'];
-/** `norule` shows the middleware's fixed cost; it only runs where that is meaningful. */
-const variantsOf = (scenario) => (scenario === 'hot' || scenario === 'latency' ? VARIANTS : VARIANTS.filter((v) => v !== 'norule'));
-const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && v !== 'norule');
+const VARIANTS = ['pass', 'norule', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
+/** Reference points (the middleware's fixed cost, bare object calls) only run on the hot key and for latency. */
+const REFERENCES = ['norule', 'rpc', 'rpcwrite'];
+const variantsOf = (scenario) => (scenario === 'hot' || scenario === 'latency' ? VARIANTS : VARIANTS.filter((v) => !REFERENCES.includes(v)));
+const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v));
 const LABELS = {
   pass: 'pass-through',
   norule: 'edge-ratelimit, no rule matches',
+  rpc: 'floor: one bare DO call',
+  rpcwrite: 'floor: one DO call writing a row',
   exact: 'edge-ratelimit (exact)',
   lease: `edge-ratelimit (leases of ${LEASE_SIZE})`,
   binding: 'Rate Limiting binding (local emulation)',
@@ -99,7 +102,7 @@ async function resetStats(url) {
   await fetch(`${url}/__bench/reset`, { method: 'POST' });
 }
 function costOf(before, after, variant, requests) {
-  if (variant === 'pass' || variant === 'norule') return { doCalls: 0, rowsWritten: 0 };
+  if (variant === 'pass' || REFERENCES.includes(variant)) return { doCalls: variant.startsWith('rpc') ? 1000 : 0, rowsWritten: variant === 'rpcwrite' ? 1000 : 0 };
   const c = after.counters[variant];
   return { doCalls: (c.doCalls / requests) * 1000, rowsWritten: (c.rowsWritten / requests) * 1000 };
 }
@@ -132,7 +135,7 @@ const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}
 
 async function measure(url, scenario, variant) {
   const base = pathOf(variant);
-  if (variant === 'norule') return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
+  if (REFERENCES.includes(variant)) return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
   switch (scenario) {
     case 'hot': {
       const key = `198.51.100.${VARIANTS.indexOf(variant) + 1}`;
@@ -340,7 +343,7 @@ ${goalLines}
 
 ## How to read it
 
-- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *exact*: every request decided by its key's Durable Object (concurrent requests of one isolate to one key share a call, decided one by one in order). *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
+- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row, the least any design that asks an object per request can cost here. *exact*: every request decided by its key's Durable Object (concurrent requests of one isolate to one key share a call, decided one by one in order). *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached. *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit receives 9× more; every measured request is a refusal. *latency*: one client, one request at a time.
 - **Columns.** *× pass*: requests per second over pass-through's in the same run (median over runs; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.

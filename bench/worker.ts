@@ -6,7 +6,8 @@
  * - `/exact/...`: this project's limiter, exact mode (every request asks the key's object);
  * - `/lease/...`: the same policy with hot-key leases;
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
- * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store.
+ * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
+ * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request.
  *
  * The second segment picks the limit: `open` (never reached) or `tight`
  * (`TIGHT_LIMIT` per minute) or `short` (`TIGHT_LIMIT` per 3 s, 10 s for the
@@ -98,6 +99,17 @@ export class BenchRateLimiter extends RateLimiter {
   override async alarm(): Promise<void> {
     liveEntry('ours', this.ctx.id.toString()).alarm = false;
     return super.alarm();
+  }
+
+  /** The floor of any per-request object call: a round trip that does nothing. */
+  ping(): number {
+    return 1;
+  }
+
+  /** A round trip that persists one row, as counting a request must. */
+  pingWrite(now: number): number {
+    this.ctx.storage.kv.put('ping', now);
+    return 1;
   }
 }
 
@@ -196,6 +208,16 @@ app.post('/__bench/reset', async (c) => {
 });
 
 app.all('/pass/*', forward);
+
+// Floors: forward after a bare object call, and after one that writes a row.
+app.all('/rpc/*', async (c) => {
+  await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
+  return forward(c);
+});
+app.all('/rpcwrite/*', async (c) => {
+  await c.env.RATE_LIMITER.getByName('rpc-floor').pingWrite(Date.now());
+  return forward(c);
+});
 
 for (const [name, limiter] of [['exact', exact], ['lease', leased]] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {
