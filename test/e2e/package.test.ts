@@ -180,7 +180,7 @@ describe('the example worker, installed from the tarball, in workerd', () => {
       const response = await hello(ip);
       expect(response.status).toBe(200);
       remaining.push(response.headers.get('X-RateLimit-Remaining'));
-      // The handler reads the verdict from the typed context variable.
+      // The handler reads the verdict from the typed context variable. A token bucket has no window edge to cross mid-test.
       expect(await response.json()).toEqual({ hello: 'world', remaining: 4 - i });
     }
     expect(remaining).toEqual(['4', '3', '2', '1', '0']);
@@ -188,7 +188,8 @@ describe('the example worker, installed from the tarball, in workerd', () => {
     const refused = await hello(ip);
     expect(refused.status).toBe(429);
     const retryAfter = Number(refused.headers.get('Retry-After'));
-    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+    // One request's worth refills every 12 s.
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 12).toBe(true);
     expect(refused.headers.get('RateLimit-Policy')).toBe('"per-ip/1m";q=5;w=60');
     expect(refused.headers.get('RateLimit')).toBe(`"per-ip/1m";r=0;t=${retryAfter}`);
     expect(refused.headers.get('X-RateLimit-Limit')).toBe('5');
@@ -207,7 +208,7 @@ describe('the example worker, installed from the tarball, in workerd', () => {
     expect(response.headers.get('RateLimit')).toBeNull();
   });
 
-  it('the queue consumer decides with checkLimit: 3 jobs per tenant per minute, the 4th deferred', async () => {
+  it('the queue consumer decides with checkLimit: a burst of 3 jobs per tenant, the 4th deferred', async () => {
     for (let i = 1; i <= 4; i++) {
       const response = await fetch(`${url}/api/jobs`, {
         method: 'POST',
@@ -220,7 +221,9 @@ describe('the example worker, installed from the tarball, in workerd', () => {
       const found = log.split('\n').filter((l) => l.startsWith('job '));
       return found.length >= 4 ? found : undefined;
     }, 'the queue consumer');
-    expect(lines.slice(0, 3)).toEqual(['job t1 for acme: done, 2 left this minute', 'job t2 for acme: done, 1 left this minute', 'job t3 for acme: done, 0 left this minute']);
-    expect(lines[3]).toMatch(/^job t4 for acme: deferred \d+ ms$/);
+    expect(lines.slice(0, 3)).toEqual(['job t1 for acme: done, 2 left', 'job t2 for acme: done, 1 left', 'job t3 for acme: done, 0 left']);
+    // A bucket of 3 refilling one every 20 s: the 4th waits for the first refill.
+    const deferredMs = Number(/^job t4 for acme: deferred (\d+) ms$/.exec(lines[3]!)?.[1]);
+    expect(deferredMs > 0 && deferredMs <= 20_000).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { checkLimit, definePolicy, rateLimit } from 'edge-ratelimit';
+import { checkLimit, definePolicy, rateLimit, type CheckRuleInput } from 'edge-ratelimit';
 
 // The key's Durable Object: the binding in wrangler.toml names this class.
 export { RateLimiter } from 'edge-ratelimit';
@@ -10,11 +10,12 @@ type Job = { tenant: string; task: string };
 const policy = definePolicy({
   name: 'my-api',
   response: { headers: ['ietf', 'x-ratelimit'], body: 'problem' },
-  rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 5, window: '1m' }] }],
+  // 5 requests per minute per client IP, as a token bucket: a burst of 5, then one every 12 s.
+  rules: [{ name: 'per-ip', key: 'ip', limits: [{ algorithm: 'gcra', limit: 5, window: '1m' }] }],
 });
 
-// Rules for work without a request: 3 jobs per tenant per minute.
-const jobRules = [{ name: 'jobs', limits: [{ limit: 3, window: '1m' }] }];
+// Rules for work without a request: 3 jobs per tenant per minute, one more every 20 s.
+const jobRules: CheckRuleInput[] = [{ name: 'jobs', limits: [{ algorithm: 'gcra', limit: 3, window: '1m' }] }];
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -41,7 +42,7 @@ export default {
       const { tenant, task } = message.body;
       const check = await checkLimit({ namespace: env.RATE_LIMITER, rules: jobRules, key: tenant });
       if (check.allowed) {
-        console.log(`job ${task} for ${tenant}: done, ${check.limits[0]?.remaining} left this minute`);
+        console.log(`job ${task} for ${tenant}: done, ${check.limits[0]?.remaining} left`);
         message.ack();
       } else {
         console.log(`job ${task} for ${tenant}: deferred ${check.retryAfterMs} ms`);
