@@ -4,11 +4,13 @@
 // module resolution finds them. Run by `npm pack` through `prepack`.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const out = join(root, 'dist/lib');
+const target = join(root, 'dist/lib');
+// Built aside and moved into place, so a concurrent `npm pack` never sees half a build.
+const out = join(root, `dist/.lib-${process.pid}`);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].flatMap((name) => [name, `${name}/*`]);
 
@@ -24,17 +26,18 @@ await build({
   logLevel: 'warning',
 });
 try {
-  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root, stdio: 'inherit' });
 } catch {
+  rmSync(out, { recursive: true, force: true });
   console.error('build: declarations failed (tsc output above)');
   process.exit(1);
 }
 
 /** `./x` → `./x.js`, `./dir` → `./dir/index.js`, as they exist next to the declaration. */
 function withExtension(from, specifier) {
-  const target = resolve(dirname(from), specifier);
+  const resolved = resolve(dirname(from), specifier);
   try {
-    if (statSync(target).isDirectory()) return `${specifier}/index.js`;
+    if (statSync(resolved).isDirectory()) return `${specifier}/index.js`;
   } catch {
     // not a directory: a module file
   }
@@ -72,4 +75,6 @@ function removeEmptyDirs(dir) {
   if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
 }
 
-console.log(`ok  build dist/lib: index.js (${statSync(join(out, 'index.js')).size} bytes), ${reached.size} declaration files`);
+rmSync(target, { recursive: true, force: true });
+renameSync(out, target);
+console.log(`ok  build dist/lib: index.js (${statSync(join(target, 'index.js')).size} bytes), ${reached.size} declaration files`);
