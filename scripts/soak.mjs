@@ -1,0 +1,383 @@
+// The soak test (`npm run soak`): the real worker (test/soak/worker.ts, the
+// limiter with test/soak/policy.ts) under `wrangler dev` (workerd) on a free
+// loopback port, driven for minutes with many client addresses and tokens and
+// mixed traffic, then checked:
+//   - no over-admission: admitted requests per key and window never exceed a limit;
+//   - no wrong refusal of the exact per-IP limit;
+//   - no error responses besides 429s and the origin failures asked for;
+//   - workerd's resident memory flat after warm-up;
+//   - storage empty once every window has expired.
+// Prints a report table; exits 1 when a check fails.
+//   npm run soak                      # 180 s
+//   npm run soak -- --quick           # 30 s, for CI
+//   npm run soak -- --duration 600 --keys 5000 --concurrency 32
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startOrigin } from './demo-origin.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    keys: { type: 'string', default: '1000' },
+    tokens: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+  },
+});
+const DURATION_S = Number(args.duration ?? (args.quick ? 30 : 180));
+const KEYS = Number(args.keys);
+const TOKENS = Number(args.tokens);
+const CONCURRENCY = Number(args.concurrency);
+const HOT_KEYS = 5;
+/** Memory is compared from here on: after every key has been touched and the runtime has settled. */
+const WARMUP_S = Math.min(60, Math.round(DURATION_S / 3));
+
+// The limits of test/soak/policy.ts, as the check needs them.
+const LIMITS = JSON.parse(readFileSync(join(ROOT, 'test/soak/limits.json'), 'utf8'));
+/** The longest any row lives after its last request: a sliding window keeps two windows. */
+const LONGEST_ROW_MS = 2 * LIMITS.sliding.windowMs;
+
+async function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Every process below `pid`. */
+function descendants(pid) {
+  const out = [];
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    let children = [];
+    try {
+      for (const task of readdirSync(`/proc/${p}/task`)) children.push(...readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      children = [];
+    }
+    out.push(...children);
+    stack.push(...children);
+  }
+  return out;
+}
+
+function rssMb(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return pids.length ? kb / 1024 : Number.NaN;
+}
+
+function sqliteFiles(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out; // removed while being listed
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sqliteFiles(path));
+    else if (entry.name.endsWith('.sqlite')) out.push(path);
+  }
+  return out;
+}
+
+/** Rows the key objects still hold, read from their SQLite files (independent of the code under test). */
+async function storedRows(stateDir) {
+  const { DatabaseSync } = await import('node:sqlite');
+  const files = sqliteFiles(join(stateDir, 'v3', 'do'));
+  let rows = 0;
+  let objectsWithRows = 0;
+  let unreadable = 0;
+  for (const file of files) {
+    let db;
+    try {
+      db = new DatabaseSync(file, { readOnly: true });
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_cf_KV'").all();
+      const n = tables.length ? Number(db.prepare('SELECT count(*) AS n FROM _cf_KV').get().n) : 0;
+      rows += n;
+      if (n > 0) objectsWithRows++;
+    } catch {
+      // Being written or deleted right now: counted as not yet empty, read again on the next pass.
+      unreadable++;
+    } finally {
+      db?.close();
+    }
+  }
+  return { files: files.length, rows: rows + unreadable, objectsWithRows: objectsWithRows + unreadable };
+}
+
+async function startWorker(originUrl) {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-soak-'));
+  const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
+    'dev', '--config', join(ROOT, 'test/soak/wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state,
+    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
+  ], {
+    cwd: ROOT,
+    env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (d) => (log = (log + d).slice(-20_000)));
+  child.stderr.on('data', (d) => (log = (log + d).slice(-20_000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`wrangler dev did not start within 90 s:\n${log}`);
+    }
+    try {
+      const r = await fetch(`${url}/__ready`, { headers: { 'CF-Connecting-IP': '192.0.2.254' } });
+      await r.arrayBuffer();
+      if (r.headers.has('x-soak-now')) break;
+    } catch {
+      // not accepting connections yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // wrangler dev runs more than one workerd process; memory is their sum.
+  const workerd = descendants(child.pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+  return {
+    url,
+    state,
+    workerd,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      }
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A small deterministic generator, so a run can be repeated. */
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ipOf = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+async function drive(url, until, record) {
+  const random = rng(42);
+  let sent = 0;
+  // Warm-up touches every address and token first, so every key's object exists before memory is measured.
+  let next = 0;
+  const worker = async () => {
+    while (Date.now() < until) {
+      const warming = next < Math.max(KEYS, TOKENS);
+      const i = next++;
+      const r = random();
+      const ip = warming ? ipOf(i % KEYS) : r < 0.5 ? ipOf(Math.floor(random() * KEYS)) : ipOf(Math.floor(random() * HOT_KEYS));
+      const token = warming ? (i < TOKENS ? i : -1) : random() < 0.25 ? Math.floor(random() ** 2 * TOKENS) : -1;
+      const post = random() < 0.1;
+      const path = post ? (random() < 0.5 ? '/status/500' : '/orders') : '/hello';
+      const headers = { 'CF-Connecting-IP': ip, ...(token >= 0 ? { Authorization: `Bearer soak-token-${token}` } : {}) };
+      sent++;
+      try {
+        const response = await fetch(url + path, { method: post ? 'POST' : 'GET', headers, ...(post ? { body: '{}' } : {}) });
+        const body = await response.text();
+        let violated = [];
+        if (response.status === 429) {
+          try {
+            violated = JSON.parse(body)['violated-policies'] ?? [];
+          } catch {
+            violated = ['(unreadable body)'];
+          }
+        }
+        record({ ip, token, post, path, status: response.status, fromOrigin: response.headers.get('x-demo-origin') === '1', now: Number(response.headers.get('x-soak-now')), violated, rateLimit: response.headers.get('ratelimit') });
+      } catch (error) {
+        record({ ip, token, post, path, status: 0, fromOrigin: false, now: Date.now(), violated: [], error: String(error?.cause?.code ?? error) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return sent;
+}
+
+function countBy(items, key) {
+  const m = new Map();
+  for (const item of items) {
+    const k = key(item);
+    m.set(k, (m.get(k) ?? 0) + 1);
+  }
+  return m;
+}
+
+function maxOf(map) {
+  let max = 0;
+  for (const v of map.values()) max = Math.max(max, v);
+  return max;
+}
+
+/** Checks the responses against the policy. Each check: name, limit, worst case seen, violations. */
+function analyse(records) {
+  // Admitted: the origin answered (its 500s included); the origin marks its responses.
+  const admitted = records.filter((r) => r.fromOrigin);
+  const checks = [];
+  const windowOf = (r, ms) => Math.floor(r.now / ms);
+
+  const fixed = countBy(admitted, (r) => `${r.ip}@${windowOf(r, LIMITS.fixed.windowMs)}`);
+  checks.push({ check: 'per-IP fixed window: admitted per key and window', limit: LIMITS.fixed.limit, worst: maxOf(fixed), violations: [...fixed.values()].filter((n) => n > LIMITS.fixed.limit).length, groups: fixed.size });
+
+  const sliding = countBy(admitted, (r) => `${r.ip}@${windowOf(r, LIMITS.sliding.windowMs)}`);
+  checks.push({ check: 'per-IP sliding window: admitted per key and aligned window', limit: LIMITS.sliding.limit, worst: maxOf(sliding), violations: [...sliding.values()].filter((n) => n > LIMITS.sliding.limit).length, groups: sliding.size });
+
+  const kept = countBy(admitted.filter((r) => r.post && r.status >= 200 && r.status < 300), (r) => `${r.ip}@${windowOf(r, LIMITS.kept.windowMs)}`);
+  checks.push({ check: 'POST 2xx kept (countWhen) per key and window', limit: LIMITS.kept.limit, worst: maxOf(kept), violations: [...kept.values()].filter((n) => n > LIMITS.kept.limit).length, groups: kept.size });
+
+  const everyone = countBy(admitted, (r) => windowOf(r, LIMITS.everyone.windowMs));
+  checks.push({ check: 'hot key with leases: admitted per window', limit: LIMITS.everyone.limit, worst: maxOf(everyone), violations: [...everyone.values()].filter((n) => n > LIMITS.everyone.limit).length, groups: everyone.size });
+
+  // GCRA: in any span t, at most burst + t / interval units. With g(k) = k − t_k / interval,
+  // that is g(j) − g(i) ≤ burst − 1 for every i < j.
+  const interval = LIMITS.token.windowMs / LIMITS.token.limit;
+  let tokenWorst = 0;
+  let tokenViolations = 0;
+  const byToken = new Map();
+  for (const r of admitted) if (r.token >= 0) (byToken.get(r.token) ?? byToken.set(r.token, []).get(r.token)).push(r.now);
+  for (const times of byToken.values()) {
+    times.sort((a, b) => a - b);
+    let minG = Number.POSITIVE_INFINITY;
+    times.forEach((t, k) => {
+      const g = k - t / interval;
+      minG = Math.min(minG, g);
+      const excess = g - minG + 1;
+      tokenWorst = Math.max(tokenWorst, excess);
+      if (excess > LIMITS.token.burst + 1e-9) tokenViolations++;
+    });
+  }
+  checks.push({ check: 'per-token GCRA: units in any span beyond rate × span', limit: LIMITS.token.burst, worst: Number(tokenWorst.toFixed(2)), violations: tokenViolations, groups: byToken.size });
+
+  // Wrong refusals of the exact per-IP limit: a refusal naming it in a window
+  // where the key's object had counted fewer than the limit. Requests refused
+  // by another key were still counted by the IP key; those refused on the IP
+  // key were not.
+  const countedByIp = countBy(
+    records.filter((r) => (r.fromOrigin || r.status === 429) && !r.violated.some((v) => v.startsWith('per-ip/') || v.startsWith('writes/'))),
+    (r) => `${r.ip}@${windowOf(r, LIMITS.fixed.windowMs)}`,
+  );
+  const wrongRefusals = records.filter((r) => r.violated.includes('per-ip/fixed') && (countedByIp.get(`${r.ip}@${windowOf(r, LIMITS.fixed.windowMs)}`) ?? 0) < LIMITS.fixed.limit).length;
+  checks.push({ check: 'per-IP fixed window: refusals before the limit was reached', limit: 0, worst: wrongRefusals, violations: wrongRefusals, groups: fixed.size });
+
+  // The stamp is the clock the limiter decided on: the fixed window's `t` must agree with it.
+  let stampMismatches = 0;
+  for (const r of admitted) {
+    const item = /"per-ip\/fixed";r=\d+;t=(\d+)/.exec(r.rateLimit ?? '');
+    if (!item) continue;
+    const expected = Math.ceil((Math.floor(r.now / LIMITS.fixed.windowMs) * LIMITS.fixed.windowMs + LIMITS.fixed.windowMs - r.now) / 1000);
+    if (Number(item[1]) !== expected) stampMismatches++;
+  }
+  checks.push({ check: 'decision clock stamps agree with the RateLimit header', limit: 0, worst: stampMismatches, violations: stampMismatches, groups: admitted.length });
+
+  const unexpected = records.filter((r) => !((r.status === 200 && r.fromOrigin) || r.status === 429 || (r.status === 500 && r.fromOrigin && r.path === '/status/500')));
+  return { checks, unexpected, admitted: admitted.length };
+}
+
+function table(rows, columns) {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n');
+}
+
+const origin = await startOrigin(0);
+const originUrl = `http://127.0.0.1:${origin.address().port}`;
+console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only`);
+const worker = await startWorker(originUrl);
+let failed = false;
+try {
+  console.log(`worker on ${worker.url}, workerd pids ${worker.workerd.join(', ') || 'not found'}`);
+  const samples = [];
+  const started = Date.now();
+  const sampler = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, rss: rssMb(worker.workerd), each: worker.workerd.map((p) => rssMb([p])) }), 2000);
+  const records = [];
+  const sent = await drive(worker.url, started + DURATION_S * 1000, (r) => records.push(r));
+  const elapsed = (Date.now() - started) / 1000;
+  clearInterval(sampler);
+
+  // Every window has ended LONGEST_ROW_MS after the last request; give the alarms a few seconds more.
+  const settleStarted = Date.now();
+  let storage = await storedRows(worker.state);
+  while (storage.rows > 0 && Date.now() - settleStarted < LONGEST_ROW_MS + 20_000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    storage = await storedRows(worker.state);
+  }
+  const emptyAfter = (Date.now() - settleStarted) / 1000;
+
+  const metrics = await (await fetch(`${worker.url}/__soak/metrics`)).json();
+  const faults = Object.entries(metrics).flatMap(([rule, counts]) => ['fail_open', 'fail_closed'].filter((e) => counts[e]).map((e) => `${rule} ${e}: ${counts[e]}`));
+  const { checks, unexpected, admitted } = analyse(records);
+  const statuses = [...countBy(records, (r) => (r.status === 0 ? `network error` : String(r.status))).entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ');
+  const warm = samples.filter((s) => s.t >= WARMUP_S && Number.isFinite(s.rss));
+  const third = Math.max(1, Math.floor(warm.length / 3));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const early = median(warm.slice(0, third).map((s) => s.rss));
+  const late = median(warm.slice(-third).map((s) => s.rss));
+  const growth = (late - early) / early;
+  const memoryFlat = Number.isFinite(growth) && growth <= 0.15;
+
+  console.log('\n## Traffic\n');
+  console.log(table([
+    { measure: 'duration', value: `${elapsed.toFixed(1)} s (warm-up ${WARMUP_S} s)` },
+    { measure: 'requests', value: `${records.length} sent ${sent}, ${(records.length / elapsed).toFixed(0)} req/s` },
+    { measure: 'client addresses seen', value: new Set(records.map((r) => r.ip)).size },
+    { measure: 'tokens seen', value: new Set(records.filter((r) => r.token >= 0).map((r) => r.token)).size },
+    { measure: 'admitted', value: admitted },
+    { measure: 'statuses', value: statuses },
+    { measure: 'refusals by limit', value: [...countBy(records.flatMap((r) => r.violated), (v) => v)].sort().map(([v, n]) => `${v}: ${n}`).join(', ') || 'none' },
+  ], ['measure', 'value']));
+  const timeline = samples.filter((s, i) => i % 15 === 0 || i === samples.length - 1).map((s) => `${s.t.toFixed(0)} s: ${s.rss.toFixed(0)} MB (${s.each.map((m) => m.toFixed(0)).join(' + ')})`).join(', ');
+  console.log(`\nworkerd RSS over time: ${timeline}`);
+  console.log('\n## Checks\n');
+  console.log(table(checks.map((c) => ({ ...c, result: c.violations === 0 ? 'ok' : 'FAIL' })), ['check', 'limit', 'worst', 'violations', 'groups', 'result']));
+  console.log('\n## Errors, memory and storage\n');
+  console.log(table([
+    { check: 'responses other than 200, 429 and the origin 500s asked for', value: unexpected.length, result: unexpected.length === 0 ? 'ok' : 'FAIL' },
+    { check: 'limiter faults (fail-open admits uncounted)', value: faults.join(', ') || 'none', result: faults.length === 0 ? 'ok' : 'FAIL' },
+    { check: 'workerd RSS after warm-up: early → late median (max)', value: `${early.toFixed(1)} → ${late.toFixed(1)} MB (${Math.max(...warm.map((s) => s.rss)).toFixed(1)}), ${(growth * 100).toFixed(1)} %`, result: memoryFlat ? 'ok' : 'FAIL' },
+    { check: 'rows left in key objects after the windows expired', value: `${storage.rows} rows in ${storage.objectsWithRows} of ${storage.files} objects, checked ${emptyAfter.toFixed(1)} s after the traffic`, result: storage.rows === 0 && storage.files > 0 ? 'ok' : 'FAIL' },
+  ], ['check', 'value', 'result']));
+  if (unexpected.length) console.log('\nunexpected responses:', [...countBy(unexpected, (r) => `${r.status} ${r.fromOrigin ? 'from the origin' : 'from the worker'} ${r.error ?? ''}`)].map(([k, n]) => `${k.trim()}: ${n}`).join(', '));
+  failed = checks.some((c) => c.violations > 0) || faults.length > 0 || unexpected.length > 0 || !memoryFlat || storage.rows > 0 || storage.files === 0;
+  console.log(`\n${failed ? 'SOAK FAILED' : 'soak passed: nothing over-admitted, nothing lost'}`);
+  if (failed) console.log(`\nwrangler output (tail):\n${worker.log().slice(-3000)}`);
+} finally {
+  await worker.stop();
+  origin.close();
+}
+process.exit(failed ? 1 : 0);
