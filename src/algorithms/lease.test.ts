@@ -59,6 +59,18 @@ describe('grantLease', () => {
     expect(key.rows.get('r/1m')!.current).toBe(3 + 5);
   });
 
+  it('never takes back a lease counted in a later window than the asker\'s clock says', () => {
+    const key = store();
+    // Another isolate, its clock ahead, already moved this key into the next window.
+    key.lease({ now: 180_000, limits: [limit(sliding)], size: 2, ttlMs: 1_000 });
+    const behind = key.lease({ now: 179_000, limits: [limit(sliding)], size: 3, ttlMs: 1_000 });
+    expect(behind.answer.grant!.countedAt).toBe(0);
+    const rows = key.rows.get('r/1m');
+    const next = { now: 200_000, limits: [limit(sliding)], size: 1, ttlMs: 1_000 };
+    const returned = grantLease(() => rows, { ...next, giveBack: { units: 3, countedAt: behind.answer.grant!.countedAt } });
+    expect(returned.limitWrites).toEqual(grantLease(() => rows, next).limitWrites);
+  });
+
   it('leases every limit of a key together, sized by the fullest one', () => {
     const key = store();
     const hourly: LimitConfig = { algorithm: 'fixed-window', limit: 3, windowMs: 3_600_000 };

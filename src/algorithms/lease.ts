@@ -91,11 +91,15 @@ export function grantLease(read: (id: string) => LimitState | undefined, request
   }
 
   let expiresAt = now + ttlMs;
+  let countedNow = true;
   const outcomes = limits.map((l, i) => {
     const step = algorithmFor(l.config.algorithm).consume(states[i], now, l.config, units, false);
     limitWrites.set(l.id, step.state);
     expiresAt = Math.min(expiresAt, step.state.windowStart + l.config.windowMs);
+    // A state already in a later window (another isolate's clock ran ahead) counted the lease there, not in `now`'s window.
+    if (step.state.windowStart > now) countedNow = false;
     return { id: l.id, shadow: false, counted: true, decision: step.decision };
   });
-  return { answer: { decision: { allowed: true, outcomes }, grant: { units, countedAt: now, expiresAt } }, limitWrites };
+  // Units counted in another window than `now`'s are never given back: returning them to `now`'s window could free budget that was never taken.
+  return { answer: { decision: { allowed: true, outcomes }, grant: { units, countedAt: countedNow ? now : 0, expiresAt } }, limitWrites };
 }
