@@ -17,7 +17,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const runsArg = argv.indexOf('--runs');
 const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : QUICK ? 1 : 3;
-const DURATION = QUICK ? 1.5 : 3;
+const DURATION = QUICK ? 1.5 : 2;
 const LATENCY_DURATION = QUICK ? 1 : 2;
 const CONNECTIONS = 32;
 const EXACT_CLIENTS = 64;
@@ -306,6 +306,8 @@ function goals(summary, exact, perRefusal, cleanupResult) {
   return out;
 }
 
+const fmt = (x) => (typeof x === 'number' ? x.toFixed(2) : 'n/a');
+
 function resultsReadme(results, text) {
   const m = results.machine;
   const goalLines = results.goals.map((g) => `| ${g.goal} | ${g.figure} | ${g.met ? 'yes' : '**no**'} |`).join('\n');
@@ -342,11 +344,17 @@ ${text}
 | --- | --- | --- |
 ${goalLines}
 
+## Limits of this runtime
+
+- One Durable Object call that writes one row, the least a per-request count costs, adds ${fmt(results.summary.latency.rpcwrite?.p50AddedMs)} ms at p50 for one client here and allows ${fmt(results.summary.hot.rpcwrite?.ratio)}× pass-through on a hot key (a call that writes nothing: +${fmt(results.summary.latency.rpc?.p50AddedMs)} ms, ${fmt(results.summary.hot.rpc?.ratio)}×). Exact mode pays that write per request, or per batch of concurrent requests.
+- The middleware alone, on a path no rule matches (request view, no object call), runs at ${fmt(results.summary.hot.norule?.ratio)}× pass-through: that is the ceiling for leases, which add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
+- A never-seen key costs a new object with its own SQLite file on local disk; the binding's emulation keeps all keys in one object's table, so it does not pay that.
+
 ## How to read it
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row, the least any design that asks an object per request can cost here. *exact*: every request decided by its key's Durable Object (concurrent requests of one isolate to one key share a call, decided one by one in order). *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached. *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit receives 9× more; every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second over pass-through's in the same run (median over runs; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
+- **Columns.** *× pass*: requests per second over pass-through's in the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
