@@ -100,7 +100,18 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   writeFileSync(join(dir, 'config.capnp'), config({ port, tightLimit }));
   const command = pin ? 'taskset' : WORKERD;
   const args = [...(pin ? ['-c', String(cpu), WORKERD] : []), 'serve', 'config.capnp', ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
-  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The limiter logs one JSON line per event; faults (fail_open, fail_closed) must not happen in a benchmark.
+  const events = {};
+  let partial = '';
+  child.stdout.on('data', (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const event = /"event":"([a-z_]+)"/.exec(line)?.[1];
+      if (event) events[event] = (events[event] ?? 0) + 1;
+    }
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
@@ -126,6 +137,7 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   return {
     url,
     stderr: () => stderr,
+    events: () => ({ ...events }),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

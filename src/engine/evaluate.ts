@@ -334,6 +334,8 @@ async function askLease(
     const denied = deps.denyCache.get(cacheKey, request.now, cost);
     if (denied) return { kind: 'decided', decision: denied, cached: true };
     // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
+    // Where requests cannot wait for each other, one that finds another asking decides on its own, exactly.
+    if (!leases.waits && leases.busy(cacheKey)) return undefined;
     limiter ??= deps.limiterFor(name);
     if (!limiter.lease) return undefined;
     // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.

@@ -56,3 +56,17 @@ describe('LeaseCache', () => {
     expect(cache.take('c', 0, 1)).toBeDefined();
   });
 });
+
+describe('LeaseCache where requests cannot wait for each other', () => {
+  it('says a key is being asked for, so a request can decide on its own instead of waiting', async () => {
+    const cache = new LeaseCache(10, 1_000, false);
+    expect(cache.waits).toBe(false);
+    let release!: () => void;
+    const asking = cache.single('k', () => new Promise<string>((r) => (release = () => r('asked'))));
+    expect(cache.busy('k')).toBe(true);
+    expect(cache.busy('other')).toBe(false);
+    release();
+    expect(await asking).toBe('asked');
+    expect(cache.busy('k')).toBe(false);
+  });
+});

@@ -23,11 +23,18 @@ export class LeaseCache {
   /**
    * @param maxEntries leases kept at most; the oldest go first
    * @param maxWaitMs longest a request waits for another request's call before asking itself
+   * @param waits whether a request may wait for another request's call at all (see `crossRequestWaitsWork`)
    */
   constructor(
     private readonly maxEntries = 10_000,
     private readonly maxWaitMs = 1_000,
+    readonly waits = true,
   ) {}
+
+  /** Whether a request of this isolate is asking the object for `key` right now. */
+  busy(key: string): boolean {
+    return this.pending.has(key);
+  }
 
   /**
    * Spends `cost` from the live lease on `key`, or `undefined` when there is

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import { CheckBatcher } from '../engine/check-batcher';
+import { crossRequestWaitsWork } from '../engine/cross-request';
 import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
@@ -37,6 +38,15 @@ export interface RateLimitOptions {
   readonly metrics?: Metrics;
   /** Refusals cached per isolate; on by default. */
   readonly denyCache?: DenyCache | false;
+  /**
+   * Let concurrent requests of an isolate share calls to one key's object
+   * (exact mode's batches, one lease request at a time). Default: on where
+   * the runtime lets a request wait for another's promise
+   * (the `handle_cross_request_promise_resolution` compatibility flag, on
+   * by default for current compatibility dates); off, every request makes
+   * its own call.
+   */
+  readonly coalesce?: boolean;
 }
 
 /** What a built limiter exposes besides the handler, for admin and quota endpoints. */
@@ -69,9 +79,10 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const compiled = compilePolicy(policy);
   const metrics = options.metrics ?? new Metrics();
   const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
+  const coalesce = options.coalesce ?? crossRequestWaitsWork();
   // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
-  const leases = new LeaseCache();
-  const batcher = new CheckBatcher();
+  const leases = new LeaseCache(10_000, 1_000, coalesce);
+  const batcher = coalesce ? new CheckBatcher() : undefined;
 
   const deps = (env: Record<string, unknown>): LimiterDeps => {
     const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;

@@ -16,7 +16,8 @@ const policy = (limit: number, size: number): PolicyInput => ({
 function isolate(input: PolicyInput, now: () => number) {
   const counting = countingNamespace(env.RATE_LIMITER);
   const hono = new Hono();
-  hono.use('*', rateLimit({ now, policy: input }));
+  // A test's requests share its context, so they may wait for each other as requests of one isolate do in production.
+  hono.use('*', rateLimit({ now, policy: input, coalesce: true }));
   hono.get('*', (c) => c.text('ok'));
   const bindings = { ...env, RATE_LIMITER: counting.namespace };
   const get = (ip: string) => hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': ip } }, bindings);
