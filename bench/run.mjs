@@ -372,6 +372,7 @@ async function main() {
   const samples = [];
   const exact = Object.fromEntries(LIMITERS.map((v) => [v, []]));
   let cleanupResult;
+  let events = {};
   const info = machine();
   try {
     console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s per measurement`);
@@ -401,6 +402,7 @@ async function main() {
     }
     console.log('  storage clean-up …');
     cleanupResult = await cleanup(server.url);
+    events = server.events();
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -415,6 +417,8 @@ async function main() {
   );
   const text = table(summary, exact, cleanupResult);
   const goalList = goals(summary, exact, floodRefusals, cleanupResult);
+  const faults = (events.fail_open ?? 0) + (events.fail_closed ?? 0);
+  goalList.push({ goal: 'no request failed open or closed during the run (logged events)', figure: JSON.stringify(events), met: faults === 0 });
   console.log(`\n${text}\n`);
   console.log('DO calls per refused request in the flood:', floodRefusals);
 
@@ -435,6 +439,7 @@ async function main() {
     exactness: exact,
     cleanup: cleanupResult,
     goals: goalList,
+    events,
     samples,
     benchSeconds: Math.round((Date.now() - started) / 1000),
   };
