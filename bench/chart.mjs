@@ -2,6 +2,8 @@
 // median latency, per scenario and variant, with the spread across runs.
 const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', rpc: '#d1d5db', rpcwrite: '#6b7280', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
 
+const SHORT = { hot: 'one hot key', warm: '1,000 warm keys', fresh: 'never-seen keys', flood: 'flood: refusals', latency: 'one client, hot key' };
+
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function panel({ x, y, width, height, title, scenarios, variants, value, spread, max, format, reference, summary }) {
@@ -50,8 +52,8 @@ export function chart(results) {
   const variants = ['pass', 'norule', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
   const width = 980;
   const { summary, labels, scenarios } = results;
-  const throughputScenarios = Object.entries(scenarios).filter(([k]) => k !== 'latency');
-  const latencyScenarios = Object.entries(scenarios);
+  const throughputScenarios = Object.keys(scenarios).filter((k) => k !== 'latency').map((k) => [k, SHORT[k] ?? scenarios[k]]);
+  const latencyScenarios = Object.keys(scenarios).map((k) => [k, SHORT[k] ?? scenarios[k]]);
   const ratioMax = Math.max(1.2, ...throughputScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.ratioSpread[1] ?? 0)));
   const latencyMax = Math.max(...latencyScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.p50Ms ?? 0))) * 1.1;
   const parts = [
