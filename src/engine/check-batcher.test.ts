@@ -115,3 +115,45 @@ describe('CheckBatcher', () => {
     expect(calls).toBe(2);
   });
 });
+
+describe('CheckBatcher when a batch is never sent', () => {
+  it('lets waiting requests ask alone after their patience, each decided once', async () => {
+    let checks = 0;
+    let batches = 0;
+    const limiter: BatchLimiter = {
+      // The first call never answers, as if its request had been cancelled.
+      check: () => (checks++ === 0 ? new Promise<KeyDecision>(() => {}) : { allowed: true, outcomes: [] }),
+      checkBatch: (requests) => (batches++, requests.map(() => ({ allowed: true, outcomes: [] }))),
+    };
+    const batcher = new CheckBatcher();
+    void batcher.check('k', limiter, request(), 5);
+    const waiters = await Promise.all([batcher.check('k', limiter, request(), 5), batcher.check('k', limiter, request(), 5)]);
+    expect(waiters.every((d) => d.allowed)).toBe(true);
+    expect(checks).toBe(3);
+    expect(batches).toBe(0);
+  });
+
+  it('leaves out of a batch the requests that already asked alone', async () => {
+    const sent: number[] = [];
+    let releaseFirst!: () => void;
+    const first = new Promise<void>((r) => (releaseFirst = r));
+    let alone = 0;
+    const limiter: BatchLimiter = {
+      async check(r) {
+        if (r.now === 0) await first;
+        else alone++;
+        return { allowed: true, outcomes: [] };
+      },
+      checkBatch: (requests) => (sent.push(requests.length), requests.map(() => ({ allowed: true, outcomes: [] }))),
+    };
+    const batcher = new CheckBatcher();
+    const leader = batcher.check('k', limiter, request(0));
+    const impatient = batcher.check('k', limiter, request(1), 1);
+    const patient = [batcher.check('k', limiter, request(2), 60_000), batcher.check('k', limiter, request(3), 60_000)];
+    expect((await impatient).allowed).toBe(true);
+    releaseFirst();
+    await Promise.all([leader, ...patient]);
+    expect(alone).toBe(1);
+    expect(sent).toEqual([2]);
+  });
+});

@@ -10,7 +10,9 @@ type Turn = { readonly kind: 'decided'; readonly decision: KeyDecision } | { rea
 
 interface Waiter {
   readonly request: KeyRequest;
-  resolve(turn: Turn): void;
+  /** `sent` once its call is on its way; `withdrawn` when it stopped waiting and asked alone. */
+  state: 'waiting' | 'sent' | 'withdrawn';
+  resolve(turn: Turn | undefined): void;
   reject(error: unknown): void;
 }
 
@@ -29,7 +31,10 @@ interface Queue {
  * alone pays nothing extra.
  *
  * Each batch is sent by one of its own requests, so every call runs in the
- * context of a request that is waiting for it.
+ * context of a request that is waiting for it. A request whose batch has not
+ * been sent within its patience (its sender may have been cancelled) stops
+ * waiting and asks the object alone, so it is still decided, and counted,
+ * exactly once.
  */
 export class CheckBatcher {
   private readonly queues = new Map<string, Queue>();
@@ -43,21 +48,42 @@ export class CheckBatcher {
     private readonly staleMs = 2_000,
   ) {}
 
-  async check(key: string, limiter: BatchLimiter, request: KeyRequest): Promise<KeyDecision> {
+  /**
+   * Decides `request` through the key's object, in the next batch when a call
+   * for `key` is in flight.
+   *
+   * @param patienceMs how long to wait for a batch to be sent before asking alone
+   */
+  async check(key: string, limiter: BatchLimiter, request: KeyRequest, patienceMs = 1_000): Promise<KeyDecision> {
     if (!limiter.checkBatch) return limiter.check(request);
     const queue = this.queues.get(key);
     let batch: Waiter[];
     let mine: Queue;
     if (queue && request.now - queue.since < this.staleMs) {
       if (queue.waiters.length >= this.maxBatch) return limiter.check(request);
-      const turn = await new Promise<Turn>((resolve, reject) => queue.waiters.push({ request, resolve, reject }));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // The timer is also this request's own pending work, so workerd does not take it for hung while it waits.
+      const turn = await new Promise<Turn | undefined>((resolve, reject) => {
+        const waiter: Waiter = { request, state: 'waiting', resolve, reject };
+        queue.waiters.push(waiter);
+        timer = setTimeout(() => {
+          if (waiter.state !== 'waiting') return;
+          waiter.state = 'withdrawn';
+          resolve(undefined);
+        }, patienceMs);
+      });
+      if (timer !== undefined) clearTimeout(timer);
+      if (!turn) return limiter.check(request);
       if (turn.kind === 'decided') return turn.decision;
       ({ batch, queue: mine } = turn);
     } else {
       mine = { since: request.now, waiters: [] };
       this.queues.set(key, mine);
-      batch = [{ request, resolve: () => {}, reject: () => {} }];
+      batch = [{ request, state: 'sent', resolve: () => {}, reject: () => {} }];
     }
+    // Requests that gave up meanwhile asked alone; the rest go now. The sender itself is first.
+    batch = batch.filter((w) => w.state !== 'withdrawn');
+    for (const w of batch) w.state = 'sent';
     try {
       const decisions = batch.length === 1 ? [await limiter.check(request)] : await limiter.checkBatch(batch.map((w) => w.request));
       batch.forEach((w, i) => {
@@ -79,13 +105,17 @@ export class CheckBatcher {
    */
   private handOver(key: string, mine: Queue, now: number): void {
     const current = this.queues.get(key) === mine;
-    if (mine.waiters.length === 0) {
+    const waiting = mine.waiters.filter((w) => w.state === 'waiting');
+    if (waiting.length === 0) {
       if (current) this.queues.delete(key);
       return;
     }
     const next: Queue = { since: now, waiters: [] };
     if (current) this.queues.set(key, next);
-    mine.waiters[0]!.resolve({ kind: 'lead', batch: mine.waiters, queue: next });
+    const [sender] = waiting;
+    // Committed from here: its patience no longer applies.
+    sender!.state = 'sent';
+    sender!.resolve({ kind: 'lead', batch: waiting, queue: next });
   }
 
   /** Keys with a call in flight. */

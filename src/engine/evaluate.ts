@@ -280,7 +280,7 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
     }
     const limiter = deps.limiterFor(group.name);
     const request = { now, limits, bans };
-    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, limiter, request) : limiter.check(request)), onError.timeoutMs);
+    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, limiter, request, onError.timeoutMs / 2) : limiter.check(request)), onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
