@@ -10,6 +10,7 @@
 // Prints a report table; exits 1 when a check fails.
 //   npm run soak                      # 300 s, 200 client addresses
 //   npm run soak -- --quick           # 30 s: every check but memory
+//   npm run soak -- --no-coalesce     # concurrent calls to one key's object not coalesced
 //   npm run soak -- --duration 600 --keys 1000 --concurrency 32
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    'no-coalesce': { type: 'boolean', default: false },
     duration: { type: 'string' },
     keys: { type: 'string', default: '200' },
     tokens: { type: 'string', default: '10' },
@@ -148,7 +150,7 @@ async function startWorker(originUrl) {
   const config = buildWorker(state);
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(state, 'persist'),
-    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
+    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--var', `SOAK_COALESCE:${args['no-coalesce'] ? 'off' : 'on'}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
   ], {
     cwd: ROOT,
     env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
@@ -351,7 +353,7 @@ function table(rows, columns) {
 
 const origin = await startOrigin(0);
 const originUrl = `http://127.0.0.1:${origin.address().port}`;
-console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only`);
+console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only${args['no-coalesce'] ? ', coalescing off' : ''}`);
 const worker = await startWorker(originUrl);
 let failed = false;
 try {
@@ -376,7 +378,7 @@ try {
   }
   const emptyAfter = (Date.now() - settleStarted) / 1000;
 
-  const metrics = await (await fetch(`${worker.url}/__soak/metrics`)).json();
+  const { counts: metrics, faults: faultEvents } = await (await fetch(`${worker.url}/__soak/metrics`)).json();
   const faults = Object.entries(metrics).flatMap(([rule, counts]) => ['fail_open', 'fail_closed'].filter((e) => counts[e]).map((e) => `${rule} ${e}: ${counts[e]}`));
   const { checks, unexpected, admitted } = analyse(records);
   const statuses = [...countBy(records, (r) => (r.status === 0 ? `network error` : String(r.status))).entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ');
@@ -410,6 +412,7 @@ try {
     { check: 'workerd RSS after warm-up: early → late median (max)', value: `${early.toFixed(1)} → ${late.toFixed(1)} MB (${Math.max(...warm.map((s) => s.rss)).toFixed(1)}), ${(growth * 100).toFixed(1)} %`, result: JUDGE_MEMORY ? (memoryFlat ? 'ok' : 'FAIL') : 'info (run too short to judge)' },
     { check: 'rows left in key objects after the windows expired', value: `${storage.rows} rows in ${storage.objectsWithRows} of ${storage.files} objects, checked ${emptyAfter.toFixed(1)} s after the traffic`, result: storage.rows === 0 && storage.files > 0 ? 'ok' : 'FAIL' },
   ], ['check', 'value', 'result']));
+  if (faultEvents.length) console.log('\nfirst fault events:', faultEvents.slice(0, 5).map((e) => JSON.stringify(e)).join('\n  '));
   if (unexpected.length) console.log('\nunexpected responses:', [...countBy(unexpected, (r) => `${r.status} ${r.fromOrigin ? 'from the origin' : 'from the worker'} ${r.error ?? ''}`)].map(([k, n]) => `${k.trim()}: ${n}`).join(', '));
   failed = checks.some((c) => c.violations > 0) || faults.length > 0 || unexpected.length > 0 || !memoryFlat || storage.rows > 0 || storage.files === 0;
   console.log(`\n${failed ? 'SOAK FAILED' : 'soak passed: nothing over-admitted, nothing lost'}`);

@@ -13,7 +13,17 @@ export { RateLimiter } from '../../src/durable-object/rate-limiter';
 
 type AppEnv = { Bindings: Env };
 
-const limiter = rateLimit({ policy: SOAK_POLICY });
+// As shipped, and with coalescing of concurrent calls turned off (`SOAK_COALESCE=off`), to tell their faults apart.
+const limiters = { on: rateLimit({ policy: SOAK_POLICY }), off: rateLimit({ policy: SOAK_POLICY, coalesce: false }) };
+const pick = (env: Env) => ((env as Env & { SOAK_COALESCE?: string }).SOAK_COALESCE === 'off' ? limiters.off : limiters.on);
+
+// The limiter's fault events (one JSON log line each), kept so the check can say what failed.
+const faults: unknown[] = [];
+const log = console.log.bind(console);
+console.log = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].startsWith('{"event":"fail_') && faults.length < 20) faults.push(JSON.parse(args[0]));
+  log(...args);
+};
 
 const app = new Hono<AppEnv>();
 app.use('*', async function stamp(c, next) {
@@ -28,8 +38,8 @@ app.use('*', async function stamp(c, next) {
   c.res.headers.set('X-Soak-Counted', results.map((r) => `${r.limit.id}=${r.decision.resetAt}`).join(','));
 });
 // The decision counters (fail-open events among them), read by the check after the run.
-app.get('/__soak/metrics', (c) => c.json(limiter.handle.metrics.snapshot().counts));
-app.use('*', limiter);
+app.get('/__soak/metrics', (c) => c.json({ counts: pick(c.env).handle.metrics.snapshot().counts, faults }));
+app.use('*', (c, next) => pick(c.env)(c, next));
 app.all('*', (c) => forwardToOrigin(c, { originUrl: c.env.ORIGIN_URL, timeoutMs: 10_000 }));
 
 export default app;
