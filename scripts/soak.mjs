@@ -280,14 +280,17 @@ function analyse(records) {
   // which never goes back), not the one its own clock read fell in: a request that read the clock
   // just before a window ended and reached the object after a later one rolled it is counted in
   // the later window, where it was in fact admitted.
+  // A request admitted without a limit's answer (its object call failed open) has no window there;
+  // it is admitted uncounted, and reported with the faults.
   const inObjectWindow = (id) => (r) => `${r.ip}@${r.counted[id]}`;
-  const fixed = countBy(admitted, inObjectWindow('per-ip/fixed'));
+  const decidedBy = (id) => admitted.filter((r) => r.counted[id] !== undefined);
+  const fixed = countBy(decidedBy('per-ip/fixed'), inObjectWindow('per-ip/fixed'));
   checks.push({ check: 'per-IP fixed window: admitted per key and window', limit: LIMITS.fixed.limit, worst: maxOf(fixed), violations: [...fixed.values()].filter((n) => n > LIMITS.fixed.limit).length, groups: fixed.size });
 
-  const sliding = countBy(admitted, inObjectWindow('per-ip/sliding'));
+  const sliding = countBy(decidedBy('per-ip/sliding'), inObjectWindow('per-ip/sliding'));
   checks.push({ check: 'per-IP sliding window: admitted per key and window', limit: LIMITS.sliding.limit, worst: maxOf(sliding), violations: [...sliding.values()].filter((n) => n > LIMITS.sliding.limit).length, groups: sliding.size });
 
-  const kept = countBy(admitted.filter((r) => r.post && r.status >= 200 && r.status < 300), inObjectWindow('writes/kept'));
+  const kept = countBy(decidedBy('writes/kept').filter((r) => r.post && r.status >= 200 && r.status < 300), inObjectWindow('writes/kept'));
   checks.push({ check: 'POST 2xx kept (countWhen) per key and window', limit: LIMITS.kept.limit, worst: maxOf(kept), violations: [...kept.values()].filter((n) => n > LIMITS.kept.limit).length, groups: kept.size });
 
   const everyone = countBy(admitted, (r) => windowOf(r, LIMITS.everyone.windowMs));
@@ -300,7 +303,7 @@ function analyse(records) {
   let tokenWorst = 0;
   let tokenViolations = 0;
   const byToken = new Map();
-  for (const r of admitted) if (r.token >= 0) (byToken.get(r.token) ?? byToken.set(r.token, []).get(r.token)).push(r);
+  for (const r of decidedBy('per-token/1s')) if (r.token >= 0) (byToken.get(r.token) ?? byToken.set(r.token, []).get(r.token)).push(r);
   for (const list of byToken.values()) {
     list.sort((a, b) => a.counted['per-token/1s'] - b.counted['per-token/1s']);
     list.forEach((r, k) => {
