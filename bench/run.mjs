@@ -85,11 +85,15 @@ async function load(url, { path, ip, connections = CONNECTIONS, duration, amount
     ...(amount ? { amount } : { duration }),
     requests: [{ method: 'GET', path, setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'cf-connecting-ip': ip() } }) }],
   });
-  instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const started = performance.now();
+  let last = started;
+  instance.on('response', (_client, _status, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    last = performance.now();
+  });
   const result = await instance;
-  // autocannon reports whole seconds; a run of a fixed number of requests needs the real elapsed time.
-  const elapsed = (performance.now() - started) / 1000;
+  // autocannon ends runs on whole-second ticks: a run of a fixed number of requests is timed to its last response.
+  const elapsed = (last - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]));
