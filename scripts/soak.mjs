@@ -10,7 +10,7 @@
 // Prints a report table; exits 1 when a check fails.
 //   npm run soak                      # 300 s, 200 client addresses
 //   npm run soak -- --quick           # 30 s: every check but memory
-//   npm run soak -- --no-coalesce     # concurrent calls to one key's object not coalesced
+//   npm run soak -- --coalesce        # with the opt-in coalescing of concurrent calls to one key's object
 //   npm run soak -- --duration 600 --keys 1000 --concurrency 32
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    'no-coalesce': { type: 'boolean', default: false },
+    coalesce: { type: 'boolean', default: false },
     duration: { type: 'string' },
     keys: { type: 'string', default: '200' },
     tokens: { type: 'string', default: '10' },
@@ -150,7 +150,7 @@ async function startWorker(originUrl) {
   const config = buildWorker(state);
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(state, 'persist'),
-    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--var', `SOAK_COALESCE:${args['no-coalesce'] ? 'off' : 'on'}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
+    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--var', `SOAK_COALESCE:${args.coalesce ? 'on' : 'off'}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
   ], {
     cwd: ROOT,
     env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
@@ -356,7 +356,7 @@ function table(rows, columns) {
 
 const origin = await startOrigin(0);
 const originUrl = `http://127.0.0.1:${origin.address().port}`;
-console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only${args['no-coalesce'] ? ', coalescing off' : ''}`);
+console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only${args.coalesce ? ', coalescing on' : ''}`);
 const worker = await startWorker(originUrl);
 let failed = false;
 try {

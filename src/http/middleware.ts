@@ -5,6 +5,7 @@ import { crossRequestWaitsWork } from '../engine/cross-request';
 import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
+import { logEvent } from '../observability/log';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
@@ -40,11 +41,11 @@ export interface RateLimitOptions {
   readonly denyCache?: DenyCache | false;
   /**
    * Let concurrent requests of an isolate share calls to one key's object
-   * (exact mode's batches, one lease request at a time). Default: on where
-   * the runtime lets a request wait for another's promise
-   * (the `handle_cross_request_promise_resolution` compatibility flag, on
-   * by default for current compatibility dates); off, every request makes
-   * its own call.
+   * (exact mode's batches, one lease request at a time). Off by default:
+   * under sustained load a shared call sometimes runs with another request's
+   * I/O and fails (see SECURITY.md), and such requests fail open. It needs
+   * the runtime to let a request wait for another's promise (the
+   * `handle_cross_request_promise_resolution` compatibility flag).
    */
   readonly coalesce?: boolean;
 }
@@ -79,7 +80,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const compiled = compilePolicy(policy);
   const metrics = options.metrics ?? new Metrics();
   const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
-  const coalesce = options.coalesce ?? crossRequestWaitsWork();
+  const coalesce = options.coalesce ?? false;
+  if (coalesce && !crossRequestWaitsWork()) logEvent('coalesce_unsupported', { detail: 'coalesce is on, but handle_cross_request_promise_resolution is off: a request waiting for another\'s call may fail' });
   // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
   const leases = new LeaseCache(10_000, 1_000, coalesce);
   const batcher = coalesce ? new CheckBatcher() : undefined;

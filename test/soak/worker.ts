@@ -13,9 +13,9 @@ export { RateLimiter } from '../../src/durable-object/rate-limiter';
 
 type AppEnv = { Bindings: Env };
 
-// As shipped, and with coalescing of concurrent calls turned off (`SOAK_COALESCE=off`), to tell their faults apart.
-const limiters = { on: rateLimit({ policy: SOAK_POLICY }), off: rateLimit({ policy: SOAK_POLICY, coalesce: false }) };
-const pick = (env: Env) => ((env as Env & { SOAK_COALESCE?: string }).SOAK_COALESCE === 'off' ? limiters.off : limiters.on);
+// As shipped, and with the opt-in coalescing of concurrent calls (`SOAK_COALESCE=on`).
+const limiters = { on: rateLimit({ policy: SOAK_POLICY, coalesce: true }), off: rateLimit({ policy: SOAK_POLICY }) };
+const pick = (env: Env) => ((env as Env & { SOAK_COALESCE?: string }).SOAK_COALESCE === 'on' ? limiters.on : limiters.off);
 
 // The limiter's fault events (one JSON log line each), kept so the check can say what failed.
 const faults: unknown[] = [];
