@@ -4,6 +4,7 @@
  * the clock the limiter decided on, `X-Soak-Counted` with the window each limit
  * counted it in, and `/__soak/metrics` with the decision counters.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Hono } from 'hono';
 import { forwardToOrigin } from '../../src/http/forward';
 import { rateLimit } from '../../src/http/middleware';
@@ -13,8 +14,18 @@ export { RateLimiter } from '../../src/durable-object/rate-limiter';
 
 type AppEnv = { Bindings: Env };
 
+// The clock each request was decided with, read where the limiter reads it (a stamp taken
+// earlier could be a loaded machine's scheduling pause away from it).
+const decidedAt = new AsyncLocalStorage<{ at?: number }>();
+const clock = () => {
+  const at = Date.now();
+  const store = decidedAt.getStore();
+  if (store) store.at = at;
+  return at;
+};
+
 // As shipped, and with the opt-in coalescing of concurrent calls (`SOAK_COALESCE=on`).
-const limiters = { on: rateLimit({ policy: SOAK_POLICY, coalesce: true }), off: rateLimit({ policy: SOAK_POLICY }) };
+const limiters = { on: rateLimit({ policy: SOAK_POLICY, coalesce: true, now: clock }), off: rateLimit({ policy: SOAK_POLICY, now: clock }) };
 const pick = (env: Env) => ((env as Env & { SOAK_COALESCE?: string }).SOAK_COALESCE === 'on' ? limiters.on : limiters.off);
 
 // The limiter's fault events (one JSON log line each), kept so the check can say what failed.
@@ -27,12 +38,10 @@ console.log = (...args: unknown[]) => {
 
 const app = new Hono<AppEnv>();
 app.use('*', async function stamp(c, next) {
-  // The Workers clock only moves across I/O, and none happens before the
-  // limiter reads it: this is the `now` the request is decided with.
-  const at = Date.now();
-  await next();
+  const store: { at?: number } = {};
+  await decidedAt.run(store, next);
   c.res = new Response(c.res.body, c.res);
-  c.res.headers.set('X-Soak-Now', String(at));
+  c.res.headers.set('X-Soak-Now', String(store.at ?? Date.now()));
   // Where each limit counted the request: the end of the object's window (for GCRA, its new arrival time).
   const results = c.get('rateLimit')?.results ?? [];
   c.res.headers.set('X-Soak-Counted', results.map((r) => `${r.limit.id}=${r.decision.resetAt}`).join(','));
