@@ -37,7 +37,7 @@ describe('CheckBatcher', () => {
   it('sends a lone request at once, on its own', async () => {
     const key = object(5);
     const batcher = new CheckBatcher();
-    const answer = batcher.check('k', key.limiter, request());
+    const answer = batcher.check('k', () => key.limiter, request());
     await key.open();
     expect((await answer).allowed).toBe(true);
     expect(key.calls).toEqual([1]);
@@ -47,8 +47,8 @@ describe('CheckBatcher', () => {
   it('sends requests that arrive during a call together in the next one, decided in order', async () => {
     const key = object(3);
     const batcher = new CheckBatcher();
-    const first = batcher.check('k', key.limiter, request());
-    const rest = [1, 2, 3, 4].map(() => batcher.check('k', key.limiter, request()));
+    const first = batcher.check('k', () => key.limiter, request());
+    const rest = [1, 2, 3, 4].map(() => batcher.check('k', () => key.limiter, request()));
     await key.open();
     await key.open();
     const answers = await Promise.all([first, ...rest]);
@@ -61,7 +61,7 @@ describe('CheckBatcher', () => {
     const a = object(1);
     const b = object(1);
     const batcher = new CheckBatcher();
-    const answers = Promise.all([batcher.check('a', a.limiter, request()), batcher.check('b', b.limiter, request())]);
+    const answers = Promise.all([batcher.check('a', () => a.limiter, request()), batcher.check('b', () => b.limiter, request())]);
     await a.open();
     await b.open();
     expect((await answers).map((x) => x.allowed)).toEqual([true, true]);
@@ -85,21 +85,21 @@ describe('CheckBatcher', () => {
       },
     };
     const batcher = new CheckBatcher();
-    const first = batcher.check('k', limiter, request());
-    const failed = [batcher.check('k', limiter, request()), batcher.check('k', limiter, request())];
+    const first = batcher.check('k', () => limiter, request());
+    const failed = [batcher.check('k', () => limiter, request()), batcher.check('k', () => limiter, request())];
     releaseFirst();
     expect((await first).allowed).toBe(true);
     await Promise.all(failed.map((p) => expect(p).rejects.toThrow('object down')));
     expect(batcher.size).toBe(0);
-    expect((await batcher.check('k', limiter, request())).allowed).toBe(true);
+    expect((await batcher.check('k', () => limiter, request())).allowed).toBe(true);
   });
 
   it('stops collecting behind a call in flight too long, and still serves those already waiting', async () => {
     const key = object(10);
     const batcher = new CheckBatcher(128, 1_000);
-    const stuck = batcher.check('k', key.limiter, request(0));
-    const waiting = batcher.check('k', key.limiter, request(500));
-    const fresh = batcher.check('k', key.limiter, request(1_500));
+    const stuck = batcher.check('k', () => key.limiter, request(0));
+    const waiting = batcher.check('k', () => key.limiter, request(500));
+    const fresh = batcher.check('k', () => key.limiter, request(1_500));
     await key.open(); // the stuck call
     await key.open(); // the fresh call
     await key.open(); // the waiter, sent after the stuck call
@@ -111,7 +111,7 @@ describe('CheckBatcher', () => {
     let calls = 0;
     const batcher = new CheckBatcher();
     const limiter: BatchLimiter = { check: () => (calls++, { allowed: true, outcomes: [] }) };
-    await Promise.all([batcher.check('k', limiter, request()), batcher.check('k', limiter, request())]);
+    await Promise.all([batcher.check('k', () => limiter, request()), batcher.check('k', () => limiter, request())]);
     expect(calls).toBe(2);
   });
 });
@@ -126,8 +126,8 @@ describe('CheckBatcher when a batch is never sent', () => {
       checkBatch: (requests) => (batches++, requests.map(() => ({ allowed: true, outcomes: [] }))),
     };
     const batcher = new CheckBatcher();
-    void batcher.check('k', limiter, request(), 5);
-    const waiters = await Promise.all([batcher.check('k', limiter, request(), 5), batcher.check('k', limiter, request(), 5)]);
+    void batcher.check('k', () => limiter, request(), 5);
+    const waiters = await Promise.all([batcher.check('k', () => limiter, request(), 5), batcher.check('k', () => limiter, request(), 5)]);
     expect(waiters.every((d) => d.allowed)).toBe(true);
     expect(checks).toBe(3);
     expect(batches).toBe(0);
@@ -147,9 +147,9 @@ describe('CheckBatcher when a batch is never sent', () => {
       checkBatch: (requests) => (sent.push(requests.length), requests.map(() => ({ allowed: true, outcomes: [] }))),
     };
     const batcher = new CheckBatcher();
-    const leader = batcher.check('k', limiter, request(0));
-    const impatient = batcher.check('k', limiter, request(1), 1);
-    const patient = [batcher.check('k', limiter, request(2), 60_000), batcher.check('k', limiter, request(3), 60_000)];
+    const leader = batcher.check('k', () => limiter, request(0));
+    const impatient = batcher.check('k', () => limiter, request(1), 1);
+    const patient = [batcher.check('k', () => limiter, request(2), 60_000), batcher.check('k', () => limiter, request(3), 60_000)];
     expect((await impatient).allowed).toBe(true);
     releaseFirst();
     await Promise.all([leader, ...patient]);

@@ -31,7 +31,8 @@ interface Queue {
  * alone pays nothing extra.
  *
  * Each batch is sent by one of its own requests, so every call runs in the
- * context of a request that is waiting for it. A request whose batch has not
+ * context of a request that is waiting for it; the object's stub is made
+ * where the call is sent, never carried over from an earlier context. A request whose batch has not
  * been sent within its patience (its sender may have been cancelled) stops
  * waiting and asks the object alone, so it is still decided, and counted,
  * exactly once.
@@ -52,15 +53,19 @@ export class CheckBatcher {
    * Decides `request` through the key's object, in the next batch when a call
    * for `key` is in flight.
    *
+   * @param stubOf makes the key object's stub, called where the call is sent
    * @param patienceMs how long to wait for a batch to be sent before asking alone
    */
-  async check(key: string, limiter: BatchLimiter, request: KeyRequest, patienceMs = 1_000): Promise<KeyDecision> {
-    if (!limiter.checkBatch) return limiter.check(request);
+  async check(key: string, stubOf: () => BatchLimiter, request: KeyRequest, patienceMs = 1_000): Promise<KeyDecision> {
+    const probe = stubOf();
+    if (!probe.checkBatch) return probe.check(request);
     const queue = this.queues.get(key);
     let batch: Waiter[];
     let mine: Queue;
+    // A request that waited may resume in another context than the one its first stub was made in.
+    let waited = false;
     if (queue && request.now - queue.since < this.staleMs) {
-      if (queue.waiters.length >= this.maxBatch) return limiter.check(request);
+      if (queue.waiters.length >= this.maxBatch) return probe.check(request);
       let timer: ReturnType<typeof setTimeout> | undefined;
       // The timer is also this request's own pending work, so workerd does not take it for hung while it waits.
       const turn = await new Promise<Turn | undefined>((resolve, reject) => {
@@ -73,9 +78,10 @@ export class CheckBatcher {
         }, patienceMs);
       });
       if (timer !== undefined) clearTimeout(timer);
-      if (!turn) return limiter.check(request);
+      if (!turn) return stubOf().check(request);
       if (turn.kind === 'decided') return turn.decision;
       ({ batch, queue: mine } = turn);
+      waited = true;
     } else {
       mine = { since: request.now, waiters: [] };
       this.queues.set(key, mine);
@@ -85,7 +91,8 @@ export class CheckBatcher {
     batch = batch.filter((w) => w.state !== 'withdrawn');
     for (const w of batch) w.state = 'sent';
     try {
-      const decisions = batch.length === 1 ? [await limiter.check(request)] : await limiter.checkBatch(batch.map((w) => w.request));
+      const limiter = waited ? stubOf() : probe;
+      const decisions = batch.length === 1 ? [await limiter.check(request)] : await limiter.checkBatch!(batch.map((w) => w.request));
       batch.forEach((w, i) => {
         if (i > 0) w.resolve({ kind: 'decided', decision: decisions[i]! });
       });

@@ -278,9 +278,9 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
       if (leased) return leased;
     }
-    const limiter = deps.limiterFor(group.name);
     const request = { now, limits, bans };
-    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, limiter, request, onError.timeoutMs / 2) : limiter.check(request)), onError.timeoutMs);
+    const stubOf = () => deps.limiterFor(group.name);
+    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, stubOf, request, onError.timeoutMs / 2) : stubOf().check(request)), onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
@@ -326,7 +326,6 @@ async function askLease(
   leases: LeaseCache,
   timeoutMs: number,
 ): Promise<GroupAnswer | undefined> {
-  let limiter: KeyLimiter | undefined;
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
     const local = leases.take(cacheKey, request.now, cost);
@@ -336,10 +335,10 @@ async function askLease(
     // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
     // Where requests cannot wait for each other, one that finds another asking decides on its own, exactly.
     if (!leases.waits && leases.busy(cacheKey)) return undefined;
-    limiter ??= deps.limiterFor(name);
-    if (!limiter.lease) return undefined;
+    // A stub made in this turn: after waiting, a request may resume in another context than an earlier stub's.
+    const stub = deps.limiterFor(name);
+    if (!stub.lease) return undefined;
     // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.
-    const stub = limiter;
     const lease = (r: LeaseRequest) => stub.lease!(r);
     const decision = await leases.single(cacheKey, async () => {
       const giveBack = leases.surrender(cacheKey);
