@@ -13,10 +13,11 @@ describe('compilePolicy', () => {
         { name: 'reads', match: { methods: ['get'], paths: ['/v1/*'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
         { name: 'host', match: { hosts: ['*.example.com'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
         { name: 'pro', match: { tiers: ['pro'] }, key: 'bearer', limits: [{ limit: 1, window: '1s', name: 'burst' }] },
+        { name: 'most', match: { paths: ['*'], exceptPaths: ['/v1/index/*', '/names'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
       ],
     }),
   );
-  const [reads, host, pro] = compiled.rules;
+  const [reads, host, pro, most] = compiled.rules;
 
   it('matches methods case-insensitively, and HEAD wherever GET matches', () => {
     expect(reads!.matches(facts)).toBe(true);
@@ -30,6 +31,14 @@ describe('compilePolicy', () => {
     expect(reads!.matches({ ...facts, path: '/v2/items' })).toBe(false);
     expect(pro!.matches(facts)).toBe(false);
     expect(pro!.matches({ ...facts, tier: 'pro' })).toBe(true);
+  });
+
+  it('leaves out excepted paths, including everything below a `/*` pattern', () => {
+    expect(most!.matches(facts)).toBe(true);
+    expect(most!.matches({ ...facts, path: '/v1/index/gems' })).toBe(false);
+    expect(most!.matches({ ...facts, path: '/v1/index' })).toBe(false);
+    expect(most!.matches({ ...facts, path: '/names' })).toBe(false);
+    expect(most!.matches({ ...facts, path: '/names/x' })).toBe(true);
   });
 
   it('names limits by window unless named, and ids them by rule', () => {

@@ -109,6 +109,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
   const methods = match.methods ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : undefined;
   const hosts = match.hosts?.map(compileHostPattern);
   const paths = match.paths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
+  const exceptPaths = match.exceptPaths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const tiers = match.tiers ? new Set(match.tiers) : undefined;
   return {
     rule,
@@ -121,6 +122,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
       if (methods && !methods.has(facts.method)) return false;
       if (hosts && !hosts.some((h) => h(facts.host))) return false;
       if (paths && !paths.some((p) => p(facts.path))) return false;
+      if (exceptPaths && exceptPaths.some((p) => p(facts.path))) return false;
       if (tiers && !tiers.has(facts.tier)) return false;
       return true;
     },

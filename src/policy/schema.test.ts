@@ -76,6 +76,7 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['an empty host', withRule({ match: { hosts: [''] } }), ['rules[0] "r".match.hosts[0]: Too small: expected string to have >=1 characters']],
   ['an empty path list', withRule({ match: { paths: [] } }), ['rules[0] "r".match.paths: Too small: expected array to have >=1 items']],
   ['a path without a leading slash', withRule({ match: { paths: ['admin/*'] } }), ['rules[0] "r".match.paths[0]: path patterns start with "/" or are "*"']],
+  ['an excepted path without a leading slash', withRule({ match: { exceptPaths: ['info/*'] } }), ['rules[0] "r".match.exceptPaths[0]: path patterns start with "/" or are "*"']],
   ['an empty tier list', policy({ identity: { credential: 'bearer' } }, [rule({ match: { tiers: [] } })]), ['rules[0] "r".match.tiers: Too small: expected array to have >=1 items']],
   ['an empty tier name', policy({ identity: { credential: 'bearer' } }, [rule({ match: { tiers: [''] } })]), ['rules[0] "r".match.tiers[0]: Too small: expected string to have >=1 characters']],
   ['tiers without an identity section', withRule({ match: { tiers: ['pro'] } }), ['rules[0] "r".key: uses identity or tiers, but the policy has no "identity" section']],

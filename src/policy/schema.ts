@@ -98,6 +98,8 @@ export const matchSchema = z.strictObject({
   hosts: z.array(z.string().min(1)).min(1).optional(),
   /** Path patterns: `/x` exact, `/x/*` the path and everything below, `:name` one segment, `*` all. */
   paths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
+  /** Path patterns the rule never applies to, even when `paths` matches (e.g. endpoints with limits of their own). */
+  exceptPaths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
   /** Identity tiers the rule applies to, `anonymous` for callers without a credential. */
   tiers: z.array(z.string().min(1)).min(1).optional(),
 });
