@@ -14,10 +14,11 @@ describe('compilePolicy', () => {
         { name: 'host', match: { hosts: ['*.example.com'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
         { name: 'pro', match: { tiers: ['pro'] }, key: 'bearer', limits: [{ limit: 1, window: '1s', name: 'burst' }] },
         { name: 'most', match: { paths: ['*'], exceptPaths: ['/v1/index/*', '/names'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
+        { name: 'api', match: { exceptHosts: ['dl.example.com', '*.cdn.example.com'] }, key: 'ip', limits: [{ limit: 1, window: '1s' }] },
       ],
     }),
   );
-  const [reads, host, pro, most] = compiled.rules;
+  const [reads, host, pro, most, api] = compiled.rules;
 
   it('matches methods case-insensitively, and HEAD wherever GET matches', () => {
     expect(reads!.matches(facts)).toBe(true);
@@ -39,6 +40,12 @@ describe('compilePolicy', () => {
     expect(most!.matches({ ...facts, path: '/v1/index' })).toBe(false);
     expect(most!.matches({ ...facts, path: '/names' })).toBe(false);
     expect(most!.matches({ ...facts, path: '/names/x' })).toBe(true);
+  });
+
+  it('leaves out excepted hosts', () => {
+    expect(api!.matches(facts)).toBe(true);
+    expect(api!.matches({ ...facts, host: 'dl.example.com' })).toBe(false);
+    expect(api!.matches({ ...facts, host: 'eu.cdn.example.com' })).toBe(false);
   });
 
   it('names limits by window unless named, and ids them by rule', () => {

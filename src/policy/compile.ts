@@ -108,6 +108,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
   // HEAD is GET without a body: a limit on GET must not be dodged with HEAD.
   const methods = match.methods ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : undefined;
   const hosts = match.hosts?.map(compileHostPattern);
+  const exceptHosts = match.exceptHosts?.map(compileHostPattern);
   const paths = match.paths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const exceptPaths = match.exceptPaths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const tiers = match.tiers ? new Set(match.tiers) : undefined;
@@ -121,6 +122,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
     matches(facts) {
       if (methods && !methods.has(facts.method)) return false;
       if (hosts && !hosts.some((h) => h(facts.host))) return false;
+      if (exceptHosts && exceptHosts.some((h) => h(facts.host))) return false;
       if (paths && !paths.some((p) => p(facts.path))) return false;
       if (exceptPaths && exceptPaths.some((p) => p(facts.path))) return false;
       if (tiers && !tiers.has(facts.tier)) return false;

@@ -96,6 +96,8 @@ export const matchSchema = z.strictObject({
   methods: z.array(methodSchema).min(1).optional(),
   /** Exact host names or `*.example.com`. */
   hosts: z.array(z.string().min(1)).min(1).optional(),
+  /** Hosts the rule never applies to, even when `hosts` matches (e.g. a downloads domain with limits of its own). */
+  exceptHosts: z.array(z.string().min(1)).min(1).optional(),
   /** Path patterns: `/x` exact, `/x/*` the path and everything below, `:name` one segment, `*` all. */
   paths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
   /** Path patterns the rule never applies to, even when `paths` matches (e.g. endpoints with limits of their own). */
