@@ -1,5 +1,5 @@
 // A small demo origin for local runs and end-to-end tests: echoes the request as JSON.
-// `/status/<code>` answers with that status; `/slow/<ms>` waits first; `/reset` drops the connection unanswered.
+// `/status/<code>` (or `?status=<code>` on any path) answers with that status; `/slow/<ms>` waits first; `/reset` drops the connection unanswered.
 import { createServer } from 'node:http';
 
 export function startOrigin(port = 0, host = '127.0.0.1') {
@@ -9,7 +9,7 @@ export function startOrigin(port = 0, host = '127.0.0.1') {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://origin');
       if (url.pathname === '/reset') return req.socket.destroy();
-      const status = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1];
+      const status = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1] ?? /^\d{3}$/.exec(url.searchParams.get('status') ?? '')?.[0];
       const delay = Number(/^\/slow\/(\d+)$/.exec(url.pathname)?.[1] ?? 0);
       setTimeout(() => {
         res.writeHead(status ? Number(status) : 200, { 'content-type': 'application/json', 'x-demo-origin': '1' });

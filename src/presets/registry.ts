@@ -1,7 +1,15 @@
 import type { Policy } from '../policy/schema';
+import cloudsmith from './cloudsmith';
 import defaultPolicy from './default';
+import fluidcloud from './fluidcloud';
+import keygen from './keygen';
+import rubygems from './rubygems';
 
 /** The policies a deployment can select with the `POLICY` variable. */
 export const POLICIES: Readonly<Record<string, Policy>> = Object.freeze({
   default: defaultPolicy,
+  cloudsmith,
+  rubygems,
+  fluidcloud,
+  keygen,
 });

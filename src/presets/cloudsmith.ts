@@ -1,0 +1,81 @@
+import { definePolicy } from '../policy/parse';
+
+/** Native package-format endpoints ("Package Metadata APIs"), one host per format. */
+const FORMAT_HOSTS = [
+  'alpine', 'cargo', 'cocoapods', 'composer', 'conan', 'conda', 'cran', 'dart', 'deb', 'docker', 'go', 'helm', 'hex',
+  'huggingface', 'luarocks', 'maven', 'npm', 'nuget', 'p2', 'python', 'raw', 'rpm', 'ruby', 'swift', 'terraform', 'vagrant',
+].map((format) => `${format}.cloudsmith.io`);
+
+/** Package downloads via the default domain. */
+const DOWNLOAD_HOSTS = ['dl.cloudsmith.io'];
+
+/**
+ * Cloudsmith's published defaults ("Rate Limits and Scaling with Cloudsmith"):
+ *
+ * | who                                        | limit               | key                      |
+ * | ------------------------------------------ | ------------------- | ------------------------ |
+ * | anonymous, API                             | 1,800 / hour        | client IP                |
+ * | Core plan, API                             | 5,400 / hour        | user                     |
+ * | Pro or Velocity plan, API                  | 10,800 / hour       | user                     |
+ * | Ultra or Enterprise plan, API              | custom (10,800 / hour until an override sets it) | user |
+ * | package downloads, default domain          | 120,000 / hour      | client IP                |
+ * | package metadata APIs (native formats)     | 1,512,000 / hour    | region + user + org      |
+ *
+ * Plans come from identity records the API's backend writes when it issues
+ * a key (`identity:<sha256 of the key>` in KV: subject, org, tier); a key
+ * without a record counts as Core. Responses carry `X-RateLimit-Limit`,
+ * `-Remaining`, `-Reset` and `-Interval` (seconds to wait before the next
+ * request to stay within the window; on a 429, the wait itself), and a 429
+ * has `Retry-After` and `{"detail": "Request was throttled. Expected
+ * available in N.0 seconds."}`.
+ */
+export default definePolicy({
+  name: 'cloudsmith',
+  identity: { credential: { header: 'X-Api-Key' }, records: true, defaultTier: 'core' },
+  response: {
+    headers: ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-interval'],
+    headersOn: 'always',
+    body: 'detail',
+    message: 'Request was throttled. Expected available in {retryAfter}.0 seconds.',
+  },
+  rules: [
+    {
+      name: 'api-anonymous',
+      match: { tiers: ['anonymous'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      key: 'ip',
+      limits: [{ name: '1h', limit: 1_800, window: '1h' }],
+    },
+    {
+      name: 'api-core',
+      match: { tiers: ['core'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      key: { identity: 'subject' },
+      limits: [{ name: '1h', limit: 5_400, window: '1h' }],
+    },
+    {
+      name: 'api-pro',
+      match: { tiers: ['pro', 'velocity'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      key: { identity: 'subject' },
+      limits: [{ name: '1h', limit: 10_800, window: '1h' }],
+    },
+    {
+      // "Custom rate limits apply": each customer's limit is an override in KV.
+      name: 'api-enterprise',
+      match: { tiers: ['ultra', 'enterprise'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      key: { identity: 'subject' },
+      limits: [{ name: '1h', limit: 10_800, window: '1h' }],
+    },
+    {
+      name: 'downloads',
+      match: { hosts: DOWNLOAD_HOSTS },
+      key: 'ip',
+      limits: [{ name: '1h', limit: 120_000, window: '1h' }],
+    },
+    {
+      // "per region, per user, and per organisation"
+      name: 'package-metadata',
+      match: { hosts: FORMAT_HOSTS },
+      key: [{ cf: 'region' }, { identity: 'subject' }, { identity: 'org' }],
+      limits: [{ name: '1h', limit: 1_512_000, window: '1h' }],
+    },
+  ],
+});

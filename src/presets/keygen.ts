@@ -1,0 +1,71 @@
+import { definePolicy } from '../policy/parse';
+
+/** The two windows Keygen names in `X-RateLimit-Window`. */
+const clientWindows = [
+  { name: '30s', limit: 60, window: '30s' },
+  { name: '5m', limit: 500, window: '5m' },
+];
+
+/**
+ * Keygen's API limits ("Rate Limiting"): enforced per token and IP
+ * combination.
+ *
+ * - Client side (no token, or a user or license token): an IP may make 60
+ *   requests per 30-second window and 500 per 5-minute window.
+ * - Server side (admin, environment and product tokens, told apart by their
+ *   `admin-`, `env-` and `prod-` prefixes): higher limits, 600 and 5,000
+ *   here, raised per customer with overrides.
+ * - Every response names the window closest to being reached, percentage-wise,
+ *   in `X-RateLimit-Window` with its `-Count`, `-Limit`, `-Remaining` and
+ *   `-Reset`; `Retry-After` only on a 429, whose body is a JSON:API error.
+ *   Refused requests count (Keygen's example 429 shows `X-RateLimit-Count:
+ *   501` of 500).
+ * - "If we see patterns of abuse … the IP may be temporarily blacklisted":
+ *   1,000 refusals within 5 minutes ban the key for an hour (403).
+ *   Permanent blacklisting is the policy's `block` list.
+ */
+export default definePolicy({
+  name: 'keygen',
+  identity: {
+    credential: 'authorization',
+    prefixes: [{ pattern: '^Bearer (admin|env|prod)-', tier: 'server' }],
+    defaultTier: 'client',
+  },
+  response: {
+    headers: ['x-ratelimit-window', 'x-ratelimit-count', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    headersOn: 'always',
+    body: 'jsonapi',
+    title: 'Too many requests',
+    message: 'Throttle limit has been reached for your IP address.',
+    code: 'TOO_MANY_REQUESTS',
+    blockedMessage: 'Your IP address has been temporarily blocked because of abuse.',
+  },
+  rules: [
+    {
+      name: 'client-ip',
+      match: { tiers: ['anonymous'] },
+      key: 'ip',
+      countRefused: true,
+      limits: clientWindows,
+      ban: { after: 1_000, within: '5m', duration: '1h' },
+    },
+    {
+      name: 'client-token',
+      match: { tiers: ['client'] },
+      key: ['authorization', 'ip'],
+      countRefused: true,
+      limits: clientWindows,
+      ban: { after: 1_000, within: '5m', duration: '1h' },
+    },
+    {
+      name: 'server-token',
+      match: { tiers: ['server'] },
+      key: ['authorization', 'ip'],
+      countRefused: true,
+      limits: [
+        { name: '30s', limit: 600, window: '30s' },
+        { name: '5m', limit: 5_000, window: '5m' },
+      ],
+    },
+  ],
+});

@@ -1,0 +1,67 @@
+import { definePolicy } from '../policy/parse';
+
+/** Compact index and dependency API: the load balancer's higher cap (bundler's resolver). */
+const INDEX_PATHS = ['/api/v1/dependencies', '/api/v1/dependencies.json', '/info/*', '/versions', '/names'];
+
+/** Sign-in, sign-up, password reset, profile and email confirmation. */
+const AUTH_PATHS = ['/session', '/session/*', '/sign_in', '/sign_up', '/users', '/users/*', '/password', '/passwords', '/passwords/*', '/profile', '/profile/*', '/email_confirmations', '/email_confirmations/*'];
+
+/** MFA, ownership changes, API key retrieval and gem yanking. */
+const SENSITIVE_PATHS = [
+  '/multifactor_auth', '/multifactor_auth/*', '/api/v1/multifactor_auth', '/api/v1/multifactor_auth/*',
+  '/api/v1/gems/:gem/owners', '/api/v1/gems/:gem/owners.json', '/gems/:gem/owners', '/gems/:gem/owners/*',
+  '/api/v1/api_key', '/api/v1/api_key.json', '/api/v1/api_key.yaml',
+  '/api/v1/gems/yank',
+];
+
+/**
+ * RubyGems.org's limits ("Rubygems Rate Limits"), all answered with 429 and
+ * `Retry-After` (rack-attack's plain `Retry later` body, no other headers):
+ *
+ * - load balancer: 10 requests per second per IP across the API and website,
+ *   15 per second for the dependency API and compact index;
+ * - auth and account endpoints: 100 requests per 10 minutes per IP;
+ * - sensitive operations: exponential backoff per account, 300 per 5 minutes
+ *   and 600 per 25 hours (rack-attack's limit × level per period ^ level:
+ *   300 × 1 per 300 s, 300 × 2 per 300² s);
+ * - gem publishing (`POST /api/v1/gems`): 400 *successful* pushes per hour
+ *   per account, and failed pushes counted separately at 300 per 5 minutes
+ *   and 600 per 25 hours. Each push reserves before the origin is asked and
+ *   keeps only the count its response status matches.
+ * - IP blackholing for abuse: 300 refusals by the load-balancer cap within a
+ *   minute ban the address for an hour (403); the `block` list holds addresses
+ *   blackholed for good.
+ *
+ * The account is the API key's owner, from the identity record the backend
+ * writes when the key is issued (`identity:<sha256 of the key>`); a key
+ * without a record counts as an account of its own.
+ */
+export default definePolicy({
+  name: 'rubygems',
+  identity: { credential: 'authorization', records: true, defaultTier: 'account' },
+  response: { headers: [], body: 'text', message: 'Retry later' },
+  rules: [
+    {
+      name: 'lb-ip',
+      match: { exceptPaths: INDEX_PATHS },
+      key: 'ip',
+      limits: [{ name: '1s', limit: 10, window: '1s' }],
+      ban: { after: 300, within: '1m', duration: '1h' },
+    },
+    { name: 'lb-index', match: { paths: INDEX_PATHS }, key: 'ip', limits: [{ name: '1s', limit: 15, window: '1s' }] },
+    { name: 'auth', match: { paths: AUTH_PATHS }, key: 'ip', limits: [{ name: '10m', limit: 100, window: '10m' }] },
+    {
+      name: 'sensitive',
+      match: { paths: SENSITIVE_PATHS },
+      key: { identity: 'subject' },
+      backoff: { name: 'backoff', limit: 300, period: '300s', levels: 2 },
+    },
+    {
+      name: 'push',
+      match: { methods: ['POST'], paths: ['/api/v1/gems'] },
+      key: { identity: 'subject' },
+      limits: [{ name: 'pushes', limit: 400, window: '1h', countWhen: { status: ['2xx'] } }],
+      backoff: { name: 'failed-pushes', limit: 300, period: '300s', levels: 2, countWhen: { status: ['4xx', '5xx'] } },
+    },
+  ],
+});

@@ -1,0 +1,112 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { identityRow } from '../../../src/identity/record';
+import rubygems from '../../../src/presets/rubygems';
+import { sha256Hex } from '../../../src/request/credentials';
+import { freshIp } from '../../support/app';
+import { call, presetApp, runs, statuses, T0, type Call } from './support';
+
+/** An API key whose identity record names its account, as RubyGems.org's backend would write it. */
+async function apiKeyOf(account: string) {
+  const key = `rubygems_${crypto.randomUUID().replaceAll('-', '')}`;
+  await env.RATE_LIMIT_CONFIG.put(identityRow(await sha256Hex(key)), JSON.stringify({ subject: account, tier: 'account' }));
+  return { Authorization: key };
+}
+
+/** `n` requests spaced `gapMs` apart on the manual clock (under the load balancer's 10 per second). */
+async function paced(app: Parameters<typeof call>[0], clock: { advance(ms: number): void }, n: number, path: string, who: Call, gapMs = 150) {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push((await call(app, path, who, env)).status);
+    clock.advance(gapMs);
+  }
+  return runs(out);
+}
+
+describe('the RubyGems preset', { timeout: 60_000 }, () => {
+  it('caps an IP at 10 requests per second across the API and website, answered as rack-attack does', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    clock.set(T0 + 400);
+    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([[200, 10], [429, 1]]);
+    const refused = await call(app, '/gems/rails', { ip }, env);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('Retry-After')).toBe('1');
+    expect(refused.headers.get('Content-Type')).toBe('text/plain; charset=utf-8');
+    expect(refused.text_).toBe('Retry later\n');
+    expect([...refused.headers.keys()].filter((h) => h.includes('ratelimit'))).toEqual([]);
+    clock.set(T0 + 1_000);
+    expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(200);
+  });
+
+  it('allows 15 per second on the dependency API and compact index, apart from the general cap', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    clock.set(T0 + 2_000);
+    expect(runs(await statuses(app, 16, '/info/rails', { ip }, env))).toEqual([[200, 15], [429, 1]]);
+    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([[200, 10], [429, 1]]);
+  });
+
+  it('allows 100 requests per 10 minutes per IP on sign-in, sign-up, password reset, profile and email confirmation', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    clock.set(T0 + 600_000);
+    const paths = ['/session', '/users', '/passwords/edit', '/profile/edit', '/email_confirmations'];
+    const out: number[] = [];
+    for (let i = 0; i < 101; i++) {
+      out.push((await call(app, paths[i % paths.length]!, { ip, method: 'POST' }, env)).status);
+      clock.advance(150);
+    }
+    expect(runs(out)).toEqual([[200, 100], [429, 1]]);
+    const refused = await call(app, '/session', { ip, method: 'POST' }, env);
+    expect(Number(refused.headers.get('Retry-After'))).toBe(Math.ceil((T0 + 1_200_000 - (T0 + 600_000 + 101 * 150)) / 1000));
+  });
+
+  it('backs off sensitive operations per account: 300 per 5 minutes, then 600 per 25 hours', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+    const level2Start = Math.floor((T0 + 90_000_000) / 90_000_000) * 90_000_000;
+    clock.set(level2Start);
+    expect(await paced(app, clock, 301, '/api/v1/api_key', { ip: freshIp(), headers })).toEqual([[200, 300], [429, 1]]);
+    // The account, not the address, is limited.
+    expect((await call(app, '/api/v1/gems/yank', { ip: freshIp(), method: 'DELETE', headers }, env)).status).toBe(429);
+    clock.set(level2Start + 300_000);
+    expect(await paced(app, clock, 301, '/api/v1/gems/rails/owners', { ip: freshIp(), method: 'POST', headers })).toEqual([[200, 300], [429, 1]]);
+    // 600 spent in this 25-hour window: the next five-minute window is refused by the long level.
+    clock.set(level2Start + 600_000);
+    const refused = await call(app, '/api/v1/api_key', { ip: freshIp(), headers }, env);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('Retry-After'))).toBe(90_000 - 600);
+  });
+
+  it('counts 400 successful pushes per hour per account; failed pushes only toward their own backoff', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+    clock.set(T0 + 7_200_000);
+    const push = { ip: freshIp(), method: 'POST', headers };
+    // 299 failed pushes spend none of the 400 successful ones.
+    expect(await paced(app, clock, 299, '/api/v1/gems?status=422', push)).toEqual([[422, 299]]);
+    expect(await paced(app, clock, 401, '/api/v1/gems', push)).toEqual([[200, 400], [429, 1]]);
+  });
+
+  it('refuses a push once 300 have failed within five minutes, whatever it would answer', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+    clock.set(T0 + 10_800_000);
+    const push = { ip: freshIp(), method: 'POST', headers };
+    expect(await paced(app, clock, 300, '/api/v1/gems?status=500', push)).toEqual([[500, 300]]);
+    expect((await call(app, '/api/v1/gems', push, env)).status).toBe(429);
+  });
+
+  it('blackholes an address for an hour after 300 refusals within a minute (403)', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    clock.set(T0 + 14_400_000);
+    expect(runs(await statuses(app, 309, '/gems/rails', { ip }, env))).toEqual([[200, 10], [429, 299]]);
+    expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(403);
+    clock.advance(3_599_000);
+    expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(403);
+    clock.advance(2_000);
+    expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(200);
+  });
+});
