@@ -5,7 +5,7 @@ import type { Release } from '../durable-object/rate-limiter';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
-import type { CompiledLimit, CompiledPolicy, CompiledRule } from '../policy/compile';
+import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { CheckBatcher } from './check-batcher';
 import type { DenyCache } from './deny-cache';
@@ -24,9 +24,14 @@ export interface KeyLimiter {
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
 
-/** Looks up live overrides (Workers KV) for a rule and key; `undefined` keeps the policy's limits. */
+/** Looks up live overrides (Workers KV) for a rule and its key value; `undefined` keeps the policy's limits. */
 export interface OverrideSource {
-  lookup(rule: CompiledRule, key: string, identity: Identity, now: number): Promise<LimitOverride | undefined>;
+  lookup(rule: CompiledRule, keyValue: string, identity: Identity, now: number): Promise<LimitOverride | undefined>;
+}
+
+/** Allow and block lists changed at runtime (Workers KV), consulted besides the policy's own. */
+export interface ListSource {
+  current(now: number): Promise<{ allow: CompiledList; block: CompiledList } | undefined>;
 }
 
 export interface LimiterDeps {
@@ -43,6 +48,7 @@ export interface LimiterDeps {
   readonly metrics: Metrics;
   readonly analytics?: AnalyticsSink | undefined;
   readonly overrides?: OverrideSource | undefined;
+  readonly lists?: ListSource | undefined;
 }
 
 /** One limit's answer, with the rule it belongs to. */
@@ -129,8 +135,9 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
     ...(typeof view.cf.asn === 'number' ? { asn: view.cf.asn } : {}),
     ...(identity.credentialHash !== undefined ? { credentialHash: identity.credentialHash } : {}),
   };
-  if (compiled.allow.matches(listFacts)) return { ...base, kind: 'allow' };
-  if (compiled.block.matches(listFacts)) {
+  const live = deps.lists ? await deps.lists.current(now) : undefined;
+  if (compiled.allow.matches(listFacts) || live?.allow.matches(listFacts)) return { ...base, kind: 'allow' };
+  if (compiled.block.matches(listFacts) || live?.block.matches(listFacts)) {
     metrics.count('(blocklist)', 'blocked', deps.analytics);
     logEvent('blocked', { reason: 'blocklist', path: view.path });
     return { ...base, kind: 'block', status: 403 };
@@ -144,7 +151,7 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
       const value = await keyValue(rule.rule.key, view, policy, hash);
       if (value === undefined) return;
       const name = `${rule.keySignature}=${value}`;
-      const override = deps.overrides ? await deps.overrides.lookup(rule, name, identity, now) : undefined;
+      const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
       if (override?.exempt) return;
       const limits = override ? override.limits : rule.limits;
       let group = groups.get(name);

@@ -6,6 +6,8 @@ import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { logEvent } from '../observability/log';
+import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
+import { applyOverride, findOverride } from '../overrides/lookup';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
@@ -33,8 +35,14 @@ export interface RateLimitOptions {
   readonly analyticsBinding?: string;
   /** The clock, read once per request. */
   readonly now?: () => number;
-  /** Live overrides; built from `kvBinding` by the caller when wanted. */
-  readonly overrides?: (env: Record<string, unknown>) => OverrideSource | undefined;
+  /**
+   * Live overrides and allow/block list entries. By default they are read
+   * from the `kvBinding` namespace when it is bound (see the README's KV
+   * layout); `false` turns them off; a function supplies another source.
+   */
+  readonly overrides?: ((env: Record<string, unknown>) => OverrideSource | undefined) | false;
+  /** How long live overrides and lists are cached in the isolate, and the longest a request waits to read them. */
+  readonly live?: LiveConfigOptions;
   /** Counters shared with a dashboard; a fresh set by default. */
   readonly metrics?: Metrics;
   /** Refusals cached per isolate; on by default. */
@@ -86,6 +94,23 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const leases = new LeaseCache(10_000, 1_000, coalesce);
   const batcher = coalesce ? new CheckBatcher() : undefined;
 
+  const liveSources = (env: Record<string, unknown>): Pick<LimiterDeps, 'overrides' | 'lists'> => {
+    if (typeof options.overrides === 'function') return { overrides: options.overrides(env) };
+    const kv = env[kvBinding] as KVNamespace | undefined;
+    if (options.overrides === false || !kv) return {};
+    const live = liveConfigFor(kvBinding, options.live);
+    return {
+      overrides: {
+        async lookup(rule, keyValue, identity, now) {
+          const snapshot = await live.current(kv, now);
+          const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
+          return entry ? applyOverride(rule, entry) : undefined;
+        },
+      },
+      lists: { current: (now) => live.current(kv, now) },
+    };
+  };
+
   const deps = (env: Record<string, unknown>): LimiterDeps => {
     const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
     if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
@@ -99,7 +124,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       batcher,
       metrics,
       analytics: env[analyticsBinding] as AnalyticsSink | undefined,
-      overrides: options.overrides?.(env),
+      ...liveSources(env),
     };
   };
 

@@ -131,7 +131,8 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
   };
 }
 
-function compileList(list: ListSettings | undefined): CompiledList {
+/** Compiles allow or block list entries (addresses and CIDR ranges, countries, ASNs, credential digests). */
+export function compileList(list: ListSettings | undefined): CompiledList {
   if (!list) return { matches: () => false };
   const ranges = list.ips.map((entry) => (entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
   const countries = new Set(list.countries);
