@@ -4,6 +4,8 @@ interface DeploymentSettings {
   ORIGIN_URL?: string;
   /** Bearer secret of the admin API (`wrangler secret put ADMIN_TOKEN`); unset turns the admin API off. */
   ADMIN_TOKEN?: string;
+  /** Path prefix of the admin API and dashboard (default `/_ratelimit`). */
+  ADMIN_PREFIX?: string;
 }
 
 interface Env extends DeploymentSettings {}

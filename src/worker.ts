@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { adminApp } from './admin/app';
 // Built on the package's own exports, as any other worker using it would be.
 import { forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
@@ -7,20 +8,35 @@ export { RateLimiter } from './index';
 
 type AppEnv = { Bindings: Env };
 
-/** One limiter per shipped policy, built (and validated) once per isolate. */
+/** One limiter per shipped policy, built (and validated) once per isolate, each with its admin API. */
 const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy })]));
+const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
+
+/** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */
+export const DEFAULT_ADMIN_PREFIX = '/_ratelimit';
 
 /**
- * The standalone worker: the rate-limit middleware in front of the origin.
- * The `POLICY` variable selects the policy (`default` when unset).
+ * The standalone worker: the admin API under its prefix (when `ADMIN_TOKEN`
+ * is set), and the rate-limit middleware in front of the origin for
+ * everything else. The `POLICY` variable selects the policy (`default` when unset).
  */
 export function createApp() {
   const app = new Hono<AppEnv>();
+  const policyName = (env: Env) => {
+    const name = env.POLICY || 'default';
+    if (!limiters[name]) throw new Error(`POLICY "${name}" is not one of: ${Object.keys(limiters).join(', ')}`);
+    return name;
+  };
+  app.use('*', async function admin(c, next) {
+    const prefix = c.env.ADMIN_PREFIX || DEFAULT_ADMIN_PREFIX;
+    const url = new URL(c.req.url);
+    // Without a secret the admin API is off, and its path is ordinary traffic.
+    if (!c.env.ADMIN_TOKEN || (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`))) return next();
+    url.pathname = url.pathname.slice(prefix.length) || '/';
+    return admins[policyName(c.env)]!.fetch(new Request(url, c.req.raw), c.env);
+  });
   app.use('*', async function selectPolicy(c, next) {
-    const name = c.env.POLICY || 'default';
-    const limiter = limiters[name];
-    if (!limiter) throw new Error(`POLICY "${name}" is not one of: ${Object.keys(limiters).join(', ')}`);
-    return limiter(c, next);
+    return limiters[policyName(c.env)]!(c, next);
   });
   app.all('*', (c) => forwardToOrigin(c, { originUrl: c.env.ORIGIN_URL }));
   return app;

@@ -32,15 +32,20 @@ export type ListKind = (typeof LIST_KINDS)[number];
 const expiresSchema = z.iso.datetime({ offset: true, error: 'expires is an ISO 8601 time such as "2026-12-31T00:00:00Z"' }).optional();
 const reasonSchema = z.string().max(500).optional();
 
-/** The JSON value of an override. */
-export const overrideValueSchema = z.union(
-  [
-    z.strictObject({ exempt: z.literal(true), expires: expiresSchema, reason: reasonSchema }),
-    z.strictObject({ limits: z.array(limitSchema).min(1).max(16), expires: expiresSchema, reason: reasonSchema }),
-  ],
-  { error: 'an override is {"limits": [...]} or {"exempt": true}, with optional "expires" and "reason"' },
-);
+const exemptSchema = z.strictObject({ exempt: z.literal(true), expires: expiresSchema, reason: reasonSchema });
+const replaceSchema = z.strictObject({ limits: z.array(limitSchema).min(1).max(16), expires: expiresSchema, reason: reasonSchema });
+
+/** The JSON value of an override: replaced limits, or an exemption. */
+export const overrideValueSchema = z.union([exemptSchema, replaceSchema]);
 export type OverrideValue = z.output<typeof overrideValueSchema>;
+
+/** Validates an override's value against the form it claims (`exempt` or `limits`), so errors name the field at fault. */
+export function parseOverrideValue(raw: unknown) {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return overrideValueSchema.safeParse(raw, { error: () => 'an override is {"limits": [...]} or {"exempt": true}, with optional "expires" and "reason"' });
+  }
+  return 'exempt' in raw ? exemptSchema.safeParse(raw) : replaceSchema.safeParse(raw);
+}
 
 /** The JSON value of a list entry. */
 export const listValueSchema = z.strictObject({ expires: expiresSchema, reason: reasonSchema });

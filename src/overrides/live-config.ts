@@ -7,7 +7,7 @@ import {
   LIST_PREFIX,
   listValueSchema,
   OVERRIDE_PREFIX,
-  overrideValueSchema,
+  parseOverrideValue,
   parseListKey,
   parseOverrideKey,
   type ListTarget,
@@ -150,7 +150,7 @@ export class LiveConfig {
           refuse([`(key): ${target.error}`]);
           continue;
         }
-        const parsed = overrideValueSchema.safeParse(json);
+        const parsed = parseOverrideValue(json);
         if (!parsed.success) refuse(issuesOf(parsed.error));
         else overrides.push({ ...target, key, value_: parsed.data });
       } else {
@@ -181,6 +181,11 @@ function listOf(entries: readonly ListEntry[], list: 'allow' | 'block', now: num
 }
 
 const configs = new Map<string, LiveConfig>();
+
+/** Makes every live configuration read through `binding` read KV again on its next request (after the admin API writes). */
+export function invalidateLive(binding: string): void {
+  for (const [name, config] of configs) if (name.startsWith(`${binding}|`)) config.invalidate();
+}
 
 /** The isolate's live configuration read through a KV binding (by binding name). */
 export function liveConfigFor(binding: string, options?: LiveConfigOptions): LiveConfig {

@@ -1,0 +1,254 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { RateLimiter } from '../durable-object/rate-limiter';
+import { identityRecordSchema, identityRow } from '../identity/record';
+import { forgetIdentity } from '../identity/resolve';
+import type { RateLimitHandle } from '../http/middleware';
+import {
+  issuesOf,
+  LIST_KINDS,
+  LIST_NAMES,
+  listKey,
+  listValueError,
+  listValueSchema,
+  overrideKey,
+  parseOverrideValue,
+  TARGET_KINDS,
+  type ListKind,
+  type ListName,
+  type TargetKind,
+} from '../overrides/entries';
+import { invalidateLive, LiveConfig } from '../overrides/live-config';
+import { findOverride } from '../overrides/lookup';
+import { sha256Hex } from '../request/credentials';
+import { requireBearer } from './auth';
+import { BadRequest, jsonBody } from './body';
+import { keyValueOf, objectName } from './key-address';
+import { openApiDocument } from './openapi';
+
+export interface AdminOptions {
+  /** The limiter whose policy, counters and objects the API works on. */
+  readonly limiter: { readonly handle: RateLimitHandle };
+  /** Durable Object binding of `RateLimiter` (default `RATE_LIMITER`). */
+  readonly binding?: string;
+  /** KV binding of live configuration (default `RATE_LIMIT_CONFIG`). */
+  readonly kvBinding?: string;
+  /** Variable holding the bearer secret (default `ADMIN_TOKEN`); unset means the API is off. */
+  readonly tokenVar?: string;
+  /** The clock. */
+  readonly now?: () => number;
+}
+
+const identityInputSchema = z
+  .strictObject({
+    credential: z.string().min(1).max(4096).optional(),
+    credentialHash: z.string().regex(/^[0-9a-f]{64}$/, 'credentialHash is a SHA-256 hex digest').optional(),
+    subject: identityRecordSchema.shape.subject,
+    org: identityRecordSchema.shape.org,
+    tier: identityRecordSchema.shape.tier,
+  })
+  .refine((v) => (v.credential === undefined) !== (v.credentialHash === undefined), { message: 'give exactly one of credential and credentialHash', path: ['credential'] });
+
+/**
+ * The admin API: overrides, identity records, allow/block lists, and keys
+ * (inspect, reset, lift bans), behind a bearer secret compared in constant
+ * time. Every write is one KV or object operation, so nothing is half
+ * written; bad input is a 400 naming the field.
+ */
+export function adminApp(options: AdminOptions) {
+  const { limiter, binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', tokenVar = 'ADMIN_TOKEN', now = Date.now } = options;
+  const { compiled, metrics } = limiter.handle;
+  const policy = compiled.policy;
+  const app = new Hono<{ Bindings: Record<string, unknown> }>();
+
+  const kvOf = (c: Context): KVNamespace => {
+    const kv = (c.env as Record<string, unknown>)[kvBinding] as KVNamespace | undefined;
+    if (!kv) throw new BadRequest(400, '(config)', `no KV binding "${kvBinding}": live configuration is unavailable`);
+    return kv;
+  };
+  const ruleOf = (name: string) => {
+    const rule = compiled.rules.find((r) => r.name === name);
+    if (!rule) throw new BadRequest(400, 'rule', `no rule "${name}" in policy "${policy.name}" (rules: ${compiled.rules.map((r) => r.name).join(', ')})`);
+    return rule;
+  };
+  const stubOf = (c: Context, name: string) => ((c.env as Record<string, unknown>)[binding] as DurableObjectNamespace<RateLimiter>).getByName(name);
+  const written = () => invalidateLive(kvBinding);
+
+  app.onError((error, c) => {
+    if (error instanceof BadRequest) return c.json({ error: error.message, field: error.field }, error.status);
+    console.error(JSON.stringify({ event: 'admin_error', error: String(error) }));
+    return c.json({ error: 'internal error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.use('*', requireBearer((env) => env[tokenVar] as string | undefined));
+
+  app.get('/policy', (c) =>
+    c.json({
+      name: policy.name,
+      rules: compiled.rules.map((r) => ({
+        name: r.name,
+        match: r.rule.match,
+        key: r.keySignature,
+        limits: r.limits.map((l) => ({ id: l.id, name: l.name, ...l.config, ...(l.countWhen ? { countWhen: r.rule.limits.find((x) => x.name === l.name)?.countWhen ?? r.rule.backoff?.countWhen } : {}) })),
+        shadow: r.rule.shadow,
+        countRefused: r.rule.countRefused,
+        onError: r.onError,
+        ...(r.rule.ban ? { ban: r.rule.ban } : {}),
+      })),
+    }),
+  );
+
+  app.get('/metrics', (c) => c.json(metrics.snapshot()));
+
+  // ---- overrides and lists -------------------------------------------------------------
+
+  app.get('/overrides', async (c) => {
+    const snapshot = await new LiveConfig().load(kvOf(c), now());
+    return c.json({ overrides: snapshot.overrides.map(({ key, rule, kind, value, value_ }) => ({ key, rule, kind, value, ...value_ })), malformed: snapshot.malformed.filter((m) => m.key.startsWith('override:')) });
+  });
+
+  const target = (c: Context) => {
+    const rule = c.req.param('rule')!;
+    if (rule !== '*') ruleOf(rule);
+    const kind = c.req.param('kind')!;
+    if (!(TARGET_KINDS as readonly string[]).includes(kind)) throw new BadRequest(400, 'kind', 'kind is key, subject or org');
+    const value = c.req.param('value')!;
+    if (value.length === 0 || value.length > 400) throw new BadRequest(400, 'value', 'value is 1 to 400 characters');
+    return { rule, kind: kind as TargetKind, value };
+  };
+
+  app.put('/overrides/:rule/:kind/:value', async (c) => {
+    const t = target(c);
+    const parsed = parseOverrideValue(await jsonBody(c));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return c.json({ error: issuesOf(parsed.error).join('; '), field: issue.path.join('.') || '(body)' }, 400);
+    }
+    const key = overrideKey(t);
+    await kvOf(c).put(key, JSON.stringify(parsed.data));
+    written();
+    return c.json({ key, ...parsed.data });
+  });
+
+  app.delete('/overrides/:rule/:kind/:value', async (c) => {
+    const key = overrideKey(target(c));
+    await kvOf(c).delete(key);
+    written();
+    return c.json({ deleted: key });
+  });
+
+  app.get('/lists', async (c) => {
+    const snapshot = await new LiveConfig().load(kvOf(c), now());
+    return c.json({
+      entries: snapshot.lists.map(({ key, list, kind, value, value_ }) => ({ key, list, kind, value, ...value_ })),
+      static: { allow: policy.allow ?? null, block: policy.block ?? null },
+      malformed: snapshot.malformed.filter((m) => m.key.startsWith('list:')),
+    });
+  });
+
+  const listTarget = (c: Context) => {
+    const list = c.req.param('list')!;
+    if (!(LIST_NAMES as readonly string[]).includes(list)) throw new BadRequest(400, 'list', 'list is allow or block');
+    const kind = c.req.param('kind')!;
+    if (!(LIST_KINDS as readonly string[]).includes(kind)) throw new BadRequest(400, 'kind', 'kind is ip, country, asn or credential');
+    const value = c.req.param('value')!;
+    const error = listValueError(kind as ListKind, value);
+    if (error) throw new BadRequest(400, 'value', error);
+    return { list: list as ListName, kind: kind as ListKind, value };
+  };
+
+  app.put('/lists/:list/:kind/:value{.+}', async (c) => {
+    const t = listTarget(c);
+    const raw = c.req.header('Content-Length') === '0' ? {} : await jsonBody(c);
+    const parsed = listValueSchema.safeParse(raw);
+    if (!parsed.success) return c.json({ error: issuesOf(parsed.error).join('; '), field: parsed.error.issues[0]!.path.join('.') || '(body)' }, 400);
+    const key = listKey(t);
+    await kvOf(c).put(key, JSON.stringify(parsed.data));
+    written();
+    return c.json({ key, ...parsed.data });
+  });
+
+  app.delete('/lists/:list/:kind/:value{.+}', async (c) => {
+    const key = listKey(listTarget(c));
+    await kvOf(c).delete(key);
+    written();
+    return c.json({ deleted: key });
+  });
+
+  // ---- identity records ----------------------------------------------------------------
+
+  app.put('/identities', async (c) => {
+    const parsed = identityInputSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) return c.json({ error: issuesOf(parsed.error).join('; '), field: parsed.error.issues[0]!.path.join('.') || '(body)' }, 400);
+    const { credential, credentialHash, ...record } = parsed.data;
+    const hash = credentialHash ?? (await sha256Hex(credential!));
+    await kvOf(c).put(identityRow(hash), JSON.stringify(record));
+    forgetIdentity(hash);
+    return c.json({ credentialHash: hash, ...record });
+  });
+
+  const hashParam = (c: Context) => {
+    const hash = c.req.param('hash')!;
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new BadRequest(400, 'hash', 'the credential is named by its SHA-256 hex digest');
+    return hash;
+  };
+
+  app.get('/identities/:hash', async (c) => {
+    const hash = hashParam(c);
+    const record = await kvOf(c).get(identityRow(hash), 'json');
+    return record === null ? c.json({ error: 'no identity record' }, 404) : c.json({ credentialHash: hash, ...(record as object) });
+  });
+
+  app.delete('/identities/:hash', async (c) => {
+    const hash = hashParam(c);
+    await kvOf(c).delete(identityRow(hash));
+    forgetIdentity(hash);
+    return c.json({ deleted: identityRow(hash) });
+  });
+
+  // ---- keys ----------------------------------------------------------------------------
+
+  const keyOf = async (c: Context) => {
+    const rule = ruleOf(c.req.param('rule')!);
+    const value = await keyValueOf(rule, policy, c.req.query());
+    return { rule, value, object: objectName(rule, value) };
+  };
+
+  app.get('/keys/:rule', async (c) => {
+    const { rule, value, object } = await keyOf(c);
+    const at = now();
+    const snapshot = await stubOf(c, object).inspect(at);
+    const kv = (c.env as Record<string, unknown>)[kvBinding] as KVNamespace | undefined;
+    const live = kv ? await new LiveConfig().load(kv, at) : undefined;
+    const identityQuery = { subject: c.req.query('subject'), org: c.req.query('org') };
+    const override = live && findOverride(live, rule.name, value, { tier: '', source: 'default', ...(identityQuery.subject ? { subject: identityQuery.subject } : {}), ...(identityQuery.org ? { org: identityQuery.org } : {}) }, at);
+    return c.json({
+      rule: rule.name,
+      key: value,
+      object,
+      limits: snapshot.limits
+        .filter((l) => l.id.startsWith(`${rule.name}/`))
+        .map((l) => ({ id: l.id, algorithm: l.config.algorithm, limit: l.decision.limit, windowMs: l.config.windowMs, used: l.decision.used, remaining: l.decision.remaining, resetAt: new Date(l.decision.resetAt).toISOString() })),
+      bans: snapshot.bans.filter((b) => b.rule === rule.name).map((b) => ({ ...b, bannedUntil: b.bannedUntil > at ? new Date(b.bannedUntil).toISOString() : null })),
+      override: override ? { key: override.key, ...override.value_ } : null,
+    });
+  });
+
+  app.delete('/keys/:rule', async (c) => {
+    const { object } = await keyOf(c);
+    await stubOf(c, object).reset();
+    limiter.handle.denyCache.clear();
+    return c.json({ reset: object });
+  });
+
+  app.delete('/keys/:rule/ban', async (c) => {
+    const { rule, object } = await keyOf(c);
+    const lifted = await stubOf(c, object).liftBan(rule.name);
+    limiter.handle.denyCache.clear();
+    return c.json({ lifted });
+  });
+
+  return app;
+}
