@@ -1,7 +1,7 @@
 import type { BanRequest, KeyDecision, KeyRequest, LimitRequest } from '../algorithms/decide';
 import { leasable, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
-import type { Release } from '../durable-object/rate-limiter';
+import type { KeySnapshot, Release } from '../durable-object/rate-limiter';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
@@ -19,6 +19,7 @@ export interface KeyLimiter {
   release(now: number, releases: readonly Release[]): Promise<void> | void;
   lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
   checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
+  inspect?(now: number): Promise<KeySnapshot> | KeySnapshot;
 }
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */

@@ -7,6 +7,8 @@ import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
+import { quotaReport } from '../quota/quota';
+import { normalizePath } from '../request/normalize-path';
 import { applyOverride, findOverride } from '../overrides/lookup';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
@@ -128,8 +130,14 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     };
   };
 
+  const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
+
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
+    if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(new URL(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
+      const report = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>), at);
+      return c.json(report, 200, { 'Cache-Control': 'no-store' });
+    }
     const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>), at);
     c.set('rateLimit', verdict);
     if (verdict.kind !== 'allow') return refusalResponse(verdict, policy.response, at);

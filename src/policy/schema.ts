@@ -290,6 +290,11 @@ export const policySchema = z
     block: listSchema.optional(),
     response: responseSchema.default(responseSchema.parse({})),
     onError: onErrorSchema.default({ mode: 'open', timeoutMs: 50 }),
+    /**
+     * The self-service quota endpoint: `GET <path>` tells callers their own
+     * limits, remaining budget and resets without counting. Off unless set.
+     */
+    quota: z.strictObject({ path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"').default('/.well-known/ratelimit') }).optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((policy, ctx) => {

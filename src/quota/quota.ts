@@ -1,0 +1,75 @@
+import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
+import type { LimiterDeps } from '../engine/evaluate';
+import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
+import { normalizePath } from '../request/normalize-path';
+
+/** One limit as the quota endpoint reports it. */
+export interface QuotaLimit {
+  readonly rule: string;
+  readonly name: string;
+  readonly algorithm: string;
+  readonly limit: number;
+  readonly windowSeconds: number;
+  readonly used: number;
+  readonly remaining: number;
+  /** When the budget is whole again (ISO 8601), or null when nothing is counted. */
+  readonly resetAt: string | null;
+}
+
+export interface QuotaReport {
+  readonly policy: string;
+  readonly tier: string;
+  readonly limits: readonly QuotaLimit[];
+}
+
+/**
+ * What the calling client may still spend, rule by rule, read from its own
+ * keys' objects without counting anything. Only keys derived from the
+ * caller's own request are read, so nobody sees another caller's budget.
+ * `method` and `path` (query parameters) narrow it to the rules a given
+ * request would meet; without them every rule whose key the caller has is listed.
+ */
+export async function quotaReport(request: Request, deps: LimiterDeps, now: number): Promise<QuotaReport> {
+  const { compiled } = deps;
+  const policy = compiled.policy;
+  const url = new URL(request.url);
+  const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
+  const view = viewOf(request, policy, identity);
+  const askedMethod = url.searchParams.get('method')?.toUpperCase();
+  const askedPath = url.searchParams.get('path');
+  const facts = {
+    ...view,
+    ...(askedMethod ? { method: askedMethod } : {}),
+    ...(askedPath ? { path: normalizePath(askedPath.startsWith('/') ? askedPath : `/${askedPath}`, policy.caseSensitivePaths) } : {}),
+  };
+  const hash = hashMemo();
+  const perRule = await Promise.all(
+    compiled.rules.map(async (rule) => {
+      if (rule.rule.shadow) return [];
+      const narrowed = askedMethod !== undefined || askedPath !== null;
+      if (narrowed ? !rule.matches(facts) : rule.rule.match.tiers !== undefined && !rule.rule.match.tiers.includes(identity.tier)) return [];
+      const value = await keyValue(rule.rule.key, view, policy, hash);
+      if (value === undefined) return [];
+      const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
+      if (override?.exempt) return [];
+      const limits = override ? override.limits : rule.limits;
+      const snapshot = await deps.limiterFor(`${rule.keySignature}=${value}`).inspect?.(now);
+      return limits.map((limit): QuotaLimit => {
+        // The object's own view of the limit, as last counted.
+        const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
+        const total = decision?.limit ?? limit.config.burst ?? limit.config.limit;
+        return {
+          rule: rule.name,
+          name: limit.name,
+          algorithm: limit.config.algorithm,
+          limit: total,
+          windowSeconds: limit.config.windowMs / 1000,
+          used: decision?.used ?? 0,
+          remaining: decision?.remaining ?? total,
+          resetAt: decision && decision.used > 0 ? new Date(decision.resetAt).toISOString() : null,
+        };
+      });
+    }),
+  );
+  return { policy: policy.name, tier: identity.tier, limits: perRule.flat() };
+}
