@@ -33,7 +33,7 @@ export function createApp() {
     // Without a secret the admin API is off, and its path is ordinary traffic.
     if (!c.env.ADMIN_TOKEN || (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`))) return next();
     url.pathname = url.pathname.slice(prefix.length) || '/';
-    return admins[policyName(c.env)]!.fetch(new Request(url, c.req.raw), c.env);
+    return admins[policyName(c.env)]!.fetch(new Request(url, c.req.raw), { ...c.env, ADMIN_MOUNT: prefix });
   });
   app.use('*', async function selectPolicy(c, next) {
     return limiters[policyName(c.env)]!(c, next);

@@ -25,6 +25,7 @@ import { requireBearer } from './auth';
 import { BadRequest, jsonBody } from './body';
 import { keyValueOf, objectName } from './key-address';
 import { openApiDocument } from './openapi';
+import { registerDashboard } from '../dashboard/routes';
 
 export interface AdminOptions {
   /** The limiter whose policy, counters and objects the API works on. */
@@ -82,6 +83,8 @@ export function adminApp(options: AdminOptions) {
   app.notFound((c) => c.json({ error: 'not found' }, 404));
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  // The dashboard signs in with a session cookie of its own; everything else takes the bearer token.
+  registerDashboard(app, { handle: limiter.handle, binding, kvBinding, tokenVar, now });
   app.use('*', requireBearer((env) => env[tokenVar] as string | undefined));
 
   app.get('/policy', (c) =>

@@ -1,0 +1,197 @@
+import { html, raw } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { CompiledPolicy } from '../policy/compile';
+import type { ListEntry, MalformedEntry, OverrideEntry } from '../overrides/live-config';
+import type { MetricEvent } from '../observability/metrics';
+import { formatDuration } from '../policy/duration';
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+const STYLE = `
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:12px 24px}header h1{font-size:18px;margin:0}
+main{padding:16px 24px;display:grid;gap:16px;max-width:1200px}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px}
+h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}th{font-weight:600;color:#566}
+code{font-size:12px;background:#f1f3f6;padding:1px 4px;border-radius:3px}
+form.inline{display:inline}form.row{display:flex;flex-wrap:wrap;gap:6px;align-items:end;margin-top:8px}
+label{display:flex;flex-direction:column;font-size:12px;color:#566}input,select{font:inherit;padding:3px 6px}
+button{font:inherit;padding:3px 10px;cursor:pointer}.bad{color:#a11}.ok{color:#171}.muted{color:#788}
+`;
+
+function layout(title: string, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title}</title>
+    <style>${raw(STYLE)}</style>
+  </head>
+  <body>
+    ${body}
+  </body>
+</html>`;
+}
+
+export function loginPage(action: string, failed: boolean): Html {
+  return layout(
+    'edge-ratelimit: sign in',
+    html`<header><h1>edge-ratelimit</h1></header>
+      <main>
+        <section>
+          <h2>Sign in</h2>
+          ${failed ? html`<p class="bad" id="login-error">That token is not the admin token.</p>` : ''}
+          <form method="post" action="${action}" class="row">
+            <label>Admin token <input type="password" name="token" id="token" autocomplete="current-password" required /></label>
+            <button type="submit" id="sign-in">Sign in</button>
+          </form>
+        </section>
+      </main>`,
+  );
+}
+
+export interface KeyLookup {
+  readonly rule: string;
+  readonly by: string;
+  readonly value: string;
+  readonly result?: { readonly key: string; readonly limits: ReadonlyArray<{ id: string; limit: number; used: number; remaining: number; resetAt: string }>; readonly bans: ReadonlyArray<{ rule: string; bannedUntil: string | null; violations: number }> };
+  readonly error?: string;
+}
+
+export interface DashboardData {
+  readonly base: string;
+  readonly compiled: CompiledPolicy;
+  readonly overrides: readonly OverrideEntry[];
+  readonly lists: readonly ListEntry[];
+  readonly malformed: readonly MalformedEntry[];
+  readonly counts: Readonly<Record<string, Partial<Record<MetricEvent, number>>>>;
+  readonly recent: ReadonlyArray<{ at: number; rule: string; key: string; limit: string }>;
+  readonly lookup?: KeyLookup;
+  readonly notice?: string;
+}
+
+const EVENTS: readonly MetricEvent[] = ['allowed', 'refused', 'shadow_refused', 'fail_open', 'fail_closed', 'blocked', 'banned'];
+
+function rulesTable(compiled: CompiledPolicy): Html {
+  return html`<table id="rules">
+    <tr><th>rule</th><th>applies to</th><th>key</th><th>limits</th><th></th></tr>
+    ${compiled.rules.map((r) => {
+      const m = r.rule.match;
+      const applies = [m.methods?.join(' '), m.hosts?.join(' '), m.paths?.join(' '), m.exceptPaths && `except ${m.exceptPaths.join(' ')}`, m.tiers && `tiers ${m.tiers.join(', ')}`].filter(Boolean).join(' · ') || 'every request';
+      return html`<tr>
+        <td><code>${r.name}</code></td>
+        <td>${applies}</td>
+        <td><code>${r.keySignature}</code></td>
+        <td>${r.limits.map((l) => html`<div>${l.config.limit}${l.config.burst ? ` (burst ${l.config.burst})` : ''} / ${formatDuration(l.config.windowMs)} <span class="muted">${l.config.algorithm}${l.countWhen ? ', counted by outcome' : ''}</span></div>`)}</td>
+        <td class="muted">${[r.rule.shadow && 'shadow', r.rule.countRefused && 'counts refusals', r.rule.ban && `bans after ${r.rule.ban.after}`, `fail ${r.onError.mode} after ${r.onError.timeoutMs} ms`].filter(Boolean).join(', ')}</td>
+      </tr>`;
+    })}
+  </table>`;
+}
+
+function overridesSection(d: DashboardData): Html {
+  const rules = ['*', ...d.compiled.rules.map((r) => r.name)];
+  return html`<section>
+    <h2>Overrides</h2>
+    <table id="overrides">
+      <tr><th>rule</th><th>target</th><th>limits</th><th>expires</th><th>reason</th><th></th></tr>
+      ${d.overrides.map(
+        (o) => html`<tr>
+          <td><code>${o.rule}</code></td>
+          <td><code>${o.kind}:${o.value}</code></td>
+          <td>${'exempt' in o.value_ ? html`<b>exempt</b>` : o.value_.limits.map((l) => html`<div>${l.limit} / ${formatDuration(l.window)}</div>`)}</td>
+          <td>${o.value_.expires ?? ''}</td>
+          <td>${o.value_.reason ?? ''}</td>
+          <td><form method="post" action="${d.base}/overrides/delete" class="inline"><input type="hidden" name="key" value="${o.key}" /><button type="submit">Delete</button></form></td>
+        </tr>`,
+      )}
+    </table>
+    ${d.overrides.length === 0 ? html`<p class="muted">No overrides: every key has the policy's limits.</p>` : ''}
+    <form method="post" action="${d.base}/overrides" class="row" id="override-form">
+      <label>Rule <select name="rule">${rules.map((r) => html`<option>${r}</option>`)}</select></label>
+      <label>Target <select name="kind"><option>key</option><option>subject</option><option>org</option></select></label>
+      <label>Value <input name="value" required placeholder="203.0.113.7 or acme-*" /></label>
+      <label>Limit <input name="limit" type="number" min="0" placeholder="50000" /></label>
+      <label>Window <input name="window" placeholder="1h" /></label>
+      <label>Exempt <input name="exempt" type="checkbox" value="true" /></label>
+      <label>Expires <input name="expires" type="datetime-local" /></label>
+      <label>Reason <input name="reason" /></label>
+      <button type="submit">Save override</button>
+    </form>
+  </section>`;
+}
+
+function listsSection(d: DashboardData): Html {
+  return html`<section>
+    <h2>Allow and block lists</h2>
+    <table id="lists">
+      <tr><th>list</th><th>entry</th><th>reason</th><th>expires</th><th></th></tr>
+      ${d.lists.map(
+        (e) => html`<tr><td>${e.list}</td><td><code>${e.kind}:${e.value}</code></td><td>${e.value_.reason ?? ''}</td><td>${e.value_.expires ?? ''}</td>
+          <td><form method="post" action="${d.base}/lists/delete" class="inline"><input type="hidden" name="key" value="${e.key}" /><button type="submit">Remove</button></form></td></tr>`,
+      )}
+    </table>
+    <form method="post" action="${d.base}/lists" class="row" id="list-form">
+      <label>List <select name="list"><option>block</option><option>allow</option></select></label>
+      <label>Kind <select name="kind"><option>ip</option><option>country</option><option>asn</option><option>credential</option></select></label>
+      <label>Value <input name="value" required placeholder="203.0.113.0/24" /></label>
+      <label>Reason <input name="reason" /></label>
+      <button type="submit">Add</button>
+    </form>
+    ${d.malformed.length > 0
+      ? html`<h2 class="bad">Malformed entries (ignored)</h2><table id="malformed">${d.malformed.map((m) => html`<tr><td><code>${m.key}</code></td><td class="bad">${m.errors.join('; ')}</td></tr>`)}</table>`
+      : ''}
+  </section>`;
+}
+
+function lookupSection(d: DashboardData): Html {
+  const l = d.lookup;
+  return html`<section>
+    <h2>Key lookup</h2>
+    <form method="get" action="${d.base}" class="row" id="lookup-form">
+      <label>Rule <select name="rule">${d.compiled.rules.map((r) => html`<option ${l?.rule === r.name ? 'selected' : ''}>${r.name}</option>`)}</select></label>
+      <label>By <select name="by">${['ip', 'key', 'credential', 'subject', 'org'].map((b) => html`<option ${l?.by === b ? 'selected' : ''}>${b}</option>`)}</select></label>
+      <label>Value <input name="value" value="${l?.value ?? ''}" required /></label>
+      <button type="submit">Look up</button>
+    </form>
+    ${l?.error ? html`<p class="bad" id="lookup-error">${l.error}</p>` : ''}
+    ${l?.result
+      ? html`<table id="lookup-result">
+          <tr><th>limit</th><th>used</th><th>remaining</th><th>resets</th></tr>
+          ${l.result.limits.map((x) => html`<tr><td><code>${x.id}</code></td><td>${x.used}</td><td>${x.remaining} of ${x.limit}</td><td>${x.resetAt}</td></tr>`)}
+          ${l.result.limits.length === 0 ? html`<tr><td colspan="4" class="muted">Nothing counted for this key: its whole budget is left.</td></tr>` : ''}
+          ${l.result.bans.map((b) => html`<tr><td colspan="4" class="bad">banned by ${b.rule} until ${b.bannedUntil ?? '(expired)'} after ${b.violations} refusals</td></tr>`)}
+        </table>`
+      : ''}
+  </section>`;
+}
+
+function activitySection(d: DashboardData): Html {
+  return html`<section>
+    <h2>Decisions in this isolate</h2>
+    <table id="counters">
+      <tr><th>rule</th>${EVENTS.map((e) => html`<th>${e.replace('_', ' ')}</th>`)}</tr>
+      ${Object.entries(d.counts).map(([rule, c]) => html`<tr><td><code>${rule}</code></td>${EVENTS.map((e) => html`<td>${c[e] ?? 0}</td>`)}</tr>`)}
+    </table>
+    <h2>Recent refusals</h2>
+    <table id="refusals">
+      <tr><th>time</th><th>rule</th><th>limit</th><th>key (digest)</th></tr>
+      ${d.recent.map((r) => html`<tr><td>${new Date(r.at).toISOString()}</td><td><code>${r.rule}</code></td><td>${r.limit}</td><td><code>${r.key}</code></td></tr>`)}
+    </table>
+    ${d.recent.length === 0 ? html`<p class="muted">No refusals seen by this isolate yet.</p>` : ''}
+  </section>`;
+}
+
+export function dashboardPage(d: DashboardData): Html {
+  return layout(
+    `edge-ratelimit: ${d.compiled.policy.name}`,
+    html`<header><h1>edge-ratelimit · policy <code>${d.compiled.policy.name}</code></h1></header>
+      <main>
+        ${d.notice ? html`<p class="${d.notice.startsWith('Error') ? 'bad' : 'ok'}" id="notice">${d.notice}</p>` : ''}
+        <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
+        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${activitySection(d)}
+      </main>`,
+  );
+}
