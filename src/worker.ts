@@ -13,7 +13,7 @@ const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]
 const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
 
 /** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */
-export const DEFAULT_ADMIN_PREFIX = '/_ratelimit';
+const DEFAULT_ADMIN_PREFIX = '/_ratelimit';
 
 /**
  * The standalone worker: the admin API under its prefix (when `ADMIN_TOKEN`

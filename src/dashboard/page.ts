@@ -9,7 +9,7 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:12px 24px}header h1{font-size:18px;margin:0}
+header{background:#1d2330;color:#fff;padding:12px 24px}header h1{font-size:18px;margin:0}header code{background:#3a4254;color:#fff}
 main{padding:16px 24px;display:grid;gap:16px;max-width:1200px}
 section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px}
 h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}
