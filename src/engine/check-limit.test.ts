@@ -13,7 +13,9 @@ let counter = 0;
 /** A key no other test uses: Durable Object storage is shared within this file. */
 const freshKey = () => `tenant-${++counter}`;
 
-const jobs = [{ name: 'jobs', limits: [{ limit: 3, window: '1m' }] }];
+// The real objects get a generous timeout, so a loaded machine cannot turn a decision into a fail-open.
+const generous = { mode: 'open' as const, timeoutMs: 10_000 };
+const jobs = [{ name: 'jobs', onError: generous, limits: [{ limit: 3, window: '1m' }] }];
 
 /** A namespace whose objects always throw, as an unreachable Durable Object would. */
 const broken = { getByName: () => ({ check: () => Promise.reject(new Error('object unreachable')), release: () => undefined }) } as unknown as CheckLimitOptions['namespace'];
@@ -48,7 +50,7 @@ describe('checkLimit', () => {
   });
 
   it('shares the budget of a rule with the middleware: a rule keyed by ip counts that address', async () => {
-    const policy = { name: 'shared', rules: [{ name: 'per-ip', key: 'ip' as const, limits: [{ limit: 3, window: '1m' }] }] };
+    const policy = { name: 'shared', onError: generous, rules: [{ name: 'per-ip', key: 'ip' as const, limits: [{ limit: 3, window: '1m' }] }] };
     const ip = freshIp();
     const { app } = limitedApp({ policy, now: () => T0, denyCache: false });
     expect((await send(app, '/a', ip)).status).toBe(200);
@@ -62,8 +64,8 @@ describe('checkLimit', () => {
     const policy = {
       name: 'two',
       rules: [
-        { name: 'per-tenant', key: { header: 'X-Tenant' }, limits: [{ limit: 1, window: '1m' }] },
-        { name: 'per-region', key: { cf: 'region' as const }, limits: [{ limit: 5, window: '1m' }] },
+        { name: 'per-tenant', key: { header: 'X-Tenant' }, onError: generous, limits: [{ limit: 1, window: '1m' }] },
+        { name: 'per-region', key: { cf: 'region' as const }, onError: generous, limits: [{ limit: 5, window: '1m' }] },
       ],
     };
     const key = freshKey();
@@ -78,7 +80,7 @@ describe('checkLimit', () => {
 
   it('checks every limit of a rule together: a refusal by one counts in none', async () => {
     const key = freshKey();
-    const rules = [{ name: 'paired', limits: [{ limit: 5, window: '1m' }, { limit: 2, window: '1h' }] }];
+    const rules = [{ name: 'paired', onError: generous, limits: [{ limit: 5, window: '1m' }, { limit: 2, window: '1h' }] }];
     for (let i = 0; i < 3; i++) await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
     const check = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
     expect(check.allowed).toBe(false);
@@ -87,7 +89,7 @@ describe('checkLimit', () => {
 
   it('gives back an outcome-counted reservation when settled with a status that does not count', async () => {
     const key = freshKey();
-    const rules = [{ name: 'pushes', limits: [{ limit: 2, window: '1m', countWhen: { status: ['2xx'] } }] }];
+    const rules = [{ name: 'pushes', onError: generous, limits: [{ limit: 2, window: '1m', countWhen: { status: ['2xx'] } }] }];
     const failed = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
     expect(failed.limits[0]!.used).toBe(1);
     await failed.settle(500);
