@@ -62,13 +62,20 @@ export interface OverrideTarget {
 /** The KV key of an override. */
 export const overrideKey = (t: OverrideTarget): string => `${OVERRIDE_PREFIX}${t.rule}:${t.kind}:${t.value}`;
 
-/** Parses an override's KV key, or says what is wrong with it. */
-export function parseOverrideKey(key: string): OverrideTarget | { error: string } {
-  const rest = key.slice(OVERRIDE_PREFIX.length);
+/** `a:b:rest` after a prefix as `[a, b, rest]` (the value may hold colons, as IPv6 addresses do). */
+function threeParts(key: string, prefix: string): [string, string, string] | undefined {
+  const rest = key.slice(prefix.length);
   const first = rest.indexOf(':');
   const second = rest.indexOf(':', first + 1);
-  if (first < 0 || second < 0) return { error: 'override keys are override:<rule or *>:<key|subject|org>:<value>' };
-  const [rule, kind, value] = [rest.slice(0, first), rest.slice(first + 1, second), rest.slice(second + 1)];
+  if (first < 0 || second < 0) return undefined;
+  return [rest.slice(0, first), rest.slice(first + 1, second), rest.slice(second + 1)];
+}
+
+/** Parses an override's KV key, or says what is wrong with it. */
+export function parseOverrideKey(key: string): OverrideTarget | { error: string } {
+  const parts = threeParts(key, OVERRIDE_PREFIX);
+  if (!parts) return { error: 'override keys are override:<rule or *>:<key|subject|org>:<value>' };
+  const [rule, kind, value] = parts;
   if (!ruleNamePattern.test(rule)) return { error: `"${rule}" is not a rule name or *` };
   if (!(TARGET_KINDS as readonly string[]).includes(kind)) return { error: `"${kind}" is not one of key, subject, org` };
   if (value.length === 0 || value.length > 400) return { error: 'the value is 1 to 400 characters' };
@@ -99,11 +106,9 @@ export function listValueError(kind: ListKind, value: string): string | undefine
 }
 
 export function parseListKey(key: string): ListTarget | { error: string } {
-  const rest = key.slice(LIST_PREFIX.length);
-  const first = rest.indexOf(':');
-  const second = rest.indexOf(':', first + 1);
-  if (first < 0 || second < 0) return { error: 'list keys are list:<allow|block>:<ip|country|asn|credential>:<value>' };
-  const [list, kind, value] = [rest.slice(0, first), rest.slice(first + 1, second), rest.slice(second + 1)];
+  const parts = threeParts(key, LIST_PREFIX);
+  if (!parts) return { error: 'list keys are list:<allow|block>:<ip|country|asn|credential>:<value>' };
+  const [list, kind, value] = parts;
   if (!(LIST_NAMES as readonly string[]).includes(list)) return { error: `"${list}" is not allow or block` };
   if (!(LIST_KINDS as readonly string[]).includes(kind)) return { error: `"${kind}" is not one of ip, country, asn, credential` };
   const error = listValueError(kind as ListKind, value);
