@@ -73,7 +73,19 @@ export function adminApp(options: AdminOptions) {
     return rule;
   };
   const stubOf = (c: Context, name: string) => ((c.env as Record<string, unknown>)[binding] as DurableObjectNamespace<RateLimiter>).getByName(name);
-  const written = () => invalidateLive(kvBinding);
+  /** Writes or deletes one live-configuration entry; the isolate's cached snapshot is dropped so it applies at once. */
+  const store = async (c: Context, key: string, value: unknown) => {
+    await kvOf(c).put(key, JSON.stringify(value));
+    invalidateLive(kvBinding);
+    return c.json({ key, ...(value as object) });
+  };
+  const remove = async (c: Context, key: string) => {
+    await kvOf(c).delete(key);
+    invalidateLive(kvBinding);
+    return c.json({ deleted: key });
+  };
+  /** A 400 naming the first field at fault. */
+  const invalid = (c: Context, error: z.ZodError) => c.json({ error: issuesOf(error).join('; '), field: error.issues[0]!.path.join('.') || '(body)' }, 400);
 
   app.onError((error, c) => {
     if (error instanceof BadRequest) return c.json({ error: error.message, field: error.field }, error.status);
@@ -125,22 +137,10 @@ export function adminApp(options: AdminOptions) {
   app.put('/overrides/:rule/:kind/:value', async (c) => {
     const t = target(c);
     const parsed = parseOverrideValue(await jsonBody(c));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return c.json({ error: issuesOf(parsed.error).join('; '), field: issue.path.join('.') || '(body)' }, 400);
-    }
-    const key = overrideKey(t);
-    await kvOf(c).put(key, JSON.stringify(parsed.data));
-    written();
-    return c.json({ key, ...parsed.data });
+    return parsed.success ? store(c, overrideKey(t), parsed.data) : invalid(c, parsed.error);
   });
 
-  app.delete('/overrides/:rule/:kind/:value', async (c) => {
-    const key = overrideKey(target(c));
-    await kvOf(c).delete(key);
-    written();
-    return c.json({ deleted: key });
-  });
+  app.delete('/overrides/:rule/:kind/:value', (c) => remove(c, overrideKey(target(c))));
 
   app.get('/lists', async (c) => {
     const snapshot = await new LiveConfig().load(kvOf(c), now());
@@ -166,25 +166,16 @@ export function adminApp(options: AdminOptions) {
     const t = listTarget(c);
     const raw = c.req.header('Content-Length') === '0' ? {} : await jsonBody(c);
     const parsed = listValueSchema.safeParse(raw);
-    if (!parsed.success) return c.json({ error: issuesOf(parsed.error).join('; '), field: parsed.error.issues[0]!.path.join('.') || '(body)' }, 400);
-    const key = listKey(t);
-    await kvOf(c).put(key, JSON.stringify(parsed.data));
-    written();
-    return c.json({ key, ...parsed.data });
+    return parsed.success ? store(c, listKey(t), parsed.data) : invalid(c, parsed.error);
   });
 
-  app.delete('/lists/:list/:kind/:value{.+}', async (c) => {
-    const key = listKey(listTarget(c));
-    await kvOf(c).delete(key);
-    written();
-    return c.json({ deleted: key });
-  });
+  app.delete('/lists/:list/:kind/:value{.+}', (c) => remove(c, listKey(listTarget(c))));
 
   // ---- identity records ----------------------------------------------------------------
 
   app.put('/identities', async (c) => {
     const parsed = identityInputSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) return c.json({ error: issuesOf(parsed.error).join('; '), field: parsed.error.issues[0]!.path.join('.') || '(body)' }, 400);
+    if (!parsed.success) return invalid(c, parsed.error);
     const { credential, credentialHash, ...record } = parsed.data;
     const hash = credentialHash ?? (await sha256Hex(credential!));
     await kvOf(c).put(identityRow(hash), JSON.stringify(record));
