@@ -74,7 +74,12 @@ export class LiveConfig {
     this.maxEntries = options.maxEntries ?? 5_000;
   }
 
-  /** The snapshot for a request: the cached one while fresh; otherwise a new read, waited on for at most `timeoutMs`. */
+  /**
+   * The snapshot for a request: the cached one while fresh. Once it is older
+   * than `ttlMs` a new read starts; a snapshot less than two `ttlMs` old keeps
+   * serving meanwhile (no request waits for a refresh), and only without a
+   * usable snapshot does a request wait for the read, at most `timeoutMs`.
+   */
   async current(kv: KVNamespace | undefined, now: number): Promise<LiveSnapshot | undefined> {
     if (!kv) return undefined;
     const age = this.snapshot ? now - this.snapshot.loadedAt : -1;
@@ -96,7 +101,9 @@ export class LiveConfig {
         },
       );
       this.loading = loading;
+      loading.catch(() => undefined);
     }
+    if (this.snapshot && age >= 0 && age < 2 * this.ttlMs) return this.snapshot;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.timeoutMs)));
     try {

@@ -149,3 +149,30 @@ describe('when KV fails', () => {
     expect(response.headers.get('X-RateLimit-Remaining')).toBe('1');
   });
 });
+
+describe('the live configuration cache', () => {
+  it('keeps serving a snapshot while it refreshes it, so no request waits on KV once one read has finished', async () => {
+    const config = new LiveConfig({ ttlMs: 1_000, timeoutMs: 10_000 });
+    let reads = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      list: async ({ prefix }: { prefix: string }) => {
+        // One read lists two prefixes; count reads by the first.
+        if (prefix === 'override:') reads++;
+        if (reads > 1) await gate;
+        return { keys: [], list_complete: true, cacheStatus: null };
+      },
+      get: async () => null,
+    } as unknown as KVNamespace;
+    const first = await config.current(slow, T0);
+    expect(first?.loadedAt).toBe(T0);
+    // Stale but within two ttls: answered at once from the old snapshot while a read is under way.
+    const stale = await config.current(slow, T0 + 1_500);
+    expect(stale?.loadedAt).toBe(T0);
+    expect(reads).toBe(2);
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await config.current(slow, T0 + 1_600))?.loadedAt).toBe(T0 + 1_500);
+  });
+});
