@@ -89,7 +89,8 @@ export interface Group {
   readonly limits: Array<{ rule: CompiledRule; limit: CompiledLimit; cost: number }>;
 }
 
-const NOTHING_TO_SETTLE = async () => {};
+/** The `settle` of a verdict with no reservation to keep or give back. */
+export const NOTHING_TO_SETTLE = async (): Promise<void> => {};
 
 function costOf(rule: CompiledRule, headers: Headers): number {
   const cost = rule.rule.cost;
@@ -261,7 +262,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   };
   if (kind !== 'allow') await settle('error');
 
-  return { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
+  return { kind, results, retryAfterMs, status, settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
 }
 
 type GroupAnswer =

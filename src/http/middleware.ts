@@ -4,7 +4,7 @@ import { CheckBatcher } from '../engine/check-batcher';
 import { crossRequestWaitsWork } from '../engine/cross-request';
 import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
-import { evaluate, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
+import { evaluate, NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
 import { quotaReport } from '../quota/quota';
@@ -149,18 +149,26 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       failed = true;
       throw error;
     } finally {
-      const settled = verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status);
-      try {
-        c.executionCtx.waitUntil(settled);
-      } catch {
-        await settled;
+      // Outcome-counted reservations are kept or given back once the status is known, after the response.
+      if (verdict.settle !== NOTHING_TO_SETTLE) {
+        const settled = verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status);
+        try {
+          c.executionCtx.waitUntil(settled);
+        } catch {
+          await settled;
+        }
       }
     }
     if (policy.response.headersOn === 'always') {
       const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
       if (ours.length > 0) {
-        c.res = new Response(c.res.body, c.res);
-        mergeRateLimitHeaders(c.res.headers, ours);
+        try {
+          mergeRateLimitHeaders(c.res.headers, ours);
+        } catch {
+          // Headers of a response straight from fetch() are immutable: copy it once to add ours.
+          c.res = new Response(c.res.body, c.res);
+          mergeRateLimitHeaders(c.res.headers, ours);
+        }
       }
     }
   };

@@ -78,3 +78,16 @@ describe('client address parsing under fuzzing', () => {
     );
   });
 });
+
+describe('ipKey of a dotted quad', () => {
+  it('is the address ipaddr.js prints, for any octets (the parser-free path agrees with the parser)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.boolean(), (octets, padded) => {
+        const text = octets.map((o) => (padded && o < 100 ? String(o).padStart(3, '0') : String(o))).join('.');
+        const settings = { ipv4Prefix: 32, ipv6Prefix: 64 };
+        const expected = ipaddr.isValid(text) ? ipaddr.parse(text).toString() : undefined;
+        expect(ipKey(text, settings)).toBe(expected);
+      }),
+    );
+  });
+});

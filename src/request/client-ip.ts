@@ -1,5 +1,8 @@
 import ipaddr from 'ipaddr.js';
 
+/** A dotted quad as ipaddr.js prints it: four decimal octets 0–255 without leading zeros. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export interface ClientIpSettings {
   readonly trustedProxyHeader?: 'X-Forwarded-For' | 'X-Real-IP' | 'True-Client-IP' | undefined;
   readonly trustedHops: number;
@@ -35,6 +38,8 @@ export function clientAddress(headers: Headers, settings: ClientIpSettings): str
  * @example ipKey('2001:db8::1', { ipv6Prefix: 64, ... }) // '2001:db8::/64'
  */
 export function ipKey(address: string, settings: Pick<ClientIpSettings, 'ipv4Prefix' | 'ipv6Prefix'>): string | undefined {
+  // The common case, a canonical dotted quad keyed whole, needs no parser.
+  if (settings.ipv4Prefix >= 32 && CANONICAL_IPV4.test(address)) return address;
   if (!ipaddr.isValid(address)) return undefined;
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
