@@ -17,7 +17,9 @@
 // HTTP: the middleware and what it exposes.
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
 export { forwardToOrigin, type ForwardOptions } from './http/forward';
-export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, OverrideSource, Verdict, VerdictKind } from './engine/evaluate';
+// The admin API and dashboard for a limiter: mount it under a path of your choice.
+export { adminApp, type AdminOptions } from './admin/app';
+export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/evaluate';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
 export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
-import { adminApp } from './admin/app';
 // Built on the package's own exports, as any other worker using it would be.
-import { forwardToOrigin, rateLimit } from './index';
+import { adminApp, forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';

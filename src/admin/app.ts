@@ -38,6 +38,8 @@ export interface AdminOptions {
   readonly tokenVar?: string;
   /** The clock. */
   readonly now?: () => number;
+  /** The path the app is mounted under (e.g. `/_ratelimit` with `app.route('/_ratelimit', adminApp(…))`), for the dashboard's links and cookie. */
+  readonly basePath?: string;
 }
 
 const identityInputSchema = z
@@ -96,7 +98,7 @@ export function adminApp(options: AdminOptions) {
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   // The dashboard signs in with a session cookie of its own; everything else takes the bearer token.
-  registerDashboard(app, { handle: limiter.handle, binding, kvBinding, tokenVar, now });
+  registerDashboard(app, { handle: limiter.handle, binding, kvBinding, tokenVar, now, basePath: options.basePath ?? '' });
   app.use('*', requireBearer((env) => env[tokenVar] as string | undefined));
 
   app.get('/policy', (c) =>

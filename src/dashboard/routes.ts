@@ -15,12 +15,12 @@ export interface DashboardContext {
   readonly kvBinding: string;
   readonly tokenVar: string;
   readonly now: () => number;
+  /** Where the admin app is mounted, unless the worker says per request (`ADMIN_MOUNT`). */
+  readonly basePath: string;
 }
 
 type Env = { Bindings: Record<string, unknown> };
 
-/** Where the admin app is mounted, as the worker tells it (`ADMIN_MOUNT`). */
-const mountOf = (c: Context) => String((c.env as Record<string, unknown>).ADMIN_MOUNT ?? '');
 
 /**
  * The dashboard page, server-rendered, behind the admin secret: a sign-in
@@ -30,6 +30,7 @@ const mountOf = (c: Context) => String((c.env as Record<string, unknown>).ADMIN_
  */
 export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
   const { compiled, metrics } = ctx.handle;
+  const mountOf = (c: Context) => String((c.env as Record<string, unknown>).ADMIN_MOUNT ?? ctx.basePath);
   const secretOf = (c: Context) => (c.env as Record<string, unknown>)[ctx.tokenVar] as string | undefined;
   const base = (c: Context) => `${mountOf(c)}/dashboard`;
   const kvOf = (c: Context) => (c.env as Record<string, unknown>)[ctx.kvBinding] as KVNamespace | undefined;
