@@ -276,13 +276,14 @@ async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<G
   const cacheKey = `${group.name}#${limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',')}`;
   // Refusals that count, shadow limits and bans need the object to see every request.
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
-  if (cacheable) {
+  const lease = cacheable && deps.leases ? leaseSettings(group) : undefined;
+  // A leased key consults its lease before the deny cache (in askLease): units this isolate holds are spent, never stranded.
+  if (cacheable && !lease) {
     const cached = deps.denyCache.get(cacheKey, now, cost);
     if (cached) return { kind: 'decided', decision: cached, cached: true };
   }
   const onError = groupOnError(group.rules);
   try {
-    const lease = cacheable && deps.leases ? leaseSettings(group) : undefined;
     if (lease && deps.leases) {
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
       if (leased) return leased;
@@ -339,7 +340,8 @@ async function askLease(
   for (let turn = 0; turn < 100; turn++) {
     const local = leases.take(cacheKey, request.now, cost);
     if (local) return { kind: 'decided', decision: local, cached: true };
-    const denied = deps.denyCache.get(cacheKey, request.now, cost);
+    // Unspent units of a lapsed lease go back to the object first: they may be all the budget left.
+    const denied = leases.holdsUnspent(cacheKey) ? undefined : deps.denyCache.get(cacheKey, request.now, cost);
     if (denied) return { kind: 'decided', decision: denied, cached: true };
     // Surrender, ask and store under one key's turn, so no other request of this isolate can replace the lease in between.
     // Where requests cannot wait for each other, one that finds another asking decides on its own, exactly.

@@ -48,6 +48,11 @@ export class LeaseCache {
     return view(lease);
   }
 
+  /** Whether this isolate holds units of a lease on `key` that it has not spent, live or lapsed. */
+  holdsUnspent(key: string): boolean {
+    return (this.leases.get(key)?.balance ?? 0) > 0;
+  }
+
   /** Removes the lease on `key` and says what to give back: unspent units of a lease that has not yet lapsed. */
   surrender(key: string): LeaseReturn | undefined {
     const lease = this.leases.get(key);

@@ -13,11 +13,11 @@ const policy = (limit: number, size: number): PolicyInput => ({
 });
 
 /** One isolate: its own middleware (and so its own lease and deny caches) in front of the shared objects. */
-function isolate(input: PolicyInput, now: () => number) {
+function isolate(input: PolicyInput, now: () => number, coalesce = true) {
   const counting = countingNamespace(env.RATE_LIMITER);
   const hono = new Hono();
   // A test's requests share its context, so they may wait for each other as requests of one isolate do in production.
-  hono.use('*', rateLimit({ now, policy: input, coalesce: true }));
+  hono.use('*', rateLimit({ now, policy: input, coalesce }));
   hono.get('*', (c) => c.text('ok'));
   const bindings = { ...env, RATE_LIMITER: counting.namespace };
   const get = (ip: string) => hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': ip } }, bindings);
@@ -43,6 +43,22 @@ describe('hot-key leases', () => {
     expect(responses.filter((r) => r.status === 200)).toHaveLength(100);
     expect(counting.calls.check).toBe(0);
     expect(counting.calls.lease).toBe(11);
+  });
+
+  it('admits exactly the limit to concurrent clients where requests do not wait for each other (the default)', async () => {
+    const now = 1_800_000_000_000;
+    const { get, counting } = isolate(policy(500, 64), () => now, false);
+    // 64 clients, 24 requests each: a request that finds another fetching the lease asks the object itself,
+    // and a refusal it gets there must not strand the units this isolate still holds.
+    const client = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 24; i++) statuses.push((await get('198.51.100.13')).status);
+      return statuses;
+    };
+    const statuses = (await Promise.all(Array.from({ length: 64 }, client))).flat();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(500);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(counting.calls.lease).toBeGreaterThan(0);
   });
 
   it('shows headers from the lease: remaining counts down locally', async () => {
