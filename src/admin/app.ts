@@ -23,7 +23,7 @@ import { findOverride } from '../overrides/lookup';
 import { sha256Hex } from '../request/credentials';
 import { requireBearer } from './auth';
 import { BadRequest, jsonBody } from './body';
-import { keyValueOf, objectName } from './key-address';
+import { addressOf, keyValueOf, objectName } from './key-address';
 import { openApiDocument } from './openapi';
 import { registerDashboard } from '../dashboard/routes';
 
@@ -240,10 +240,17 @@ export function adminApp(options: AdminOptions) {
   });
 
   app.delete('/keys/:rule/ban', async (c) => {
-    const { rule, object } = await keyOf(c);
+    const { rule, value, object } = await keyOf(c);
     const lifted = await stubOf(c, object).liftBan(rule.name);
     limiter.handle.denyCache.clear();
-    return c.json({ lifted });
+    // A ban with blockAddress also put the key's address on the block list: lifting the ban takes it off.
+    const address = rule.rule.ban?.blockAddress ? addressOf(rule, value) : undefined;
+    const kv = (c.env as Record<string, unknown>)[kvBinding] as KVNamespace | undefined;
+    if (address === undefined || !kv) return c.json({ lifted });
+    const unblocked = listKey({ list: 'block', kind: 'ip', value: address });
+    await kv.delete(unblocked);
+    invalidateLive(kvBinding);
+    return c.json({ lifted, unblocked });
   });
 
   return app;

@@ -2,6 +2,7 @@ import type { CompiledRule } from '../policy/compile';
 import type { Policy } from '../policy/schema';
 import { ipKey } from '../request/client-ip';
 import { sha256Hex, userKey } from '../request/credentials';
+import { listValueError } from '../overrides/entries';
 import { BadRequest } from './body';
 
 /**
@@ -37,6 +38,15 @@ export async function keyValueOf(rule: CompiledRule, policy: Policy, query: Reco
     return value;
   }
   throw new BadRequest(400, 'key', 'name the key: key=, ip=, credential=, subject= or org=');
+}
+
+/** The address part of a rule's key value (the `ip` part of a composite), when the key has one. */
+export function addressOf(rule: CompiledRule, keyValue: string): string | undefined {
+  const index = rule.rule.key.indexOf('ip');
+  if (index < 0) return undefined;
+  const parts = keyValue.split('|');
+  const address = parts.length === rule.rule.key.length ? parts[index] : undefined;
+  return address !== undefined && listValueError('ip', address) === undefined ? address : undefined;
 }
 
 /** The name of the Durable Object that holds a rule's key. */

@@ -67,10 +67,12 @@ describe('decideKey', () => {
     const bans = [{ rule: 'login', after: 3, withinMs: 60_000, durationMs: 600_000 }];
     s.decide({ now: 0, limits, bans });
     const refusals = [1, 2, 3].map((now) => s.decide({ now, limits, bans }));
-    expect(refusals.map((r) => r.banned)).toEqual([undefined, undefined, { until: 600_003, rule: 'login' }]);
+    // The refusal that reaches the threshold places the ban; later ones meet it.
+    expect(refusals.map((r) => r.banned)).toEqual([undefined, undefined, { until: 600_003, rule: 'login', placed: true }]);
     // A minute later the limit would admit again, but the ban holds.
     const later = s.decide({ now: 120_000, limits, bans });
     expect(later).toMatchObject({ allowed: false, banned: { until: 600_003, rule: 'login' } });
+    expect(later.banned!.placed).toBeUndefined();
     expect(s.limits.get('login/1m')!.current).toBe(1);
     expect(s.decide({ now: 600_003, limits, bans }).allowed).toBe(true);
   });

@@ -48,8 +48,8 @@ export interface LimitOutcome {
 export interface KeyDecision {
   readonly allowed: boolean;
   readonly outcomes: readonly LimitOutcome[];
-  /** Set when the key is banned: until when, and by which rule. */
-  readonly banned?: { readonly until: number; readonly rule: string };
+  /** Set when the key is banned: until when, by which rule, and whether this request placed the ban. */
+  readonly banned?: { readonly until: number; readonly rule: string; readonly placed?: boolean };
 }
 
 /** What the step read and what it writes back. */
@@ -116,7 +116,7 @@ export function decideKey(
     const bannedUntil = reached ? now + ban.durationMs : 0;
     const violations = reached ? { ...step.state, current: 0 } : step.state;
     banWrites.set(ban.rule, { violations, bannedUntil, expiresAt: Math.max(bannedUntil, violations.windowStart + ban.withinMs) });
-    if (reached && !banned) banned = { until: bannedUntil, rule: ban.rule };
+    if (reached && !banned) banned = { until: bannedUntil, rule: ban.rule, placed: true };
   }
 
   return { decision: { allowed, outcomes, ...(banned ? { banned } : {}) }, limitWrites, banWrites };

@@ -6,7 +6,9 @@ import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
-import type { OnError } from '../policy/schema';
+import { formatDuration } from '../policy/duration';
+import type { OnError, Rule } from '../policy/schema';
+import { ipKey } from '../request/client-ip';
 import type { CheckBatcher } from './check-batcher';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
@@ -33,6 +35,8 @@ export interface OverrideSource {
 /** Allow and block lists changed at runtime (Workers KV), consulted besides the policy's own. */
 export interface ListSource {
   current(now: number): Promise<{ allow: CompiledList; block: CompiledList } | undefined>;
+  /** Puts an address (or IPv6 prefix) on the block list until `until` (bans with `blockAddress`). */
+  blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
 }
 
 export interface LimiterDeps {
@@ -79,6 +83,8 @@ export interface Verdict {
    * answered (a status) or failed (`'error'`). Resolves when released.
    */
   settle(outcome: number | 'error'): Promise<void>;
+  /** Work to finish after the response (a ban's address written to the block list), if any. */
+  readonly background?: Promise<void>;
 }
 
 /** Rules that apply under one key value: its object decides all their limits in one call. */
@@ -163,11 +169,27 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
       for (const limit of limits) group.limits.push({ rule, limit, cost });
     }),
   );
-  return { ...(await decideGroups(groups.values(), deps, now)), view };
+  const verdict = await decideGroups(groups.values(), deps, now);
+  const ban = verdict.placedBan?.rule.ban;
+  if (ban?.blockAddress && view.address !== undefined && deps.lists?.blockAddress) {
+    const address = ipKey(view.address, policy.clientIp);
+    if (address !== undefined) {
+      const rule = verdict.placedBan!.rule;
+      const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
+      const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
+      logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
+      return { ...verdict, view, background };
+    }
+  }
+  return { ...verdict, view };
 }
 
 /** A verdict without the request it was made for; lists are not consulted, so never a block. */
-export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & { readonly kind: Exclude<VerdictKind, 'block'> };
+export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & {
+  readonly kind: Exclude<VerdictKind, 'block'>;
+  /** The ban this request placed, if any: its rule and end. */
+  readonly placedBan?: { readonly rule: Rule; readonly until: number };
+};
 
 /**
  * Asks each group's object once, in parallel, and folds the answers into one
@@ -189,6 +211,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
   let status = 200;
+  let placedBan: GroupsVerdict['placedBan'];
 
   for (const [i, answer] of answers.entries()) {
     const group = ordered[i]!;
@@ -230,6 +253,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
       status = rule.rule.ban?.status ?? 403;
       retryAfterMs = Math.max(retryAfterMs, decision.banned.until - now);
       metrics.count(rule.name, 'banned', deps.analytics);
+      if (decision.banned.placed) placedBan ??= { rule: rule.rule, until: decision.banned.until };
     } else if (!decision.allowed) {
       if (kind === 'allow' || kind === 'limit') {
         kind = 'limit';
@@ -262,7 +286,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   };
   if (kind !== 'allow') await settle('error');
 
-  return { kind, results, retryAfterMs, status, settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}) };
+  return { kind, results, retryAfterMs, status, settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}), ...(placedBan ? { placedBan } : {}) };
 }
 
 type GroupAnswer =

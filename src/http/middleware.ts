@@ -9,6 +9,7 @@ import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
 import { quotaReport } from '../quota/quota';
 import { normalizePath } from '../request/normalize-path';
+import { listKey } from '../overrides/entries';
 import { applyOverride, findOverride } from '../overrides/lookup';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
@@ -60,6 +61,15 @@ export interface RateLimitOptions {
   readonly coalesce?: boolean;
 }
 
+/** Lets `work` finish after the response where the runtime allows it (`waitUntil`); otherwise waits for it. */
+async function afterResponse(c: Context, work: Promise<void>): Promise<void> {
+  try {
+    c.executionCtx.waitUntil(work);
+  } catch {
+    await work;
+  }
+}
+
 /** What a built limiter exposes besides the handler, for admin and quota endpoints. */
 export interface RateLimitHandle {
   readonly compiled: CompiledPolicy;
@@ -109,7 +119,16 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
           return entry ? applyOverride(rule, entry) : undefined;
         },
       },
-      lists: { current: (now) => live.current(kv, now) },
+      lists: {
+        current: (now) => live.current(kv, now),
+        async blockAddress(address, until, reason, now) {
+          const target = { list: 'block', kind: 'ip', value: address } as const;
+          const value = { expires: new Date(until).toISOString(), reason };
+          // KV drops the entry itself once the ban is over (it needs an expiry at least 60 s ahead).
+          await kv.put(listKey(target), JSON.stringify(value), { expiration: Math.ceil(Math.max(until, now + 61_000) / 1000) });
+          live.remember({ ...target, key: listKey(target), value_: value }, now);
+        },
+      },
     };
   };
 
@@ -140,6 +159,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     }
     const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>), at);
     c.set('rateLimit', verdict);
+    if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return refusalResponse(verdict, policy.response, at);
 
     let failed = false;
@@ -150,14 +170,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       throw error;
     } finally {
       // Outcome-counted reservations are kept or given back once the status is known, after the response.
-      if (verdict.settle !== NOTHING_TO_SETTLE) {
-        const settled = verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status);
-        try {
-          c.executionCtx.waitUntil(settled);
-        } catch {
-          await settled;
-        }
-      }
+      if (verdict.settle !== NOTHING_TO_SETTLE) await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
     }
     if (policy.response.headersOn === 'always') {
       const ours = rateLimitHeaders(verdict.results, policy.response, at, false);

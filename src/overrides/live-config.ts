@@ -41,6 +41,8 @@ export interface LiveSnapshot {
   /** Lists compiled for the request path, entries past their expiry left out. */
   readonly allow: CompiledList;
   readonly block: CompiledList;
+  /** When the next list entry expires: the lists are compiled again from then on. */
+  readonly listsValidUntil: number;
 }
 
 export interface LiveConfigOptions {
@@ -81,6 +83,12 @@ export class LiveConfig {
    * usable snapshot does a request wait for the read, at most `timeoutMs`.
    */
   async current(kv: KVNamespace | undefined, now: number): Promise<LiveSnapshot | undefined> {
+    const snapshot = await this.latest(kv, now);
+    // An entry that expires (a ban's blocked address) stops applying then, not at the next read.
+    return snapshot && now >= snapshot.listsValidUntil ? { ...snapshot, ...compiledLists(snapshot.lists, now) } : snapshot;
+  }
+
+  private async latest(kv: KVNamespace | undefined, now: number): Promise<LiveSnapshot | undefined> {
     if (!kv) return undefined;
     const age = this.snapshot ? now - this.snapshot.loadedAt : -1;
     // A clock behind the snapshot's (another request's) counts as stale too.
@@ -117,6 +125,18 @@ export class LiveConfig {
   async load(kv: KVNamespace, now: number): Promise<LiveSnapshot> {
     this.snapshot = await this.read(kv, now);
     return this.snapshot;
+  }
+
+  /**
+   * Puts a list entry this isolate has just written to KV into its cached
+   * snapshot, so it applies here at once rather than after the next read
+   * (other isolates see it once KV has propagated and their snapshot is read again).
+   */
+  remember(entry: ListEntry, now: number): void {
+    const snapshot = this.snapshot;
+    if (!snapshot) return;
+    const lists = [...snapshot.lists.filter((e) => e.key !== entry.key), entry];
+    this.snapshot = { ...snapshot, lists, ...compiledLists(lists, now) };
   }
 
   /** Forgets the cached snapshot, so the next request reads KV again (after the admin API writes). */
@@ -171,8 +191,14 @@ export class LiveConfig {
         else lists.push({ ...target, key, value_: parsed.data });
       }
     }
-    return { loadedAt: now, overrides, lists, malformed, allow: listOf(lists, 'allow', now), block: listOf(lists, 'block', now) };
+    return { loadedAt: now, overrides, lists, malformed, ...compiledLists(lists, now) };
   }
+}
+
+/** The allow and block lists as of `now`, and when the first of their entries expires. */
+function compiledLists(lists: readonly ListEntry[], now: number): Pick<LiveSnapshot, 'allow' | 'block' | 'listsValidUntil'> {
+  const expiries = lists.map((e) => (e.value_.expires === undefined ? Infinity : Date.parse(e.value_.expires))).filter((t) => t > now);
+  return { allow: listOf(lists, 'allow', now), block: listOf(lists, 'block', now), listsValidUntil: Math.min(Infinity, ...expiries) };
 }
 
 function listOf(entries: readonly ListEntry[], list: 'allow' | 'block', now: number): CompiledList {

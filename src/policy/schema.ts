@@ -151,12 +151,18 @@ export const onErrorSchema = z.strictObject({
   timeoutMs: z.number().int().min(1).max(30_000).default(50),
 });
 
-/** Fail2ban-style bans: `after` refusals within `within` ban the key for `duration`. */
+/**
+ * Fail2ban-style bans: `after` refusals within `within` ban the key for
+ * `duration`. With `blockAddress`, the client's address also goes on the
+ * live block list (Workers KV) until the ban ends, so every request from it
+ * is refused, whatever rule or credential it comes with ("IP blackholing").
+ */
 export const banSchema = z.strictObject({
   after: z.number().int().min(1).max(1e9),
   within: durationSchema,
   duration: durationSchema,
   status: z.union([z.literal(403), z.literal(429)], { error: 'ban status is 403 or 429' }).default(403),
+  blockAddress: z.boolean().default(false),
 });
 
 /** Request cost: a constant, or read from a header (bounded), e.g. a batch size. */

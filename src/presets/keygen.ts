@@ -21,7 +21,8 @@ const clientWindows = [
  *   Refused requests count (Keygen's example 429 shows `X-RateLimit-Count:
  *   501` of 500).
  * - "If we see patterns of abuse … the IP may be temporarily blacklisted":
- *   1,000 refusals within 5 minutes ban the key for an hour (403).
+ *   1,000 refusals of one client key within 5 minutes put its IP on the live
+ *   block list for an hour (403), whatever token it sends then.
  *   Permanent blacklisting is the policy's `block` list.
  */
 export default definePolicy({
@@ -47,7 +48,7 @@ export default definePolicy({
       key: 'ip',
       countRefused: true,
       limits: clientWindows,
-      ban: { after: 1_000, within: '5m', duration: '1h' },
+      ban: { after: 1_000, within: '5m', duration: '1h', blockAddress: true },
     },
     {
       name: 'client-token',
@@ -55,7 +56,7 @@ export default definePolicy({
       key: ['authorization', 'ip'],
       countRefused: true,
       limits: clientWindows,
-      ban: { after: 1_000, within: '5m', duration: '1h' },
+      ban: { after: 1_000, within: '5m', duration: '1h', blockAddress: true },
     },
     {
       name: 'server-token',

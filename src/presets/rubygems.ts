@@ -29,8 +29,8 @@ const SENSITIVE_PATHS = [
  *   and 600 per 25 hours. Each push reserves before the origin is asked and
  *   keeps only the count its response status matches.
  * - IP blackholing for abuse: 300 refusals by the load-balancer cap within a
- *   minute ban the address for an hour (403); the `block` list holds addresses
- *   blackholed for good.
+ *   minute ban the address for an hour (403) on every path, through the live
+ *   block list; the `block` list holds addresses blackholed for good.
  *
  * The account is the API key's owner, from the identity record the backend
  * writes when the key is issued (`identity:<sha256 of the key>`); a key
@@ -46,7 +46,8 @@ export default definePolicy({
       match: { exceptPaths: INDEX_PATHS },
       key: 'ip',
       limits: [{ name: '1s', limit: 10, window: '1s' }],
-      ban: { after: 300, within: '1m', duration: '1h' },
+      // Blackholing takes the address off the whole site, the compact index and auth endpoints included.
+      ban: { after: 300, within: '1m', duration: '1h', blockAddress: true },
     },
     { name: 'lb-index', match: { paths: INDEX_PATHS }, key: 'ip', limits: [{ name: '1s', limit: 15, window: '1s' }] },
     { name: 'auth', match: { paths: AUTH_PATHS }, key: 'ip', limits: [{ name: '10m', limit: 100, window: '10m' }] },

@@ -169,7 +169,10 @@ describe('the admin API: identities, lists and keys', () => {
     const seen = (await admin(`/keys/lb-ip?ip=${ip}`, { env: rubygems })).json();
     expect(seen.bans).toHaveLength(1);
     expect(seen.bans[0].bannedUntil).not.toBeNull();
-    expect((await admin(`/keys/lb-ip/ban?ip=${ip}`, { method: 'DELETE', env: rubygems })).json()).toEqual({ lifted: 1 });
+    // The ban also blocked the address on every path; the block list shows it, and lifting the ban takes it off.
+    const lists = (await admin('/lists', { env: rubygems })).json();
+    expect(lists.entries).toContainEqual(expect.objectContaining({ list: 'block', kind: 'ip', value: ip, reason: 'banned by rule lb-ip: 300 refusals within 1m' }));
+    expect((await admin(`/keys/lb-ip/ban?ip=${ip}`, { method: 'DELETE', env: rubygems })).json()).toEqual({ lifted: 1, unblocked: `list:block:ip:${ip}` });
     expect((await hit(ip, {}, rubygems)).status).not.toBe(403);
   }, 60_000);
 });

@@ -86,7 +86,11 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     expect(JSON.parse(banned.text_).errors[0].detail).toBe('Your IP address has been temporarily blocked because of abuse.');
     clock.advance(30_000);
     expect((await call(app, '/v1/me', { ip }, env)).status).toBe(403);
+    // The IP is blacklisted, not the anonymous key alone: a token (client or server side) does not get it back in.
+    expect((await call(app, '/v1/me', { ip, headers: { Authorization: 'Bearer user-fresh' } }, env)).status).toBe(403);
+    expect((await call(app, '/v1/me', { ip, headers: { Authorization: 'Bearer admin-fresh' } }, env)).status).toBe(403);
     clock.advance(3_600_000);
     expect((await call(app, '/v1/me', { ip }, env)).status).toBe(200);
+    expect((await call(app, '/v1/me', { ip, headers: { Authorization: 'Bearer user-fresh' } }, env)).status).toBe(200);
   });
 });

@@ -104,9 +104,14 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     clock.set(T0 + 14_400_000);
     expect(runs(await statuses(app, 309, '/gems/rails', { ip }, env))).toEqual([[200, 10], [429, 299]]);
     expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(403);
+    // The address is off the whole site: the compact index and sign-in too, which the 10 per second cap never sees.
+    expect((await call(app, '/info/rails', { ip }, env)).status).toBe(403);
+    expect((await call(app, '/session', { ip, method: 'POST' }, env)).status).toBe(403);
+    expect((await call(app, '/info/rails', { ip: freshIp() }, env)).status).toBe(200);
     clock.advance(3_599_000);
     expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(403);
     clock.advance(2_000);
     expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(200);
+    expect((await call(app, '/info/rails', { ip }, env)).status).toBe(200);
   });
 });
