@@ -44,17 +44,22 @@ export function viewOf(request: Request, policy: Policy, identity: Identity): Re
   };
 }
 
+/** The value of an optional key part the request does not have. */
+export const ABSENT = '-';
+
 /**
  * Derives the value of a rule's key for a request, part by part, or
- * `undefined` when a part is absent (the rule then does not apply).
+ * `undefined` when a part is absent (the rule then does not apply) and not
+ * `optional` (its absence is then the value {@link ABSENT}).
  * Credentials are hashed; `hash` memoises digests within the request.
  */
 export async function keyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
   const values: string[] = [];
   for (const part of parts) {
     const value = await partValue(part, view, policy, hash);
-    if (value === undefined) return undefined;
-    values.push(value);
+    if (value !== undefined) values.push(value);
+    else if (typeof part === 'object' && 'optional' in part && part.optional) values.push(ABSENT);
+    else return undefined;
   }
   return values.join('|');
 }

@@ -77,12 +77,17 @@ export const cfFieldSchema = z.enum(['country', 'colo', 'region', 'regionCode', 
  * - `{ cf }`: a field of `request.cf`.
  * - `{ identity }`: a field of the resolved identity (subject, org, tier).
  * - `{ const }`: a constant, one budget for every caller.
+ *
+ * A request without one of the parts is not limited by the rule, unless the
+ * part is `optional`: its absence is then a value of its own, so requests
+ * without it share one budget (e.g. users without an organisation).
  */
+const optionalPart = z.boolean().optional();
 export const keyPartSchema = z.union([
   z.enum(['ip', 'bearer', 'basic-user', 'authorization', 'method', 'path']),
-  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"') }),
-  z.strictObject({ cf: cfFieldSchema }),
-  z.strictObject({ identity: z.enum(['subject', 'org', 'tier']) }),
+  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"'), optional: optionalPart }),
+  z.strictObject({ cf: cfFieldSchema, optional: optionalPart }),
+  z.strictObject({ identity: z.enum(['subject', 'org', 'tier']), optional: optionalPart }),
   z.strictObject({ const: z.string().min(1).max(128) }),
 ], { error: 'a key part is "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity } or { const }' });
 

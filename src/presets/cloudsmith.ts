@@ -9,6 +9,12 @@ const FORMAT_HOSTS = [
 /** Package downloads via the default domain. */
 const DOWNLOAD_HOSTS = ['dl.cloudsmith.io'];
 
+/** The web app, whose authenticated usage has a limit of its own. */
+const APP_HOSTS = ['app.cloudsmith.com'];
+
+/** Plans of authenticated callers. */
+const PLANS = ['core', 'pro', 'velocity', 'ultra', 'enterprise'];
+
 /**
  * Cloudsmith's published defaults ("Rate Limits and Scaling with Cloudsmith"):
  *
@@ -18,8 +24,17 @@ const DOWNLOAD_HOSTS = ['dl.cloudsmith.io'];
  * | Core plan, API                             | 5,400 / hour        | user                     |
  * | Pro or Velocity plan, API                  | 10,800 / hour       | user                     |
  * | Ultra or Enterprise plan, API              | custom (10,800 / hour until an override sets it) | user |
+ * | authenticated app.cloudsmith.com usage     | 10,800 / hour       | user                     |
  * | package downloads, default domain          | 120,000 / hour      | client IP                |
  * | package metadata APIs (native formats)     | 1,512,000 / hour    | region + user + org      |
+ *
+ * Anonymous use of the web app counts as anonymous API use (1,800 per IP).
+ * Package metadata is counted per region (`request.cf.region`), user and
+ * organisation; a user without an organisation, or a request without a
+ * region, shares the budget of the ones that have none, and anonymous
+ * metadata requests are counted per region and client IP. Custom download
+ * domains ("custom rate limits apply") get their own `downloads`-style rule
+ * naming the domain.
  *
  * Plans come from identity records the API's backend writes when it issues
  * a key (`identity:<sha256 of the key>` in KV: subject, org, tier); a key
@@ -47,20 +62,26 @@ export default definePolicy({
     },
     {
       name: 'api-core',
-      match: { tiers: ['core'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      match: { tiers: ['core'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS, ...APP_HOSTS] },
       key: { identity: 'subject' },
       limits: [{ name: '1h', limit: 5_400, window: '1h' }],
     },
     {
       name: 'api-pro',
-      match: { tiers: ['pro', 'velocity'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      match: { tiers: ['pro', 'velocity'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS, ...APP_HOSTS] },
       key: { identity: 'subject' },
       limits: [{ name: '1h', limit: 10_800, window: '1h' }],
     },
     {
       // "Custom rate limits apply": each customer's limit is an override in KV.
       name: 'api-enterprise',
-      match: { tiers: ['ultra', 'enterprise'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      match: { tiers: ['ultra', 'enterprise'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS, ...APP_HOSTS] },
+      key: { identity: 'subject' },
+      limits: [{ name: '1h', limit: 10_800, window: '1h' }],
+    },
+    {
+      name: 'app',
+      match: { tiers: PLANS, hosts: APP_HOSTS },
       key: { identity: 'subject' },
       limits: [{ name: '1h', limit: 10_800, window: '1h' }],
     },
@@ -73,8 +94,14 @@ export default definePolicy({
     {
       // "per region, per user, and per organisation"
       name: 'package-metadata',
-      match: { hosts: FORMAT_HOSTS },
-      key: [{ cf: 'region' }, { identity: 'subject' }, { identity: 'org' }],
+      match: { tiers: PLANS, hosts: FORMAT_HOSTS },
+      key: [{ cf: 'region', optional: true }, { identity: 'subject' }, { identity: 'org', optional: true }],
+      limits: [{ name: '1h', limit: 1_512_000, window: '1h' }],
+    },
+    {
+      name: 'package-metadata-anonymous',
+      match: { tiers: ['anonymous'], hosts: FORMAT_HOSTS },
+      key: [{ cf: 'region', optional: true }, 'ip'],
       limits: [{ name: '1h', limit: 1_512_000, window: '1h' }],
     },
   ],

@@ -23,7 +23,8 @@ const SENSITIVE_PATHS = [
  * - auth and account endpoints: 100 requests per 10 minutes per IP;
  * - sensitive operations: exponential backoff per account, 300 per 5 minutes
  *   and 600 per 25 hours (rack-attack's limit × level per period ^ level:
- *   300 × 1 per 300 s, 300 × 2 per 300² s);
+ *   300 × 1 per 300 s, 300 × 2 per 300² s); requests without an API key (web
+ *   sessions) back off per IP the same way;
  * - gem publishing (`POST /api/v1/gems`): 400 *successful* pushes per hour
  *   per account, and failed pushes counted separately at 300 per 5 minutes
  *   and 600 per 25 hours. Each push reserves before the origin is asked and
@@ -55,6 +56,13 @@ export default definePolicy({
       name: 'sensitive',
       match: { paths: SENSITIVE_PATHS },
       key: { identity: 'subject' },
+      backoff: { name: 'backoff', limit: 300, period: '300s', levels: 2 },
+    },
+    {
+      // Signed-in web sessions carry no API key: their sensitive operations back off per address.
+      name: 'sensitive-session',
+      match: { paths: SENSITIVE_PATHS, tiers: ['anonymous'] },
+      key: 'ip',
       backoff: { name: 'backoff', limit: 300, period: '300s', levels: 2 },
     },
     {

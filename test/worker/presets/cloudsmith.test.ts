@@ -75,4 +75,48 @@ describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
     // Another region has a budget of its own.
     expect((await call(app, '/acme/repo/react', { ...oregon, cf: { region: 'Bavaria' } }, env)).headers.get('X-RateLimit-Remaining')).toBe('1511999');
   });
+
+  it('limits package metadata for every caller: users without an organisation, requests without a region, anonymous callers per IP', async () => {
+    const { app } = presetApp(cloudsmith);
+    const remaining = async (who: Parameters<typeof call>[2]) => (await call(app, '/acme/repo/react', { host: 'npm.cloudsmith.io', ...who }, env)).headers.get('X-RateLimit-Remaining');
+    const loner = await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'core' });
+    expect(await remaining({ ip: freshIp(), headers: loner, cf: { region: 'Oregon' } })).toBe('1511999');
+    expect(await remaining({ ip: freshIp(), headers: loner, cf: { region: 'Oregon' } })).toBe('1511998');
+    // Without a region the user still has one budget, apart from the regional ones.
+    expect(await remaining({ ip: freshIp(), headers: loner })).toBe('1511999');
+    expect(await remaining({ ip: freshIp(), headers: loner })).toBe('1511998');
+    // Anonymous callers: per region and address.
+    const ip = freshIp();
+    expect(await remaining({ ip, cf: { region: 'Oregon' } })).toBe('1511999');
+    expect(await remaining({ ip, cf: { region: 'Oregon' } })).toBe('1511998');
+    expect(await remaining({ ip: freshIp(), cf: { region: 'Oregon' } })).toBe('1511999');
+    // The metadata budget is apart from the anonymous API budget.
+    expect((await call(app, '/user/self/', { ip }, env)).headers.get('X-RateLimit-Remaining')).toBe('1799');
+  });
+
+  it('gives authenticated web app usage 10,800 an hour per user, apart from the API budget; anonymous app use counts as anonymous API use', async () => {
+    const { app } = presetApp(cloudsmith);
+    const headers = await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'core' });
+    const web = await call(app, '/acme/repos', { ip: freshIp(), host: 'app.cloudsmith.com', headers }, env);
+    expect(web.headers.get('X-RateLimit-Limit')).toBe('10800');
+    expect(web.headers.get('X-RateLimit-Remaining')).toBe('10799');
+    expect((await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Limit')).toBe('5400');
+    expect((await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Remaining')).toBe('5398');
+    const anonymous = await call(app, '/login', { ip: freshIp(), host: 'app.cloudsmith.com' }, env);
+    expect(anonymous.headers.get('X-RateLimit-Limit')).toBe('1800');
+  });
+
+  it('applies a custom limit to an Ultra or Enterprise customer through an override, without a redeploy', async () => {
+    const { app, clock } = presetApp(cloudsmith);
+    clock.set(T0 + 1_200_000);
+    const subject = `u-${crypto.randomUUID()}`;
+    const headers = await issueKey({ subject, org: 'bigco', tier: 'ultra' });
+    expect((await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Limit')).toBe('10800');
+    await env.RATE_LIMIT_CONFIG.put(`override:api-enterprise:subject:${subject}`, JSON.stringify({ limits: [{ name: '1h', limit: 50_000, window: '1h' }], reason: 'contract 42' }));
+    // The isolate's live configuration is read again after its cache time (30 s).
+    clock.advance(61_000);
+    await call(app, '/user/self/', { ip: freshIp(), headers }, env);
+    const raised = await call(app, '/user/self/', { ip: freshIp(), headers }, env);
+    expect(raised.headers.get('X-RateLimit-Limit')).toBe('50000');
+  });
 });

@@ -47,6 +47,18 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([[200, 10], [429, 1]]);
   });
 
+  it('counts the dependency API, /versions, /names and /info/* toward one 15 per second budget', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    clock.set(T0 + 3_000);
+    const paths = ['/api/v1/dependencies?gems=rails', '/versions', '/names', '/info/rack', '/api/v1/dependencies.json?gems=rack'];
+    const out: number[] = [];
+    for (let i = 0; i < 16; i++) out.push((await call(app, paths[i % paths.length]!, { ip }, env)).status);
+    expect(runs(out)).toEqual([[200, 15], [429, 1]]);
+    clock.set(T0 + 4_000);
+    expect((await call(app, '/versions', { ip }, env)).status).toBe(200);
+  });
+
   it('allows 100 requests per 10 minutes per IP on sign-in, sign-up, password reset, profile and email confirmation', async () => {
     const { app, clock } = presetApp(rubygems);
     const ip = freshIp();
@@ -87,6 +99,41 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     // 299 failed pushes spend none of the 400 successful ones.
     expect(await paced(app, clock, 299, '/api/v1/gems?status=422', push)).toEqual([[422, 299]]);
     expect(await paced(app, clock, 401, '/api/v1/gems', push)).toEqual([[200, 400], [429, 1]]);
+  });
+
+  it('backs off sensitive operations of web sessions (no API key) per IP', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const ip = freshIp();
+    const level2Start = Math.floor((T0 + 90_000_000) / 90_000_000) * 90_000_000 + 90_000_000;
+    clock.set(level2Start);
+    expect(await paced(app, clock, 301, '/multifactor_auth', { ip, method: 'PUT' })).toEqual([[200, 300], [429, 1]]);
+    expect((await call(app, '/multifactor_auth', { ip: freshIp(), method: 'PUT' }, env)).status).toBe(200);
+  });
+
+  it('refuses pushes for the rest of the 25-hour window once 600 have failed (the long backoff level)', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+    const start = Math.floor((T0 + 3 * 90_000_000) / 90_000_000) * 90_000_000;
+    clock.set(start);
+    const push = { ip: freshIp(), method: 'POST', headers };
+    expect(await paced(app, clock, 300, '/api/v1/gems?status=422', push)).toEqual([[422, 300]]);
+    clock.set(start + 300_000);
+    expect(await paced(app, clock, 300, '/api/v1/gems?status=422', push)).toEqual([[422, 300]]);
+    clock.set(start + 600_000);
+    const refused = await call(app, '/api/v1/gems', push, env);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('Retry-After'))).toBe(90_000 - 600);
+  });
+
+  it('decides concurrent pushes exactly: at 395 of 400 successful, 5 of 20 concurrent pushes go through', async () => {
+    const { app, clock } = presetApp(rubygems);
+    const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+    clock.set(T0 + 14_400_000 + 3_600_000);
+    const push = { ip: freshIp(), method: 'POST', headers };
+    expect(await paced(app, clock, 395, '/api/v1/gems', push)).toEqual([[200, 395]]);
+    // Each push reserves before the origin answers, so twenty at once cannot overshoot the five left.
+    const concurrent = await Promise.all(Array.from({ length: 20 }, () => call(app, '/api/v1/gems', { ...push, ip: freshIp() }, env)));
+    expect(runs(concurrent.map((r) => r.status).sort())).toEqual([[200, 5], [429, 15]]);
   });
 
   it('refuses a push once 300 have failed within five minutes, whatever it would answer', async () => {
