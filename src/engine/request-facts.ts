@@ -3,7 +3,7 @@ import type { RequestFacts } from '../policy/compile';
 import type { KeyPart, Policy } from '../policy/schema';
 import { clientAddress, ipKey } from '../request/client-ip';
 import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex, userKey } from '../request/credentials';
-import { normalizePath } from '../request/normalize-path';
+import { pathReadings } from '../request/normalize-path';
 
 /** What is known of one request once, before any rule looks at it. */
 export interface RequestView extends RequestFacts {
@@ -31,11 +31,13 @@ export function effectiveMethod(request: Request, policy: Policy): string {
 
 export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
   const url = new URL(request.url);
+  const [path, literalPath] = pathReadings(url.pathname, policy.caseSensitivePaths);
   return {
     method: effectiveMethod(request, policy),
     // `api.example.com.` (fully qualified) is the same host as `api.example.com`.
     host: url.hostname.toLowerCase().replace(/\.$/, ''),
-    path: normalizePath(url.pathname, policy.caseSensitivePaths),
+    path,
+    literalPath,
     tier: identity.tier,
     headers: request.headers,
     address: clientAddress(request.headers, policy.clientIp),

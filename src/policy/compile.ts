@@ -22,6 +22,8 @@ export interface RequestFacts {
   readonly host: string;
   /** Normalised path. */
   readonly path: string;
+  /** The literal reading of the path, where it differs (see `pathReadings`): rules match either. */
+  readonly literalPath?: string | undefined;
   readonly tier: string;
 }
 
@@ -112,6 +114,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
   const paths = match.paths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const exceptPaths = match.exceptPaths?.map((p) => compilePathPattern(p, policy.caseSensitivePaths));
   const tiers = match.tiers ? new Set(match.tiers) : undefined;
+  const pathMatches = (path: string) => (!paths || paths.some((p) => p(path))) && !(exceptPaths && exceptPaths.some((p) => p(path)));
   return {
     rule,
     name: rule.name,
@@ -123,10 +126,8 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
       if (methods && !methods.has(facts.method)) return false;
       if (hosts && !hosts.some((h) => h(facts.host))) return false;
       if (exceptHosts && exceptHosts.some((h) => h(facts.host))) return false;
-      if (paths && !paths.some((p) => p(facts.path))) return false;
-      if (exceptPaths && exceptPaths.some((p) => p(facts.path))) return false;
       if (tiers && !tiers.has(facts.tier)) return false;
-      return true;
+      return pathMatches(facts.path) || (facts.literalPath !== undefined && pathMatches(facts.literalPath));
     },
   };
 }

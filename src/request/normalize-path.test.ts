@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizePath } from './normalize-path';
+import { normalizePath, pathReadings } from './normalize-path';
 
 describe('normalizePath', () => {
   it.each([
@@ -25,6 +25,17 @@ describe('normalizePath', () => {
     ['/a%3Fb', '/a%3fb'],
   ])('normalises %j to %j', (raw, expected) => {
     expect(normalizePath(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['/admin/users', ['/admin/users']],
+    ['/admin/..%2Fusers', ['/users', '/admin/..%2fusers']],
+    ['/admin/..%252fusers', ['/users', '/admin/..%2fusers']],
+    ['/admin/..;/users', ['/users', '/admin/..;/users']],
+    ['/items/a%2Fb', ['/items/a/b', '/items/a%2fb']],
+    ['/a/../%78/', ['/x']],
+  ])('reads %j as %j', (raw, expected) => {
+    expect(pathReadings(raw)).toEqual(expected);
   });
 
   it('keeps case when asked to', () => {

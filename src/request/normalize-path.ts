@@ -1,10 +1,10 @@
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
-/** Decodes `%XX` escapes of unreserved characters and of `/`, `\` and `.`; leaves others encoded. */
-function decodeForMatching(path: string): string {
+/** Decodes `%XX` escapes of unreserved characters, and (`separators`) of `/` and `\`; leaves others encoded. */
+function decodeForMatching(path: string, separators: boolean): string {
   return path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) || char === '/' || char === '\\' ? char : escape.toUpperCase();
+    return UNRESERVED.test(char) || (separators && (char === '/' || char === '\\')) ? char : escape.toUpperCase();
   });
 }
 
@@ -19,18 +19,35 @@ function decodeForMatching(path: string): string {
  * @example normalizePath('/a/..//%78/') // '/x'
  */
 export function normalizePath(rawPath: string, caseSensitive = false): string {
+  return normalize(rawPath, caseSensitive, true);
+}
+
+/**
+ * Every path an origin may serve for `rawPath`: the {@link normalizePath}
+ * reading, and the literal one of an origin that keeps encoded slashes and
+ * backslashes inside a segment and `;` as part of it (most Node and Go
+ * servers), where `/admin/..%2Fusers` stays under `/admin`. A rule applies
+ * when either reading matches it, so neither can be used to step around it.
+ */
+export function pathReadings(rawPath: string, caseSensitive = false): readonly [string] | readonly [string, string] {
+  const lenient = normalize(rawPath, caseSensitive, true);
+  const literal = normalize(rawPath, caseSensitive, false);
+  return literal === lenient ? [lenient] : [lenient, literal];
+}
+
+function normalize(rawPath: string, caseSensitive: boolean, lenient: boolean): string {
   // Decode repeatedly so double encoding (`%2578`) cannot hide a character either.
   let path = rawPath;
   for (let i = 0; i < 3; i++) {
-    const decoded = decodeForMatching(path.replace(/%25([0-9A-Fa-f]{2})/g, '%$1'));
+    const decoded = decodeForMatching(path.replace(/%25([0-9A-Fa-f]{2})/g, '%$1'), lenient);
     if (decoded === path) break;
     path = decoded;
   }
-  path = path.replace(/\\/g, '/');
+  if (lenient) path = path.replace(/\\/g, '/');
   const out: string[] = [];
   for (const raw of path.split('/')) {
     // Servlet containers drop `;` path parameters (`/login;x=1` is `/login`, `/..;/` is `/../`).
-    const segment = raw.split(';', 1)[0]!;
+    const segment = lenient ? raw.split(';', 1)[0]! : raw;
     if (segment === '' || segment === '.') continue;
     if (segment === '..') out.pop();
     else out.push(segment);
