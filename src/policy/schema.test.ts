@@ -98,6 +98,7 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['a window over 366d', withLimit({ window: '367d' }), ['rules[0] "r".limits[0].window: window must be between 1s and 366d']],
   ['a window that is not a number or text', withLimit({ window: { minutes: 1 } }), ['rules[0] "r".limits[0].window: invalid duration: use a number of milliseconds or text such as "30s", "5m", "25h"']],
   ['burst on a fixed window', withLimit({ burst: 5 }), ['rules[0] "r".limits[0].burst: burst applies to the gcra algorithm only']],
+  ['a gcra limit of 0', withLimit({ algorithm: 'gcra', limit: 0 }), ['rules[0] "r".limits[0].limit: a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request']],
   ['burst 0', withLimit({ algorithm: 'gcra', burst: 0 }), ['rules[0] "r".limits[0].burst: Too small: expected number to be >=1']],
   ['burst above 1e12', withLimit({ algorithm: 'gcra', burst: 1e13 }), ['rules[0] "r".limits[0].burst: Too big: expected number to be <=1000000000000']],
   ['a limit name with a space', withLimit({ name: 'per minute' }), ['rules[0] "r".limits[0] "per minute".name: names use letters, digits, "_", "." and "-" (at most 64)']],

@@ -51,7 +51,8 @@ export const limitSchema = z
     burst: z.number().int().min(1).max(1e12).optional(),
     countWhen: countWhenSchema.optional(),
   })
-  .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] });
+  .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] })
+  .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] });
 
 /**
  * Exponential backoff layers in rack-attack's pattern: level `n` (1…levels)
