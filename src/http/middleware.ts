@@ -70,12 +70,23 @@ async function afterResponse(c: Context, work: Promise<void>): Promise<void> {
   }
 }
 
+/** `waitUntil` of the request, or nothing where there is no execution context (a test's `app.request`). */
+function keepAliveOf(c: Context): ((work: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a built limiter exposes besides the handler, for admin and quota endpoints. */
 export interface RateLimitHandle {
   readonly compiled: CompiledPolicy;
   readonly metrics: Metrics;
   readonly denyCache: DenyCache;
-  deps(env: Record<string, unknown>): LimiterDeps;
+  /** The limiter's dependencies for a request's bindings; `keepAlive` lets background reads outlive it (`waitUntil`). */
+  deps(env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps;
 }
 
 /**
@@ -106,7 +117,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const leases = new LeaseCache(10_000, 1_000, coalesce);
   const batcher = coalesce ? new CheckBatcher() : undefined;
 
-  const liveSources = (env: Record<string, unknown>): Pick<LimiterDeps, 'overrides' | 'lists'> => {
+  const liveSources = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => {
     if (typeof options.overrides === 'function') return { overrides: options.overrides(env) };
     const kv = env[kvBinding] as KVNamespace | undefined;
     if (options.overrides === false || !kv) return {};
@@ -114,13 +125,13 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     return {
       overrides: {
         async lookup(rule, keyValue, identity, now) {
-          const snapshot = await live.current(kv, now);
+          const snapshot = await live.current(kv, now, keepAlive);
           const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
           return entry ? applyOverride(rule, entry) : undefined;
         },
       },
       lists: {
-        current: (now) => live.current(kv, now),
+        current: (now) => live.current(kv, now, keepAlive),
         async blockAddress(address, until, reason, now) {
           const target = { list: 'block', kind: 'ip', value: address } as const;
           const value = { expires: new Date(until).toISOString(), reason };
@@ -132,7 +143,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     };
   };
 
-  const deps = (env: Record<string, unknown>): LimiterDeps => {
+  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => {
     const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
     if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
     return {
@@ -145,7 +156,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       batcher,
       metrics,
       analytics: env[analyticsBinding] as AnalyticsSink | undefined,
-      ...liveSources(env),
+      ...liveSources(env, keepAlive),
     };
   };
 
@@ -154,10 +165,10 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(new URL(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
-      const report = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>), at);
+      const report = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
       return c.json(report, 200, { 'Cache-Control': 'no-store' });
     }
-    const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>), at);
+    const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return refusalResponse(verdict, policy.response, at);

@@ -82,13 +82,14 @@ export class LiveConfig {
    * serving meanwhile (no request waits for a refresh), and only without a
    * usable snapshot does a request wait for the read, at most `timeoutMs`.
    */
-  async current(kv: KVNamespace | undefined, now: number): Promise<LiveSnapshot | undefined> {
-    const snapshot = await this.latest(kv, now);
+  async current(kv: KVNamespace | undefined, now: number, keepAlive?: (read: Promise<unknown>) => void): Promise<LiveSnapshot | undefined> {
+    const snapshot = await this.latest(kv, now, keepAlive);
     // An entry that expires (a ban's blocked address) stops applying then, not at the next read.
     return snapshot && now >= snapshot.listsValidUntil ? { ...snapshot, ...compiledLists(snapshot.lists, now) } : snapshot;
   }
 
-  private async latest(kv: KVNamespace | undefined, now: number): Promise<LiveSnapshot | undefined> {
+  /** `keepAlive` receives a read this request starts, so it can finish after the response (`waitUntil`). */
+  private async latest(kv: KVNamespace | undefined, now: number, keepAlive?: (read: Promise<unknown>) => void): Promise<LiveSnapshot | undefined> {
     if (!kv) return undefined;
     const age = this.snapshot ? now - this.snapshot.loadedAt : -1;
     // A clock behind the snapshot's (another request's) counts as stale too.
@@ -109,7 +110,9 @@ export class LiveConfig {
         },
       );
       this.loading = loading;
-      loading.catch(() => undefined);
+      const settled = loading.catch(() => undefined);
+      // A refresh served from the old snapshot must outlive the request that started it, or the next one starts over.
+      keepAlive?.(settled);
     }
     if (this.snapshot && age >= 0 && age < 2 * this.ttlMs) return this.snapshot;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -46,6 +46,8 @@ const PLANS = ['core', 'pro', 'velocity', 'ultra', 'enterprise'];
  */
 export default definePolicy({
   name: 'cloudsmith',
+  // The self-service quota endpoint: callers read their own budgets without spending them.
+  quota: { path: '/.well-known/ratelimit' },
   identity: { credential: { header: 'X-Api-Key' }, records: true, defaultTier: 'core' },
   response: {
     headers: ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-interval'],

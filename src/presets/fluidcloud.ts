@@ -19,6 +19,8 @@ import { definePolicy } from '../policy/parse';
  */
 export default definePolicy({
   name: 'fluidcloud',
+  // The self-service quota endpoint: callers read their own budgets without spending them.
+  quota: { path: '/.well-known/ratelimit' },
   identity: { credential: { header: 'X-API-Key' }, defaultTier: 'partner' },
   response: {
     headers: [],

@@ -27,6 +27,8 @@ const clientWindows = [
  */
 export default definePolicy({
   name: 'keygen',
+  // The self-service quota endpoint: callers read their own budgets without spending them.
+  quota: { path: '/.well-known/ratelimit' },
   identity: {
     credential: 'authorization',
     prefixes: [{ pattern: '^Bearer (admin|env|prod)-', tier: 'server' }],

@@ -39,6 +39,8 @@ const SENSITIVE_PATHS = [
  */
 export default definePolicy({
   name: 'rubygems',
+  // The self-service quota endpoint: callers read their own budgets without spending them.
+  quota: { path: '/.well-known/ratelimit' },
   identity: { credential: 'authorization', records: true, defaultTier: 'account' },
   response: { headers: [], body: 'text', message: 'Retry later' },
   rules: [

@@ -1,0 +1,95 @@
+// `npm run override-latency`: how long an override takes to apply, measured against `wrangler dev`
+// (local Durable Objects and KV, the example policy, the demo origin), written two ways:
+// - by hand, with `wrangler kv key put --local`, as an operator would without the admin API: it applies when the
+//   isolate next reads live configuration (at most its 30 s cache time after the write, plus KV's own propagation);
+// - through the admin API, which drops the isolate's cached snapshot, so it applies on the next request.
+// The caller polls its quota endpoint (which counts nothing) every 250 ms until its limit reads the new value.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { startOrigin } from './demo-origin.mjs';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = (name) => join(root, 'node_modules/.bin', name);
+const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 3);
+const TOKEN = 'override-latency-secret';
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const origin = await startOrigin(0);
+const port = await freePort();
+const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-latency-'));
+const env = { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
+const dev = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:http://127.0.0.1:${origin.address().port}`, '--var', `ADMIN_TOKEN:${TOKEN}`], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+let log = '';
+dev.stdout.on('data', (d) => (log += d));
+dev.stderr.on('data', (d) => (log += d));
+const url = `http://127.0.0.1:${port}`;
+const stop = async () => {
+  dev.kill('SIGTERM');
+  await new Promise((r) => (dev.exitCode !== null ? r() : dev.once('exit', r)));
+  await new Promise((r) => origin.close(r));
+  rmSync(state, { recursive: true, force: true });
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+for (let waited = 0; !/Ready on/.test(log); waited += 250) {
+  if (dev.exitCode !== null || waited > 60_000) {
+    await stop();
+    throw new Error(`wrangler dev did not start:\n${log}`);
+  }
+  await sleep(250);
+}
+
+/** The caller's per-ip limit as its quota endpoint reports it. */
+async function limitOf(ip) {
+  const response = await fetch(`${url}/.well-known/ratelimit`, { headers: { 'CF-Connecting-IP': ip } });
+  const report = await response.json();
+  return report.limits.find((l) => l.rule === 'per-ip')?.limit;
+}
+
+/** Polls until the caller's limit reads `expected`; milliseconds from `since`, or undefined after `maxMs`. */
+async function appliedAfter(ip, expected, since, maxMs) {
+  while (Date.now() - since < maxMs) {
+    if ((await limitOf(ip)) === expected) return Date.now() - since;
+    await sleep(250);
+  }
+  return undefined;
+}
+
+const results = { kvPut: [], adminApi: [] };
+try {
+  // Warm the isolate: it has read live configuration once before any override is written.
+  for (let i = 0; i < 5; i++) await limitOf('192.0.2.200');
+  for (let run = 0; run < runs; run++) {
+    const ip = `192.0.2.${10 + run}`;
+    if ((await limitOf(ip)) !== 10) throw new Error('the example policy limits per-ip at 10 a minute');
+    const value = JSON.stringify({ limits: [{ limit: 70 + run, window: '1m' }], reason: 'override-latency' });
+    await promisify(execFile)(bin('wrangler'), ['kv', 'key', 'put', '--local', '--persist-to', state, '--binding', 'RATE_LIMIT_CONFIG', `override:per-ip:key:${ip}`, value], { cwd: root, env });
+    const written = Date.now();
+    results.kvPut.push(await appliedAfter(ip, 70 + run, written, 150_000));
+
+    const viaAdmin = `192.0.2.${100 + run}`;
+    const put = Date.now();
+    const response = await fetch(`${url}/_ratelimit/overrides/per-ip/key/${viaAdmin}`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ limits: [{ limit: 80 + run, window: '1m' }] }) });
+    if (response.status !== 200) throw new Error(`admin API answered ${response.status}: ${await response.text()}`);
+    results.adminApi.push(await appliedAfter(viaAdmin, 80 + run, put, 150_000));
+  }
+} finally {
+  await stop();
+}
+
+const show = (list) => list.map((ms) => (ms === undefined ? 'not applied in 150 s' : `${(ms / 1000).toFixed(2)} s`)).join(', ');
+console.log(`override applied after (${runs} runs, polled every 250 ms, wrangler dev, local KV):`);
+console.log(`  wrangler kv key put --local   ${show(results.kvPut)}`);
+console.log(`  admin API (PUT /overrides)    ${show(results.adminApi)}`);
+if ([...results.kvPut, ...results.adminApi].some((ms) => ms === undefined)) process.exitCode = 1;
