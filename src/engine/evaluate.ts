@@ -238,9 +238,8 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
-        if (outcome.shadow || !answer.cached) {
-          logEvent(event, { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs });
-        }
+        // Refusals answered from the deny cache or a lease are logged too, marked as such.
+        logEvent(event, { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs, ...(answer.cached ? { cached: true } : {}) });
         metrics.count(entry.rule.name, event, deps.analytics);
         if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
       }

@@ -1,0 +1,71 @@
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { PolicyInput } from '../../src/policy/schema';
+import { freshIp, limitedApp, send } from '../support/app';
+
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 6 * 3_600_000;
+
+const policy: PolicyInput = {
+  name: 'observed',
+  onError: { mode: 'open', timeoutMs: 10_000 },
+  rules: [
+    { name: 'per-ip', match: { paths: ['/enforced'] }, key: 'ip', limits: [{ limit: 1, window: '1m' }] },
+    { name: 'trial', match: { paths: ['/trial'] }, key: 'ip', shadow: true, limits: [{ limit: 1, window: '1m' }] },
+  ],
+};
+
+/** The limiter's JSON log lines written while `run` runs. */
+async function logged(run: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('observability', () => {
+  it('writes one JSON line per refusal, from the object or the deny cache, with the rule, hashed key, limit and window', async () => {
+    const points: unknown[] = [];
+    const { app, limiter } = limitedApp({ policy, now: () => T0 });
+    const bindings = { ...env, RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: unknown) => void points.push(p) } };
+    const ip = freshIp();
+    const lines = await logged(async () => {
+      for (let i = 0; i < 3; i++) await (await send(app, '/enforced', ip, {}, bindings)).arrayBuffer();
+    });
+    const refusals = lines.filter((l) => l.event === 'refused');
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toEqual({ event: 'refused', rule: 'per-ip', key: expect.stringMatching(/^[0-9a-f]{16}$/), limit: 1, window: '1m', windowMs: 60_000 });
+    // The third request is answered from the deny cache, and logged all the same.
+    expect(refusals[1]).toEqual({ ...refusals[0], cached: true });
+    expect(JSON.stringify(lines)).not.toContain(ip);
+    expect(limiter.handle.metrics.snapshot().counts['per-ip']).toEqual({ allowed: 1, refused: 2 });
+    expect(points).toEqual([
+      { blobs: ['per-ip', 'allowed'], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
+    ]);
+  });
+
+  it('logs and counts what a shadow rule would refuse, and admits it', async () => {
+    const { app, limiter } = limitedApp({ policy, now: () => T0 });
+    const ip = freshIp();
+    const statuses: number[] = [];
+    const lines = await logged(async () => {
+      for (let i = 0; i < 3; i++) {
+        const response = await send(app, '/trial', ip);
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+    });
+    expect(statuses).toEqual([200, 200, 200]);
+    const wouldRefuse = lines.filter((l) => l.event === 'shadow_refused');
+    expect(wouldRefuse).toHaveLength(2);
+    expect(wouldRefuse[0]).toMatchObject({ rule: 'trial', limit: 1, window: '1m', windowMs: 60_000 });
+    expect(limiter.handle.metrics.snapshot().counts.trial).toMatchObject({ shadow_refused: 2 });
+  });
+});
