@@ -269,7 +269,22 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
     }
   }
 
-  // A refused request is never forwarded: reservations made under other keys go back.
+  // A refused request is never forwarded: what other keys counted of it goes back, unless their rule counts refusals.
+  // (Units spent from a lease stay spent: giving them back would cost the object call the lease saved.)
+  if (kind !== 'allow') {
+    for (const [i, answer] of answers.entries()) {
+      if (answer.kind !== 'decided' || answer.cached || !answer.decision.allowed) continue;
+      const group = ordered[i]!;
+      const back = answer.decision.outcomes.flatMap((outcome, j) => {
+        const entry = group.limits[j]!;
+        return outcome.counted && !outcome.shadow && !entry.limit.countWhen && !entry.rule.rule.countRefused
+          ? [{ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: () => false }]
+          : [];
+      });
+      if (back.length > 0) releases.push({ group, pending: back });
+    }
+  }
+
   const settle = async (outcome: number | 'error') => {
     await Promise.all(
       releases.map(async ({ group, pending }) => {

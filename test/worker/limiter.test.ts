@@ -141,6 +141,30 @@ describe('the key object', () => {
 });
 
 describe('rules with different keys', () => {
+  it.each([
+    [false, '"by-ip/1m";r=8;t=60'],
+    [true, '"by-ip/1m";r=5;t=60'],
+  ])('a request refused under one key is counted under another only by rules that count refusals (countRefused: %s)', async (countRefused, expected) => {
+    const { app } = limitedApp({
+      now: () => T0,
+      policy: {
+        name: 'two-keys',
+        onError: { mode: 'open', timeoutMs: 10_000 },
+        rules: [
+          { name: 'by-ip', key: 'ip', countRefused, limits: [{ limit: 10, window: '1m' }] },
+          { name: 'everyone', match: { paths: ['/scarce'] }, key: { const: `scarce-${crypto.randomUUID()}` }, limits: [{ limit: 1, window: '1m' }] },
+        ],
+      },
+    });
+    const ip = freshIp();
+    expect((await send(app, '/scarce', ip)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await send(app, '/scarce', ip)).status).toBe(429);
+    // One admitted and three refused requests, then this one: 2 counted per IP without countRefused, 5 with it.
+    const other = await send(app, '/other', ip);
+    expect(other.status).toBe(200);
+    expect(other.headers.get('RateLimit')).toBe(expected);
+  });
+
   it('ask their objects in parallel, not one after another', async () => {
     const events: string[] = [];
     const slowStub = (name: string): KeyLimiter => ({
