@@ -137,19 +137,9 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
   const view = viewOf(request, policy, identity);
   const base = { view, results: [] as LimitResult[], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
 
-  const listFacts = {
-    ...(view.address !== undefined ? { address: view.address } : {}),
-    ...(typeof view.cf.country === 'string' ? { country: view.cf.country } : {}),
-    ...(typeof view.cf.asn === 'number' ? { asn: view.cf.asn } : {}),
-    ...(identity.credentialHash !== undefined ? { credentialHash: identity.credentialHash } : {}),
-  };
-  const live = deps.lists ? await deps.lists.current(now) : undefined;
-  if (compiled.allow.matches(listFacts) || live?.allow.matches(listFacts)) return { ...base, kind: 'allow' };
-  if (compiled.block.matches(listFacts) || live?.block.matches(listFacts)) {
-    metrics.count('(blocklist)', 'blocked', deps.analytics);
-    logEvent('blocked', { reason: 'blocklist', path: view.path });
-    return { ...base, kind: 'block', status: 403 };
-  }
+  const listed = await listedAs(view, deps, now);
+  if (listed === 'allow') return { ...base, kind: 'allow' };
+  if (listed === 'block') return blockedVerdict(view, deps);
 
   const hash = hashMemo();
   const groups = new Map<string, Group>();
@@ -182,6 +172,27 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
     }
   }
   return { ...verdict, view };
+}
+
+/** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
+export async function listedAs(view: RequestView, deps: LimiterDeps, now: number): Promise<'allow' | 'block' | undefined> {
+  const facts = {
+    ...(view.address !== undefined ? { address: view.address } : {}),
+    ...(typeof view.cf.country === 'string' ? { country: view.cf.country } : {}),
+    ...(typeof view.cf.asn === 'number' ? { asn: view.cf.asn } : {}),
+    ...(view.identity.credentialHash !== undefined ? { credentialHash: view.identity.credentialHash } : {}),
+  };
+  const live = deps.lists ? await deps.lists.current(now) : undefined;
+  if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
+  if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
+  return undefined;
+}
+
+/** The verdict for a request a block list names: 403, counted and logged. */
+export function blockedVerdict(view: RequestView, deps: LimiterDeps): Verdict {
+  deps.metrics.count('(blocklist)', 'blocked', deps.analytics);
+  logEvent('blocked', { reason: 'blocklist', path: view.path });
+  return { view, results: [], retryAfterMs: 0, settle: NOTHING_TO_SETTLE, kind: 'block', status: 403 };
 }
 
 /** A verdict without the request it was made for; lists are not consulted, so never a block. */

@@ -7,7 +7,7 @@ import { LeaseCache } from '../engine/lease-cache';
 import { evaluate, NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
-import { quotaReport } from '../quota/quota';
+import { quotaReport, SnapshotCache } from '../quota/quota';
 import { normalizePath } from '../request/normalize-path';
 import { listKey } from '../overrides/entries';
 import { applyOverride, findOverride } from '../overrides/lookup';
@@ -161,12 +161,15 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   };
 
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
+  // A caller polling its quota costs each of its keys' objects one read a second at most.
+  const snapshots = new SnapshotCache();
 
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(new URL(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
-      const report = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
-      return c.json(report, 200, { 'Cache-Control': 'no-store' });
+      const answer = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at, snapshots);
+      if ('blocked' in answer) return refusalResponse(answer.blocked, policy.response, at);
+      return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
     const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
     c.set('rateLimit', verdict);

@@ -1,6 +1,7 @@
 import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
-import type { LimiterDeps } from '../engine/evaluate';
+import { blockedVerdict, listedAs, type LimiterDeps, type Verdict } from '../engine/evaluate';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
+import type { KeySnapshot } from '../durable-object/rate-limiter';
 import { normalizePath } from '../request/normalize-path';
 
 /** One limit as the quota endpoint reports it. */
@@ -23,24 +24,52 @@ export interface QuotaReport {
 }
 
 /**
+ * Keys' snapshots read for quota reports, kept per isolate for `ttlMs`: a
+ * caller polling its quota costs each of its keys' objects at most one read
+ * per `ttlMs`, however fast it polls. Bounded in size; the oldest go first.
+ */
+export class SnapshotCache {
+  private readonly entries = new Map<string, { readonly at: number; readonly snapshot: Promise<KeySnapshot | undefined> }>();
+
+  constructor(
+    private readonly ttlMs = 1_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  read(name: string, now: number, load: () => Promise<KeySnapshot | undefined>): Promise<KeySnapshot | undefined> {
+    const hit = this.entries.get(name);
+    if (hit && now - hit.at >= 0 && now - hit.at < this.ttlMs) return hit.snapshot;
+    if (this.entries.size >= this.maxEntries && !hit) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    const snapshot = load().catch(() => undefined);
+    this.entries.set(name, { at: now, snapshot });
+    return snapshot;
+  }
+}
+
+/**
  * What the calling client may still spend, rule by rule, read from its own
  * keys' objects without counting anything. Only keys derived from the
  * caller's own request are read, so nobody sees another caller's budget.
  * `method` and `path` (query parameters) narrow it to the rules a given
  * request would meet; without them every rule whose key the caller has is listed.
  */
-export async function quotaReport(request: Request, deps: LimiterDeps, now: number): Promise<QuotaReport> {
+export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache()): Promise<{ readonly report: QuotaReport } | { readonly blocked: Verdict }> {
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
   const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
   const view = viewOf(request, policy, identity);
+  // A blocked caller gets the same 403 here as anywhere else.
+  if ((await listedAs(view, deps, now)) === 'block') return { blocked: blockedVerdict(view, deps) };
   const askedMethod = url.searchParams.get('method')?.toUpperCase();
   const askedPath = url.searchParams.get('path');
   const facts = {
     ...view,
     ...(askedMethod ? { method: askedMethod } : {}),
-    ...(askedPath ? { path: normalizePath(askedPath.startsWith('/') ? askedPath : `/${askedPath}`, policy.caseSensitivePaths) } : {}),
+    ...(askedPath ? { path: normalizePath(askedPath.startsWith('/') ? askedPath : `/${askedPath}`, policy.caseSensitivePaths), literalPath: undefined } : {}),
   };
   const hash = hashMemo();
   const perRule = await Promise.all(
@@ -53,7 +82,9 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
       if (override?.exempt) return [];
       const limits = override ? override.limits : rule.limits;
-      const snapshot = await deps.limiterFor(`${rule.keySignature}=${value}`).inspect?.(now);
+      const name = `${rule.keySignature}=${value}`;
+      // Rules sharing a key share its object: one read serves them all.
+      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect?.(now));
       return limits.map((limit): QuotaLimit => {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
@@ -71,5 +102,5 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       });
     }),
   );
-  return { policy: policy.name, tier: identity.tier, limits: perRule.flat() };
+  return { report: { policy: policy.name, tier: identity.tier, limits: perRule.flat() } };
 }

@@ -11,6 +11,8 @@ export function countingNamespace(namespace: { getByName(name: string): unknown 
         release: (now, releases) => (calls.release!++, stub.release(now, releases)),
         lease: (request) => (calls.lease!++, stub.lease(request)),
         checkBatch: (requests) => (calls.checkBatch!++, stub.checkBatch(requests)),
+        // Counted only once used, so call counts of the request path read as before.
+        inspect: (now) => ((calls.inspect = (calls.inspect ?? 0) + 1), stub.inspect(now)),
       };
     },
   };

@@ -1,6 +1,7 @@
-import { exports } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { freshIp, limitedApp, manualClock, send } from '../../support/app';
+import { countingNamespace } from '../counting-namespace';
 
 const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 12 * 3_600_000;
 
@@ -71,6 +72,32 @@ describe('the self-service quota endpoint', () => {
       { rule: 'writes', name: '1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
       { rule: 'per-token', name: '1s', algorithm: 'gcra', limit: 20, windowSeconds: 1, used: 0, remaining: 20, resetAt: null },
     ]);
+  });
+
+  it('costs a polling caller one object read per key a second, and shows new spending after that', async () => {
+    const clock = manualClock(T0 + 50_000);
+    const counting = countingNamespace(env.RATE_LIMITER);
+    const { app } = limitedApp({ policy, now: clock.now });
+    const bindings = { ...env, RATE_LIMITER: counting.namespace };
+    const ip = freshIp();
+    const used = async () => {
+      const response = await send(app, '/.well-known/ratelimit', ip, {}, bindings);
+      return ((await response.json()) as { limits: Array<{ used: number }> }).limits[0]!.used;
+    };
+    for (let i = 0; i < 20; i++) expect(await used()).toBe(0);
+    // per-ip and writes share the address's object: one read for both, for all twenty polls.
+    expect(counting.calls.inspect).toBe(1);
+    await (await send(app, '/items', ip, {}, bindings)).arrayBuffer();
+    clock.advance(1_000);
+    expect(await used()).toBe(1);
+    expect(counting.calls.inspect).toBe(2);
+  });
+
+  it('refuses a blocked caller with 403, as any other request', async () => {
+    const { app } = limitedApp({ policy: { ...policy, block: { ips: ['198.51.100.0/24'] } }, now: () => T0 });
+    const response = await send(app, '/.well-known/ratelimit', '198.51.100.77');
+    expect(response.status).toBe(403);
+    await response.arrayBuffer();
   });
 
   it('is on in the example policy, and off where the policy does not ask for it', async () => {
