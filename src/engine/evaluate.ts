@@ -5,6 +5,7 @@ import type { KeySnapshot, Release } from '../durable-object/rate-limiter';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
+import type { RepeatFolder } from '../observability/repeat-folder';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
 import type { OnError, Rule } from '../policy/schema';
@@ -52,6 +53,8 @@ export interface LimiterDeps {
   readonly batcher?: CheckBatcher | undefined;
   readonly metrics: Metrics;
   readonly analytics?: AnalyticsSink | undefined;
+  /** Folds log lines of refusals answered in the isolate; without it each writes its own line. */
+  readonly repeats?: RepeatFolder | undefined;
   readonly overrides?: OverrideSource | undefined;
   readonly lists?: ListSource | undefined;
 }
@@ -249,8 +252,13 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
-        // Refusals answered from the deny cache or a lease are logged too, marked as such.
-        logEvent(event, { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs, ...(answer.cached ? { cached: true } : {}) });
+        const fields = { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs };
+        if (!answer.cached || !deps.repeats) logEvent(event, answer.cached ? { ...fields, cached: true } : fields);
+        else {
+          // Refusals answered in the isolate: one line a second per key and limit, counting the ones it stands for.
+          const count = deps.repeats.fold(`${event}|${entry.limit.id}|${keyDigest}`, now);
+          if (count > 0) logEvent(event, { ...fields, cached: true, count });
+        }
         metrics.count(entry.rule.name, event, deps.analytics);
         if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
       }

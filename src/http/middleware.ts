@@ -12,6 +12,7 @@ import { normalizePath } from '../request/normalize-path';
 import { listKey } from '../overrides/entries';
 import { applyOverride, findOverride } from '../overrides/lookup';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
+import { RepeatFolder } from '../observability/repeat-folder';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
@@ -116,6 +117,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
   const leases = new LeaseCache(10_000, 1_000, coalesce);
   const batcher = coalesce ? new CheckBatcher() : undefined;
+  const repeats = new RepeatFolder();
 
   const liveSources = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => {
     if (typeof options.overrides === 'function') return { overrides: options.overrides(env) };
@@ -155,6 +157,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       leases,
       batcher,
       metrics,
+      repeats,
       analytics: env[analyticsBinding] as AnalyticsSink | undefined,
       ...liveSources(env, keepAlive),
     };

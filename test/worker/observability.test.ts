@@ -41,7 +41,7 @@ describe('observability', () => {
     expect(refusals).toHaveLength(2);
     expect(refusals[0]).toEqual({ event: 'refused', rule: 'per-ip', key: expect.stringMatching(/^[0-9a-f]{16}$/), limit: 1, window: '1m', windowMs: 60_000 });
     // The third request is answered from the deny cache, and logged all the same.
-    expect(refusals[1]).toEqual({ ...refusals[0], cached: true });
+    expect(refusals[1]).toEqual({ ...refusals[0], cached: true, count: 1 });
     expect(JSON.stringify(lines)).not.toContain(ip);
     expect(limiter.handle.metrics.snapshot().counts['per-ip']).toEqual({ allowed: 1, refused: 2 });
     expect(points).toEqual([
@@ -49,6 +49,23 @@ describe('observability', () => {
       { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
       { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
     ]);
+  });
+
+  it('folds a flood of refusals answered in the isolate into a line a second per key, each counting the refusals it stands for', async () => {
+    let now = T0;
+    const { app, limiter } = limitedApp({ policy, now: () => now });
+    const ip = freshIp();
+    const lines = await logged(async () => {
+      for (let i = 0; i < 1_002; i++) {
+        await (await send(app, '/enforced', ip)).arrayBuffer();
+        now += 2; // 500 requests a second
+      }
+    });
+    const refusals = lines.filter((l) => l.event === 'refused');
+    // The second request is refused by the object; the third (at +4 ms) is the first cached one, written at once;
+    // the 497 after it in that second are folded into the line at +1 s, which the 500 of the next second follow at +2 s.
+    expect(refusals.map((l) => l.count ?? 'object')).toEqual(['object', 1, 498, 500]);
+    expect(limiter.handle.metrics.snapshot().counts['per-ip']).toEqual({ allowed: 1, refused: 1_001 });
   });
 
   it('logs and counts what a shadow rule would refuse, and admits it', async () => {
