@@ -23,7 +23,8 @@ import { findOverride } from '../overrides/lookup';
 import { sha256Hex } from '../request/credentials';
 import { requireBearer } from './auth';
 import { BadRequest, jsonBody } from './body';
-import { addressOf, keyValueOf, objectName } from './key-address';
+import { liftBan } from './ban';
+import { keyValueOf, objectName } from './key-address';
 import { openApiDocument } from './openapi';
 import { registerDashboard } from '../dashboard/routes';
 
@@ -76,12 +77,18 @@ export function adminApp(options: AdminOptions) {
   };
   const stubOf = (c: Context, name: string) => ((c.env as Record<string, unknown>)[binding] as DurableObjectNamespace<RateLimiter>).getByName(name);
   /** Writes or deletes one live-configuration entry; the isolate's cached snapshot is dropped so it applies at once. */
+  /** KV refuses keys over 512 bytes: a value that long is the caller's fault, named as such. */
+  const checkKeySize = (key: string) => {
+    if (new TextEncoder().encode(key).length > 512) throw new BadRequest(400, 'value', 'the entry\'s KV key would be over 512 bytes: use a shorter value');
+  };
   const store = async (c: Context, key: string, value: unknown) => {
+    checkKeySize(key);
     await kvOf(c).put(key, JSON.stringify(value));
     invalidateLive(kvBinding);
     return c.json({ key, ...(value as object) });
   };
   const remove = async (c: Context, key: string) => {
+    checkKeySize(key);
     await kvOf(c).delete(key);
     invalidateLive(kvBinding);
     return c.json({ deleted: key });
@@ -193,8 +200,17 @@ export function adminApp(options: AdminOptions) {
 
   app.get('/identities/:hash', async (c) => {
     const hash = hashParam(c);
-    const record = await kvOf(c).get(identityRow(hash), 'json');
-    return record === null ? c.json({ error: 'no identity record' }, 404) : c.json({ credentialHash: hash, ...(record as object) });
+    const text = await kvOf(c).get(identityRow(hash), 'text');
+    if (text === null) return c.json({ error: 'no identity record' }, 404);
+    // A record written by hand may be malformed: the limiter ignores it (the default tier applies), and says why here.
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return c.json({ credentialHash: hash, malformed: ['(value): not JSON'] });
+    }
+    const parsed = identityRecordSchema.safeParse(json);
+    return parsed.success ? c.json({ credentialHash: hash, ...parsed.data }) : c.json({ credentialHash: hash, malformed: issuesOf(parsed.error) });
   });
 
   app.delete('/identities/:hash', async (c) => {
@@ -241,16 +257,9 @@ export function adminApp(options: AdminOptions) {
 
   app.delete('/keys/:rule/ban', async (c) => {
     const { rule, value, object } = await keyOf(c);
-    const lifted = await stubOf(c, object).liftBan(rule.name);
+    const result = await liftBan(stubOf(c, object), rule, value, (c.env as Record<string, unknown>)[kvBinding] as KVNamespace | undefined, kvBinding);
     limiter.handle.denyCache.clear();
-    // A ban with blockAddress also put the key's address on the block list: lifting the ban takes it off.
-    const address = rule.rule.ban?.blockAddress ? addressOf(rule, value) : undefined;
-    const kv = (c.env as Record<string, unknown>)[kvBinding] as KVNamespace | undefined;
-    if (address === undefined || !kv) return c.json({ lifted });
-    const unblocked = listKey({ list: 'block', kind: 'ip', value: address });
-    await kv.delete(unblocked);
-    invalidateLive(kvBinding);
-    return c.json({ lifted, unblocked });
+    return c.json(result);
   });
 
   return app;

@@ -69,8 +69,13 @@ export interface DashboardData {
   readonly counts: Readonly<Record<string, Partial<Record<MetricEvent, number>>>>;
   readonly recent: ReadonlyArray<{ at: number; rule: string; key: string; limit: string }>;
   readonly lookup?: KeyLookup;
+  /** The override whose values fill the form, when one is being edited. */
+  readonly editing?: OverrideEntry;
   readonly notice?: string;
 }
+
+/** `2026-12-31T23:00:00.000Z` as a `datetime-local` input's value (UTC). */
+const localInput = (iso: string | undefined) => (iso ? iso.slice(0, 16) : '');
 
 const EVENTS: readonly MetricEvent[] = ['allowed', 'refused', 'shadow_refused', 'fail_open', 'fail_closed', 'blocked', 'banned'];
 
@@ -104,23 +109,35 @@ function overridesSection(d: DashboardData): Html {
           <td>${'exempt' in o.value_ ? html`<b>exempt</b>` : o.value_.limits.map((l) => html`<div>${l.limit} / ${formatDuration(l.window)}</div>`)}</td>
           <td>${o.value_.expires ?? ''}</td>
           <td>${o.value_.reason ?? ''}</td>
-          <td><form method="post" action="${d.base}/overrides/delete" class="inline"><input type="hidden" name="key" value="${o.key}" /><button type="submit">Delete</button></form></td>
+          <td>
+            ${'limits' in o.value_ && o.value_.limits.length > 1
+              ? html`<span class="muted">several limits: edit with the admin API</span>`
+              : html`<a href="${d.base}?edit=${encodeURIComponent(o.key)}#override-form" class="edit">Edit</a>`}
+            <form method="post" action="${d.base}/overrides/delete" class="inline"><input type="hidden" name="key" value="${o.key}" /><button type="submit">Delete</button></form>
+          </td>
         </tr>`,
       )}
     </table>
     ${d.overrides.length === 0 ? html`<p class="muted">No overrides: every key has the policy's limits.</p>` : ''}
-    <form method="post" action="${d.base}/overrides" class="row" id="override-form">
-      <label>Rule <select name="rule">${rules.map((r) => html`<option>${r}</option>`)}</select></label>
-      <label>Target <select name="kind"><option>key</option><option>subject</option><option>org</option></select></label>
-      <label>Value <input name="value" required placeholder="203.0.113.7 or acme-*" /></label>
-      <label>Limit <input name="limit" type="number" min="0" placeholder="50000" /></label>
-      <label>Window <input name="window" placeholder="1h" /></label>
-      <label>Exempt <input name="exempt" type="checkbox" value="true" /></label>
-      <label>Expires <input name="expires" type="datetime-local" /></label>
-      <label>Reason <input name="reason" /></label>
-      <button type="submit">Save override</button>
-    </form>
+    ${overrideForm(d, rules)}
   </section>`;
+}
+
+/** The override form, filled with the values of the override being edited (saving it replaces that entry). */
+function overrideForm(d: DashboardData, rules: readonly string[]): Html {
+  const e = d.editing;
+  const limit = e && 'limits' in e.value_ ? e.value_.limits[0] : undefined;
+  return html`<form method="post" action="${d.base}/overrides" class="row" id="override-form">
+      <label>Rule <select name="rule">${rules.map((r) => html`<option ${e?.rule === r ? 'selected' : ''}>${r}</option>`)}</select></label>
+      <label>Target <select name="kind">${['key', 'subject', 'org'].map((k) => html`<option ${e?.kind === k ? 'selected' : ''}>${k}</option>`)}</select></label>
+      <label>Value <input name="value" required placeholder="203.0.113.7 or acme-*" value="${e?.value ?? ''}" /></label>
+      <label>Limit <input name="limit" type="number" min="0" placeholder="50000" value="${limit ? String(limit.limit) : ''}" /></label>
+      <label>Window <input name="window" placeholder="1h" value="${limit ? formatDuration(limit.window) : ''}" /></label>
+      <label>Exempt <input name="exempt" type="checkbox" value="true" ${e && 'exempt' in e.value_ ? 'checked' : ''} /></label>
+      <label>Expires (UTC) <input name="expires" type="datetime-local" value="${localInput(e?.value_.expires)}" /></label>
+      <label>Reason <input name="reason" value="${e?.value_.reason ?? ''}" /></label>
+      <button type="submit">${e ? 'Save changes' : 'Save override'}</button>
+    </form>`;
 }
 
 function listsSection(d: DashboardData): Html {
@@ -138,6 +155,7 @@ function listsSection(d: DashboardData): Html {
       <label>Kind <select name="kind"><option>ip</option><option>country</option><option>asn</option><option>credential</option></select></label>
       <label>Value <input name="value" required placeholder="203.0.113.0/24" /></label>
       <label>Reason <input name="reason" /></label>
+      <label>Expires (UTC) <input name="expires" type="datetime-local" /></label>
       <button type="submit">Add</button>
     </form>
     ${d.malformed.length > 0
@@ -162,7 +180,14 @@ function lookupSection(d: DashboardData): Html {
           <tr><th>limit</th><th>used</th><th>remaining</th><th>resets</th></tr>
           ${l.result.limits.map((x) => html`<tr><td><code>${x.id}</code></td><td>${x.used}</td><td>${x.remaining} of ${x.limit}</td><td>${x.resetAt}</td></tr>`)}
           ${l.result.limits.length === 0 ? html`<tr><td colspan="4" class="muted">Nothing counted for this key: its whole budget is left.</td></tr>` : ''}
-          ${l.result.bans.map((b) => html`<tr><td colspan="4" class="bad">banned by ${b.rule} until ${b.bannedUntil ?? '(expired)'} after ${b.violations} refusals</td></tr>`)}
+          ${l.result.bans.map(
+            (b) => html`<tr><td colspan="3" class="bad">banned by ${b.rule} until ${b.bannedUntil ?? '(expired)'} after ${b.violations} refusals</td>
+              <td>${b.bannedUntil
+                ? html`<form method="post" action="${d.base}/bans/lift" class="inline" id="lift-ban">
+                    <input type="hidden" name="rule" value="${l.rule}" /><input type="hidden" name="by" value="${l.by}" /><input type="hidden" name="value" value="${l.value}" />
+                    <button type="submit">Lift ban</button></form>`
+                : ''}</td></tr>`,
+          )}
         </table>`
       : ''}
   </section>`;

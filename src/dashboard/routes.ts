@@ -3,6 +3,7 @@ import type { RateLimiter } from '../durable-object/rate-limiter';
 import type { RateLimitHandle } from '../http/middleware';
 import { expired, issuesOf, LIST_KINDS, LIST_NAMES, listKey, listValueError, overrideKey, parseOverrideKey, parseOverrideValue, type ListKind, type ListName } from '../overrides/entries';
 import { invalidateLive, LiveConfig } from '../overrides/live-config';
+import { liftBan } from '../admin/ban';
 import { BadRequest } from '../admin/body';
 import { keyValueOf, objectName } from '../admin/key-address';
 import { sameSecret } from '../admin/auth';
@@ -38,6 +39,9 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
   const render = async (c: Context, notice?: string, lookup?: KeyLookup) => {
     const kv = kvOf(c);
     const snapshot = kv ? await new LiveConfig().load(kv, ctx.now()) : undefined;
+    const editKey = c.req.method === 'GET' ? c.req.query('edit') : undefined;
+    const editing = editKey ? snapshot?.overrides.find((o) => o.key === editKey) : undefined;
+    const shown = notice ?? (editKey && !editing ? `Error: no override ${editKey}` : undefined);
     const { counts, recentRefusals } = metrics.snapshot();
     return c.html(
       dashboardPage({
@@ -49,7 +53,8 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
         counts,
         recent: recentRefusals,
         ...(lookup ? { lookup } : {}),
-        ...(notice ? { notice } : {}),
+        ...(editing ? { editing } : {}),
+        ...(shown ? { notice: shown } : {}),
       }),
     );
   };
@@ -102,7 +107,8 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
     const target = parseOverrideKey(overrideKey({ rule: field('rule'), kind: field('kind') as 'key', value: field('value') }));
     if ('error' in target) return render(c, `Error: ${target.error}`);
     if (target.rule !== '*' && !compiled.rules.some((r) => r.name === target.rule)) return render(c, `Error: no rule "${target.rule}"`);
-    const expires = field('expires') ? new Date(`${field('expires')}Z`).toISOString() : undefined;
+    const expires = formExpires(field('expires'));
+    if (expires instanceof Error) return render(c, `Error: ${expires.message}`);
     const raw = {
       ...(field('exempt') === 'true' ? { exempt: true } : { limits: [{ limit: Number(field('limit')), window: field('window') }] }),
       ...(expires ? { expires } : {}),
@@ -127,14 +133,34 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
 
   app.post('/dashboard/lists', async (c) => {
     const form = await c.req.parseBody();
-    const [list, kind, value, reason] = ['list', 'kind', 'value', 'reason'].map((n) => (typeof form[n] === 'string' ? (form[n] as string).trim() : ''));
+    const [list, kind, value, reason, expiresText] = ['list', 'kind', 'value', 'reason', 'expires'].map((n) => (typeof form[n] === 'string' ? (form[n] as string).trim() : ''));
     if (!(LIST_NAMES as readonly string[]).includes(list!) || !(LIST_KINDS as readonly string[]).includes(kind!)) return render(c, 'Error: choose a list and a kind');
     const error = listValueError(kind as ListKind, value!);
     if (error) return render(c, `Error: ${error}`);
+    const expires = formExpires(expiresText!);
+    if (expires instanceof Error) return render(c, `Error: ${expires.message}`);
+    const kv = kvOf(c);
+    if (!kv) return render(c, 'Error: no KV namespace is bound');
     const key = listKey({ list: list as ListName, kind: kind as ListKind, value: value! });
-    await kvOf(c)?.put(key, JSON.stringify(reason ? { reason } : {}));
+    await kv.put(key, JSON.stringify({ ...(reason ? { reason } : {}), ...(expires ? { expires } : {}) }));
     invalidateLive(ctx.kvBinding);
     return render(c, `Saved ${key}.`);
+  });
+
+  app.post('/dashboard/bans/lift', async (c) => {
+    const form = await c.req.parseBody();
+    const [rule, by, value] = ['rule', 'by', 'value'].map((n) => (typeof form[n] === 'string' ? (form[n] as string).trim() : ''));
+    const compiledRule = compiled.rules.find((r) => r.name === rule);
+    if (!compiledRule) return render(c, `Error: no rule "${rule}"`);
+    try {
+      const key = await keyValueOf(compiledRule, compiled.policy, { [by!]: value });
+      const namespace = (c.env as Record<string, unknown>)[ctx.binding] as DurableObjectNamespace<RateLimiter>;
+      const { lifted, unblocked } = await liftBan(namespace.getByName(objectName(compiledRule, key)), compiledRule, key, kvOf(c), ctx.kvBinding);
+      ctx.handle.denyCache.clear();
+      return render(c, `Lifted ${lifted} ban${lifted === 1 ? '' : 's'} of ${rule} on ${key}${unblocked ? `, and removed ${unblocked}` : ''}.`);
+    } catch (error) {
+      return render(c, `Error: ${error instanceof BadRequest ? error.message : String(error)}`);
+    }
   });
 
   app.post('/dashboard/lists/delete', async (c) => {
@@ -144,4 +170,11 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
     invalidateLive(ctx.kvBinding);
     return render(c, `Removed ${key}.`);
   });
+}
+
+/** A form's `datetime-local` expiry (UTC) as ISO 8601, nothing when empty, or an error naming the field. */
+function formExpires(text: string): string | undefined | Error {
+  if (!text) return undefined;
+  const at = Date.parse(`${text}Z`);
+  return Number.isNaN(at) ? new Error(`expires: "${text}" is not a date and time such as 2026-12-31T23:00`) : new Date(at).toISOString();
 }

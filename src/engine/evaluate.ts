@@ -420,8 +420,15 @@ async function askLease(
   return undefined;
 }
 
-/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses). */
+const digests = new Map<string, string>();
+
+/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses); remembered, since a flood asks for the same one. */
 async function shortDigest(name: string): Promise<string> {
+  const known = digests.get(name);
+  if (known !== undefined) return known;
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
-  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const short = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  if (digests.size >= 10_000) digests.delete(digests.keys().next().value!);
+  digests.set(name, short);
+  return short;
 }

@@ -137,6 +137,18 @@ describe('the admin API: identities, lists and keys', () => {
     expect((await admin('/identities/not-a-hash')).status).toBe(400);
   });
 
+  it('answers 400 for a value whose KV key would be over 512 bytes, and reports a malformed identity record instead of failing', async () => {
+    const long = await admin(`/overrides/per-ip/subject/${encodeURIComponent('é'.repeat(300))}`, { method: 'PUT', body: JSON.stringify({ exempt: true }) });
+    expect([long.status, long.json().field]).toEqual([400, 'value']);
+    const hash = 'a'.repeat(64);
+    await kv.put(`identity:${hash}`, JSON.stringify({ subject: 'x', tier: 7 }));
+    const record = await admin(`/identities/${hash}`);
+    expect(record.status).toBe(200);
+    expect(record.json()).toEqual({ credentialHash: hash, malformed: [expect.stringMatching(/^tier: /)] });
+    await kv.put(`identity:${hash}`, '{not json');
+    expect((await admin(`/identities/${hash}`)).json()).toEqual({ credentialHash: hash, malformed: ['(value): not JSON'] });
+  });
+
   it('adds and removes a blocked range (403 while listed)', async () => {
     const put = await admin(`/lists/block/ip/${encodeURIComponent('203.0.113.0/24')}`, { method: 'PUT', body: JSON.stringify({ reason: 'scraper' }) });
     expect(put.status).toBe(200);
