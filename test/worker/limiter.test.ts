@@ -85,7 +85,8 @@ describe('atomic admission under concurrency', () => {
   for (const algorithm of ['fixed-window', 'sliding-window', 'gcra'] as const) {
     it(`${algorithm}: 200 concurrent requests on one key with limit 100 admit exactly 100`, async () => {
       const { app } = limitedApp({
-        policy: { name: `concurrency-${algorithm}`, rules: [{ name: 'one-key', key: { const: `concurrency-${algorithm}` }, limits: [{ algorithm, limit: 100, window: '1h' }] }] },
+        // A generous timeout: this asserts atomic admission, and a busy machine must not turn a decision into a fail-open.
+        policy: { name: `concurrency-${algorithm}`, onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'one-key', key: { const: `concurrency-${algorithm}` }, limits: [{ algorithm, limit: 100, window: '1h' }] }] },
         now: () => T0 + 1000,
       });
       const responses = await Promise.all(Array.from({ length: 200 }, (_, i) => send(app, `/c/${i}`, freshIp())));
