@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDev, type DevServer } from './support/wrangler-dev';
 
-// Each preset runs as its own wrangler environment; two of them are driven end to end here.
+// Each preset runs as its own wrangler environment, driven end to end here.
 let fluidcloud: DevServer;
 let keygen: DevServer;
+let cloudsmith: DevServer;
+let rubygems: DevServer;
 beforeAll(async () => {
-  [fluidcloud, keygen] = await Promise.all([startDev(['--env', 'fluidcloud']), startDev(['--env', 'keygen'])]);
-}, 120_000);
+  [fluidcloud, keygen, cloudsmith, rubygems] = await Promise.all(['fluidcloud', 'keygen', 'cloudsmith', 'rubygems'].map((env) => startDev(['--env', env])));
+}, 180_000);
 afterAll(async () => {
-  await Promise.all([fluidcloud?.stop(), keygen?.stop()]);
+  await Promise.all([fluidcloud?.stop(), keygen?.stop(), cloudsmith?.stop(), rubygems?.stop()]);
 });
 
 async function send(url: string, init: RequestInit) {
@@ -51,4 +53,36 @@ describe('presets under wrangler dev --env', () => {
     expect(last.headers.get('Content-Type')).toBe('application/vnd.api+json');
     expect(JSON.parse(last.body).errors[0].code).toBe('TOO_MANY_REQUESTS');
   }, 90_000);
+
+  it('cloudsmith: anonymous callers see 1,800 an hour with Cloudsmith\'s headers, and can read their quota', async () => {
+    const headers = { 'CF-Connecting-IP': '203.0.113.62' };
+    // The first call wakes the key's object (and may fail open on a busy machine); the next ones show the headers.
+    await send(`${cloudsmith.url}/user/self/`, { headers });
+    const second = await send(`${cloudsmith.url}/user/self/`, { headers });
+    const third = await send(`${cloudsmith.url}/user/self/`, { headers });
+    expect([second.status, third.status]).toEqual([200, 200]);
+    expect(third.headers.get('X-RateLimit-Limit')).toBe('1800');
+    const remaining = Number(third.headers.get('X-RateLimit-Remaining'));
+    expect(remaining).toBe(Number(second.headers.get('X-RateLimit-Remaining')) - 1);
+    expect(Number(third.headers.get('X-RateLimit-Reset')) % 3600).toBe(0);
+    expect(Number(third.headers.get('X-RateLimit-Interval'))).toBeGreaterThan(0);
+    const quota = JSON.parse((await send(`${cloudsmith.url}/.well-known/ratelimit`, { headers })).body);
+    expect(quota.limits).toContainEqual(expect.objectContaining({ rule: 'api-anonymous', limit: 1800, used: 1800 - remaining }));
+  }, 60_000);
+
+  it('rubygems: 10 requests a second per IP, then rack-attack\'s 429 with Retry-After', async () => {
+    const headers = { 'CF-Connecting-IP': '203.0.113.63' };
+    // Start at the top of a second, so the eleven requests fall in one window.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof send>> | undefined;
+    for (let i = 0; i < 11; i++) {
+      last = await send(`${rubygems.url}/api/v1/gems/rails.json`, { headers });
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    expect(statuses[10]).toBe(429);
+    expect(last!.headers.get('Retry-After')).toBe('1');
+    expect(last!.body).toBe('Retry later\n');
+  }, 60_000);
 });
