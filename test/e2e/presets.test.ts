@@ -7,7 +7,7 @@ let keygen: DevServer;
 let cloudsmith: DevServer;
 let rubygems: DevServer;
 beforeAll(async () => {
-  [fluidcloud, keygen, cloudsmith, rubygems] = await Promise.all(['fluidcloud', 'keygen', 'cloudsmith', 'rubygems'].map((env) => startDev(['--env', env])));
+  [fluidcloud, keygen, cloudsmith, rubygems] = await Promise.all([startDev(['--env', 'fluidcloud']), startDev(['--env', 'keygen']), startDev(['--env', 'cloudsmith']), startDev(['--env', 'rubygems'])]);
 }, 180_000);
 afterAll(async () => {
   await Promise.all([fluidcloud?.stop(), keygen?.stop(), cloudsmith?.stop(), rubygems?.stop()]);
