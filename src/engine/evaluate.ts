@@ -217,7 +217,20 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   const order = new Map(compiled.rules.map((r, i) => [r.name, i]));
   const ordered = [...groups].map((g) => ({ ...g, limits: g.limits.sort((a, b) => order.get(a.rule.name)! - order.get(b.rule.name)!) }));
 
-  const answers = await Promise.all(ordered.map((group) => askGroup(group, deps, now)));
+  const prepared = ordered.map((group) => prepareGroup(group, deps));
+  // A refusal this isolate already knows refuses the request whatever the other keys say: keys that
+  // need not see refused requests (no countRefused, shadow or ban) are then not asked at all, so
+  // there is nothing to count there and nothing to give back.
+  // A leased key consults its lease before the deny cache (in askLease): units this isolate holds are spent, never stranded.
+  const known = prepared.map((p) => (p.cacheable && !p.lease ? deps.denyCache.get(p.cacheKey, now, p.cost) : undefined));
+  const refusedHere = known.some((d) => d !== undefined);
+  const answers = await Promise.all(
+    ordered.map((group, i): GroupAnswer | Promise<GroupAnswer> => {
+      const decision = known[i];
+      if (decision) return { kind: 'decided', decision, cached: true };
+      return refusedHere && prepared[i]!.cacheable ? { kind: 'skipped' } : askGroup(group, prepared[i]!, deps, now);
+    }),
+  );
 
   const results: LimitResult[] = [];
   const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
@@ -229,6 +242,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
 
   for (const [i, answer] of answers.entries()) {
     const group = ordered[i]!;
+    if (answer.kind === 'skipped') continue;
     if (answer.kind === 'failed') {
       const event = answer.onError.mode === 'closed' ? 'fail_closed' : 'fail_open';
       for (const rule of group.rules) metrics.count(rule.name, event, deps.analytics);
@@ -324,21 +338,38 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
 
 type GroupAnswer =
   | { kind: 'decided'; decision: KeyDecision; cached: boolean }
-  | { kind: 'failed'; onError: OnError; error: string };
+  | { kind: 'failed'; onError: OnError; error: string }
+  /** Not asked: the request is refused under another key, and this one need not see it. */
+  | { kind: 'skipped' };
 
-async function askGroup(group: Group, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+/** What asking one group's object takes, worked out once per request. */
+interface PreparedGroup {
+  readonly limits: LimitRequest[];
+  readonly bans: BanRequest[];
+  readonly cost: number;
+  readonly cacheKey: string;
+  /** Whether its refusals may be answered in the isolate: refusals that count, shadow limits and bans need the object to see every request. */
+  readonly cacheable: boolean;
+  readonly lease: { size: number; ttlMs: number } | undefined;
+}
+
+function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const limits = group.limits.map(toRequest);
   const bans = bansOf(group.rules);
-  const cost = Math.min(...group.limits.map((l) => l.cost));
-  const cacheKey = `${group.name}#${limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',')}`;
-  // Refusals that count, shadow limits and bans need the object to see every request.
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
-  const lease = cacheable && deps.leases ? leaseSettings(group) : undefined;
-  // A leased key consults its lease before the deny cache (in askLease): units this isolate holds are spent, never stranded.
-  if (cacheable && !lease) {
-    const cached = deps.denyCache.get(cacheKey, now, cost);
-    if (cached) return { kind: 'decided', decision: cached, cached: true };
-  }
+  return {
+    limits,
+    bans,
+    cost: Math.min(...group.limits.map((l) => l.cost)),
+    cacheKey: `${group.name}#${limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',')}`,
+    cacheable,
+    lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
+  };
+}
+
+/** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
+async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+  const { limits, bans, cost, cacheKey, cacheable, lease } = prepared;
   const onError = groupOnError(group.rules);
   try {
     if (lease && deps.leases) {

@@ -3,6 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { KeyLimiter } from '../../src/engine/evaluate';
 import { freshIp, limitedApp, manualClock, send } from '../support/app';
+import { countingNamespace } from './counting-namespace';
 
 // A minute boundary two days ahead of the real clock, so the objects' clean-up alarms cannot fire during a test.
 const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 12 * 3_600_000;
@@ -164,6 +165,36 @@ describe('rules with different keys', () => {
     const other = await send(app, '/other', ip);
     expect(other.status).toBe(200);
     expect(other.headers.get('RateLimit')).toBe(expected);
+  });
+
+  it('once one key is known refused in the isolate, keys that need not see refusals are not asked at all', async () => {
+    const counting = countingNamespace(env.RATE_LIMITER);
+    const { app } = limitedApp({
+      now: () => T0,
+      policy: {
+        name: 'flooded',
+        onError: { mode: 'open', timeoutMs: 10_000 },
+        rules: [
+          { name: 'by-ip', key: 'ip', limits: [{ limit: 1, window: '1m' }] },
+          { name: 'by-token', key: 'bearer', limits: [{ limit: 100, window: '1m' }] },
+        ],
+      },
+    });
+    const bindings = { ...env, RATE_LIMITER: counting.namespace };
+    const ip = freshIp();
+    const token = { Authorization: `Bearer ${crypto.randomUUID()}` };
+    const statuses = [];
+    for (let i = 0; i < 50; i++) {
+      const response = await send(app, '/x', ip, { headers: token }, bindings);
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, ...Array(49).fill(429)]);
+    // Both keys asked twice (the admission, then the refusal that filled the deny cache, given back on the token's key);
+    // the 48 refusals after it cost no object call.
+    expect(counting.calls).toEqual({ check: 4, lease: 0, release: 1, checkBatch: 0 });
+    const other = await send(app, '/x', freshIp(), { headers: token }, bindings);
+    expect(other.headers.get('RateLimit')).toContain('"by-token/1m";r=98');
   });
 
   it('ask their objects in parallel, not one after another', async () => {
