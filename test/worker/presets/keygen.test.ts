@@ -73,6 +73,9 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     }
     const user = await call(app, '/v1/me', { ip: freshIp(), headers: { Authorization: `Bearer user-${crypto.randomUUID()}` } }, env);
     expect(user.headers.get('X-RateLimit-Limit')).toBe('60');
+    // Both server-side windows, as the token's own quota report shows them: 600 per 30 s and 5,000 per 5 minutes.
+    const quota = await call(app, '/.well-known/ratelimit', { ip: freshIp(), headers: { Authorization: `Bearer admin-${crypto.randomUUID()}` } }, env);
+    expect(JSON.parse(quota.text_).limits.map((l: { rule: string; name: string; limit: number }) => `${l.rule} ${l.name} ${l.limit}`)).toEqual(['server-token 30s 600', 'server-token 5m 5000']);
   });
 
   it('blacklists an address temporarily after 1,000 refusals within five minutes (403 for an hour)', async () => {
