@@ -60,6 +60,32 @@ export interface RateLimitOptions {
    * `handle_cross_request_promise_resolution` compatibility flag).
    */
   readonly coalesce?: boolean;
+  /**
+   * Shapes the response to a refused request (add CORS headers, log, render
+   * your own body): it gets the context, the verdict and the response the
+   * policy's dialect built, and returns the response to send.
+   */
+  readonly onRefused?: (c: Context, verdict: Verdict, response: Response) => Response | Promise<Response>;
+}
+
+/** Checks the options besides the policy (which `parsePolicy` checks), so a mistake throws when the middleware is built. */
+function checkOptions(options: RateLimitOptions): void {
+  const fail = (option: string, expected: string) => {
+    throw new TypeError(`rateLimit: option "${option}" must be ${expected}`);
+  };
+  for (const name of ['binding', 'kvBinding', 'analyticsBinding'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value))) fail(name, 'a binding name such as "RATE_LIMITER"');
+  }
+  for (const name of ['now', 'onRefused'] as const) if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function');
+  if (options.overrides !== undefined && options.overrides !== false && typeof options.overrides !== 'function') fail('overrides', 'false or a function');
+  if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') fail('coalesce', 'true or false');
+  if (options.denyCache !== undefined && options.denyCache !== false && !(options.denyCache instanceof DenyCache)) fail('denyCache', 'false or a DenyCache');
+  if (options.metrics !== undefined && !(options.metrics instanceof Metrics)) fail('metrics', 'a Metrics');
+  for (const name of ['ttlMs', 'timeoutMs', 'maxEntries'] as const) {
+    const value = options.live?.[name];
+    if (value !== undefined && (!Number.isInteger(value) || value <= 0)) fail(`live.${name}`, 'a positive whole number');
+  }
 }
 
 /** Lets `work` finish after the response where the runtime allows it (`waitUntil`); otherwise waits for it. */
@@ -106,7 +132,8 @@ export interface RateLimitHandle {
  * }));
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { readonly handle: RateLimitHandle } {
-  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now } = options;
+  checkOptions(options);
+  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now, onRefused } = options;
   // A validated policy is valid input too: parsing again is cheap and happens once, here.
   const policy = parsePolicy(options.policy);
   const compiled = compilePolicy(policy);
@@ -167,17 +194,22 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   // A caller polling its quota costs each of its keys' objects one read a second at most.
   const snapshots = new SnapshotCache();
 
+  const refused = (c: Context, verdict: Verdict, at: number) => {
+    const response = refusalResponse(verdict, policy.response, at);
+    return onRefused ? onRefused(c, verdict, response) : response;
+  };
+
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(new URL(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
       const answer = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at, snapshots);
-      if ('blocked' in answer) return refusalResponse(answer.blocked, policy.response, at);
+      if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
     const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
-    if (verdict.kind !== 'allow') return refusalResponse(verdict, policy.response, at);
+    if (verdict.kind !== 'allow') return refused(c, verdict, at);
 
     let failed = false;
     try {
