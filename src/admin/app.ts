@@ -58,6 +58,11 @@ const identityInputSchema = z
  * (inspect, reset, lift bans), behind a bearer secret compared in constant
  * time. Every write is one KV or object operation, so nothing is half
  * written; bad input is a 400 naming the field.
+ *
+ * @example
+ * const limiter = rateLimit({ policy });
+ * app.route('/_ratelimit', adminApp({ limiter, basePath: '/_ratelimit' }));
+ * app.use('*', limiter);
  */
 export function adminApp(options: AdminOptions) {
   const { limiter, binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', tokenVar = 'ADMIN_TOKEN', now = Date.now } = options;

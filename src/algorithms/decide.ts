@@ -66,6 +66,11 @@ export interface KeyTransition {
  * never refuse. A key banned by any rule is refused without counting.
  *
  * Pure: `read` gives stored states, the result says what to write.
+ *
+ * @example
+ * const limits = [{ id: 'api/1m', config: { algorithm: 'fixed-window', limit: 100, windowMs: 60_000 }, cost: 1, countRefused: false, shadow: false }] as const;
+ * const { decision, limitWrites } = decideKey(() => undefined, () => undefined, { now: Date.now(), limits });
+ * decision.allowed; // true; limitWrites holds the state to store under 'api/1m'
  */
 export function decideKey(
   read: (id: string) => LimitState | undefined,

@@ -28,6 +28,12 @@ function decision(state: LimitState, now: number, config: LimitConfig, allowed: 
 /**
  * Fixed window: a counter per aligned window of `windowMs`. Exact within a
  * window; a client may spend up to twice the limit across a window boundary.
+ *
+ * @example
+ * const config = { algorithm: 'fixed-window', limit: 2, windowMs: 60_000 } as const;
+ * const first = fixedWindow.consume(undefined, 0, config, 1, false);
+ * first.decision; // { allowed: true, remaining: 1, resetAt: 60_000, … }
+ * fixedWindow.consume(first.state, 10, config, 1, false).decision.remaining; // 0
  */
 export const fixedWindow: Algorithm = {
   consume(state, now, config, cost, countRefused) {

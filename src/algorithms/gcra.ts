@@ -31,6 +31,11 @@ function decision(tat: number, now: number, config: LimitConfig, allowed: boolea
  * the theoretical arrival time `tat`. A request of cost `c` is admitted when
  * `max(tat, now) + c × interval − now <= burst × interval`; the exact
  * retry time follows from the same timestamp.
+ *
+ * @example
+ * // 10 per second, at most 5 at once.
+ * const config = { algorithm: 'gcra', limit: 10, windowMs: 1000, burst: 5 } as const;
+ * gcra.consume(undefined, 0, config, 1, false).decision.remaining; // 4
  */
 export const gcra: Algorithm = {
   consume(state, now, config, cost, countRefused) {

@@ -52,6 +52,10 @@ function decision(state: LimitState, now: number, config: LimitConfig, allowed: 
 /**
  * Sliding window, the two-window weighted approximation Cloudflare measured at
  * 0.003 % wrong decisions: `previous × (window − elapsed) / window + current`.
+ *
+ * @example
+ * const config = { algorithm: 'sliding-window', limit: 10, windowMs: 60_000 } as const;
+ * slidingWindow.consume(undefined, 0, config, 1, false).decision.remaining; // 9
  */
 export const slidingWindow: Algorithm = {
   consume(state, now, config, cost, countRefused) {

@@ -26,6 +26,11 @@ export interface KeySnapshot {
  * runs the pure {@link decideKey}, and writes the result, all synchronously,
  * so no other request to this key can interleave and over-admit. An alarm
  * deletes the rows once every window has expired.
+ *
+ * @example
+ * // In your worker's entry module, with a `RATE_LIMITER` binding and a
+ * // `new_sqlite_classes = ["RateLimiter"]` migration in wrangler.toml:
+ * export { RateLimiter } from 'edge-ratelimit';
  */
 export class RateLimiter extends DurableObject {
   /** The alarm time this instance last set; avoids a `setAlarm` row write per request. */

@@ -23,6 +23,10 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
  * Forwards a request to the origin unchanged (method, headers, streamed
  * body). An origin that cannot be reached is a 502, one that does not answer
  * in time a 504; both mark `originFailed` so reservations are released.
+ *
+ * @example
+ * app.use('*', rateLimit({ policy }));
+ * app.all('*', (c) => forwardToOrigin(c, { originUrl: c.env.ORIGIN_URL }));
  */
 export async function forwardToOrigin(c: Context, options: ForwardOptions): Promise<Response> {
   const request = c.req.raw;

@@ -154,7 +154,13 @@ export function compileList(list: ListSettings | undefined): CompiledList {
   };
 }
 
-/** Turns a validated policy into the lookup structure the request path uses; done once per isolate. */
+/**
+ * Turns a validated policy into the lookup structure the request path uses; done once per isolate.
+ *
+ * @example
+ * const compiled = compilePolicy(parsePolicy(input));
+ * compiled.rules.filter((r) => r.matches({ method: 'GET', host: 'api.example.com', path: '/v1/items', tier: 'anonymous' }));
+ */
 export function compilePolicy(policy: Policy): CompiledPolicy {
   return {
     policy,
