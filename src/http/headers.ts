@@ -41,13 +41,19 @@ export function headlineResult(results: readonly LimitResult[], refused: boolean
   }, undefined);
 }
 
+const expanded = new WeakMap<readonly HeaderName[], Set<HeaderName>>();
+
+/** The header names a policy's families stand for; worked out once per policy. */
 function expand(sets: readonly HeaderName[]): Set<HeaderName> {
+  const known = expanded.get(sets);
+  if (known) return known;
   const out = new Set<HeaderName>();
   for (const s of sets) {
     if (s === 'ietf') out.add('ratelimit').add('ratelimit-policy');
     else if (s === 'x-ratelimit') out.add('x-ratelimit-limit').add('x-ratelimit-remaining').add('x-ratelimit-reset');
     else out.add(s);
   }
+  expanded.set(sets, out);
   return out;
 }
 
