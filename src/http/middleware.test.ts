@@ -13,7 +13,7 @@ describe('rateLimit', () => {
     [{ overrides: true }, 'rateLimit: option "overrides" must be false or a function'],
     [{ coalesce: 'yes' }, 'rateLimit: option "coalesce" must be true or false'],
     [{ denyCache: {} }, 'rateLimit: option "denyCache" must be false or a DenyCache'],
-    [{ live: { ttlMs: -1 } }, 'rateLimit: option "live.ttlMs" must be a positive whole number'],
+    [{ live: { ttlMs: -1 } }, 'rateLimit: option "live.ttlMs" must be a whole number of milliseconds, 0 or more'],
     [{ live: { timeoutMs: 0.5 } }, 'rateLimit: option "live.timeoutMs" must be a positive whole number'],
     [{ onRefused: 'json' }, 'rateLimit: option "onRefused" must be a function'],
   ])('refuses %j when it is built, naming the option', (bad, message) => {

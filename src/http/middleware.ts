@@ -82,7 +82,10 @@ function checkOptions(options: RateLimitOptions): void {
   if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') fail('coalesce', 'true or false');
   if (options.denyCache !== undefined && options.denyCache !== false && !(options.denyCache instanceof DenyCache)) fail('denyCache', 'false or a DenyCache');
   if (options.metrics !== undefined && !(options.metrics instanceof Metrics)) fail('metrics', 'a Metrics');
-  for (const name of ['ttlMs', 'timeoutMs', 'maxEntries'] as const) {
+  // A cache time of 0 reads live configuration on every request.
+  const ttl = options.live?.ttlMs;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0)) fail('live.ttlMs', 'a whole number of milliseconds, 0 or more');
+  for (const name of ['timeoutMs', 'maxEntries'] as const) {
     const value = options.live?.[name];
     if (value !== undefined && (!Number.isInteger(value) || value <= 0)) fail(`live.${name}`, 'a positive whole number');
   }
