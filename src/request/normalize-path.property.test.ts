@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePathPattern } from '../policy/path-pattern';
-import { normalizePath } from './normalize-path';
+import { literalReading, normalizePath, pathReadings } from './normalize-path';
 
 /** Path segments of unreserved characters: the paths rules are written for. */
 const segment = fc.stringMatching(/^[A-Za-z0-9\-_~][A-Za-z0-9\-._~]{0,11}$/).filter((s) => s !== '.' && s !== '..');
@@ -72,5 +72,18 @@ describe('path normalisation against disguises (property)', () => {
     ['/a%3Bb', '/a%3bb'],
   ])('drops path parameters: %j is %j', (raw, expected) => {
     expect(normalizePath(raw)).toBe(expected);
+  });
+
+  it('gives the literal reading whenever it differs from the lenient one (the shortcut that skips it is sound)', () => {
+    const piece = fc.constantFrom('a', 'B', '/', '//', '.', '..', '%2f', '%2F', '%5c', '%25', '%252f', '%41', ';', ';x=1', '\\', '%3b', '~');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 16 }), fc.boolean(), (pieces, caseSensitive) => {
+        const raw = `/${pieces.join('')}`;
+        const lenient = normalizePath(raw, caseSensitive);
+        const literal = literalReading(raw, caseSensitive);
+        expect(pathReadings(raw, caseSensitive)).toEqual(literal === lenient ? [lenient] : [lenient, literal]);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

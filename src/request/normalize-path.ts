@@ -1,4 +1,5 @@
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const MAY_DIFFER = /%(?:2f|5c|25)|[\\;]/i;
 
 /** Decodes `%XX` escapes of unreserved characters, and (`separators`) of `/` and `\`; leaves others encoded. */
 function decodeForMatching(path: string, separators: boolean): string {
@@ -31,8 +32,15 @@ export function normalizePath(rawPath: string, caseSensitive = false): string {
  */
 export function pathReadings(rawPath: string, caseSensitive = false): readonly [string] | readonly [string, string] {
   const lenient = normalize(rawPath, caseSensitive, true);
-  const literal = normalize(rawPath, caseSensitive, false);
+  // The readings differ only where the path holds an escape that may hide a separator, a backslash or a `;`.
+  if (!MAY_DIFFER.test(rawPath)) return [lenient];
+  const literal = literalReading(rawPath, caseSensitive);
   return literal === lenient ? [lenient] : [lenient, literal];
+}
+
+/** The literal reading alone: unreserved escapes decoded and dot segments resolved, `%2F`, `%5C` and `;` kept. */
+export function literalReading(rawPath: string, caseSensitive = false): string {
+  return normalize(rawPath, caseSensitive, false);
 }
 
 function normalize(rawPath: string, caseSensitive: boolean, lenient: boolean): string {
