@@ -53,4 +53,7 @@ export const fixedWindow: Algorithm = {
   expiresAt(state, config) {
     return state.windowStart + config.windowMs;
   },
+  covers(stored, state) {
+    return stored.windowStart === state.windowStart && stored.current >= state.current;
+  },
 };

@@ -61,4 +61,7 @@ export const gcra: Algorithm = {
   expiresAt(state) {
     return state.tat;
   },
+  covers(stored, state) {
+    return stored.tat >= state.tat;
+  },
 };

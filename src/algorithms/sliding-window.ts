@@ -80,4 +80,7 @@ export const slidingWindow: Algorithm = {
   expiresAt(state, config) {
     return state.windowStart + 2 * config.windowMs;
   },
+  covers(stored, state) {
+    return stored.windowStart === state.windowStart && stored.current >= state.current && stored.previous >= state.previous;
+  },
 };

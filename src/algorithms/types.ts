@@ -66,6 +66,11 @@ export interface Algorithm {
   release(state: LimitState, now: number, config: LimitConfig, cost: number, countedAt: number): LimitState;
   /** When this state no longer affects any decision and may be deleted. */
   expiresAt(state: LimitState, config: LimitConfig): number;
+  /**
+   * Whether `stored` refuses at least everything `state` refuses, now and
+   * later: restarting from `stored` instead of `state` can only admit less.
+   */
+  covers(stored: LimitState, state: LimitState): boolean;
 }
 
 export const EMPTY_STATE: LimitState = Object.freeze({ windowStart: 0, current: 0, previous: 0, tat: 0 });

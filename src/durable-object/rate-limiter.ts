@@ -4,6 +4,7 @@ import { decideKey } from '../algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
+import { LimitRows } from './limit-rows';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow, type StoredLimit } from './storage';
 
 /** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */
@@ -23,9 +24,11 @@ export interface KeySnapshot {
 
 /**
  * One object per rate-limit key. A thin adapter: it reads the key's rows,
- * runs the pure {@link decideKey}, and writes the result, all synchronously,
- * so no other request to this key can interleave and over-admit. An alarm
- * deletes the rows once every window has expired.
+ * runs the pure {@link decideKey}, and records the result, all synchronously,
+ * so no other request to this key can interleave and over-admit. Counts are
+ * decided in memory and written through {@link LimitRows}, which lets a hot
+ * key skip the write of most requests without ever admitting more than the
+ * limit. An alarm deletes the rows once every window has expired.
  *
  * @example
  * // In your worker's entry module, with a `RATE_LIMITER` binding and a
@@ -33,8 +36,9 @@ export interface KeySnapshot {
  * export { RateLimiter } from 'edge-ratelimit';
  */
 export class RateLimiter extends DurableObject {
-  /** The alarm time this instance last set; avoids a `setAlarm` row write per request. */
+  /** The alarm time this instance last set; avoids a `setAlarm` per request. */
   private alarmAt: number | undefined;
+  private readonly rows = new LimitRows(this.ctx.storage.kv);
 
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
@@ -44,69 +48,58 @@ export class RateLimiter extends DurableObject {
   /**
    * Decides several requests one after the other, each seeing the counts
    * the previous ones left, exactly as separate {@link check} calls would;
-   * each changed row is written once for the whole batch.
+   * each changed row is written once for the whole batch at most.
    */
   checkBatch(requests: readonly KeyRequest[]): KeyDecision[] {
     const kv = this.ctx.storage.kv;
-    const read = new Map<string, StoredLimit | undefined>();
-    const staged = new Map<string, StoredLimit>();
     const bans = new Map<string, BanState | undefined>();
     const stagedBans = new Map<string, BanState>();
-    const current = (row: string) => staged.get(row) ?? (read.has(row) ? read.get(row) : read.set(row, kv.get<StoredLimit>(row)).get(row));
     const currentBan = (row: string) => stagedBans.get(row) ?? (bans.has(row) ? bans.get(row) : bans.set(row, kv.get<BanState>(row)).get(row));
     let expiry = 0;
+    let now = 0;
     const decisions = requests.map((request) => {
-      const { decision, limitWrites, banWrites } = decideKey((id) => current(limitRow(id))?.state, (rule) => currentBan(banRow(rule)), request);
-      for (const limit of request.limits) {
-        const state = limitWrites.get(limit.id);
-        if (!state) continue;
-        staged.set(limitRow(limit.id), { state, config: limit.config });
-        expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
-      }
+      const { decision, limitWrites, banWrites } = decideKey((id) => this.rows.get(limitRow(id))?.state, (rule) => currentBan(banRow(rule)), request);
+      this.record(request.limits, limitWrites, request.now);
       for (const [rule, state] of banWrites) {
         stagedBans.set(banRow(rule), state);
         expiry = Math.max(expiry, state.expiresAt);
       }
+      now = Math.max(now, request.now);
       return decision;
     });
-    for (const [row, stored] of staged) {
-      const before = read.get(row);
-      if (!before || !sameState(before.state, stored.state) || before.config.windowMs !== stored.config.windowMs || before.config.algorithm !== stored.config.algorithm) {
-        kv.put<StoredLimit>(row, stored);
-      }
-    }
     for (const [row, state] of stagedBans) kv.put(row, state);
-    this.scheduleCleanup(expiry);
+    this.scheduleCleanup(Math.max(expiry, this.rows.commit(now)));
     return decisions;
   }
 
   /**
    * Lends this isolate a budget of up to `request.size` units on every limit
    * at once (see {@link grantLease}), after taking back what its previous
-   * lease left unspent. One row per limit is written per lease, not per request.
+   * lease left unspent. At most one row per limit is written per lease, not per request.
    */
   lease(request: LeaseRequest): LeaseAnswer {
-    const kv = this.ctx.storage.kv;
-    const { answer, limitWrites } = grantLease((id) => kv.get<StoredLimit>(limitRow(id))?.state, request);
-    this.scheduleCleanup(this.writeLimits(request.limits, limitWrites));
+    const { answer, limitWrites } = grantLease((id) => this.rows.get(limitRow(id))?.state, request);
+    this.record(request.limits, limitWrites, request.now);
+    this.scheduleCleanup(this.rows.commit(request.now));
     return answer;
   }
 
   /** Gives back reservations whose response did not match their `countWhen`. */
   release(now: number, releases: readonly Release[]): void {
-    const kv = this.ctx.storage.kv;
     for (const r of releases) {
-      const stored = kv.get<StoredLimit>(limitRow(r.id));
+      const row = limitRow(r.id);
+      const stored = this.rows.get(row);
       if (!stored) continue;
       const state = algorithmFor(r.config.algorithm).release(stored.state, now, r.config, r.cost, r.countedAt);
-      kv.put<StoredLimit>(limitRow(r.id), { state, config: stored.config });
+      this.rows.set(row, { state, config: stored.config }, now);
     }
+    this.rows.commit(now);
   }
 
   /** The key's live counters and bans, without counting anything. */
   async inspect(now: number): Promise<KeySnapshot> {
     const kv = this.ctx.storage.kv;
-    const limits = [...kv.list<StoredLimit>({ prefix: LIMIT_PREFIX })].map(([row, stored]) => ({
+    const limits = this.rows.list(LIMIT_PREFIX).map(([row, stored]) => ({
       id: row.slice(LIMIT_PREFIX.length),
       config: stored.config,
       decision: algorithmFor(stored.config.algorithm).peek(stored.state, now, stored.config),
@@ -122,6 +115,7 @@ export class RateLimiter extends DurableObject {
   /** Forgets every counter and ban of this key. */
   async reset(): Promise<void> {
     this.alarmAt = undefined;
+    this.rows.clear();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
   }
@@ -144,9 +138,9 @@ export class RateLimiter extends DurableObject {
     const kv = this.ctx.storage.kv;
     const now = Date.now();
     let latest = 0;
-    for (const [row, stored] of [...kv.list<StoredLimit>({ prefix: LIMIT_PREFIX })]) {
+    for (const [row, stored] of this.rows.list(LIMIT_PREFIX)) {
       const expires = algorithmFor(stored.config.algorithm).expiresAt(stored.state, stored.config);
-      if (expires <= now) kv.delete(row);
+      if (expires <= now) this.rows.delete(row);
       else latest = Math.max(latest, expires);
     }
     for (const [row, ban] of [...kv.list<BanState>({ prefix: BAN_PREFIX })]) {
@@ -158,34 +152,26 @@ export class RateLimiter extends DurableObject {
       this.alarmAt = latest;
       await this.ctx.storage.setAlarm(latest);
     } else {
+      this.rows.clear();
       await this.ctx.storage.deleteAll();
     }
   }
 
-  /** Writes changed limit rows (a state equal to the stored one costs no write); returns the latest expiry written. */
-  private writeLimits(limits: KeyRequest['limits'], writes: ReadonlyMap<string, LimitState>): number {
-    const kv = this.ctx.storage.kv;
-    let expiry = 0;
+  /** Records the states a decision or lease changed, with the configuration each was counted under. */
+  private record(limits: KeyRequest['limits'], writes: ReadonlyMap<string, LimitState>, now: number): void {
     for (const limit of limits) {
       const state = writes.get(limit.id);
-      if (!state) continue;
-      const row = limitRow(limit.id);
-      const stored = kv.get<StoredLimit>(row);
-      if (!stored || !sameState(stored.state, state) || stored.config.windowMs !== limit.config.windowMs || stored.config.algorithm !== limit.config.algorithm) {
-        kv.put<StoredLimit>(row, { state, config: limit.config });
-      }
-      expiry = Math.max(expiry, algorithmFor(limit.config.algorithm).expiresAt(state, limit.config));
+      if (state) this.rows.set(limitRow(limit.id), { state, config: limit.config }, now);
     }
-    return expiry;
   }
 
+  /**
+   * Makes sure an alarm is set once something is stored. The alarm itself
+   * moves on to the latest expiry, so a later expiry needs no new alarm.
+   */
   private scheduleCleanup(expiry: number): void {
-    if (expiry <= 0 || (this.alarmAt !== undefined && this.alarmAt >= expiry)) return;
+    if (expiry <= 0 || this.alarmAt !== undefined) return;
     this.alarmAt = expiry;
     void this.ctx.storage.setAlarm(expiry);
   }
-}
-
-function sameState(a: LimitState, b: LimitState): boolean {
-  return a.windowStart === b.windowStart && a.current === b.current && a.previous === b.previous && a.tat === b.tat;
 }

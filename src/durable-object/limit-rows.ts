@@ -1,0 +1,154 @@
+import { algorithmFor } from '../algorithms/registry';
+import { reserve, reserveUnits } from '../algorithms/reserve';
+import type { LimitConfig, LimitState } from '../algorithms/types';
+import type { StoredLimit } from './storage';
+
+/** A row changed again within this many ms of its last change is hot: its writes reserve ahead. */
+export const HOT_MS = 1000;
+/** How long a key with a reservation in storage stays quiet before its exact count is written (ms). */
+export const SETTLE_MS = 1000;
+
+interface Row {
+  /** The count this object decides on. */
+  live: StoredLimit;
+  /** What storage holds: equal to `live`, or a reservation that covers it. */
+  stored: StoredLimit | undefined;
+  /** The request time of the change before the last one, and of the last one. */
+  changedBefore: number;
+  changedAt: number;
+}
+
+/**
+ * The limit rows of one key's object, held in memory and written through to
+ * its synchronous storage only when storage no longer covers them.
+ *
+ * The object is the only writer of its rows and decides on the copy in
+ * memory. A write of a hot row stores the count with a few units reserved
+ * ahead ({@link reserveUnits}), so the requests those units cover cost no
+ * write. Storage always holds a count at least as restrictive as the one in
+ * memory: an object that restarts resumes from it and can refuse early by at
+ * most the reservation, never admit more. The exact count is written
+ * once the key has been quiet for {@link SETTLE_MS}, so an object evicted when idle loses
+ * nothing; a key that stays busy keeps its reservation until it goes quiet.
+ */
+export class LimitRows {
+  private readonly rows = new Map<string, Row>();
+  private readonly dirty = new Set<string>();
+  private settling: ReturnType<typeof setTimeout> | undefined;
+  /** Wall-clock time of the last change, for settling. */
+  private lastChange = 0;
+
+  constructor(private readonly kv: SyncKvStorage) {}
+
+  /** The row's state as this object counts it. */
+  get(row: string): StoredLimit | undefined {
+    return this.load(row)?.live;
+  }
+
+  /** Changes the row in memory, for a request at `now`; {@link commit} writes what storage no longer covers. */
+  set(row: string, live: StoredLimit, now: number): void {
+    const loaded = this.load(row);
+    if (loaded) {
+      loaded.live = live;
+      loaded.changedBefore = loaded.changedAt;
+      loaded.changedAt = now;
+    } else {
+      this.rows.set(row, { live, stored: undefined, changedBefore: Number.NEGATIVE_INFINITY, changedAt: now });
+    }
+    this.dirty.add(row);
+    this.lastChange = Date.now();
+  }
+
+  /**
+   * Writes every row changed since the last commit whose stored state no
+   * longer covers it; returns the latest expiry written (0 for none).
+   */
+  commit(now: number): number {
+    let expiry = 0;
+    let reserved = false;
+    for (const name of this.dirty) {
+      const row = this.rows.get(name)!;
+      const { live, stored } = row;
+      const algorithm = algorithmFor(live.config.algorithm);
+      if (stored && sameConfig(stored.config, live.config) && algorithm.covers(stored.state, live.state)) {
+        reserved ||= !sameState(stored.state, live.state);
+        continue;
+      }
+      const units = row.changedAt - row.changedBefore < HOT_MS ? reserveUnits(live.config) : 0;
+      const state = units > 0 ? reserve(live.state, now, live.config, units) : live.state;
+      row.stored = { state, config: live.config };
+      this.kv.put<StoredLimit>(name, row.stored);
+      reserved ||= state !== live.state;
+      expiry = Math.max(expiry, algorithm.expiresAt(state, live.config));
+    }
+    this.dirty.clear();
+    if (reserved) this.settleSoon();
+    return expiry;
+  }
+
+  /** Writes the exact count of every row whose storage holds a reservation. */
+  settle(): void {
+    if (this.settling !== undefined) clearTimeout(this.settling);
+    this.settling = undefined;
+    for (const [name, row] of this.rows) {
+      if (row.stored && sameState(row.stored.state, row.live.state) && sameConfig(row.stored.config, row.live.config)) continue;
+      row.stored = row.live;
+      this.kv.put<StoredLimit>(name, row.live);
+    }
+  }
+
+  /** Forgets a row in memory and in storage. */
+  delete(row: string): void {
+    this.rows.delete(row);
+    this.dirty.delete(row);
+    this.kv.delete(row);
+  }
+
+  /** Forgets every row in memory (storage is the caller's to clear). */
+  clear(): void {
+    if (this.settling !== undefined) clearTimeout(this.settling);
+    this.settling = undefined;
+    this.rows.clear();
+    this.dirty.clear();
+  }
+
+  /** Every row of this key, as this object counts it. */
+  list(prefix: string): Array<[string, StoredLimit]> {
+    const names = new Set([...this.kv.list<StoredLimit>({ prefix })].map(([name]) => name));
+    for (const name of this.rows.keys()) if (name.startsWith(prefix)) names.add(name);
+    return [...names].sort().flatMap((name) => {
+      const live = this.get(name);
+      return live ? [[name, live] as [string, StoredLimit]] : [];
+    });
+  }
+
+  private load(row: string): Row | undefined {
+    const known = this.rows.get(row);
+    if (known) return known;
+    const stored = this.kv.get<StoredLimit>(row);
+    if (!stored) return undefined;
+    const loaded = { live: stored, stored, changedBefore: Number.NEGATIVE_INFINITY, changedAt: Number.NEGATIVE_INFINITY };
+    this.rows.set(row, loaded);
+    return loaded;
+  }
+
+  private settleSoon(): void {
+    if (this.settling !== undefined) return;
+    const wait = (ms: number) => {
+      this.settling = setTimeout(() => {
+        const quietFor = Date.now() - this.lastChange;
+        if (quietFor >= SETTLE_MS) this.settle();
+        else wait(SETTLE_MS - quietFor);
+      }, ms);
+    };
+    wait(SETTLE_MS);
+  }
+}
+
+export function sameState(a: LimitState, b: LimitState): boolean {
+  return a.windowStart === b.windowStart && a.current === b.current && a.previous === b.previous && a.tat === b.tat;
+}
+
+function sameConfig(a: LimitConfig, b: LimitConfig): boolean {
+  return a.algorithm === b.algorithm && a.windowMs === b.windowMs && a.limit === b.limit && a.burst === b.burst;
+}

@@ -1,0 +1,111 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import type { LimitRequest } from '../../src/algorithms/decide';
+import { reserveUnits } from '../../src/algorithms/reserve';
+import type { LimitConfig } from '../../src/algorithms/types';
+import { SETTLE_MS } from '../../src/durable-object/limit-rows';
+import type { StoredLimit } from '../../src/durable-object/storage';
+
+const HOUR = 3_600_000;
+const configs: LimitConfig[] = [
+  { algorithm: 'fixed-window', limit: 1000, windowMs: HOUR },
+  { algorithm: 'sliding-window', limit: 1000, windowMs: HOUR },
+  { algorithm: 'gcra', limit: 1000, windowMs: HOUR },
+];
+const limitOf = (config: LimitConfig): LimitRequest => ({ id: `hot/${config.algorithm}`, config, cost: 1, countRefused: false, shadow: false });
+
+/** Counts the rows the object writes from now on; returns a reader of the count. */
+async function countWrites(stub: DurableObjectStub): Promise<() => Promise<number>> {
+  await runInDurableObject(stub, (_instance, state) => {
+    const kv = state.storage.kv as SyncKvStorage & { writes?: number };
+    const put = kv.put.bind(kv);
+    kv.writes = 0;
+    kv.put = ((key: string, value: unknown) => {
+      kv.writes!++;
+      return put(key, value);
+    }) as SyncKvStorage['put'];
+  });
+  return () => runInDurableObject(stub, (_instance, state) => (state.storage.kv as SyncKvStorage & { writes?: number }).writes ?? 0);
+}
+
+const storedOf = (stub: DurableObjectStub, config: LimitConfig) =>
+  runInDurableObject(stub, (_instance, state) => state.storage.kv.get<StoredLimit>(`limit:hot/${config.algorithm}`)!.state);
+
+async function crash(stub: DurableObjectStub): Promise<void> {
+  await expect(runInDurableObject(stub, (_instance, state) => state.abort('crash'))).rejects.toThrow();
+}
+
+async function admitted(stub: DurableObjectStub, config: LimitConfig, now: number, n: number): Promise<number> {
+  let allowed = 0;
+  for (let i = 0; i < n; i++) if ((await stub.check({ now, limits: [limitOf(config)] })).allowed) allowed++;
+  return allowed;
+}
+
+describe('a hot key counts in memory and writes ahead', () => {
+  for (const config of configs) {
+    it(`${config.algorithm}: writes about one row per reservation, and storage always holds at least the count`, async () => {
+      const stub = env.RATE_LIMITER.getByName(`hot-writes-${config.algorithm}`);
+      const writes = await countWrites(stub);
+      const now = Date.now();
+      expect(await admitted(stub, config, now, 300)).toBe(300);
+      const units = reserveUnits(config);
+      expect(units).toBe(10);
+      // The first write is exact; every later one reserves `units` ahead.
+      expect(await writes()).toBeLessThanOrEqual(2 + Math.ceil(300 / (units + 1)));
+      expect(await writes()).toBeGreaterThan(1);
+      const snapshot = await stub.inspect(now);
+      expect(snapshot.limits[0]!.decision.remaining).toBe(700);
+      const stored = await storedOf(stub, config);
+      if (config.algorithm === 'gcra') {
+        const interval = config.windowMs / config.limit;
+        expect(stored.tat).toBeGreaterThanOrEqual(now + 300 * interval);
+        expect(stored.tat).toBeLessThanOrEqual(now + (300 + units) * interval);
+      } else {
+        expect(stored.current).toBeGreaterThanOrEqual(300);
+        expect(stored.current).toBeLessThanOrEqual(300 + units);
+      }
+    });
+
+    it(`${config.algorithm}: after a crash, resumes from the reservation: never more than the limit, at most one reservation less`, async () => {
+      const stub = env.RATE_LIMITER.getByName(`hot-crash-${config.algorithm}`);
+      const now = Date.now();
+      const before = await admitted(stub, config, now, 505);
+      await crash(stub);
+      const after = await admitted(env.RATE_LIMITER.getByName(`hot-crash-${config.algorithm}`), config, now, 600);
+      expect(before).toBe(505);
+      expect(before + after).toBeLessThanOrEqual(config.limit);
+      expect(before + after).toBeGreaterThanOrEqual(config.limit - reserveUnits(config));
+    });
+  }
+
+  it('writes the exact count once the key goes quiet, so a restart after that loses nothing', async () => {
+    const config = configs[0]!;
+    const stub = env.RATE_LIMITER.getByName('hot-settle');
+    const now = Date.now();
+    expect(await admitted(stub, config, now, 255)).toBe(255);
+    expect((await storedOf(stub, config)).current).toBeGreaterThan(255);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 500));
+    expect((await storedOf(stub, config)).current).toBe(255);
+    await crash(stub);
+    expect(await admitted(env.RATE_LIMITER.getByName('hot-settle'), config, now, 800)).toBe(745);
+  });
+
+  it('admits exactly the limit to concurrent requests', async () => {
+    const config = configs[0]!;
+    const stub = env.RATE_LIMITER.getByName('hot-concurrent');
+    const now = Date.now();
+    const decisions = await Promise.all(Array.from({ length: 1200 }, () => stub.check({ now, limits: [limitOf(config)] })));
+    expect(decisions.filter((d) => d.allowed).length).toBe(1000);
+  });
+
+  it('writes every change of a limit under 100, which reserves nothing', async () => {
+    const config: LimitConfig = { algorithm: 'fixed-window', limit: 99, windowMs: HOUR };
+    const stub = env.RATE_LIMITER.getByName('hot-small');
+    const writes = await countWrites(stub);
+    const now = Date.now();
+    expect(await admitted(stub, config, now, 120)).toBe(99);
+    expect(await writes()).toBe(99);
+    expect((await storedOf(stub, config)).current).toBe(99);
+  });
+});
