@@ -6,7 +6,7 @@ import type { StoredLimit } from './storage';
 /** A row changed again within this many ms of its last change is hot: its writes reserve ahead. */
 export const HOT_MS = 1000;
 /** How long a key with a reservation in storage stays quiet before its exact count is written (ms). */
-export const SETTLE_MS = 1000;
+export const SETTLE_MS = 3000;
 
 interface Row {
   /** The count this object decides on. */
