@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --runs N]`: the limiter against pass-through,
+// `npm run bench [-- --quick] [-- --runs N] [-- --render]`: the limiter against pass-through,
 // the Workers Rate Limiting binding and an npm Durable Object peer, in one
 // run, on the real worker bundle under workerd. See bench/results/README.md.
 import autocannon from 'autocannon';
@@ -15,6 +15,8 @@ const { tightLimit: TIGHT_LIMIT, leaseSize: LEASE_SIZE } = JSON.parse(readFileSy
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
+/** `--render`: rewrite bench/results/README.md and chart.svg from the committed results.json and results.txt, measuring nothing. */
+const RENDER = argv.includes('--render');
 const runsArg = argv.indexOf('--runs');
 const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : QUICK ? 1 : 3;
 const DURATION = QUICK ? 1.5 : 2;
@@ -313,7 +315,7 @@ function goals(summary, exact, perRefusal, cleanupResult) {
   return out;
 }
 
-const fmt = (x) => (typeof x === 'number' ? x.toFixed(2) : 'n/a');
+const fmt = (x, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
 function resultsReadme(results, text) {
   const m = results.machine;
@@ -353,13 +355,13 @@ ${goalLines}
 
 ## Limits of this runtime
 
-- One Durable Object call that writes one row, the least a per-request count costs, adds ${fmt(results.summary.latency.rpcwrite?.p50AddedMs)} ms at p50 for one client here and allows ${fmt(results.summary.hot.rpcwrite?.ratio)}× pass-through on a hot key (a call that writes nothing: +${fmt(results.summary.latency.rpc?.p50AddedMs)} ms, ${fmt(results.summary.hot.rpc?.ratio)}×). Exact mode pays that write per request; storage does not rewrite an unchanged value, so the floor call writes a value that changes every time, as a count does.
+- One Durable Object call that does nothing, the least any design asking an object per request costs, adds ${fmt(results.summary.latency.rpc?.p50AddedMs)} ms at p50 for one client here and allows ${fmt(results.summary.hot.rpc?.ratio)}× pass-through on a hot key. One that writes one row adds ${fmt(results.summary.latency.rpcwrite?.p50AddedMs)} ms and allows ${fmt(results.summary.hot.rpcwrite?.ratio)}× (storage does not rewrite an unchanged value, so it writes a value that changes every time, as a count does): that is what a design writing each request's count pays. Exact mode writes a row only when the reservation in storage no longer covers the count, here once per ${fmt(1000 / results.summary.hot.exact?.rowsWrittenPer1k, 0)} requests on the hot key, so its floor is the bare call; what separates it from that floor is the middleware's own work and the request and answer it passes the object.
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${fmt(results.summary.hot.norule?.ratio)}× pass-through: that is the ceiling for leases, which add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - A never-seen key costs a new object with its own SQLite file on local disk; the binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
 
-- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row, the least any design that asks an object per request can cost here. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here). *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
+- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
 - **Columns.** *× pass*: requests per second over pass-through's in the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
@@ -371,6 +373,7 @@ ${goalLines}
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
+  if (RENDER) return render();
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'edge-ratelimit-bench-'));
   console.log(`building the bench bundle (wrangler deploy --dry-run) in ${dir}`);
@@ -456,6 +459,14 @@ async function main() {
   writeFileSync(join(RESULTS, 'README.md'), resultsReadme(results, text));
   for (const g of goalList) console.log(`${g.met ? 'met ' : 'MISS'}  ${g.goal}: ${g.figure}`);
   console.log(`wrote bench/results/results.json, results.txt, chart.svg and README.md in ${results.benchSeconds}s`);
+}
+
+function render() {
+  const results = JSON.parse(readFileSync(join(RESULTS, 'results.json'), 'utf8'));
+  const text = readFileSync(join(RESULTS, 'results.txt'), 'utf8').trimEnd();
+  writeFileSync(join(RESULTS, 'chart.svg'), chart(results));
+  writeFileSync(join(RESULTS, 'README.md'), resultsReadme(results, text));
+  console.log('rewrote bench/results/README.md and chart.svg from results.json');
 }
 
 main().catch((error) => {
