@@ -5,7 +5,10 @@ import type { LimitRequest } from '../../src/algorithms/decide';
 import { reserveUnits } from '../../src/algorithms/reserve';
 import type { LimitConfig } from '../../src/algorithms/types';
 import { SETTLE_MS } from '../../src/durable-object/limit-rows';
+import type { RateLimiter } from '../../src/durable-object/rate-limiter';
 import type { StoredLimit } from '../../src/durable-object/storage';
+
+type Stub = DurableObjectStub<RateLimiter>;
 
 const HOUR = 3_600_000;
 const configs: LimitConfig[] = [
@@ -16,7 +19,7 @@ const configs: LimitConfig[] = [
 const limitOf = (config: LimitConfig): LimitRequest => ({ id: `hot/${config.algorithm}`, config, cost: 1, countRefused: false, shadow: false });
 
 /** Counts the rows the object writes from now on; returns a reader of the count. */
-async function countWrites(stub: DurableObjectStub): Promise<() => Promise<number>> {
+async function countWrites(stub: Stub): Promise<() => Promise<number>> {
   await runInDurableObject(stub, (_instance, state) => {
     const kv = state.storage.kv as SyncKvStorage & { writes?: number };
     const put = kv.put.bind(kv);
@@ -29,14 +32,14 @@ async function countWrites(stub: DurableObjectStub): Promise<() => Promise<numbe
   return () => runInDurableObject(stub, (_instance, state) => (state.storage.kv as SyncKvStorage & { writes?: number }).writes ?? 0);
 }
 
-const storedOf = (stub: DurableObjectStub, config: LimitConfig) =>
+const storedOf = (stub: Stub, config: LimitConfig) =>
   runInDurableObject(stub, (_instance, state) => state.storage.kv.get<StoredLimit>(`limit:hot/${config.algorithm}`)!.state);
 
-async function crash(stub: DurableObjectStub): Promise<void> {
+async function crash(stub: Stub): Promise<void> {
   await expect(runInDurableObject(stub, (_instance, state) => state.abort('crash'))).rejects.toThrow();
 }
 
-async function admitted(stub: DurableObjectStub, config: LimitConfig, now: number, n: number): Promise<number> {
+async function admitted(stub: Stub, config: LimitConfig, now: number, n: number): Promise<number> {
   let allowed = 0;
   for (let i = 0; i < n; i++) if ((await stub.check({ now, limits: [limitOf(config)] })).allowed) allowed++;
   return allowed;
