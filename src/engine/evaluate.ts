@@ -427,7 +427,10 @@ async function askLease(
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
     const local = leases.take(cacheKey, request.now, cost);
-    if (local) return { kind: 'decided', decision: local, cached: true };
+    if (local) {
+      if (leases.low(cacheKey, request.now, request.size)) await topUp(name, cacheKey, request, cost, deps, leases, timeoutMs);
+      return { kind: 'decided', decision: local, cached: true };
+    }
     // Unspent units of a lapsed lease go back to the object first: they may be all the budget left.
     const denied = leases.holdsUnspent(cacheKey) ? undefined : deps.denyCache.get(cacheKey, request.now, cost);
     if (denied) return { kind: 'decided', decision: denied, cached: true };
@@ -449,6 +452,29 @@ async function askLease(
     if (decision) return { kind: 'decided', decision, cached: false };
   }
   return undefined;
+}
+
+/**
+ * Fetches the next units of a lease running low while the isolate still
+ * spends the last ones (see {@link LeaseCache.low}), so other requests do
+ * not find it empty and ask the object themselves. The request that fetches
+ * has already been decided; a failed fetch only costs its units.
+ */
+async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest, 'giveBack'>, cost: number, deps: LimiterDeps, leases: LeaseCache, timeoutMs: number): Promise<void> {
+  const stub = deps.limiterFor(name);
+  if (!stub.lease) return;
+  const lease = (r: LeaseRequest) => stub.lease!(r);
+  try {
+    await leases.single(cacheKey, async () => {
+      const answer = await withTimeout(Promise.resolve(lease(request)), timeoutMs);
+      if (answer.grant) return leases.topUp(cacheKey, answer.grant, answer.decision);
+      // No room left: the lease is spent to the end, and the refusal then answers from the deny cache.
+      leases.noMore(cacheKey);
+      if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
+    });
+  } catch (error) {
+    logEvent('lease_failed', { error: String(error), timeoutMs });
+  }
 }
 
 const digests = new Map<string, string>();

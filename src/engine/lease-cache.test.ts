@@ -26,6 +26,41 @@ describe('LeaseCache', () => {
     expect(cache.surrender('k')).toBeUndefined();
   });
 
+  it('runs low at half its size, unless a call is in flight or the object had nothing to add', async () => {
+    const cache = new LeaseCache();
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    for (let i = 0; i < 2; i++) cache.take('k', 1_000, 1);
+    expect(cache.low('k', 1_000, 8)).toBe(false);
+    cache.take('k', 1_000, 1);
+    expect(cache.low('k', 1_000, 8)).toBe(true);
+    expect(cache.low('k', 2_000, 8)).toBe(false);
+    let release!: () => void;
+    const inFlight = cache.single('k', () => new Promise<void>((resolve) => (release = resolve)));
+    expect(cache.low('k', 1_000, 8)).toBe(false);
+    release();
+    await inFlight;
+    expect(cache.low('k', 1_000, 8)).toBe(true);
+    cache.noMore('k');
+    expect(cache.low('k', 1_000, 8)).toBe(false);
+  });
+
+  it('adds a grant counted in the lease\'s windows to it, and lets one counted after it replace it', () => {
+    const cache = new LeaseCache();
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    for (let i = 0; i < 5; i++) cache.take('k', 1_100, 1);
+    cache.topUp('k', { units: 8, countedAt: 1_500, expiresAt: 2_500 }, granted);
+    expect(cache.take('k', 2_400, 9)!.outcomes[0]!.decision).toMatchObject({ remaining: 81 });
+    expect(cache.surrender('k')).toEqual({ units: 1, countedAt: 1_000 });
+
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    cache.topUp('k', { units: 8, countedAt: 2_000, expiresAt: 3_000 }, granted);
+    expect(cache.surrender('k')).toEqual({ units: 8, countedAt: 2_000 });
+
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    cache.topUp('k', { units: 8, countedAt: 0, expiresAt: 3_000 }, granted);
+    expect(cache.surrender('k')).toEqual({ units: 8, countedAt: 0 });
+  });
+
   it('gives nothing back from a spent lease', () => {
     const cache = new LeaseCache();
     cache.store('k', { units: 1, countedAt: 0, expiresAt: 10 }, 1, granted);

@@ -8,6 +8,8 @@ interface Lease {
   readonly expiresAt: number;
   /** The object's decision when the lease was granted, with the whole lease counted. */
   readonly decision: KeyDecision;
+  /** Set when the object had no more units to add: the lease is spent to the end, then asked for again. */
+  final?: boolean;
 }
 
 /**
@@ -74,6 +76,39 @@ export class LeaseCache {
     const lease = { balance: Math.max(0, grant.units - spent), countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
     this.leases.set(key, lease);
     return view(lease);
+  }
+
+  /**
+   * Whether the live lease on `key` is down to half of `size` or less,
+   * with no call for `key` in flight: time to {@link topUp} it, so requests
+   * keep spending locally while the next units are fetched.
+   */
+  low(key: string, now: number, size: number): boolean {
+    const lease = this.leases.get(key);
+    return lease !== undefined && !lease.final && lease.expiresAt > now && lease.balance * 2 <= size && !this.pending.has(key);
+  }
+
+  /** Marks the lease on `key` as topped up for the last time: the object refused to add to it. */
+  noMore(key: string): void {
+    const lease = this.leases.get(key);
+    if (lease) lease.final = true;
+  }
+
+  /**
+   * Adds a grant fetched by {@link low} to the live lease. Units counted in
+   * the same windows as the lease (counted before the lease expires, which
+   * is never after its windows end) join it, and the lease lives until the
+   * grant expires. A grant counted in later windows replaces the lease: its
+   * unspent units lapse with their window.
+   */
+  topUp(key: string, grant: LeaseGrant, decision: KeyDecision): void {
+    const lease = this.leases.get(key);
+    const joins = lease !== undefined && lease.countedAt !== 0 && grant.countedAt !== 0 && grant.countedAt >= lease.countedAt && grant.countedAt < lease.expiresAt;
+    if (!joins) {
+      this.store(key, grant, 0, decision);
+      return;
+    }
+    this.leases.set(key, { balance: lease.balance + grant.units, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
   }
 
   /**

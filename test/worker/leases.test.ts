@@ -61,6 +61,18 @@ describe('hot-key leases', () => {
     expect(counting.calls.lease).toBeGreaterThan(0);
   });
 
+  it('tops a lease up before it runs out, so concurrent requests keep spending locally', async () => {
+    const now = 1_800_000_000_000;
+    const { get, counting } = isolate(policy(100_000, 20), () => now, false);
+    // The first request fetches the lease; then waves of 8 at once.
+    const statuses = [(await get('198.51.100.14')).status];
+    for (let wave = 0; wave < 25; wave++) statuses.push(...(await Promise.all(Array.from({ length: 8 }, () => get('198.51.100.14')))).map((r) => r.status));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(201);
+    // Without the top-up, requests that find the lease spent while it is being fetched ask the object themselves.
+    expect(counting.calls.check).toBe(0);
+    expect(counting.calls.lease).toBeLessThanOrEqual(Math.ceil(201 / 20) + 1);
+  });
+
   it('shows headers from the lease: remaining counts down locally', async () => {
     const now = 1_800_000_000_000;
     const { get } = isolate(policy(100, 10), () => now);
