@@ -222,6 +222,11 @@ app.all('/rpc/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
   return forward(c);
 });
+app.all('/rpcwrite/fresh', async (c) => {
+  // The floor for never-seen keys: a new object per client address, writing one row.
+  await c.env.RATE_LIMITER.getByName(`rpc-fresh=${ip(c)}`).pingWrite(Date.now());
+  return forward(c);
+});
 app.all('/rpcwrite/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').pingWrite(Date.now());
   return forward(c);
