@@ -71,7 +71,7 @@ export class LimitRows {
       const { live, stored } = row;
       const algorithm = algorithmFor(live.config.algorithm);
       if (stored && sameConfig(stored.config, live.config) && algorithm.covers(stored.state, live.state)) {
-        reserved ||= !sameState(stored.state, live.state);
+        reserved ||= !exact(row);
         continue;
       }
       const units = row.changedAt - row.changedBefore < HOT_MS ? reserveUnits(live.config) : 0;
@@ -91,7 +91,7 @@ export class LimitRows {
     if (this.settling !== undefined) clearTimeout(this.settling);
     this.settling = undefined;
     for (const [name, row] of this.rows) {
-      if (row.stored && sameState(row.stored.state, row.live.state) && sameConfig(row.stored.config, row.live.config)) continue;
+      if (exact(row)) continue;
       row.stored = row.live;
       this.kv.put<StoredLimit>(name, row.live);
     }
@@ -145,7 +145,12 @@ export class LimitRows {
   }
 }
 
-export function sameState(a: LimitState, b: LimitState): boolean {
+/** Whether storage holds exactly the row's count (no reservation, nothing unwritten). */
+function exact(row: Row): boolean {
+  return row.stored !== undefined && sameState(row.stored.state, row.live.state) && sameConfig(row.stored.config, row.live.config);
+}
+
+function sameState(a: LimitState, b: LimitState): boolean {
   return a.windowStart === b.windowStart && a.current === b.current && a.previous === b.previous && a.tat === b.tat;
 }
 

@@ -438,10 +438,8 @@ async function askLease(
     // Where requests cannot wait for each other, one that finds another asking decides on its own, exactly.
     if (!leases.waits && leases.busy(cacheKey)) return undefined;
     // A stub made in this turn: after waiting, a request may resume in another context than an earlier stub's.
-    const stub = deps.limiterFor(name);
-    if (!stub.lease) return undefined;
-    // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.
-    const lease = (r: LeaseRequest) => stub.lease!(r);
+    const lease = leaseCall(deps, name);
+    if (!lease) return undefined;
     const decision = await leases.single(cacheKey, async () => {
       const giveBack = leases.surrender(cacheKey);
       const answer = await withTimeout(Promise.resolve(lease({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
@@ -454,6 +452,14 @@ async function askLease(
   return undefined;
 }
 
+/** The `lease` method of a key's object, made now, or `undefined` for a stub without one. */
+function leaseCall(deps: LimiterDeps, name: string): ((request: LeaseRequest) => Promise<LeaseAnswer> | LeaseAnswer) | undefined {
+  const stub = deps.limiterFor(name);
+  if (!stub.lease) return undefined;
+  // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.
+  return (request) => stub.lease!(request);
+}
+
 /**
  * Fetches the next units of a lease running low while the isolate still
  * spends the last ones (see {@link LeaseCache.low}), so other requests do
@@ -461,9 +467,8 @@ async function askLease(
  * has already been decided; a failed fetch only costs its units.
  */
 async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest, 'giveBack'>, cost: number, deps: LimiterDeps, leases: LeaseCache, timeoutMs: number): Promise<void> {
-  const stub = deps.limiterFor(name);
-  if (!stub.lease) return;
-  const lease = (r: LeaseRequest) => stub.lease!(r);
+  const lease = leaseCall(deps, name);
+  if (!lease) return;
   try {
     await leases.single(cacheKey, async () => {
       const answer = await withTimeout(Promise.resolve(lease(request)), timeoutMs);
