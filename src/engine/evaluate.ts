@@ -6,7 +6,7 @@ import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { RepeatFolder } from '../observability/repeat-folder';
-import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
+import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule, ListFacts } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
 import type { OnError, Rule } from '../policy/schema';
 import { ipKey } from '../request/client-ip';
@@ -145,23 +145,26 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
   if (listed === 'block') return blockedVerdict(view, deps);
 
   const hash = hashMemo();
+  const keyed: Array<{ rule: CompiledRule; value: string }> = [];
+  for (const rule of compiled.rules) {
+    if (!rule.matches(view)) continue;
+    const key = keyValue(rule.rule.key, view, policy, hash);
+    const value = typeof key === 'string' || key === undefined ? key : await key;
+    if (value !== undefined) keyed.push({ rule, value });
+  }
+  const overrides = deps.overrides && keyed.length > 0 ? await Promise.all(keyed.map(({ rule, value }) => deps.overrides!.lookup(rule, value, identity, now))) : undefined;
   const groups = new Map<string, Group>();
-  await Promise.all(
-    compiled.rules.map(async (rule) => {
-      if (!rule.matches(view)) return;
-      const value = await keyValue(rule.rule.key, view, policy, hash);
-      if (value === undefined) return;
-      const name = `${rule.keySignature}=${value}`;
-      const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
-      if (override?.exempt) return;
-      const limits = override ? override.limits : rule.limits;
-      let group = groups.get(name);
-      if (!group) groups.set(name, (group = { name, rules: [], limits: [] }));
-      group.rules.push(rule);
-      const cost = costOf(rule, request.headers);
-      for (const limit of limits) group.limits.push({ rule, limit, cost });
-    }),
-  );
+  for (const [i, { rule, value }] of keyed.entries()) {
+    const override = overrides?.[i];
+    if (override?.exempt) continue;
+    const name = `${rule.keySignature}=${value}`;
+    let group = groups.get(name);
+    if (!group) groups.set(name, (group = { name, rules: [], limits: [] }));
+    group.rules.push(rule);
+    const cost = costOf(rule, request.headers);
+    for (const limit of override ? override.limits : rule.limits) group.limits.push({ rule, limit, cost });
+  }
+  if (groups.size === 0) return { ...base, kind: 'allow' };
   const verdict = await decideGroups(groups.values(), deps, now);
   const ban = verdict.placedBan?.rule.ban;
   if (ban?.blockAddress && view.address !== undefined && deps.lists?.blockAddress) {
@@ -179,11 +182,19 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
 export async function listedAs(view: RequestView, deps: LimiterDeps, now: number): Promise<'allow' | 'block' | undefined> {
-  const facts = {
+  if (deps.compiled.allow.empty && deps.compiled.block.empty && !deps.lists) return undefined;
+  const facts: ListFacts = {
     ...(view.address !== undefined ? { address: view.address } : {}),
-    ...(typeof view.cf.country === 'string' ? { country: view.cf.country } : {}),
-    ...(typeof view.cf.asn === 'number' ? { asn: view.cf.asn } : {}),
     ...(view.identity.credentialHash !== undefined ? { credentialHash: view.identity.credentialHash } : {}),
+    // Read only by a list naming countries or networks.
+    get country() {
+      const country = view.cf.country;
+      return typeof country === 'string' ? country : undefined;
+    },
+    get asn() {
+      const asn = view.cf.asn;
+      return typeof asn === 'number' ? asn : undefined;
+    },
   };
   const live = deps.lists ? await deps.lists.current(now) : undefined;
   if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
@@ -212,10 +223,10 @@ export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & {
  * ({@link evaluate}) and by decisions without HTTP (`checkLimit`).
  */
 export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, now: number): Promise<GroupsVerdict> {
-  const { compiled, metrics } = deps;
-  // Keep results in policy order whatever order the lookups finished in.
-  const order = new Map(compiled.rules.map((r, i) => [r.name, i]));
-  const ordered = [...groups].map((g) => ({ ...g, limits: g.limits.sort((a, b) => order.get(a.rule.name)! - order.get(b.rule.name)!) }));
+  const { metrics } = deps;
+  // Results come in policy order, whatever order the groups were made in.
+  const ordered = [...groups];
+  for (const group of ordered) if (group.rules.length > 1) group.limits.sort((a, b) => a.rule.index - b.rule.index);
 
   const prepared = ordered.map((group) => prepareGroup(group, deps));
   // A refusal this isolate already knows refuses the request whatever the other keys say: keys that
@@ -344,33 +355,52 @@ type GroupAnswer =
 
 /** What asking one group's object takes, worked out once per request. */
 interface PreparedGroup {
-  readonly limits: LimitRequest[];
-  readonly bans: BanRequest[];
+  readonly limits: readonly LimitRequest[];
+  readonly bans: readonly BanRequest[];
   readonly cost: number;
   readonly cacheKey: string;
   /** Whether its refusals may be answered in the isolate: refusals that count, shadow limits and bans need the object to see every request. */
   readonly cacheable: boolean;
   readonly lease: { size: number; ttlMs: number } | undefined;
+  readonly onError: OnError;
 }
 
+/** What a group of one rule at the policy's limits needs, besides its name: the same for every request at one cost. */
+const ruleShapes = new WeakMap<CompiledRule, { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string }>();
+
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
-  const limits = group.limits.map(toRequest);
-  const bans = bansOf(group.rules);
+  const rule = group.rules[0]!;
+  const atPolicyLimits = group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
+  if (!atPolicyLimits) return shapeOf(group, deps).withName(group.name);
+  const leases = deps.leases !== undefined;
+  let known = ruleShapes.get(rule);
+  if (!known || known.cost !== group.limits[0]?.cost || known.leases !== leases) {
+    const shape = shapeOf(group, deps);
+    known = { cost: group.limits[0]?.cost ?? 0, leases, shape: shape.shape, suffix: shape.suffix };
+    ruleShapes.set(rule, known);
+  }
+  return { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
+}
+
+function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string; withName(name: string): PreparedGroup } {
+  const limits = Object.freeze(group.limits.map(toRequest));
+  const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
-  return {
+  const shape = {
     limits,
     bans,
     cost: Math.min(...group.limits.map((l) => l.cost)),
-    cacheKey: `${group.name}#${limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',')}`,
     cacheable,
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
+    onError: groupOnError(group.rules),
   };
+  const suffix = limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',');
+  return { shape, suffix, withName: (name) => ({ ...shape, cacheKey: `${name}#${suffix}` }) };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
 async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
-  const { limits, bans, cost, cacheKey, cacheable, lease } = prepared;
-  const onError = groupOnError(group.rules);
+  const { limits, bans, cost, cacheKey, cacheable, lease, onError } = prepared;
   try {
     if (lease && deps.leases) {
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);

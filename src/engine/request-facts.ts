@@ -4,6 +4,7 @@ import type { KeyPart, Policy } from '../policy/schema';
 import { clientAddress, ipKey } from '../request/client-ip';
 import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex, userKey } from '../request/credentials';
 import { pathReadings } from '../request/normalize-path';
+import { hostAndPath } from '../request/url-parts';
 
 /** What is known of one request once, before any rule looks at it. */
 export interface RequestView extends RequestFacts {
@@ -30,18 +31,22 @@ export function effectiveMethod(request: Request, policy: Policy): string {
 }
 
 export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
-  const url = new URL(request.url);
-  const [path, literalPath] = pathReadings(url.pathname, policy.caseSensitivePaths);
+  const { hostname, pathname } = hostAndPath(request.url);
+  const [path, literalPath] = pathReadings(pathname, policy.caseSensitivePaths);
+  // `request.cf` is built anew on every read, and few requests need it: it is read once, when first asked for.
+  let cf: Record<string, unknown> | undefined;
   return {
     method: effectiveMethod(request, policy),
     // `api.example.com.` (fully qualified) is the same host as `api.example.com`.
-    host: url.hostname.toLowerCase().replace(/\.$/, ''),
+    host: hostname.endsWith('.') ? hostname.slice(0, -1) : hostname,
     path,
     literalPath,
     tier: identity.tier,
     headers: request.headers,
     address: clientAddress(request.headers, policy.clientIp),
-    cf: (request.cf ?? {}) as Record<string, unknown>,
+    get cf() {
+      return (cf ??= (request.cf ?? {}) as Record<string, unknown>);
+    },
     identity,
   };
 }
@@ -49,42 +54,70 @@ export function viewOf(request: Request, policy: Policy, identity: Identity): Re
 /** The value of an optional key part the request does not have. */
 export const ABSENT = '-';
 
+/** Key parts whose value is a digest (credentials and headers, which may hold secrets). */
+function hashedPart(part: KeyPart): boolean {
+  return part === 'bearer' || part === 'basic-user' || part === 'authorization' || (typeof part === 'object' && 'header' in part);
+}
+
 /**
  * Derives the value of a rule's key for a request, part by part, or
  * `undefined` when a part is absent (the rule then does not apply) and not
  * `optional` (its absence is then the value {@link ABSENT}).
- * Credentials are hashed; `hash` memoises digests within the request.
+ * Credentials are hashed; `hash` memoises digests within the request. A key
+ * with nothing to hash is known at once, without waiting.
  */
-export async function keyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+export function keyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): string | undefined | Promise<string | undefined> {
+  if (parts.some(hashedPart)) return hashedKeyValue(parts, view, policy, hash);
+  if (parts.length === 1) return withAbsence(parts[0]!, plainValue(parts[0]!, view, policy));
   const values: string[] = [];
   for (const part of parts) {
-    const value = await partValue(part, view, policy, hash);
-    if (value !== undefined) values.push(value);
-    else if (typeof part === 'object' && 'optional' in part && part.optional) values.push(ABSENT);
-    else return undefined;
+    const value = withAbsence(part, plainValue(part, view, policy));
+    if (value === undefined) return undefined;
+    values.push(value);
   }
   return values.join('|');
 }
 
-async function partValue(part: KeyPart, view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
-  const hashed = async (value: string | undefined) => (value === undefined ? undefined : hash(value));
-  if (part === 'ip') return view.address === undefined ? undefined : ipKey(view.address, policy.clientIp);
-  if (part === 'bearer') return hashed(bearerToken(view.headers));
-  if (part === 'basic-user') {
-    const user = basicUser(view.headers);
-    return hashed(user === undefined ? undefined : userKey(user));
+async function hashedKeyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+  const values: string[] = [];
+  for (const part of parts) {
+    const value = withAbsence(part, hashedPart(part) ? await hashedValue(part, view, hash) : plainValue(part, view, policy));
+    if (value === undefined) return undefined;
+    values.push(value);
   }
-  if (part === 'authorization') return hashed(authorizationValue(view.headers));
+  return values.join('|');
+}
+
+/** A part's value, {@link ABSENT} for an optional part the request does not have, or `undefined`. */
+function withAbsence(part: KeyPart, value: string | undefined): string | undefined {
+  if (value !== undefined) return value;
+  return typeof part === 'object' && 'optional' in part && part.optional ? ABSENT : undefined;
+}
+
+async function hashedValue(part: KeyPart, view: RequestView, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+  let value: string | undefined;
+  if (part === 'bearer') value = bearerToken(view.headers);
+  else if (part === 'basic-user') {
+    const user = basicUser(view.headers);
+    value = user === undefined ? undefined : userKey(user);
+  } else if (part === 'authorization') value = authorizationValue(view.headers);
+  else if (typeof part === 'object' && 'header' in part) value = headerValue(view.headers, part.header);
+  return value === undefined ? undefined : hash(value);
+}
+
+function plainValue(part: KeyPart, view: RequestView, policy: Policy): string | undefined {
+  if (part === 'ip') return view.address === undefined ? undefined : ipKey(view.address, policy.clientIp);
   // HEAD shares GET's limits, so it shares GET's key too.
   if (part === 'method') return view.method === 'HEAD' ? 'GET' : view.method;
   if (part === 'path') return view.path;
-  if ('header' in part) return hashed(headerValue(view.headers, part.header));
+  if (typeof part !== 'object') return undefined;
   if ('cf' in part) {
     const value = view.cf[part.cf];
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
   }
   if ('identity' in part) return view.identity[part.identity];
-  return part.const;
+  if ('const' in part) return part.const;
+  return undefined;
 }
 
 /** A per-request memo of SHA-256 digests. */

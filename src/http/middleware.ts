@@ -9,6 +9,7 @@ import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
 import { quotaReport, SnapshotCache } from '../quota/quota';
 import { normalizePath } from '../request/normalize-path';
+import { hostAndPath } from '../request/url-parts';
 import { listKey } from '../overrides/entries';
 import { applyOverride, findOverride } from '../overrides/lookup';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
@@ -204,7 +205,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
 
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
-    if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(new URL(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
+    if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
       const answer = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at, snapshots);
       if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });

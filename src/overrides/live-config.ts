@@ -1,5 +1,5 @@
 import { logEvent } from '../observability/log';
-import { compileList, type CompiledList } from '../policy/compile';
+import { compileList, EMPTY_LIST, type CompiledList } from '../policy/compile';
 import type { ListSettings } from '../policy/schema';
 import {
   expired,
@@ -54,7 +54,6 @@ export interface LiveConfigOptions {
   readonly maxEntries?: number;
 }
 
-const EMPTY_LIST: CompiledList = { matches: () => false };
 
 /**
  * Overrides and list entries from Workers KV, read as a whole (list, then

@@ -30,6 +30,8 @@ export interface RequestFacts {
 export interface CompiledRule {
   readonly rule: Rule;
   readonly name: string;
+  /** Its place in the policy: results are reported in policy order. */
+  readonly index: number;
   readonly limits: readonly CompiledLimit[];
   readonly onError: OnError;
   readonly response: ResponseSettings;
@@ -41,14 +43,19 @@ export interface CompiledRule {
 /** Facts a list entry is tested on. */
 export interface ListFacts {
   readonly address?: string;
-  readonly country?: string;
-  readonly asn?: number;
+  readonly country?: string | undefined;
+  readonly asn?: number | undefined;
   readonly credentialHash?: string;
 }
 
 export interface CompiledList {
+  /** Whether the list names nothing, so no request needs testing against it. */
+  readonly empty: boolean;
   matches(facts: ListFacts): boolean;
 }
+
+/** A list naming nothing. */
+export const EMPTY_LIST: CompiledList = { empty: true, matches: () => false };
 
 export interface CompiledPolicy {
   readonly policy: Policy;
@@ -105,7 +112,7 @@ export function keySignature(parts: readonly KeyPart[]): string {
   return parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('+');
 }
 
-function compileRule(policy: Policy, rule: Rule): CompiledRule {
+function compileRule(policy: Policy, rule: Rule, index: number): CompiledRule {
   const { match } = rule;
   // HEAD is GET without a body: a limit on GET must not be dodged with HEAD.
   const methods = match.methods ? new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods) : undefined;
@@ -118,6 +125,7 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
   return {
     rule,
     name: rule.name,
+    index,
     limits: ruleLimits(rule),
     onError: rule.onError ?? policy.onError,
     response: { ...policy.response, ...rule.response },
@@ -134,15 +142,16 @@ function compileRule(policy: Policy, rule: Rule): CompiledRule {
 
 /** Compiles allow or block list entries (addresses and CIDR ranges, countries, ASNs, credential digests). */
 export function compileList(list: ListSettings | undefined): CompiledList {
-  if (!list) return { matches: () => false };
+  if (!list) return EMPTY_LIST;
   const ranges = list.ips.map((entry) => (entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
   const countries = new Set(list.countries);
   const asns = new Set(list.asns);
   const credentials = new Set(list.credentials);
   return {
+    empty: ranges.length === 0 && countries.size === 0 && asns.size === 0 && credentials.size === 0,
     matches(facts) {
-      if (facts.country && countries.has(facts.country)) return true;
-      if (facts.asn !== undefined && asns.has(facts.asn)) return true;
+      if (countries.size > 0 && facts.country && countries.has(facts.country)) return true;
+      if (asns.size > 0 && facts.asn !== undefined && asns.has(facts.asn)) return true;
       if (facts.credentialHash && credentials.has(facts.credentialHash)) return true;
       if (facts.address && ranges.length > 0 && ipaddr.isValid(facts.address)) {
         let address = ipaddr.parse(facts.address);
@@ -164,7 +173,7 @@ export function compileList(list: ListSettings | undefined): CompiledList {
 export function compilePolicy(policy: Policy): CompiledPolicy {
   return {
     policy,
-    rules: policy.rules.map((rule) => compileRule(policy, rule)),
+    rules: policy.rules.map((rule, index) => compileRule(policy, rule, index)),
     allow: compileList(policy.allow),
     block: compileList(policy.block),
   };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePathPattern } from '../policy/path-pattern';
-import { literalReading, normalizePath, pathReadings } from './normalize-path';
+import { literalReading, normalizePath, pathReadings, resolvePath } from './normalize-path';
 
 /** Path segments of unreserved characters: the paths rules are written for. */
 const segment = fc.stringMatching(/^[A-Za-z0-9\-_~][A-Za-z0-9\-._~]{0,11}$/).filter((s) => s !== '.' && s !== '..');
@@ -84,6 +84,18 @@ describe('path normalisation against disguises (property)', () => {
         expect(pathReadings(raw, caseSensitive)).toEqual(literal === lenient ? [lenient] : [lenient, literal]);
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  it('the shortcut for plain paths gives what every step of each reading gives', () => {
+    const piece = fc.constantFrom('a', 'Z', '0', '-', '_', '~', '.', '..', '/', '//', '!', '@', ':', '=', '+', ',', '%41', '%2f', ';', '\\', '?', ' ', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.boolean(), (pieces, caseSensitive) => {
+        const raw = `/${pieces.join('')}`;
+        expect(normalizePath(raw, caseSensitive)).toBe(resolvePath(raw, caseSensitive, true));
+        expect(literalReading(raw, caseSensitive)).toBe(resolvePath(raw, caseSensitive, false));
+      }),
+      { numRuns: 5_000 },
     );
   });
 });

@@ -1,5 +1,7 @@
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const MAY_DIFFER = /%(?:2f|5c|25)|[\\;]/i;
+/** A path every reading leaves as it is (bar case): non-empty segments of plain characters, none of them `.` or `..`. */
+const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+$/;
 
 /** Decodes `%XX` escapes of unreserved characters, and (`separators`) of `/` and `\`; leaves others encoded. */
 function decodeForMatching(path: string, separators: boolean): string {
@@ -44,6 +46,17 @@ export function literalReading(rawPath: string, caseSensitive = false): string {
 }
 
 function normalize(rawPath: string, caseSensitive: boolean, lenient: boolean): string {
+  // Most paths hold nothing to decode, collapse or resolve.
+  if (PLAIN.test(rawPath)) return caseSensitive ? rawPath : rawPath.toLowerCase();
+  return resolvePath(rawPath, caseSensitive, lenient);
+}
+
+/**
+ * Every step of a reading, whatever the path holds: the lenient reading
+ * (`normalizePath`) or the literal one ({@link literalReading}). Readings
+ * take a shortcut for paths with nothing to change; this is what they equal.
+ */
+export function resolvePath(rawPath: string, caseSensitive: boolean, lenient: boolean): string {
   // Decode repeatedly so double encoding (`%2578`) cannot hide a character either.
   let path = rawPath;
   for (let i = 0; i < 3; i++) {
