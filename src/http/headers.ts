@@ -62,6 +62,19 @@ function sfString(text: string): string {
   return `"${text.replace(/[\\"]/g, '\\$&')}"`;
 }
 
+const policyItems = new WeakMap<LimitResult['limit'], { readonly name: string; quota: number; item: string }>();
+
+/** A limit's name as a Structured Fields string, and its `RateLimit-Policy` item for quota `q`; written once per limit and quota. */
+function policyItem(r: LimitResult): { readonly name: string; readonly item: string } {
+  let known = policyItems.get(r.limit);
+  if (!known) policyItems.set(r.limit, (known = { name: sfString(r.limit.id), quota: Number.NaN, item: '' }));
+  if (known.quota !== r.decision.limit) {
+    known.quota = r.decision.limit;
+    known.item = `${known.name};q=${r.decision.limit};w=${Math.max(1, ceilSeconds(r.limit.config.windowMs))}`;
+  }
+  return known;
+}
+
 /**
  * The rate-limit headers for a response, in the families the policy asks
  * for. Pure: a function of the results, the settings and the clock.
@@ -73,13 +86,13 @@ export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick
   if (visible.length === 0) return out;
 
   if (wanted.has('ratelimit-policy')) {
-    const items = visible.map((r) => `${sfString(r.limit.id)};q=${r.decision.limit};w=${Math.max(1, ceilSeconds(r.limit.config.windowMs))}`);
+    const items = visible.map((r) => policyItem(r).item);
     out.push(['RateLimit-Policy', items.join(', ')]);
   }
   if (wanted.has('ratelimit')) {
     const items = visible.map((r) => {
       const wait = r.decision.allowed ? r.decision.resetAt - now : r.decision.retryAfterMs;
-      return `${sfString(r.limit.id)};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
+      return `${policyItem(r).name};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
     });
     out.push(['RateLimit', items.join(', ')]);
   }

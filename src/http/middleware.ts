@@ -43,7 +43,8 @@ export interface RateLimitOptions {
   /**
    * Live overrides and allow/block list entries. By default they are read
    * from the `kvBinding` namespace when it is bound (see the README's KV
-   * layout); `false` turns them off; a function supplies another source.
+   * layout); `false` turns them off; a function supplies another source
+   * (called once per set of bindings, and the source kept for their requests).
    */
   readonly overrides?: ((env: Record<string, unknown>) => OverrideSource | undefined) | false;
   /** How long live overrides and lists are cached in the isolate, and the longest a request waits to read them. */
@@ -150,48 +151,53 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const batcher = coalesce ? new CheckBatcher() : undefined;
   const repeats = new RepeatFolder();
 
-  const liveSources = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => {
-    if (typeof options.overrides === 'function') return { overrides: options.overrides(env) };
-    const kv = env[kvBinding] as KVNamespace | undefined;
-    if (options.overrides === false || !kv) return {};
-    const live = liveConfigFor(kvBinding, options.live);
-    return {
-      overrides: {
-        async lookup(rule, keyValue, identity, now) {
-          const snapshot = await live.current(kv, now, keepAlive);
-          const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
-          return entry ? applyOverride(rule, entry) : undefined;
-        },
+  const live = liveConfigFor(kvBinding, options.live);
+  /** Overrides and lists read from KV for one request; `keepAlive` lets a refresh it starts finish after the response. */
+  const kvSources = (kv: KVNamespace, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => ({
+    overrides: {
+      async lookup(rule, keyValue, identity, now) {
+        const snapshot = await live.current(kv, now, keepAlive);
+        const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
+        return entry ? applyOverride(rule, entry) : undefined;
       },
-      lists: {
-        current: (now) => live.current(kv, now, keepAlive),
-        async blockAddress(address, until, reason, now) {
-          const target = { list: 'block', kind: 'ip', value: address } as const;
-          const value = { expires: new Date(until).toISOString(), reason };
-          // KV drops the entry itself once the ban is over (it needs an expiry at least 60 s ahead).
-          await kv.put(listKey(target), JSON.stringify(value), { expiration: Math.ceil(Math.max(until, now + 61_000) / 1000) });
-          live.remember({ ...target, key: listKey(target), value_: value }, now);
-        },
+    },
+    lists: {
+      current: (now) => live.current(kv, now, keepAlive),
+      async blockAddress(address, until, reason, now) {
+        const target = { list: 'block', kind: 'ip', value: address } as const;
+        const value = { expires: new Date(until).toISOString(), reason };
+        // KV drops the entry itself once the ban is over (it needs an expiry at least 60 s ahead).
+        await kv.put(listKey(target), JSON.stringify(value), { expiration: Math.ceil(Math.max(until, now + 61_000) / 1000) });
+        live.remember({ ...target, key: listKey(target), value_: value }, now);
       },
-    };
-  };
+    },
+  });
 
+  /** What does not change between requests with the same bindings, worked out once for them. */
+  const fixedDeps = new WeakMap<Record<string, unknown>, { readonly deps: LimiterDeps; readonly kv: KVNamespace | undefined }>();
   const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => {
-    const namespace = env[binding] as DurableObjectNamespace<RateLimiter> | undefined;
-    if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
-    return {
-      compiled,
-      limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
-      kv: env[kvBinding] as KVNamespace | undefined,
-      secrets: env,
-      denyCache,
-      leases,
-      batcher,
-      metrics,
-      repeats,
-      analytics: env[analyticsBinding] as AnalyticsSink | undefined,
-      ...liveSources(env, keepAlive),
-    };
+    let fixed = typeof env === 'object' && env !== null ? fixedDeps.get(env) : undefined;
+    if (!fixed) {
+      const namespace = env?.[binding] as DurableObjectNamespace<RateLimiter> | undefined;
+      if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
+      const kv = env[kvBinding] as KVNamespace | undefined;
+      const base: LimiterDeps = {
+        compiled,
+        limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
+        kv,
+        secrets: env,
+        denyCache,
+        leases,
+        batcher,
+        metrics,
+        repeats,
+        analytics: env[analyticsBinding] as AnalyticsSink | undefined,
+        ...(typeof options.overrides === 'function' ? { overrides: options.overrides(env) } : {}),
+      };
+      fixed = { deps: base, kv: options.overrides === undefined ? kv : undefined };
+      fixedDeps.set(env, fixed);
+    }
+    return fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAlive) } : fixed.deps;
   };
 
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
