@@ -183,23 +183,29 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
 export async function listedAs(view: RequestView, deps: LimiterDeps, now: number): Promise<'allow' | 'block' | undefined> {
   if (deps.compiled.allow.empty && deps.compiled.block.empty && !deps.lists) return undefined;
-  const facts: ListFacts = {
-    ...(view.address !== undefined ? { address: view.address } : {}),
-    ...(view.identity.credentialHash !== undefined ? { credentialHash: view.identity.credentialHash } : {}),
-    // Read only by a list naming countries or networks.
-    get country() {
-      const country = view.cf.country;
-      return typeof country === 'string' ? country : undefined;
-    },
-    get asn() {
-      const asn = view.cf.asn;
-      return typeof asn === 'number' ? asn : undefined;
-    },
-  };
+  const facts = new ViewFacts(view);
   const live = deps.lists ? await deps.lists.current(now) : undefined;
   if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
   if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
   return undefined;
+}
+
+/** What lists test of a request; country and network are read only by a list naming some. */
+class ViewFacts implements ListFacts {
+  readonly address: string | undefined;
+  readonly credentialHash: string | undefined;
+  constructor(private readonly view: RequestView) {
+    this.address = view.address;
+    this.credentialHash = view.identity.credentialHash;
+  }
+  get country(): string | undefined {
+    const country = this.view.cf.country;
+    return typeof country === 'string' ? country : undefined;
+  }
+  get asn(): number | undefined {
+    const asn = this.view.cf.asn;
+    return typeof asn === 'number' ? asn : undefined;
+  }
 }
 
 /** The verdict for a request a block list names: 403, counted and logged. */
@@ -235,13 +241,16 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   // A leased key consults its lease before the deny cache (in askLease): units this isolate holds are spent, never stranded.
   const known = prepared.map((p) => (p.cacheable && !p.lease ? deps.denyCache.get(p.cacheKey, now, p.cost) : undefined));
   const refusedHere = known.some((d) => d !== undefined);
-  const answers = await Promise.all(
-    ordered.map((group, i): GroupAnswer | Promise<GroupAnswer> => {
-      const decision = known[i];
-      if (decision) return { kind: 'decided', decision, cached: true };
-      return refusedHere && prepared[i]!.cacheable ? { kind: 'skipped' } : askGroup(group, prepared[i]!, deps, now);
-    }),
-  );
+  const topUps: Array<Promise<void>> = [];
+  const asked = ordered.map((group, i): GroupAnswer | Promise<GroupAnswer> => {
+    const decision = known[i];
+    if (decision) return { kind: 'decided', decision, cached: true };
+    if (refusedHere && prepared[i]!.cacheable) return { kind: 'skipped' };
+    return spendLease(group, prepared[i]!, deps, now, topUps) ?? askGroup(group, prepared[i]!, deps, now);
+  });
+  // Requests decided in the isolate wait for nothing, bar the lease top-ups they started.
+  const answers = asked.some((a) => a instanceof Promise) ? await Promise.all(asked) : (asked as GroupAnswer[]);
+  if (topUps.length > 0) await Promise.all(topUps);
 
   const results: LimitResult[] = [];
   const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
@@ -396,6 +405,21 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
   };
   const suffix = limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',');
   return { shape, suffix, withName: (name) => ({ ...shape, cacheKey: `${name}#${suffix}` }) };
+}
+
+/**
+ * Decides from the isolate's live lease on the group's key, if it has one
+ * with units left; a lease running low gets its top-up started, pushed
+ * onto `topUps`. `undefined` when the object must be asked ({@link askGroup}).
+ */
+function spendLease(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): GroupAnswer | undefined {
+  const { lease, cacheKey, cost, limits, onError } = prepared;
+  const leases = deps.leases;
+  if (!lease || !leases) return undefined;
+  const decision = leases.take(cacheKey, now, cost);
+  if (!decision) return undefined;
+  if (leases.low(cacheKey, now, lease.size)) topUps.push(topUp(group.name, cacheKey, { now, limits, ...lease }, cost, deps, leases, onError.timeoutMs));
+  return { kind: 'decided', decision, cached: true };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */

@@ -31,24 +31,40 @@ export function effectiveMethod(request: Request, policy: Policy): string {
 }
 
 export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
-  const { hostname, pathname } = hostAndPath(request.url);
-  const [path, literalPath] = pathReadings(pathname, policy.caseSensitivePaths);
-  // `request.cf` is built anew on every read, and few requests need it: it is read once, when first asked for.
-  let cf: Record<string, unknown> | undefined;
-  return {
-    method: effectiveMethod(request, policy),
+  return new View(request, policy, identity);
+}
+
+/** A {@link RequestView}: its fields are read once, `request.cf` (built anew on every read, and seldom needed) when first asked for. */
+class View implements RequestView {
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  readonly literalPath: string | undefined;
+  readonly tier: string;
+  readonly headers: Headers;
+  readonly address: string | undefined;
+  private cfFields: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    private readonly request: Request,
+    policy: Policy,
+    readonly identity: Identity,
+  ) {
+    const { hostname, pathname } = hostAndPath(request.url);
+    const readings = pathReadings(pathname, policy.caseSensitivePaths);
+    this.method = effectiveMethod(request, policy);
     // `api.example.com.` (fully qualified) is the same host as `api.example.com`.
-    host: hostname.endsWith('.') ? hostname.slice(0, -1) : hostname,
-    path,
-    literalPath,
-    tier: identity.tier,
-    headers: request.headers,
-    address: clientAddress(request.headers, policy.clientIp),
-    get cf() {
-      return (cf ??= (request.cf ?? {}) as Record<string, unknown>);
-    },
-    identity,
-  };
+    this.host = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+    this.path = readings[0];
+    this.literalPath = readings[1];
+    this.tier = identity.tier;
+    this.headers = request.headers;
+    this.address = clientAddress(this.headers, policy.clientIp);
+  }
+
+  get cf(): Readonly<Record<string, unknown>> {
+    return (this.cfFields ??= (this.request.cf ?? {}) as Record<string, unknown>);
+  }
 }
 
 /** The value of an optional key part the request does not have. */

@@ -10,12 +10,13 @@ export interface AnalyticsSink {
  * written to Workers Analytics Engine when a dataset is bound.
  */
 export class Metrics {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, Partial<Record<MetricEvent, number>>>();
   private readonly recent: Array<{ at: number; rule: string; key: string; limit: string }> = [];
 
   count(rule: string, event: MetricEvent, sink?: AnalyticsSink): void {
-    const name = `${rule}\u0000${event}`;
-    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    let events = this.counts.get(rule);
+    if (!events) this.counts.set(rule, (events = {}));
+    events[event] = (events[event] ?? 0) + 1;
     sink?.writeDataPoint({ blobs: [rule, event], doubles: [1], indexes: [rule] });
   }
 
@@ -27,10 +28,7 @@ export class Metrics {
 
   snapshot(): { counts: Record<string, Partial<Record<MetricEvent, number>>>; recentRefusals: ReadonlyArray<{ at: number; rule: string; key: string; limit: string }> } {
     const counts: Record<string, Partial<Record<MetricEvent, number>>> = {};
-    for (const [name, n] of this.counts) {
-      const [rule, event] = name.split('\u0000') as [string, MetricEvent];
-      (counts[rule] ??= {})[event] = n;
-    }
+    for (const [rule, events] of this.counts) counts[rule] = { ...events };
     return { counts, recentRefusals: [...this.recent].reverse() };
   }
 }

@@ -42,10 +42,10 @@ export interface CompiledRule {
 
 /** Facts a list entry is tested on. */
 export interface ListFacts {
-  readonly address?: string;
+  readonly address?: string | undefined;
   readonly country?: string | undefined;
   readonly asn?: number | undefined;
-  readonly credentialHash?: string;
+  readonly credentialHash?: string | undefined;
 }
 
 export interface CompiledList {
