@@ -219,8 +219,8 @@ function summarise(samples) {
     for (const variant of variantsOf(scenario)) {
       const runs = samples.filter((s) => s.scenario === scenario && s.variant === variant);
       if (runs.length === 0) continue;
-      const ratios = runs.map((s) => s.rps / samples.find((p) => p.scenario === scenario && p.variant === 'pass' && p.run === s.run).rps);
-      const added = runs.map((s) => s.p50 - samples.find((p) => p.scenario === scenario && p.variant === 'pass' && p.run === s.run).p50);
+      const ratios = runs.map((s) => (s.pass ? s.rps / s.pass.rps : 1));
+      const added = runs.map((s) => (s.pass ? s.p50 - s.pass.p50 : 0));
       out[scenario][variant] = {
         rps: round(median(runs.map((s) => s.rps)), 0),
         ratio: round(median(ratios)),
@@ -345,7 +345,7 @@ Written by \`npm run bench\`${results.quick ? ' --quick' : ''} on ${results.date
 | load average at start | ${m.loadavgAtStart} |
 | runs | ${results.runs} × ${results.durationSeconds} s per measurement, ${results.connections} connections; ${results.benchSeconds} s in all |
 
-The machine is shared: other work on the same cores moves absolute figures between runs, so every figure that matters is a ratio to pass-through measured in the same run, a moment apart.
+The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds, so every figure that matters is a ratio to a pass-through measured just before it: each variant's measurement follows one of pass-through's own, in the same run.
 
 ## Table
 
@@ -369,7 +369,7 @@ ${goalLines}
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For never-seen keys the row-writing floor calls a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second over pass-through's in the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max). *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
+- **Columns.** *× pass*: requests per second over those of the pass-through measured just before (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
@@ -400,20 +400,24 @@ async function main() {
         // Rotate the order each run so no variant always goes first.
         const variants = variantsOf(scenario);
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
-        for (const variant of order) {
+        const record = async (variant, pass) => {
           await prepare(server.url, scenario, variant);
           await resetStats(server.url);
           const before = await stats(server.url);
           const result = await measure(server.url, scenario, variant);
           const after = await stats(server.url);
-          samples.push({ run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests) });
-          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms\n`);
-        }
+          const sample = { run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests), ...(pass ? { pass: { rps: pass.rps, p50: pass.p50 } } : {}) };
+          samples.push(sample);
+          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms${pass ? `  (${(result.rps / pass.rps).toFixed(2)}× the pass-through just before)` : ''}\n`);
+          return sample;
+        };
+        // The machine's speed drifts within seconds: each variant is measured right after a pass-through of its own, and compared with it.
+        for (const variant of order.filter((v) => v !== 'pass')) await record(variant, await record('pass'));
       }
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
-      for (const s of samples) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / samples.find((p) => p.scenario === s.scenario && p.variant === 'pass' && p.run === s.run).rps).toFixed(2), s.p50.toFixed(3), JSON.stringify(s.cost));
+      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), JSON.stringify(s.cost));
       return;
     }
     console.log('  storage clean-up …');
