@@ -345,7 +345,7 @@ Written by \`npm run bench\`${results.quick ? ' --quick' : ''} on ${results.date
 | load average at start | ${m.loadavgAtStart} |
 | runs | ${results.runs} × ${results.durationSeconds} s per measurement, ${results.connections} connections; ${results.benchSeconds} s in all |
 
-The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds, so every figure that matters is a ratio to a pass-through measured just before it: each variant's measurement follows one of pass-through's own, in the same run.
+The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds, so every figure that matters is a ratio to the pass-through measured around it: pass-through is measured between every two variants, and each variant is compared with the mean of the measurements just before and just after it.
 
 ## Table
 
@@ -369,7 +369,7 @@ ${goalLines}
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For never-seen keys the row-writing floor calls a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second over those of the pass-through measured just before (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
+- **Columns.** *× pass*: requests per second over the mean of the pass-through measured just before and just after (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
@@ -400,19 +400,27 @@ async function main() {
         // Rotate the order each run so no variant always goes first.
         const variants = variantsOf(scenario);
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
-        const record = async (variant, pass) => {
+        const record = async (variant) => {
           await prepare(server.url, scenario, variant);
           await resetStats(server.url);
           const before = await stats(server.url);
           const result = await measure(server.url, scenario, variant);
           const after = await stats(server.url);
-          const sample = { run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests), ...(pass ? { pass: { rps: pass.rps, p50: pass.p50 } } : {}) };
+          const sample = { run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests) };
           samples.push(sample);
-          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms${pass ? `  (${(result.rps / pass.rps).toFixed(2)}× the pass-through just before)` : ''}\n`);
+          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms\n`);
           return sample;
         };
-        // The machine's speed drifts within seconds: each variant is measured right after a pass-through of its own, and compared with it.
-        for (const variant of order.filter((v) => v !== 'pass')) await record(variant, await record('pass'));
+        // The machine's speed drifts within seconds: pass-through is measured between every two variants, and each
+        // variant is compared with the mean of the pass-through measured just before it and just after it.
+        let passBefore = await record('pass');
+        for (const variant of order.filter((v) => v !== 'pass')) {
+          const sample = await record(variant);
+          const passAfter = await record('pass');
+          sample.pass = { rps: (passBefore.rps + passAfter.rps) / 2, p50: (passBefore.p50 + passAfter.p50) / 2 };
+          process.stdout.write(`    ${variant}: ${(sample.rps / sample.pass.rps).toFixed(2)}× the pass-through around it\n`);
+          passBefore = passAfter;
+        }
       }
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
     }

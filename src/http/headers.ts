@@ -121,13 +121,18 @@ const X_FAMILY = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Res
  * an origin X-RateLimit family with fewer remaining than ours is kept.
  */
 export function mergeRateLimitHeaders(target: Headers, ours: ReadonlyArray<[string, string]>): void {
-  const originRemaining = Number(target.get('X-RateLimit-Remaining'));
-  const oursRemaining = Number(ours.find(([n]) => n === 'X-RateLimit-Remaining')?.[1]);
-  const keepOriginFamily = target.has('X-RateLimit-Remaining') && Number.isFinite(originRemaining) && (!Number.isFinite(oursRemaining) || originRemaining < oursRemaining);
+  // Only an X-RateLimit family of ours needs the origin's looked at (the IETF lists are appended whatever the origin said).
+  let keepOriginFamily = false;
+  if (ours.some(([n]) => X_FAMILY.includes(n))) {
+    const origin = target.get('X-RateLimit-Remaining');
+    const originRemaining = Number(origin);
+    const oursRemaining = Number(ours.find(([n]) => n === 'X-RateLimit-Remaining')?.[1]);
+    keepOriginFamily = origin !== null && Number.isFinite(originRemaining) && (!Number.isFinite(oursRemaining) || originRemaining < oursRemaining);
+  }
   for (const [name, value] of ours) {
     if (name === 'RateLimit' || name === 'RateLimit-Policy') {
-      const existing = target.get(name);
-      target.set(name, existing ? `${existing}, ${value}` : value);
+      // List fields: an appended value joins the origin's with ", ", as one field line.
+      target.append(name, value);
     } else if (X_FAMILY.includes(name)) {
       if (!keepOriginFamily) target.set(name, value);
     } else {
