@@ -380,18 +380,18 @@ const ruleShapes = new WeakMap<CompiledRule, { readonly cost: number; readonly l
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const rule = group.rules[0]!;
   const atPolicyLimits = group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
-  if (!atPolicyLimits) return shapeOf(group, deps).withName(group.name);
+  let known = atPolicyLimits ? ruleShapes.get(rule) : undefined;
+  const cost = group.limits[0]?.cost ?? 0;
   const leases = deps.leases !== undefined;
-  let known = ruleShapes.get(rule);
-  if (!known || known.cost !== group.limits[0]?.cost || known.leases !== leases) {
-    const shape = shapeOf(group, deps);
-    known = { cost: group.limits[0]?.cost ?? 0, leases, shape: shape.shape, suffix: shape.suffix };
-    ruleShapes.set(rule, known);
+  if (!known || known.cost !== cost || known.leases !== leases) {
+    known = { cost, leases, ...shapeOf(group, deps) };
+    if (atPolicyLimits) ruleShapes.set(rule, known);
   }
   return { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
 }
 
-function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string; withName(name: string): PreparedGroup } {
+/** A group's settings but its deny-cache key, and what that key adds to the group's name. */
+function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
   const limits = Object.freeze(group.limits.map(toRequest));
   const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
@@ -403,23 +403,40 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
     onError: groupOnError(group.rules),
   };
-  const suffix = limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',');
-  return { shape, suffix, withName: (name) => ({ ...shape, cacheKey: `${name}#${suffix}` }) };
+  return { shape, suffix: limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',') };
 }
 
 /**
  * Decides from the isolate's live lease on the group's key, if it has one
- * with units left; a lease running low gets its top-up started, pushed
- * onto `topUps`. `undefined` when the object must be asked ({@link askGroup}).
+ * with units left; the top-up of a lease running low is pushed onto
+ * `topUps`. `undefined` when the object must be asked ({@link askGroup}).
  */
 function spendLease(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): GroupAnswer | undefined {
   const { lease, cacheKey, cost, limits, onError } = prepared;
-  const leases = deps.leases;
-  if (!lease || !leases) return undefined;
-  const decision = leases.take(cacheKey, now, cost);
+  if (!lease || !deps.leases) return undefined;
+  const spent = spendLocally(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
+  if (!spent) return undefined;
+  if (spent.topUp) topUps.push(spent.topUp);
+  return { kind: 'decided', decision: spent.decision, cached: true };
+}
+
+/**
+ * Spends `cost` from the live lease on `cacheKey`, and starts its top-up
+ * when it runs low (see {@link LeaseCache.low}); `undefined` when the lease
+ * has not enough left.
+ */
+function spendLocally(
+  name: string,
+  cacheKey: string,
+  request: Omit<LeaseRequest, 'giveBack'>,
+  cost: number,
+  deps: LimiterDeps,
+  leases: LeaseCache,
+  timeoutMs: number,
+): { decision: KeyDecision; topUp: Promise<void> | undefined } | undefined {
+  const decision = leases.take(cacheKey, request.now, cost);
   if (!decision) return undefined;
-  if (leases.low(cacheKey, now, lease.size)) topUps.push(topUp(group.name, cacheKey, { now, limits, ...lease }, cost, deps, leases, onError.timeoutMs));
-  return { kind: 'decided', decision, cached: true };
+  return { decision, topUp: leases.low(cacheKey, request.now, request.size) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
@@ -480,10 +497,10 @@ async function askLease(
 ): Promise<GroupAnswer | undefined> {
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
-    const local = leases.take(cacheKey, request.now, cost);
+    const local = spendLocally(name, cacheKey, request, cost, deps, leases, timeoutMs);
     if (local) {
-      if (leases.low(cacheKey, request.now, request.size)) await topUp(name, cacheKey, request, cost, deps, leases, timeoutMs);
-      return { kind: 'decided', decision: local, cached: true };
+      await local.topUp;
+      return { kind: 'decided', decision: local.decision, cached: true };
     }
     // Unspent units of a lapsed lease go back to the object first: they may be all the budget left.
     const denied = leases.holdsUnspent(cacheKey) ? undefined : deps.denyCache.get(cacheKey, request.now, cost);
