@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALGORITHMS } from './registry';
-import { RESERVE_MAX, reserve, reserveUnits } from './reserve';
+import { RESERVE_AHEAD_MS, RESERVE_BASE, RESERVE_GROWTH, reserve, reserveUnits } from './reserve';
 import type { AlgorithmName, LimitConfig, LimitState } from './types';
 
 const T0 = 1_700_000_000_000;
@@ -41,11 +41,44 @@ function run(name: AlgorithmName, config: LimitConfig, seq: Arrival[], ahead: nu
 }
 
 describe('reserveUnits', () => {
-  it('reserves 1 % of a limit, none below 100 and at most RESERVE_MAX', () => {
+  it('reserves 1 % of a limit, none below 100 and at most RESERVE_BASE while the pace is unknown', () => {
     expect(reserveUnits({ algorithm: 'fixed-window', limit: 99, windowMs: 1000 })).toBe(0);
     expect(reserveUnits({ algorithm: 'fixed-window', limit: 500, windowMs: 1000 })).toBe(5);
     expect(reserveUnits({ algorithm: 'gcra', limit: 10, burst: 1000, windowMs: 1000 })).toBe(10);
-    expect(reserveUnits({ algorithm: 'sliding-window', limit: 1_000_000, windowMs: 1000 })).toBe(RESERVE_MAX);
+    expect(reserveUnits({ algorithm: 'sliding-window', limit: 1_000_000, windowMs: 1000 })).toBe(RESERVE_BASE);
+  });
+
+  const big: LimitConfig = { algorithm: 'fixed-window', limit: 100_000_000, windowMs: 3_600_000 };
+
+  it('paces a busy key: RESERVE_AHEAD_MS of its traffic at the pace it spent the previous reservation', () => {
+    // 512 units spent in 250 ms: 2,048 a second.
+    expect(reserveUnits(big, { units: 512, lastedMs: 250 })).toBe((512 * RESERVE_AHEAD_MS) / 250);
+    // A slow key falls back to the base, never under it.
+    expect(reserveUnits(big, { units: 512, lastedMs: 60_000 })).toBe(RESERVE_BASE);
+  });
+
+  it('grows at most RESERVE_GROWTH times a write, however short the previous one lasted', () => {
+    expect(reserveUnits(big, { units: 64, lastedMs: 0 })).toBe(64 * RESERVE_GROWTH);
+    expect(reserveUnits(big, { units: 64, lastedMs: 1 })).toBe(64 * RESERVE_GROWTH);
+  });
+
+  it('stays within 1 % of the limit and within RESERVE_GROWTH of the previous reservation (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10_000_000 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 0, max: 120_000 }), (limit, spent, lastedMs) => {
+        const config: LimitConfig = { algorithm: 'fixed-window', limit, windowMs: 60_000 };
+        const units = reserveUnits(config, { units: spent, lastedMs });
+        expect(units).toBeGreaterThanOrEqual(0);
+        expect(units).toBeLessThanOrEqual(Math.floor(limit / 100));
+        expect(units).toBeLessThanOrEqual(Math.max(RESERVE_BASE, spent * RESERVE_GROWTH));
+        expect(Number.isInteger(units)).toBe(true);
+      }),
+    );
+  });
+
+  it('never reserves more than 1 % of the limit, whatever the pace', () => {
+    const config: LimitConfig = { algorithm: 'sliding-window', limit: 20_000, windowMs: 60_000 };
+    expect(reserveUnits(config, { units: 200, lastedMs: 1 })).toBe(200);
+    expect(reserveUnits({ ...config, limit: 99 }, { units: 64, lastedMs: 1 })).toBe(0);
   });
 });
 

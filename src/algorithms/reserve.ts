@@ -1,20 +1,42 @@
 import { algorithmFor } from './registry';
 import type { LimitConfig, LimitState } from './types';
 
-/** The most units one write may reserve ahead of the count. */
-export const RESERVE_MAX = 64;
+/** What a write reserves when the key's pace is not known yet (or is slow), if 1 % of the limit allows. */
+export const RESERVE_BASE = 64;
 /** The share of a limit one write may reserve ahead of the count. */
 export const RESERVE_SHARE = 0.01;
+/** How much of a busy key's traffic one write reserves: this long of it, at the pace the previous reservation was spent. */
+export const RESERVE_AHEAD_MS = 1000;
+/** A reservation grows at most this many times over the previous one, so a short burst cannot inflate it at once. */
+export const RESERVE_GROWTH = 4;
+
+/** The reservation written before, and how long the key took to spend it. */
+export interface SpentReservation {
+  readonly units: number;
+  readonly lastedMs: number;
+}
 
 /**
- * How many units a write may reserve ahead of the count for this limit:
- * 1 % of the limit, at most {@link RESERVE_MAX}, and none below 100.
+ * How many units a write may reserve ahead of the count for this limit.
+ * Never more than 1 % of the limit (so none below 100). Without a `previous`
+ * reservation, {@link RESERVE_BASE}; after one, what the key spends in
+ * {@link RESERVE_AHEAD_MS} at the pace it spent that one, at least
+ * {@link RESERVE_BASE} and at most {@link RESERVE_GROWTH} times the previous.
  * This bounds what a restart of the key's object can cost a client: it
  * resumes from the reserved count, so it may refuse up to this many units
  * early in that window. It never admits more.
+ *
+ * @example
+ * const config = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 60_000 } as const;
+ * reserveUnits(config); // 64
+ * reserveUnits(config, { units: 64, lastedMs: 50 }); // 256: 1,280 a second, but at most 4 × 64
+ * reserveUnits(config, { units: 1024, lastedMs: 500 }); // 2048
  */
-export function reserveUnits(config: LimitConfig): number {
-  return Math.min(RESERVE_MAX, Math.floor((config.burst ?? config.limit) * RESERVE_SHARE));
+export function reserveUnits(config: LimitConfig, previous?: SpentReservation): number {
+  const cap = Math.floor((config.burst ?? config.limit) * RESERVE_SHARE);
+  if (!previous || previous.units <= 0) return Math.min(RESERVE_BASE, cap);
+  const paced = Math.ceil((previous.units * RESERVE_AHEAD_MS) / Math.max(1, previous.lastedMs));
+  return Math.min(cap, Math.max(RESERVE_BASE, Math.min(paced, previous.units * RESERVE_GROWTH)));
 }
 
 /**

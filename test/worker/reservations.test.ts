@@ -102,6 +102,33 @@ describe('a hot key counts in memory and writes ahead', () => {
     expect(decisions.filter((d) => d.allowed).length).toBe(1000);
   });
 
+  it('a key that keeps its pace reserves more at each write, within 1 % of the limit', async () => {
+    const config: LimitConfig = { algorithm: 'fixed-window', limit: 10_000_000, windowMs: HOUR };
+    const stub = env.RATE_LIMITER.getByName('hot-paced');
+    const writes = await countWrites(stub);
+    const now = Date.now();
+    // Every request at one instant: each reservation is spent at once, so the next is RESERVE_GROWTH times larger (64, 256, 1,024).
+    expect(await admitted(stub, config, now, 1500)).toBe(1500);
+    expect(await writes()).toBeLessThanOrEqual(5);
+    const stored = (await storedOf(stub, config)).current;
+    expect(stored).toBeGreaterThanOrEqual(1500);
+    expect(stored).toBeLessThanOrEqual(1500 + config.limit / 100);
+    await crash(stub);
+    const after = env.RATE_LIMITER.getByName('hot-paced');
+    expect((await after.inspect(now)).limits[0]!.decision.used).toBe(stored);
+  });
+
+  it('a slow key keeps the base reservation', async () => {
+    const config: LimitConfig = { algorithm: 'fixed-window', limit: 10_000_000, windowMs: HOUR };
+    const stub = env.RATE_LIMITER.getByName('hot-slow');
+    const writes = await countWrites(stub);
+    const start = Date.now() - HOUR / 2;
+    // One request every 500 ms: hot (changed again within a second), but each reservation of 64 lasts half a minute.
+    for (let i = 0; i < 300; i++) expect((await stub.check({ now: start + i * 500, limits: [limitOf(config)] })).allowed).toBe(true);
+    expect(await writes()).toBeGreaterThanOrEqual(Math.floor(300 / 65));
+    expect(await writes()).toBeLessThanOrEqual(2 + Math.ceil(300 / 65));
+  });
+
   it('writes every change of a limit under 100, which reserves nothing', async () => {
     const config: LimitConfig = { algorithm: 'fixed-window', limit: 99, windowMs: HOUR };
     const stub = env.RATE_LIMITER.getByName('hot-small');
