@@ -71,7 +71,7 @@ export function chart(results) {
       value: (k, v) => summary[k][v].ratio,
       spread: (k, v) => summary[k][v].ratioSpread,
       max: ratioMax,
-      format: (v) => v.toFixed(2),
+      format: (v) => v.toFixed(v < 0.1 ? 3 : 2),
       reference: 1,
       summary,
     }),
