@@ -28,9 +28,9 @@ interface Row {
  * memory. A write of a hot row stores the count with units reserved ahead
  * ({@link reserveUnits}: about a second of the key's traffic, at the pace it
  * spent the previous reservation, within 1 % of the limit), so the requests
- * those units cover cost no write. Storage always holds a count at least as restrictive as the one in
- * memory: an object that restarts resumes from it and can refuse early by at
- * most the reservation, never admit more. The exact count is written
+ * those units cover cost no write. Storage always holds a count at least as
+ * restrictive as the one in memory: an object that restarts resumes from it
+ * and can refuse early by at most the reservation, never admit more. The exact count is written
  * once the key has been quiet for {@link SETTLE_MS}, so an object evicted when idle loses
  * nothing; a key that stays busy keeps its reservation until it goes quiet.
  */
