@@ -1,6 +1,6 @@
 // Draws the results as an SVG: throughput as a ratio to pass-through and
 // median latency, per scenario and variant, with the spread across runs.
-const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', rpc: '#d1d5db', rpcwrite: '#6b7280', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
+const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', memory: '#a5f3fc', rpc: '#d1d5db', rpcwrite: '#6b7280', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
 
 const SHORT = { hot: 'one hot key', warm: '1,000 warm keys', fresh: 'never-seen keys', flood: 'flood: refusals', latency: 'one client, hot key' };
 
@@ -49,7 +49,7 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
 
 /** The SVG document for a results object written by run.mjs. */
 export function chart(results) {
-  const variants = ['pass', 'norule', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
+  const variants = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
   const width = 980;
   const { summary, labels, scenarios } = results;
   const throughputScenarios = Object.keys(scenarios).filter((k) => k !== 'latency').map((k) => [k, SHORT[k] ?? scenarios[k]]);

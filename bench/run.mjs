@@ -26,9 +26,9 @@ const EXACT_CLIENTS = 64;
 
 const onlyArg = argv.indexOf('--only');
 const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
-const VARIANTS = ['pass', 'norule', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
-/** Reference points (the middleware's fixed cost, bare object calls) only run on the hot key and for latency. */
-const REFERENCES = ['norule', 'rpc', 'rpcwrite'];
+const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
+/** Reference points (the middleware's fixed cost, a count in memory, bare object calls) only run on the hot key and for latency. */
+const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
 const variantsOf = (scenario) => {
   if (scenario === 'hot' || scenario === 'latency') return VARIANTS;
   // Never-seen keys get their own floor: a new object per request, writing one row.
@@ -39,6 +39,7 @@ const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v))
 const LABELS = {
   pass: 'pass-through',
   norule: 'edge-ratelimit, no rule matches',
+  memory: 'floor: a count in memory + headers',
   rpc: 'floor: one bare DO call',
   rpcwrite: 'floor: one DO call writing a row',
   exact: 'edge-ratelimit (exact)',
@@ -238,6 +239,8 @@ function summarise(samples) {
         p50AddedMs: round(median(added), 3),
         doCallsPer1k: round(median(runs.map((s) => s.cost.doCalls)), 1),
         rowsWrittenPer1k: round(median(runs.map((s) => s.cost.rowsWritten)), 1),
+        gcMsPerS: round(median(runs.map((s) => (s.gc.fullMs + s.gc.youngMs) / s.gc.seconds)), 1),
+        fullGcs: runs.reduce((n, s) => n + s.gc.full, 0),
         admitted: scenario === 'flood' ? runs.map((s) => s.statuses['200'] ?? 0) : undefined,
         errors: runs.reduce((n, s) => n + s.errors, 0),
       };
@@ -280,13 +283,13 @@ function table(summary, exact, cleanupResult) {
   const lines = [];
   const pad = (s, n) => String(s).padEnd(n);
   const padl = (s, n) => String(s).padStart(n);
-  lines.push(`${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}`);
+  lines.push(`${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}${padl('GC ms/s', 9)}`);
   for (const [scenario, title] of Object.entries(SCENARIOS)) {
     for (const variant of variantsOf(scenario)) {
       const r = summary[scenario][variant];
       if (!r) continue;
       lines.push(
-        `${pad(variant === 'pass' ? title : '', 34)}${pad(LABELS[variant], 42)}${padl(r.rps, 8)}${padl(ratioText(r.ratio), 8)}${padl(`${ratioText(r.ratioSpread[0])}–${ratioText(r.ratioSpread[1])}`, 13)}${padl(r.p50Ms.toFixed(2), 8)}${padl(r.p99Ms.toFixed(2), 8)}${padl(r.doCallsPer1k, 8)}${padl(r.rowsWrittenPer1k, 9)}`,
+        `${pad(variant === 'pass' ? title : '', 34)}${pad(LABELS[variant], 42)}${padl(r.rps, 8)}${padl(ratioText(r.ratio), 8)}${padl(`${ratioText(r.ratioSpread[0])}–${ratioText(r.ratioSpread[1])}`, 13)}${padl(r.p50Ms.toFixed(2), 8)}${padl(r.p99Ms.toFixed(2), 8)}${padl(r.doCallsPer1k, 8)}${padl(r.rowsWrittenPer1k, 9)}${padl(r.gcMsPerS ?? 'n/a', 9)}`,
       );
     }
   }
@@ -327,6 +330,12 @@ function goals(summary, exact, perRefusal, cleanupResult) {
     add(`storage (${v}): rows and alarms gone two windows after last use`, `${c.rows} rows, ${c.alarms} alarms left of ${cleanupResult[v].rowsWritten} rows written`, c.rows === 0 && c.alarms === 0 && cleanupResult[v].rowsWritten > 0);
   }
   return out;
+}
+
+/** The run's full garbage collections as a sentence, from the totals `startServer` counted. */
+function gcSentence(gc) {
+  if (!gc || gc.full === 0) return 'No full collection was traced in this run.';
+  return `This run traced ${gc.full} full collections, ${fmt(gc.fullMs / gc.full, 0)} ms each on average and up to ${fmt(gc.fullMaxMs, 0)} ms, each stalling every request in flight.`;
 }
 
 const fmt = (x, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -371,13 +380,15 @@ ${goalLines}
 
 - One Durable Object call that does nothing, the least any design asking an object per request costs, adds ${fmt(results.summary.latency.rpc?.p50AddedMs)} ms at p50 for one client here and allows ${ratioText(results.summary.hot.rpc?.ratio)}× pass-through on a hot key. One that writes one row adds ${fmt(results.summary.latency.rpcwrite?.p50AddedMs)} ms and allows ${ratioText(results.summary.hot.rpcwrite?.ratio)}× (storage does not rewrite an unchanged value, so it writes a value that changes every time, as a count does): that is what a design writing each request's count pays. Exact mode writes a row only when the reservation in storage no longer covers the count, here once per ${fmt(1000 / results.summary.hot.exact?.rowsWrittenPer1k, 0)} requests on the hot key, so its floor is the bare call; what separates it from that floor is the middleware's own work and the request and answer it passes the object.
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: that is the ceiling for leases, which add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
+- The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
+- Latency under load (p99) is set by garbage collection, pass-through included: workerd runs on one pinned core, so V8's full collections cannot mark or sweep on other cores. ${gcSentence(results.gc)} A variant that allocates more per request collects more often, and its p99 is then the longer for it; the *GC ms/s* column gives each variant's pause time per second of load.
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that writes one row, the floor of any design with an object per key, runs at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}× here. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For never-seen keys the row-writing floor calls a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second over the mean of the pass-through measured just before and just after (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both).
+- **Columns.** *× pass*: requests per second over the mean of the pass-through measured just before and just after (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the measurement.
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
@@ -397,6 +408,7 @@ async function main() {
   const exact = Object.fromEntries(LIMITERS.map((v) => [v, []]));
   let cleanupResult;
   let events = {};
+  let gcTotal;
   const info = machine();
   try {
     console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s per measurement`);
@@ -412,9 +424,12 @@ async function main() {
           await prepare(server.url, scenario, variant);
           await resetStats(server.url);
           const before = await stats(server.url);
+          const gcBefore = server.gc();
           const result = await measure(server.url, scenario, variant);
+          const gcAfter = server.gc();
           const after = await stats(server.url);
-          const sample = { run, scenario, variant, ...result, cost: costOf(before, after, variant, result.requests) };
+          const gc = { full: gcAfter.full - gcBefore.full, fullMs: gcAfter.fullMs - gcBefore.fullMs, youngMs: gcAfter.youngMs - gcBefore.youngMs, seconds: result.requests / result.rps };
+          const sample = { run, scenario, variant, ...result, gc, cost: costOf(before, after, variant, result.requests) };
           samples.push(sample);
           process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms\n`);
           return sample;
@@ -433,12 +448,13 @@ async function main() {
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
-      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), JSON.stringify(s.cost));
+      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), s.p99.toFixed(1), JSON.stringify(s.cost), `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`);
       return;
     }
     console.log('  storage clean-up …');
     cleanupResult = await cleanup(server.url);
     events = server.events();
+    gcTotal = server.gc();
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -476,6 +492,7 @@ async function main() {
     cleanup: cleanupResult,
     goals: goalList,
     events,
+    gc: gcTotal,
     samples,
     benchSeconds: Math.round((Date.now() - started) / 1000),
   };

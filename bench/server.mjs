@@ -11,6 +11,15 @@ const ROOT = resolve(import.meta.dirname, '..');
 const WORKERD = join(ROOT, 'node_modules', '.bin', 'workerd');
 const RATELIMIT_BINDING = join(ROOT, 'node_modules', 'miniflare', 'dist', 'src', 'workers', 'ratelimit', 'ratelimit.worker.js');
 
+function hasStdbuf() {
+  try {
+    execFileSync('stdbuf', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A port free right now on 127.0.0.1. */
 export async function freePort() {
   return new Promise((done, fail) => {
@@ -41,6 +50,7 @@ function config({ port, tightLimit }) {
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
+  v8Flags = ["--trace-gc"],
   services = [
     (name = "main", worker = .mainWorker),
     (name = "origin", worker = .originWorker),
@@ -98,16 +108,29 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   copyFileSync(RATELIMIT_BINDING, join(dir, 'ratelimit-binding.js'));
   const port = await freePort();
   writeFileSync(join(dir, 'config.capnp'), config({ port, tightLimit }));
-  const command = pin ? 'taskset' : WORKERD;
-  const args = [...(pin ? ['-c', String(cpu), WORKERD] : []), 'serve', 'config.capnp', ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
+  // Line-buffered output (coreutils' stdbuf), so each traced collection is read during the measurement it happened in.
+  const prefix = [...(pin ? ['taskset', '-c', String(cpu)] : []), ...(hasStdbuf() ? ['stdbuf', '-oL'] : [])];
+  const [command, ...args] = [...prefix, WORKERD, 'serve', 'config.capnp', ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
   const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // The limiter logs one JSON line per event; faults (fail_open, fail_closed) must not happen in a benchmark.
   const events = {};
+  // V8 traces each garbage collection of workerd's isolates (--trace-gc): pauses of full (mark-compact) and young-generation collections.
+  const gc = { full: 0, fullMs: 0, fullMaxMs: 0, youngMs: 0 };
   let partial = '';
   child.stdout.on('data', (chunk) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
+      const collection = /ms: (Mark-Compact|Scavenge|Minor Mark-Sweep)\b.*?, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+      if (collection) {
+        const pause = Number(collection[2]);
+        if (collection[1] === 'Mark-Compact') {
+          gc.full++;
+          gc.fullMs += pause;
+          gc.fullMaxMs = Math.max(gc.fullMaxMs, pause);
+        } else gc.youngMs += pause;
+        continue;
+      }
       const event = /"event":"([a-z_]+)"/.exec(line)?.[1];
       if (event) events[event] = (events[event] ?? 0) + 1;
     }
@@ -138,6 +161,8 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
     url,
     stderr: () => stderr,
     events: () => ({ ...events }),
+    /** Garbage-collection pauses so far: full collections, their total and longest pause, and young-generation pause time (ms). */
+    gc: () => ({ ...gc }),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

@@ -7,7 +7,8 @@
  * - `/lease/...`: the same policy with hot-key leases;
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
- * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request.
+ * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
+ * - `/memory/...`: forwarding after counting in a Map of the isolate and adding the two IETF headers, the floor of any limiter that answers with rate-limit headers.
  *
  * The second segment picks the limit: `open` (never reached; a one-hour
  * window, so clean-up alarms of thousands of keys do not fire in the middle
@@ -231,6 +232,22 @@ app.all('/rpcwrite/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').pingWrite(Date.now());
   return forward(c);
 });
+
+// The floor of a limiter that answers with headers: a fixed-window count in isolate memory, shared by nobody.
+const memoryCounts = new Map<string, { windowStart: number; used: number }>();
+app.use('/memory/*', async function memory(c, next) {
+  const now = Date.now();
+  const windowStart = now - (now % 3_600_000);
+  const key = ip(c);
+  let count = memoryCounts.get(key);
+  if (!count || count.windowStart !== windowStart) memoryCounts.set(key, (count = { windowStart, used: 0 }));
+  if (count.used >= OPEN_LIMIT) return c.text('Too many requests', 429);
+  count.used++;
+  await next();
+  c.res.headers.append('RateLimit-Policy', `"memory";q=${OPEN_LIMIT};w=3600`);
+  c.res.headers.append('RateLimit', `"memory";r=${OPEN_LIMIT - count.used};t=${Math.ceil((windowStart + 3_600_000 - now) / 1000)}`);
+});
+app.all('/memory/*', forward);
 
 for (const [name, limiter] of [['exact', exact], ['lease', leased]] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {

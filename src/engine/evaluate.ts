@@ -140,7 +140,7 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
   const view = viewOf(request, policy, identity);
   const base = { view, results: [] as LimitResult[], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
 
-  const listed = await listedAs(view, deps, now);
+  const listed = hasLists(deps) ? await listedAs(view, deps, now) : undefined;
   if (listed === 'allow') return { ...base, kind: 'allow' };
   if (listed === 'block') return blockedVerdict(view, deps);
 
@@ -174,20 +174,25 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
       const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
       const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
       logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
-      return { ...verdict, view, background };
+      return Object.assign(verdict, { view, background });
     }
   }
-  return { ...verdict, view };
+  return Object.assign(verdict, { view });
 }
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
 export async function listedAs(view: RequestView, deps: LimiterDeps, now: number): Promise<'allow' | 'block' | undefined> {
-  if (deps.compiled.allow.empty && deps.compiled.block.empty && !deps.lists) return undefined;
+  if (!hasLists(deps)) return undefined;
   const facts = new ViewFacts(view);
   const live = deps.lists ? await deps.lists.current(now) : undefined;
   if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
   if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
   return undefined;
+}
+
+/** Whether any list, the policy's or a live one, could name a request. */
+function hasLists(deps: LimiterDeps): boolean {
+  return !deps.compiled.allow.empty || !deps.compiled.block.empty || deps.lists !== undefined;
 }
 
 /** What lists test of a request; country and network are read only by a list naming some. */
@@ -374,8 +379,15 @@ interface PreparedGroup {
   readonly onError: OnError;
 }
 
-/** What a group of one rule at the policy's limits needs, besides its name: the same for every request at one cost. */
-const ruleShapes = new WeakMap<CompiledRule, { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string }>();
+/**
+ * What a group of one rule at the policy's limits needs, besides its name:
+ * the same for every request at one cost. The last group prepared is kept
+ * whole, so a hot key's requests share one.
+ */
+const ruleShapes = new WeakMap<
+  CompiledRule,
+  { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string; last?: { readonly name: string; readonly prepared: PreparedGroup } }
+>();
 
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const rule = group.rules[0]!;
@@ -387,7 +399,10 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
     known = { cost, leases, ...shapeOf(group, deps) };
     if (atPolicyLimits) ruleShapes.set(rule, known);
   }
-  return { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
+  if (known.last?.name === group.name) return known.last.prepared;
+  const prepared = { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
+  known.last = { name: group.name, prepared };
+  return prepared;
 }
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
