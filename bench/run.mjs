@@ -335,7 +335,7 @@ function goals(summary, exact, perRefusal, cleanupResult) {
 /** The run's full garbage collections as a sentence, from the totals `startServer` counted. */
 function gcSentence(gc) {
   if (!gc || gc.full === 0) return 'No full collection was traced in this run.';
-  return `This run traced ${gc.full} full collections, ${fmt(gc.fullMs / gc.full, 0)} ms each on average and up to ${fmt(gc.fullMaxMs, 0)} ms, each stalling every request in flight.`;
+  return `This run traced (\`--trace-gc\`) ${gc.full} full collections, ${fmt(gc.fullMs / gc.full, 0)} ms each on average and up to ${fmt(gc.fullMaxMs, 0)} ms.`;
 }
 
 const fmt = (x, digits = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -379,9 +379,9 @@ ${goalLines}
 ## Limits of this runtime
 
 - One Durable Object call that does nothing, the least any design asking an object per request costs, adds ${fmt(results.summary.latency.rpc?.p50AddedMs)} ms at p50 for one client here and allows ${ratioText(results.summary.hot.rpc?.ratio)}× pass-through on a hot key. One that writes one row adds ${fmt(results.summary.latency.rpcwrite?.p50AddedMs)} ms and allows ${ratioText(results.summary.hot.rpcwrite?.ratio)}× (storage does not rewrite an unchanged value, so it writes a value that changes every time, as a count does): that is what a design writing each request's count pays. Exact mode writes a row only when the reservation in storage no longer covers the count, here once per ${fmt(1000 / results.summary.hot.exact?.rowsWrittenPer1k, 0)} requests on the hot key, so its floor is the bare call; what separates it from that floor is the middleware's own work and the request and answer it passes the object.
-- The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: that is the ceiling for leases, which add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
+- The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: the fixed cost every request pays before any rule is evaluated; leases add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
-- Latency under load (p99) is set by garbage collection, pass-through included: workerd runs on one pinned core, so V8's full collections cannot mark or sweep on other cores. ${gcSentence(results.gc)} A variant that allocates more per request collects more often, and its p99 is then the longer for it; the *GC ms/s* column gives each variant's pause time per second of load.
+- Garbage collection: workerd runs on one pinned core, so V8 cannot collect on other cores. ${gcSentence(results.gc)} The *GC ms/s* column gives each variant's collection time per second of load; it follows allocation per request. The p99 column does not follow it closely (pass-through keeps a low p99 with collection times like the others'), so collection alone does not explain the p99 of the limiter variants.
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that writes one row, the floor of any design with an object per key, runs at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}× here. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
