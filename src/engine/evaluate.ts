@@ -379,15 +379,8 @@ interface PreparedGroup {
   readonly onError: OnError;
 }
 
-/**
- * What a group of one rule at the policy's limits needs, besides its name:
- * the same for every request at one cost. The last group prepared is kept
- * whole, so a hot key's requests share one.
- */
-const ruleShapes = new WeakMap<
-  CompiledRule,
-  { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string; last?: { readonly name: string; readonly prepared: PreparedGroup } }
->();
+/** What a group of one rule at the policy's limits needs, besides its name: the same for every request at one cost. */
+const ruleShapes = new WeakMap<CompiledRule, { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string }>();
 
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const rule = group.rules[0]!;
@@ -399,10 +392,7 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
     known = { cost, leases, ...shapeOf(group, deps) };
     if (atPolicyLimits) ruleShapes.set(rule, known);
   }
-  if (known.last?.name === group.name) return known.last.prepared;
-  const prepared = { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
-  known.last = { name: group.name, prepared };
-  return prepared;
+  return { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
 }
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
