@@ -31,8 +31,8 @@ const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease
 const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
 const variantsOf = (scenario) => {
   if (scenario === 'hot' || scenario === 'latency') return VARIANTS;
-  // Never-seen keys get their own floor: a new object per request, writing one row.
-  if (scenario === 'fresh') return VARIANTS.filter((v) => !REFERENCES.includes(v) || v === 'rpcwrite');
+  // Many keys get their own floor: an object per key, writing one row per call (for never-seen keys, a new object per request).
+  if (scenario === 'fresh' || scenario === 'warm') return VARIANTS.filter((v) => !REFERENCES.includes(v) || v === 'rpcwrite');
   return VARIANTS.filter((v) => !REFERENCES.includes(v));
 };
 const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v));
@@ -143,12 +143,13 @@ async function prepare(url, scenario, variant) {
   if (scenario === 'fresh' && variant !== 'pass') {
     // New objects slow down the ones created next (their files, their eviction): every variant is measured after the
     // same burst of new objects, so none has the advantage of following a variant that created fewer.
-    await load(url, { path: '/rpcwrite/fresh', ip: freshIp, duration: QUICK ? 0.5 : 1 });
+    await load(url, { path: '/rpcwrite/per-key', ip: freshIp, duration: QUICK ? 0.5 : 1 });
     return;
   }
   if (scenario !== 'warm') return;
+  // Warm keys are in steady use: each is seen twice in the seconds before the measurement, as a client sending on and on would be.
   let i = 0;
-  await load(url, { path: `${pathOf(variant)}/open/warm`, ip: () => WARM[i++ % WARM.length], amount: WARM.length });
+  await load(url, { path: variant === 'rpcwrite' ? '/rpcwrite/per-key' : `${pathOf(variant)}/open/warm`, ip: () => WARM[i++ % WARM.length], amount: 2 * WARM.length });
 }
 
 /** The path prefix of a variant; `norule` is our middleware on a path no rule matches. */
@@ -156,7 +157,8 @@ const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}
 
 async function measure(url, scenario, variant) {
   const base = pathOf(variant);
-  if (scenario === 'fresh' && variant === 'rpcwrite') return load(url, { path: `${base}/fresh`, ip: freshIp, duration: DURATION });
+  if (scenario === 'warm' && variant === 'rpcwrite') return load(url, { path: `${base}/per-key`, ip: () => WARM[Math.floor(Math.random() * WARM.length)], duration: DURATION });
+  if (scenario === 'fresh' && variant === 'rpcwrite') return load(url, { path: `${base}/per-key`, ip: freshIp, duration: DURATION });
   if (REFERENCES.includes(variant)) return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
   switch (scenario) {
     case 'hot': {
@@ -382,12 +384,13 @@ ${goalLines}
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: the fixed cost every request pays before any rule is evaluated; leases add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
 - Garbage collection: workerd runs on one pinned core, so V8 cannot collect on other cores. ${gcSentence(results.gc)} The *GC ms/s* column gives each variant's collection time per second of load; it follows allocation per request. The p99 column does not follow it closely (pass-through keeps a low p99 with collection times like the others'), so collection alone does not explain the p99 of the limiter variants.
+- Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within three seconds, so a key in steady use costs a call but seldom a write.
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that writes one row, the floor of any design with an object per key, runs at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}× here. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
 
-- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For never-seen keys the row-writing floor calls a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
-- **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses seen before (not counted), picked at random. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
+- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For warm keys the row-writing floor calls each key's own object, and for never-seen keys a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
+- **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses in steady use, picked at random; each was seen twice in the seconds before the measurement (not counted), as the addresses of clients that keep sending are. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
 - **Columns.** *× pass*: requests per second over the mean of the pass-through measured just before and just after (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the measurement.
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.

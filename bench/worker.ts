@@ -8,6 +8,7 @@
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
+ *   `/rpcwrite/per-key` calls an object per client address;
  * - `/memory/...`: forwarding after counting in a Map of the isolate and adding the two IETF headers, the floor of any limiter that answers with rate-limit headers.
  *
  * The second segment picks the limit: `open` (never reached; a one-hour
@@ -223,9 +224,9 @@ app.all('/rpc/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
   return forward(c);
 });
-app.all('/rpcwrite/fresh', async (c) => {
-  // The floor for never-seen keys: a new object per client address, writing one row.
-  await c.env.RATE_LIMITER.getByName(`rpc-fresh=${ip(c)}`).pingWrite(Date.now());
+app.all('/rpcwrite/per-key', async (c) => {
+  // The floor for many keys: an object per client address, writing one row per call.
+  await c.env.RATE_LIMITER.getByName(`rpc-key=${ip(c)}`).pingWrite(Date.now());
   return forward(c);
 });
 app.all('/rpcwrite/*', async (c) => {

@@ -3,10 +3,15 @@ import { reserve, reserveUnits, type SpentReservation } from '../algorithms/rese
 import type { LimitConfig, LimitState } from '../algorithms/types';
 import type { StoredLimit } from './storage';
 
-/** A row changed again within this many ms of its last change is hot: its writes reserve ahead. */
-export const HOT_MS = 1000;
 /** How long a key with a reservation in storage stays quiet before its exact count is written (ms). */
 export const SETTLE_MS = 3000;
+/**
+ * A row changed again within this many ms of its last change is busy: its
+ * writes reserve ahead. A key that comes back before a reservation would
+ * settle saves writes by reserving; one that comes back later would only
+ * add the settling write, so it writes its exact count each time.
+ */
+export const HOT_MS = SETTLE_MS;
 
 interface Row {
   /** The count this object decides on. */

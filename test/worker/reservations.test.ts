@@ -126,10 +126,29 @@ describe('a hot key counts in memory and writes ahead', () => {
     const stub = env.RATE_LIMITER.getByName('hot-slow');
     const writes = await countWrites(stub);
     const start = Date.now() - HOUR / 2;
-    // One request every 500 ms: hot (changed again within a second), but each reservation of 64 lasts half a minute.
+    // One request every 500 ms: busy (changed again within the settling time), but each reservation of 64 lasts half a minute.
     for (let i = 0; i < 300; i++) expect((await stub.check({ now: start + i * 500, limits: [limitOf(config)] })).allowed).toBe(true);
     expect(await writes()).toBeGreaterThanOrEqual(Math.floor(300 / 65));
     expect(await writes()).toBeLessThanOrEqual(2 + Math.ceil(300 / 65));
+  });
+
+  it('a key that comes back within the settling time reserves too; one that comes back later writes each visit exactly', async () => {
+    const config = large;
+    // 100 visits up to SETTLE_MS apart, all in one window that ends well after this test.
+    const windowStart = Math.floor(Date.now() / HOUR) * HOUR;
+    const start = windowStart + HOUR - Date.now() > 100 * SETTLE_MS + 60_000 ? windowStart : windowStart + HOUR;
+    const visits = async (name: string, gapMs: number) => {
+      const stub = env.RATE_LIMITER.getByName(name);
+      const writes = await countWrites(stub);
+      for (let i = 0; i < 100; i++) expect((await stub.check({ now: start + i * gapMs, limits: [limitOf(config)] })).allowed).toBe(true);
+      return { writes: await writes(), stored: (await storedOf(stub, config)).current };
+    };
+    const warm = await visits('warm-visits', SETTLE_MS - 1);
+    expect(warm.writes).toBeLessThanOrEqual(2 + Math.ceil(100 / 65));
+    expect(warm.stored).toBeGreaterThan(100);
+    const cold = await visits('cold-visits', SETTLE_MS);
+    expect(cold.writes).toBe(100);
+    expect(cold.stored).toBe(100);
   });
 
   it('writes every change of a limit under 100, which reserves nothing', async () => {
