@@ -6,15 +6,23 @@ export class TimeoutError extends Error {
   }
 }
 
-/** Resolves as `promise` does, or rejects with a {@link TimeoutError} after `timeoutMs`. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs);
+/**
+ * Resolves as `promise` does, or rejects with a {@link TimeoutError} after
+ * `timeoutMs`. The timer is cleared as soon as `promise` settles; it is on
+ * every object call's path, so it makes one promise and one timer, nothing more.
+ */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { TimeoutError, withTimeout } from './with-timeout';
+
+describe('withTimeout', () => {
+  it('resolves with the value of a call that answers in time', async () => {
+    await expect(withTimeout(Promise.resolve(42), 1_000)).resolves.toBe(42);
+  });
+
+  it('passes on the error of a call that fails in time', async () => {
+    const error = new Error('object crashed');
+    await expect(withTimeout(Promise.reject(error), 1_000)).rejects.toBe(error);
+  });
+
+  it('rejects with a TimeoutError naming the budget when the call does not answer', async () => {
+    const never = new Promise<number>(() => {});
+    const outcome = await withTimeout(never, 20).catch((error: unknown) => error);
+    expect(outcome).toBeInstanceOf(TimeoutError);
+    expect((outcome as TimeoutError).timeoutMs).toBe(20);
+    expect((outcome as TimeoutError).message).toBe('no answer within 20 ms');
+  });
+
+  it('an answer after the timeout changes nothing', async () => {
+    let answer!: (value: number) => void;
+    const late = new Promise<number>((resolve) => (answer = resolve));
+    const outcome = withTimeout(late, 10).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    answer(1);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+  });
+});
