@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { pathAndSearch } from '../request/url-parts';
 
 /** Hop-by-hop headers that must not be forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
@@ -10,13 +11,23 @@ export interface ForwardOptions {
   readonly timeoutMs?: number;
 }
 
-/** The URL an admitted request goes to. */
+/** `<origin><base path>` of each origin URL forwarded to, worked out once; a worker has one or a few. */
+const originPrefixes = new Map<string, string>();
+
+function originPrefix(originUrl: string): string {
+  let prefix = originPrefixes.get(originUrl);
+  if (prefix === undefined) {
+    const origin = new URL(originUrl);
+    prefix = `${origin.origin}${origin.pathname.replace(/\/$/, '')}`;
+    if (originPrefixes.size < 64) originPrefixes.set(originUrl, prefix);
+  }
+  return prefix;
+}
+
+/** The URL an admitted request goes to: its path and query under the origin's base path. */
 export function originTarget(requestUrl: string, originUrl: string | undefined): string {
   if (!originUrl) return requestUrl;
-  const incoming = new URL(requestUrl);
-  const origin = new URL(originUrl);
-  const base = origin.pathname.replace(/\/$/, '');
-  return `${origin.origin}${base}${incoming.pathname}${incoming.search}`;
+  return `${originPrefix(originUrl)}${pathAndSearch(requestUrl)}`;
 }
 
 /**

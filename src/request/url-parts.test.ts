@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hostAndPath } from './url-parts';
+import { hostAndPath, pathAndSearch } from './url-parts';
 
 const pick = (url: URL) => ({ hostname: url.hostname, pathname: url.pathname });
 
@@ -19,6 +19,18 @@ describe('hostAndPath', () => {
   ])('reads %s as the URL parser does', (raw) => {
     const href = new Request(raw).url;
     expect(hostAndPath(href)).toEqual(pick(new URL(href)));
+  });
+
+  it.each([
+    ['https://api.example.com/v1/packages?page=2#top', '/v1/packages?page=2'],
+    ['https://api.example.com/x?', '/x'],
+    ['https://api.example.com/x?a?', '/x?a?'],
+    ['https://api.example.com/x?#f', '/x'],
+    ['http://[2001:db8::1]:8787/a/%2F..?q=%23', '/a/%2F..?q=%23'],
+  ])('reads the path and query of %s as %s, as the URL parser does', (raw, expected) => {
+    const href = new Request(raw).url;
+    expect(pathAndSearch(href)).toBe(expected);
+    expect(pathAndSearch(href)).toBe(`${new URL(href).pathname}${new URL(href).search}`);
   });
 
   it('parses URLs of other schemes in full', () => {
@@ -48,6 +60,7 @@ describe('hostAndPath', () => {
             return;
           }
           expect(hostAndPath(href)).toEqual(pick(new URL(href)));
+          expect(pathAndSearch(href)).toBe(`${new URL(href).pathname}${new URL(href).search}`);
         },
       ),
       { numRuns: 3_000 },
