@@ -77,6 +77,8 @@ function freshIp() {
   return `10.${(fresh >> 16) & 255}.${(fresh >> 8) & 255}.${fresh & 255}`;
 }
 const WARM = Array.from({ length: 1000 }, (_, i) => `172.16.${i >> 8}.${i & 255}`);
+/** One of the warm addresses, at random. */
+const warmIp = () => WARM[Math.floor(Math.random() * WARM.length)];
 
 // ---- load -----------------------------------------------------------------------------------
 
@@ -157,8 +159,7 @@ const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}
 
 async function measure(url, scenario, variant) {
   const base = pathOf(variant);
-  if (scenario === 'warm' && variant === 'rpcwrite') return load(url, { path: `${base}/per-key`, ip: () => WARM[Math.floor(Math.random() * WARM.length)], duration: DURATION });
-  if (scenario === 'fresh' && variant === 'rpcwrite') return load(url, { path: `${base}/per-key`, ip: freshIp, duration: DURATION });
+  if (variant === 'rpcwrite' && (scenario === 'warm' || scenario === 'fresh')) return load(url, { path: '/rpcwrite/per-key', ip: scenario === 'warm' ? warmIp : freshIp, duration: DURATION });
   if (REFERENCES.includes(variant)) return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
   switch (scenario) {
     case 'hot': {
@@ -166,7 +167,7 @@ async function measure(url, scenario, variant) {
       return load(url, { path: `${base}/open/hot`, ip: () => key, duration: DURATION });
     }
     case 'warm': {
-      return load(url, { path: `${base}/open/warm`, ip: () => WARM[Math.floor(Math.random() * WARM.length)], duration: DURATION });
+      return load(url, { path: `${base}/open/warm`, ip: warmIp, duration: DURATION });
     }
     case 'fresh':
       return load(url, { path: `${base}/open/fresh`, ip: freshIp, duration: DURATION });
