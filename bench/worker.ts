@@ -156,6 +156,7 @@ function countedOurs(namespace: DurableObjectNamespace<RateLimiter>) {
       const stub = namespace.getByName(name);
       return {
         check: (request: Parameters<RateLimiter['check']>[0]) => (counters[ourVariant].doCalls++, stub.check(request)),
+        checkPacked: (now: number, spec: string) => (counters[ourVariant].doCalls++, stub.checkPacked(now, spec)),
         release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (counters[ourVariant].doCalls++, stub.release(now, releases)),
         lease: (request: Parameters<RateLimiter['lease']>[0]) => (counters[ourVariant].doCalls++, stub.lease(request)),
         checkBatch: (requests: Parameters<RateLimiter['checkBatch']>[0]) => (counters[ourVariant].doCalls++, stub.checkBatch(requests)),

@@ -6,6 +6,7 @@ import { algorithmFor } from '../algorithms/registry';
 import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow, type StoredLimit } from './storage';
+import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from './wire';
 
 /** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */
 export interface Release {
@@ -39,10 +40,21 @@ export class RateLimiter extends DurableObject {
   /** The alarm time this instance last set; avoids a `setAlarm` per request. */
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
+  private readonly specs = new SpecCache();
 
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
     return this.checkBatch([request])[0]!;
+  }
+
+  /**
+   * {@link check} in the compact form of `./wire`: the key's limits and bans
+   * as the string `packSpec` wrote, the answer as a flat array. The same
+   * decision, for a fraction of the copying.
+   */
+  checkPacked(now: number, spec: PackedSpec): PackedDecision {
+    const { limits, bans } = this.specs.read(spec);
+    return packDecision(this.check({ now, limits, bans }));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { BanRequest, KeyDecision, KeyRequest, LimitRequest } from '../algor
 import { leasable, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
 import type { KeySnapshot, Release } from '../durable-object/rate-limiter';
+import { packSpec, unpackDecision, type PackedDecision, type PackedSpec } from '../durable-object/wire';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
@@ -19,6 +20,8 @@ import { withTimeout } from './with-timeout';
 /** The part of a key's Durable Object the request path calls. */
 export interface KeyLimiter {
   check(request: Parameters<import('../durable-object/rate-limiter').RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
+  /** `check` in the compact form of `durable-object/wire`, where the object has it. */
+  checkPacked?(now: number, spec: PackedSpec): Promise<PackedDecision> | PackedDecision;
   release(now: number, releases: readonly Release[]): Promise<void> | void;
   lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
   checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
@@ -371,6 +374,8 @@ type GroupAnswer =
 interface PreparedGroup {
   readonly limits: readonly LimitRequest[];
   readonly bans: readonly BanRequest[];
+  /** `limits` and `bans` packed for {@link KeyLimiter.checkPacked}. */
+  readonly spec: PackedSpec;
   readonly cost: number;
   readonly cacheKey: string;
   /** Whether its refusals may be answered in the isolate: refusals that count, shadow limits and bans need the object to see every request. */
@@ -403,6 +408,7 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
   const shape = {
     limits,
     bans,
+    spec: packSpec(limits, bans),
     cost: Math.min(...group.limits.map((l) => l.cost)),
     cacheable,
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
@@ -446,15 +452,16 @@ function spendLocally(
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
 async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
-  const { limits, bans, cost, cacheKey, cacheable, lease, onError } = prepared;
+  const { limits, bans, spec, cost, cacheKey, cacheable, lease, onError } = prepared;
   try {
     if (lease && deps.leases) {
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
       if (leased) return leased;
     }
-    const request = { now, limits, bans };
     const stubOf = () => deps.limiterFor(group.name);
-    const decision = await withTimeout(Promise.resolve(deps.batcher ? deps.batcher.check(group.name, stubOf, request, onError.timeoutMs / 2) : stubOf().check(request)), onError.timeoutMs);
+    const decision = deps.batcher
+      ? await withTimeout(Promise.resolve(deps.batcher.check(group.name, stubOf, { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs)
+      : await checkOnce(stubOf(), now, limits, bans, spec, onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
@@ -463,6 +470,12 @@ async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps
     const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
     return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
   }
+}
+
+/** One request's call to its key's object: packed where the object takes it, `undefined` for an answer in another shape. */
+async function checkOnce(stub: KeyLimiter, now: number, limits: readonly LimitRequest[], bans: readonly BanRequest[], spec: PackedSpec, timeoutMs: number): Promise<KeyDecision | undefined> {
+  if (!stub.checkPacked) return withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs);
+  return unpackDecision(await withTimeout(Promise.resolve(stub.checkPacked(now, spec)), timeoutMs), limits);
 }
 
 /** Whether an object's answer has the shape this code reads: one outcome per limit asked. */

@@ -8,6 +8,8 @@ export function countingNamespace(namespace: { getByName(name: string): unknown 
       const stub = namespace.getByName(name) as unknown as Required<KeyLimiter>;
       return {
         check: (request) => (calls.check!++, stub.check(request)),
+        // The packed form of the same call: counted as a check.
+        checkPacked: (now, spec) => (calls.check!++, stub.checkPacked(now, spec)),
         release: (now, releases) => (calls.release!++, stub.release(now, releases)),
         lease: (request) => (calls.lease!++, stub.lease(request)),
         checkBatch: (requests) => (calls.checkBatch!++, stub.checkBatch(requests)),

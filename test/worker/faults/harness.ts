@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { vi } from 'vitest';
 import type { KeyDecision, KeyRequest } from '../../../src/algorithms/decide';
 import type { Release } from '../../../src/durable-object/rate-limiter';
+import { packDecision, unpackSpec } from '../../../src/durable-object/wire';
 import { forwardToOrigin, type ForwardOptions } from '../../../src/http/forward';
 import { rateLimit, type RateLimitOptions } from '../../../src/http/middleware';
 import type { PolicyInput } from '../../../src/policy/schema';
@@ -17,21 +18,38 @@ export interface FakeLimiter {
 
 /**
  * A fake namespace whose stubs answer `check` with `answer(name, request)`:
- * return a decision, a promise, or throw to inject a fault.
+ * return a decision, a promise, or throw to inject a fault. With `packed`,
+ * the stubs take checks in the compact form the real object takes
+ * (`checkPacked`) and pack what `answer` returns when it is a decision,
+ * passing anything else on as the answer.
  */
-export function fakeLimiter(answer: (name: string, request: KeyRequest) => KeyDecision | Promise<KeyDecision>, release?: (name: string) => void | Promise<void>): FakeLimiter {
+export function fakeLimiter(
+  answer: (name: string, request: KeyRequest) => KeyDecision | Promise<KeyDecision>,
+  release?: (name: string) => void | Promise<void>,
+  { packed = false }: { packed?: boolean } = {},
+): FakeLimiter {
   const checks: FakeLimiter['checks'] = [];
   const releases: FakeLimiter['releases'] = [];
+  const check = (name: string, request: KeyRequest) => {
+    checks.push({ name, request });
+    return answer(name, request);
+  };
+  const pack = (value: unknown) => (isDecision(value) ? packDecision(value) : value);
   return {
     checks,
     releases,
     namespace: {
       getByName(name: string) {
         return {
-          check(request: KeyRequest) {
-            checks.push({ name, request });
-            return answer(name, request);
-          },
+          check: (request: KeyRequest) => check(name, request),
+          ...(packed
+            ? {
+                checkPacked(now: number, spec: string) {
+                  const answered = check(name, { now, ...unpackSpec(spec) });
+                  return answered instanceof Promise ? answered.then(pack) : pack(answered);
+                },
+              }
+            : {}),
           release(now: number, items: readonly Release[]) {
             releases.push({ name, now, releases: items });
             return release?.(name);
@@ -40,6 +58,10 @@ export function fakeLimiter(answer: (name: string, request: KeyRequest) => KeyDe
       },
     },
   };
+}
+
+function isDecision(value: unknown): value is KeyDecision {
+  return typeof value === 'object' && value !== null && Array.isArray((value as KeyDecision).outcomes);
 }
 
 /** An admitting decision for every limit of a request. */

@@ -22,15 +22,20 @@ const FAULTS: Array<[string, () => KeyDecision | Promise<KeyDecision>, RegExp]> 
   ['answers nothing', () => undefined as unknown as KeyDecision, /malformed answer/],
   ['answers a malformed record', () => ({ allowed: true }) as unknown as KeyDecision, /malformed answer/],
   ['answers with outcomes that do not match the limits asked', () => ({ allowed: false, outcomes: [] }), /malformed answer/],
+  ['answers a packed decision for fewer limits than asked', () => [1] as unknown as KeyDecision, /malformed answer/],
+  ['answers a packed decision with text where a count goes', () => [1, 1, 5, 'four', 1, 0, 0, 1] as unknown as KeyDecision, /malformed answer/],
 ];
+
+/** Both forms of the call: the readable `check` and the compact `checkPacked` the real object takes. */
+const FORMS = [['check', false], ['checkPacked', true]] as const;
 
 let logs: ReturnType<typeof captureLogs>;
 afterEach(() => logs?.restore());
 
-describe('a fail-open rule whose key object fails', () => {
+describe.each(FORMS)('a fail-open rule whose key object fails (%s)', (_form, packed) => {
   it.each(FAULTS)('lets the request through when the object %s, and logs and counts it', async (_, fault, error) => {
     logs = captureLogs();
-    const fake = fakeLimiter(() => fault());
+    const fake = fakeLimiter(() => fault(), undefined, { packed });
     const app = testApp(perIp('open'), { bindings: { RATE_LIMITER: fake.namespace } });
     const response = await app.request('/orders', from(freshIp()));
     expect(response.status).toBe(200);
@@ -45,10 +50,10 @@ describe('a fail-open rule whose key object fails', () => {
   });
 });
 
-describe('a fail-closed rule whose key object fails', () => {
+describe.each(FORMS)('a fail-closed rule whose key object fails (%s)', (_form, packed) => {
   it.each(FAULTS)('answers 503 with Retry-After: 1 when the object %s, and logs and counts it', async (_, fault, error) => {
     logs = captureLogs();
-    const fake = fakeLimiter(() => fault());
+    const fake = fakeLimiter(() => fault(), undefined, { packed });
     const app = testApp(perIp('closed'), { bindings: { RATE_LIMITER: fake.namespace } });
     const response = await app.request('/orders', from(freshIp()));
     expect(response.status).toBe(503);
