@@ -447,7 +447,7 @@ function spendLocally(
 ): { decision: KeyDecision; topUp: Promise<void> | undefined } | undefined {
   const decision = leases.take(cacheKey, request.now, cost);
   if (!decision) return undefined;
-  return { decision, topUp: leases.low(cacheKey, request.now, request.size) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
+  return { decision, topUp: leases.low(cacheKey, request.now) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
@@ -530,9 +530,10 @@ async function askLease(
     const lease = leaseCall(deps, name);
     if (!lease) return undefined;
     const decision = await leases.single(cacheKey, async () => {
-      const giveBack = leases.surrender(cacheKey);
-      const answer = await withTimeout(Promise.resolve(lease({ ...request, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
-      if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision);
+      const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
+      const giveBack = leases.surrender(cacheKey, request.now);
+      const answer = await withTimeout(Promise.resolve(lease({ ...request, size, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
+      if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision, request.now);
       if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
       return answer.decision;
     });
@@ -560,8 +561,9 @@ async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest,
   if (!lease) return;
   try {
     await leases.single(cacheKey, async () => {
-      const answer = await withTimeout(Promise.resolve(lease(request)), timeoutMs);
-      if (answer.grant) return leases.topUp(cacheKey, answer.grant, answer.decision);
+      const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
+      const answer = await withTimeout(Promise.resolve(lease({ ...request, size })), timeoutMs);
+      if (answer.grant) return leases.topUp(cacheKey, answer.grant, answer.decision, request.now);
       // No room left: the lease is spent to the end, and the refusal then answers from the deny cache.
       leases.noMore(cacheKey);
       if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);

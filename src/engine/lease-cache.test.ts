@@ -10,7 +10,7 @@ const granted: KeyDecision = {
 describe('LeaseCache', () => {
   it('spends a lease locally, showing this isolate\'s unspent units as remaining', () => {
     const cache = new LeaseCache();
-    const asker = cache.store('k', { units: 4, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    const asker = cache.store('k', { units: 4, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     expect(asker.outcomes[0]!.decision).toMatchObject({ remaining: 83, used: 17 });
     const first = cache.take('k', 1_000, 1)!;
     expect(first.outcomes[0]!.decision).toMatchObject({ remaining: 82, used: 18 });
@@ -20,51 +20,51 @@ describe('LeaseCache', () => {
 
   it('stops spending at the lease\'s end and gives back what is left', () => {
     const cache = new LeaseCache();
-    cache.store('k', { units: 5, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    cache.store('k', { units: 5, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     expect(cache.take('k', 2_000, 1)).toBeUndefined();
-    expect(cache.surrender('k')).toEqual({ units: 4, countedAt: 1_000 });
-    expect(cache.surrender('k')).toBeUndefined();
+    expect(cache.surrender('k', 2_000)).toEqual({ units: 4, countedAt: 1_000 });
+    expect(cache.surrender('k', 2_000)).toBeUndefined();
   });
 
   it('runs low at half its size, unless a call is in flight or the object had nothing to add', async () => {
     const cache = new LeaseCache();
-    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     for (let i = 0; i < 2; i++) cache.take('k', 1_000, 1);
-    expect(cache.low('k', 1_000, 8)).toBe(false);
+    expect(cache.low('k', 1_000)).toBe(false);
     cache.take('k', 1_000, 1);
-    expect(cache.low('k', 1_000, 8)).toBe(true);
-    expect(cache.low('k', 2_000, 8)).toBe(false);
+    expect(cache.low('k', 1_000)).toBe(true);
+    expect(cache.low('k', 2_000)).toBe(false);
     let release!: () => void;
     const inFlight = cache.single('k', () => new Promise<void>((resolve) => (release = resolve)));
-    expect(cache.low('k', 1_000, 8)).toBe(false);
+    expect(cache.low('k', 1_000)).toBe(false);
     release();
     await inFlight;
-    expect(cache.low('k', 1_000, 8)).toBe(true);
+    expect(cache.low('k', 1_000)).toBe(true);
     cache.noMore('k');
-    expect(cache.low('k', 1_000, 8)).toBe(false);
+    expect(cache.low('k', 1_000)).toBe(false);
   });
 
   it('adds a grant counted in the lease\'s windows to it, and lets one counted after it replace it', () => {
     const cache = new LeaseCache();
-    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     for (let i = 0; i < 5; i++) cache.take('k', 1_100, 1);
-    cache.topUp('k', { units: 8, countedAt: 1_500, expiresAt: 2_500 }, granted);
+    cache.topUp('k', { units: 8, countedAt: 1_500, expiresAt: 2_500 }, granted, 1_500);
     expect(cache.take('k', 2_400, 9)!.outcomes[0]!.decision).toMatchObject({ remaining: 81 });
-    expect(cache.surrender('k')).toEqual({ units: 1, countedAt: 1_000 });
+    expect(cache.surrender('k', 1_500)).toEqual({ units: 1, countedAt: 1_000 });
 
-    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
-    cache.topUp('k', { units: 8, countedAt: 2_000, expiresAt: 3_000 }, granted);
-    expect(cache.surrender('k')).toEqual({ units: 8, countedAt: 2_000 });
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
+    cache.topUp('k', { units: 8, countedAt: 2_000, expiresAt: 3_000 }, granted, 1_500);
+    expect(cache.surrender('k', 1_500)).toEqual({ units: 8, countedAt: 2_000 });
 
-    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted);
-    cache.topUp('k', { units: 8, countedAt: 0, expiresAt: 3_000 }, granted);
-    expect(cache.surrender('k')).toEqual({ units: 8, countedAt: 0 });
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
+    cache.topUp('k', { units: 8, countedAt: 0, expiresAt: 3_000 }, granted, 1_500);
+    expect(cache.surrender('k', 1_500)).toEqual({ units: 8, countedAt: 0 });
   });
 
   it('gives nothing back from a spent lease', () => {
     const cache = new LeaseCache();
-    cache.store('k', { units: 1, countedAt: 0, expiresAt: 10 }, 1, granted);
-    expect(cache.surrender('k')).toBeUndefined();
+    cache.store('k', { units: 1, countedAt: 0, expiresAt: 10 }, 1, granted, 0);
+    expect(cache.surrender('k', 1_500)).toBeUndefined();
   });
 
   it('lets one request per key ask the object while the others wait for it', async () => {
@@ -85,10 +85,68 @@ describe('LeaseCache', () => {
 
   it('stays within its size, dropping the oldest lease', () => {
     const cache = new LeaseCache(2);
-    for (const key of ['a', 'b', 'c']) cache.store(key, { units: 2, countedAt: 0, expiresAt: 10 }, 0, granted);
+    for (const key of ['a', 'b', 'c']) cache.store(key, { units: 2, countedAt: 0, expiresAt: 10 }, 0, granted, 0);
     expect(cache.size).toBe(2);
     expect(cache.take('a', 0, 1)).toBeUndefined();
     expect(cache.take('c', 0, 1)).toBeDefined();
+  });
+});
+
+describe('LeaseCache lease sizes', () => {
+  const TTL = 1_000;
+  /** A visit that takes a new lease of what the cache asks for at `now`, as the request path does; returns the size asked. */
+  const visit = (cache: LeaseCache, now: number, max = 64): number => {
+    const size = cache.askSize('k', now, max, TTL);
+    cache.surrender('k', now);
+    cache.store('k', { units: size, countedAt: now, expiresAt: now + TTL }, 1, granted, now);
+    return size;
+  };
+
+  it('asks one unit for a key the isolate has not leased before', () => {
+    const cache = new LeaseCache();
+    expect(cache.askSize('k', 1_000, 64, TTL)).toBe(1);
+    expect(cache.askSize('k', 1_000, 64, TTL)).toBe(1);
+  });
+
+  it('asks little for a key it sees seldom, so little is left stranded when it stops', () => {
+    const cache = new LeaseCache();
+    // One visit every two seconds: each lease has lapsed by the next.
+    const sizes = Array.from({ length: 10 }, (_, i) => visit(cache, 1_000 + i * 2_000));
+    expect(sizes[0]).toBe(1);
+    // Three lease lifetimes at one unit per two seconds: 1.5, rounded up.
+    expect(sizes.slice(1)).toEqual(Array(9).fill(2));
+  });
+
+  it('grows a busy key\'s leases to the rule\'s size within a few calls, and never past it', () => {
+    const cache = new LeaseCache();
+    const sizes: number[] = [];
+    // A hundred requests a second for one second, spending as the request path does: a new lease when there is none, a top-up when it runs low.
+    for (let now = 1_000; now < 2_000; now += 10) {
+      if (!cache.take('k', now, 1)) {
+        sizes.push(visit(cache, now));
+      } else if (cache.low('k', now)) {
+        sizes.push(cache.askSize('k', now, 64, TTL));
+        cache.topUp('k', { units: sizes.at(-1)!, countedAt: now, expiresAt: now + TTL }, granted, now);
+      }
+    }
+    expect(sizes[0]).toBe(1);
+    expect(sizes.slice(2).every((size) => size === 64)).toBe(true);
+    expect(sizes.length).toBeLessThanOrEqual(4);
+    expect(cache.askSize('k', 2_000, 20, TTL)).toBe(20);
+  });
+
+  it('measures a key anew once its lease has lapsed', () => {
+    const cache = new LeaseCache();
+    let now = 1_000;
+    cache.store('k', { units: 1_000, countedAt: now, expiresAt: now + TTL }, 1, granted, now);
+    for (let i = 0; i < 200; i++) cache.take('k', (now += 1), 1);
+    // 201 units in 200 ms, read over a quarter second at least: three lease lifetimes at that pace.
+    expect(cache.askSize('k', now, 10_000, TTL)).toBe(Math.ceil((3 * 201 * TTL) / 250));
+    // Idle for ten seconds: the pace since the run began is lower, and the lease taken now starts a new run.
+    now += 10_000;
+    expect(visit(cache, now, 10_000)).toBe(Math.ceil((3 * 201 * TTL) / 10_200));
+    now += 5_000;
+    expect(cache.askSize('k', now, 10_000, TTL)).toBe(1);
   });
 });
 

@@ -1,9 +1,26 @@
 import type { KeyDecision } from '../algorithms/decide';
 import type { LeaseGrant, LeaseReturn } from '../algorithms/lease';
 
+/**
+ * What this isolate spent on a key since its leases on it began (the latest
+ * one to lapse ends a run): the pace that sizes its next lease.
+ */
+interface Pace {
+  readonly since: number;
+  spent: number;
+  /** Set when a lease of the run lapsed before it was asked again: the next lease starts a new run. */
+  lapsed: boolean;
+}
+
+/** A lease holds this many times what the isolate spends on the key in one lease lifetime, at its pace. */
+export const LEASE_HEADROOM = 3;
+
 interface Lease {
   /** Units this isolate may still spend. */
   balance: number;
+  /** Units of the latest grant: the lease is low at half of them. */
+  readonly granted: number;
+  readonly pace: Pace;
   readonly countedAt: number;
   readonly expiresAt: number;
   /** The object's decision when the lease was granted, with the whole lease counted. */
@@ -16,10 +33,13 @@ interface Lease {
  * Budgets leased from keys' objects, spent by this isolate without calling
  * them. A request takes its cost from a live lease; when the lease is spent
  * or has expired the isolate asks for a new one and gives back what is left.
+ * Leases are sized to the isolate's own pace on the key ({@link askSize}), up
+ * to the rule's size, so a key it seldom sees holds little of the budget.
  * Bounded in size; an evicted lease's units lapse with its window.
  */
 export class LeaseCache {
   private readonly leases = new Map<string, Lease>();
+  private readonly paces = new Map<string, Pace>();
   private readonly pending = new Map<string, { readonly promise: Promise<unknown>; readonly since: number }>();
 
   /**
@@ -47,6 +67,7 @@ export class LeaseCache {
     const lease = this.leases.get(key);
     if (!lease || lease.expiresAt <= now || lease.balance < cost) return undefined;
     lease.balance -= cost;
+    lease.pace.spent += cost;
     return view(lease);
   }
 
@@ -55,11 +76,32 @@ export class LeaseCache {
     return (this.leases.get(key)?.balance ?? 0) > 0;
   }
 
-  /** Removes the lease on `key` and says what to give back: unspent units of a lease that has not yet lapsed. */
-  surrender(key: string): LeaseReturn | undefined {
+  /**
+   * Units to ask the object for on `key` at `now`, at most `max`: the first
+   * lease on a key is one unit; later ones hold {@link LEASE_HEADROOM} times
+   * what this isolate spent on the key per `ttlMs` since its run of leases
+   * began (measured over a quarter of `ttlMs` at least, so a burst of a few
+   * requests at once does not read as a flood). A key this isolate seldom
+   * sees gets leases of a few units, whose unspent rest is little to strand;
+   * a hot key's grow to `max` within a few calls.
+   */
+  askSize(key: string, now: number, max: number, ttlMs: number): number {
+    const pace = this.paces.get(key);
+    if (!pace) return Math.min(max, 1);
+    const elapsed = Math.max(now - pace.since, ttlMs / 4);
+    return Math.min(max, Math.max(1, Math.ceil((LEASE_HEADROOM * pace.spent * ttlMs) / elapsed)));
+  }
+
+  /**
+   * Removes the lease on `key` and says what to give back: unspent units of
+   * a lease that has not yet lapsed. A lease that has expired by `now` ends
+   * its run of leases: the next one starts measuring the pace anew.
+   */
+  surrender(key: string, now: number): LeaseReturn | undefined {
     const lease = this.leases.get(key);
     if (!lease) return undefined;
     this.leases.delete(key);
+    if (lease.expiresAt <= now) lease.pace.lapsed = true;
     return lease.balance > 0 ? { units: lease.balance, countedAt: lease.countedAt } : undefined;
   }
 
@@ -68,24 +110,36 @@ export class LeaseCache {
    * that request's decision. Call it before other requests may spend from
    * the lease, so the asker's units are never taken by them.
    */
-  store(key: string, grant: LeaseGrant, spent: number, decision: KeyDecision): KeyDecision {
+  store(key: string, grant: LeaseGrant, spent: number, decision: KeyDecision, now: number): KeyDecision {
     if (this.leases.size >= this.maxEntries && !this.leases.has(key)) {
       const oldest = this.leases.keys().next().value;
       if (oldest !== undefined) this.leases.delete(oldest);
     }
-    const lease = { balance: Math.max(0, grant.units - spent), countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
+    const pace = this.paceFor(key, now);
+    pace.spent += spent;
+    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
     this.leases.set(key, lease);
     return view(lease);
   }
 
+  /** The run of leases on `key` a new lease belongs to: the current one, or a new one from `now` after a lapse. */
+  private paceFor(key: string, now: number): Pace {
+    const known = this.paces.get(key);
+    if (known && !known.lapsed) return known;
+    if (!known && this.paces.size >= this.maxEntries) this.paces.delete(this.paces.keys().next().value!);
+    const pace = { since: now, spent: 0, lapsed: false };
+    this.paces.set(key, pace);
+    return pace;
+  }
+
   /**
-   * Whether the live lease on `key` is down to half of `size` or less,
-   * with no call for `key` in flight: time to {@link topUp} it, so requests
-   * keep spending locally while the next units are fetched.
+   * Whether the live lease on `key` is down to half of its latest grant or
+   * less, with no call for `key` in flight: time to {@link topUp} it, so
+   * requests keep spending locally while the next units are fetched.
    */
-  low(key: string, now: number, size: number): boolean {
+  low(key: string, now: number): boolean {
     const lease = this.leases.get(key);
-    return lease !== undefined && !lease.final && lease.expiresAt > now && lease.balance * 2 <= size && !this.pending.has(key);
+    return lease !== undefined && !lease.final && lease.expiresAt > now && lease.balance * 2 <= lease.granted && !this.pending.has(key);
   }
 
   /** Marks the lease on `key` as topped up for the last time: the object refused to add to it. */
@@ -101,14 +155,14 @@ export class LeaseCache {
    * grant expires. A grant counted in later windows replaces the lease: its
    * unspent units lapse with their window.
    */
-  topUp(key: string, grant: LeaseGrant, decision: KeyDecision): void {
+  topUp(key: string, grant: LeaseGrant, decision: KeyDecision, now: number): void {
     const lease = this.leases.get(key);
     const joins = lease !== undefined && lease.countedAt !== 0 && grant.countedAt !== 0 && grant.countedAt >= lease.countedAt && grant.countedAt < lease.expiresAt;
     if (!joins) {
-      this.store(key, grant, 0, decision);
+      this.store(key, grant, 0, decision, now);
       return;
     }
-    this.leases.set(key, { balance: lease.balance + grant.units, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
+    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace: lease.pace, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
   }
 
   /**
@@ -146,6 +200,7 @@ export class LeaseCache {
 
   clear(): void {
     this.leases.clear();
+    this.paces.clear();
   }
 }
 

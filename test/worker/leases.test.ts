@@ -32,8 +32,9 @@ describe('hot-key leases', () => {
     for (let i = 0; i < 1_000; i++) statuses.push((await get('198.51.100.7')).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
     expect(statuses.slice(0, 100).every((s) => s === 200)).toBe(true);
-    // Ten leases of ten, one refused lease request; the deny cache answers the rest.
-    expect(counting.calls).toEqual({ check: 0, lease: 11, release: 0, checkBatch: 0 });
+    // A first lease of one unit (the isolate has not seen the key yet), nine of ten, the last nine units,
+    // and one refused lease request; the deny cache answers the rest.
+    expect(counting.calls).toEqual({ check: 0, lease: 12, release: 0, checkBatch: 0 });
   });
 
   it('admits exactly the limit to concurrent requests, asking the object one lease at a time', async () => {
@@ -42,7 +43,7 @@ describe('hot-key leases', () => {
     const responses = await Promise.all(Array.from({ length: 300 }, () => get('198.51.100.8')));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(100);
     expect(counting.calls.check).toBe(0);
-    expect(counting.calls.lease).toBe(11);
+    expect(counting.calls.lease).toBe(12);
   });
 
   it('admits exactly the limit to concurrent clients where requests do not wait for each other (the default)', async () => {
@@ -64,13 +65,13 @@ describe('hot-key leases', () => {
   it('tops a lease up before it runs out, so concurrent requests keep spending locally', async () => {
     const now = 1_800_000_000_000;
     const { get, counting } = isolate(policy(100_000, 20), () => now, false);
-    // The first request fetches the lease; then waves of 8 at once.
-    const statuses = [(await get('198.51.100.14')).status];
+    // The first two requests fetch the first leases (one unit, then the rule's size); then waves of 8 at once.
+    const statuses = [(await get('198.51.100.14')).status, (await get('198.51.100.14')).status];
     for (let wave = 0; wave < 25; wave++) statuses.push(...(await Promise.all(Array.from({ length: 8 }, () => get('198.51.100.14')))).map((r) => r.status));
-    expect(statuses.filter((s) => s === 200)).toHaveLength(201);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(202);
     // Without the top-up, requests that find the lease spent while it is being fetched ask the object themselves.
     expect(counting.calls.check).toBe(0);
-    expect(counting.calls.lease).toBeLessThanOrEqual(Math.ceil(201 / 20) + 1);
+    expect(counting.calls.lease).toBeLessThanOrEqual(1 + Math.ceil(201 / 20) + 1);
   });
 
   it('shows headers from the lease: remaining counts down locally', async () => {
@@ -85,15 +86,28 @@ describe('hot-key leases', () => {
     let now = 1_800_000_000_000;
     const a = isolate(policy(20, 10), () => now);
     const b = isolate(policy(20, 10), () => now);
-    expect((await b.get('198.51.100.10')).status).toBe(200); // b holds 9 unspent units
+    // b's first lease is one unit, its second the rule's ten: b holds 9 unspent units.
+    for (let i = 0; i < 2; i++) expect((await b.get('198.51.100.10')).status).toBe(200);
     let admittedA = 0;
     for (let i = 0; i < 30; i++) admittedA += (await a.get('198.51.100.10')).status === 200 ? 1 : 0;
-    expect(admittedA).toBe(10); // b's 9 units are not available to a
+    expect(admittedA).toBe(9); // b's 9 units are not available to a
     now += 1_000; // b's lease has expired
     let admittedB = 0;
     for (let i = 0; i < 30; i++) admittedB += (await b.get('198.51.100.10')).status === 200 ? 1 : 0;
-    expect(1 + admittedA + admittedB).toBe(20);
+    expect(2 + admittedA + admittedB).toBe(20);
     expect(b.counting.calls.lease).toBeGreaterThanOrEqual(2);
+  });
+
+  it('sizes leases to each isolate\'s pace: isolates that see a key once hold nothing back from the one busy on it', async () => {
+    const now = 1_800_000_000_000;
+    // Ten isolates see the key once each; with leases of the rule's size, two of them would hold the whole limit.
+    const passers = Array.from({ length: 10 }, () => isolate(policy(20, 10), () => now));
+    for (const p of passers) expect((await p.get('198.51.100.15')).status).toBe(200);
+    const busy = isolate(policy(20, 10), () => now);
+    let admitted = 0;
+    for (let i = 0; i < 30; i++) admitted += (await busy.get('198.51.100.15')).status === 200 ? 1 : 0;
+    expect(admitted).toBe(10);
+    for (const p of passers) expect(p.counting.calls.lease).toBe(1);
   });
 
   it('keeps exact mode for rules without a lease', async () => {
