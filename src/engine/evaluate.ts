@@ -447,7 +447,7 @@ function spendLocally(
 ): { decision: KeyDecision; topUp: Promise<void> | undefined } | undefined {
   const decision = leases.take(cacheKey, request.now, cost);
   if (!decision) return undefined;
-  return { decision, topUp: leases.low(cacheKey, request.now) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
+  return { decision, topUp: leases.low(cacheKey, request.now, request.ttlMs) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */

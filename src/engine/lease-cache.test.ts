@@ -30,18 +30,31 @@ describe('LeaseCache', () => {
     const cache = new LeaseCache();
     cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     for (let i = 0; i < 2; i++) cache.take('k', 1_000, 1);
-    expect(cache.low('k', 1_000)).toBe(false);
+    expect(cache.low('k', 1_000, 1_000)).toBe(false);
     cache.take('k', 1_000, 1);
-    expect(cache.low('k', 1_000)).toBe(true);
-    expect(cache.low('k', 2_000)).toBe(false);
+    expect(cache.low('k', 1_000, 1_000)).toBe(true);
+    expect(cache.low('k', 2_000, 1_000)).toBe(false);
     let release!: () => void;
     const inFlight = cache.single('k', () => new Promise<void>((resolve) => (release = resolve)));
-    expect(cache.low('k', 1_000)).toBe(false);
+    expect(cache.low('k', 1_000, 1_000)).toBe(false);
     release();
     await inFlight;
-    expect(cache.low('k', 1_000)).toBe(true);
+    expect(cache.low('k', 1_000, 1_000)).toBe(true);
     cache.noMore('k');
-    expect(cache.low('k', 1_000)).toBe(false);
+    expect(cache.low('k', 1_000, 1_000)).toBe(false);
+  });
+
+  it('is not topped up when this isolate\'s pace would not spend it before it ends', () => {
+    const cache = new LeaseCache();
+    cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
+    for (const at of [1_500, 1_800, 1_900]) cache.take('k', at, 1);
+    // Four units in 900 ms, four left with 100 ms to go: the lease lapses with units unspent whatever is added.
+    expect(cache.low('k', 1_900, 1_000)).toBe(false);
+    // The same four units spent within 10 ms would run out long before the end.
+    const busy = new LeaseCache();
+    busy.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
+    for (const at of [1_001, 1_002, 1_003]) busy.take('k', at, 1);
+    expect(busy.low('k', 1_003, 1_000)).toBe(true);
   });
 
   it('adds a grant counted in the lease\'s windows to it, and lets one counted after it replace it', () => {
@@ -124,7 +137,7 @@ describe('LeaseCache lease sizes', () => {
     for (let now = 1_000; now < 2_000; now += 10) {
       if (!cache.take('k', now, 1)) {
         sizes.push(visit(cache, now));
-      } else if (cache.low('k', now)) {
+      } else if (cache.low('k', now, TTL)) {
         sizes.push(cache.askSize('k', now, 64, TTL));
         cache.topUp('k', { units: sizes.at(-1)!, countedAt: now, expiresAt: now + TTL }, granted, now);
       }

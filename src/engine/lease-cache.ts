@@ -134,12 +134,17 @@ export class LeaseCache {
 
   /**
    * Whether the live lease on `key` is down to half of its latest grant or
-   * less, with no call for `key` in flight: time to {@link topUp} it, so
-   * requests keep spending locally while the next units are fetched.
+   * less, and this isolate's pace would spend the rest before the lease
+   * ends, with no call for `key` in flight: time to {@link topUp} it, so
+   * requests keep spending locally while the next units are fetched. A
+   * lease the isolate would not spend in time is left to lapse: a top-up
+   * would only add units to strand.
    */
-  low(key: string, now: number): boolean {
+  low(key: string, now: number, ttlMs: number): boolean {
     const lease = this.leases.get(key);
-    return lease !== undefined && !lease.final && lease.expiresAt > now && lease.balance * 2 <= lease.granted && !this.pending.has(key);
+    if (lease === undefined || lease.final || lease.expiresAt <= now || lease.balance * 2 > lease.granted || this.pending.has(key)) return false;
+    const { pace } = lease;
+    return (pace.spent * (lease.expiresAt - now)) / Math.max(now - pace.since, ttlMs / 4) > lease.balance;
   }
 
   /** Marks the lease on `key` as topped up for the last time: the object refused to add to it. */
