@@ -108,7 +108,8 @@ export class LeaseCache {
   /**
    * Keeps a grant, `spent` units of which go to the request that asked; returns
    * that request's decision. Call it before other requests may spend from
-   * the lease, so the asker's units are never taken by them.
+   * the lease, so the asker's units are never taken by them. `now` places it
+   * in its run of leases (a new run after a lapse) for {@link askSize}.
    */
   store(key: string, grant: LeaseGrant, spent: number, decision: KeyDecision, now: number): KeyDecision {
     if (this.leases.size >= this.maxEntries && !this.leases.has(key)) {
