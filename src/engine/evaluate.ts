@@ -460,10 +460,10 @@ async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps
     }
     const stubOf = () => deps.limiterFor(group.name);
     const decision = deps.batcher
-      ? await withTimeout(Promise.resolve(deps.batcher.check(group.name, stubOf, { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs)
+      ? asKeyDecision(await withTimeout(Promise.resolve(deps.batcher.check(group.name, stubOf, { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs), limits.length)
       : await checkOnce(stubOf(), now, limits, bans, spec, onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
-    if (!isKeyDecision(decision, limits.length)) throw new Error('malformed answer from the key object');
+    if (!decision) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
     return { kind: 'decided', decision, cached: false };
   } catch (error) {
@@ -474,20 +474,21 @@ async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps
 
 /** One request's call to its key's object: packed where the object takes it, `undefined` for an answer in another shape. */
 async function checkOnce(stub: KeyLimiter, now: number, limits: readonly LimitRequest[], bans: readonly BanRequest[], spec: PackedSpec, timeoutMs: number): Promise<KeyDecision | undefined> {
-  if (!stub.checkPacked) return withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs);
+  if (!stub.checkPacked) return asKeyDecision(await withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs), limits.length);
   return unpackDecision(await withTimeout(Promise.resolve(stub.checkPacked(now, spec)), timeoutMs), limits);
 }
 
-/** Whether an object's answer has the shape this code reads: one outcome per limit asked. */
-function isKeyDecision(value: unknown, limits: number): value is KeyDecision {
-  if (typeof value !== 'object' || value === null) return false;
+/** An object's answer when it has the shape this code reads (one outcome per limit asked), else `undefined`. */
+function asKeyDecision(value: unknown, limits: number): KeyDecision | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
   const d = value as Partial<KeyDecision>;
-  return (
+  const fits = (
     typeof d.allowed === 'boolean' &&
     Array.isArray(d.outcomes) &&
     d.outcomes.length === limits &&
     d.outcomes.every((o) => typeof o === 'object' && o !== null && typeof o.decision === 'object' && o.decision !== null && typeof o.decision.allowed === 'boolean')
   );
+  return fits ? (value as KeyDecision) : undefined;
 }
 
 /** Lease size and lifetime when every rule of the group opts in and every limit can be leased; the smallest of each wins. */

@@ -88,8 +88,7 @@ export class LeaseCache {
   askSize(key: string, now: number, max: number, ttlMs: number): number {
     const pace = this.paces.get(key);
     if (!pace) return Math.min(max, 1);
-    const elapsed = Math.max(now - pace.since, ttlMs / 4);
-    return Math.min(max, Math.max(1, Math.ceil((LEASE_HEADROOM * pace.spent * ttlMs) / elapsed)));
+    return Math.min(max, Math.max(1, Math.ceil((LEASE_HEADROOM * pace.spent * ttlMs) / measured(pace, now, ttlMs))));
   }
 
   /**
@@ -144,8 +143,7 @@ export class LeaseCache {
   low(key: string, now: number, ttlMs: number): boolean {
     const lease = this.leases.get(key);
     if (lease === undefined || lease.final || lease.expiresAt <= now || lease.balance * 2 > lease.granted || this.pending.has(key)) return false;
-    const { pace } = lease;
-    return (pace.spent * (lease.expiresAt - now)) / Math.max(now - pace.since, ttlMs / 4) > lease.balance;
+    return (lease.pace.spent * (lease.expiresAt - now)) / measured(lease.pace, now, ttlMs) > lease.balance;
   }
 
   /** Marks the lease on `key` as topped up for the last time: the object refused to add to it. */
@@ -208,6 +206,11 @@ export class LeaseCache {
     this.leases.clear();
     this.paces.clear();
   }
+}
+
+/** The time a run's spending is measured over: since it began, a quarter of `ttlMs` at least. */
+function measured(pace: Pace, now: number, ttlMs: number): number {
+  return Math.max(now - pace.since, ttlMs / 4);
 }
 
 /** The object's decision at the grant, with this isolate's unspent units still available. */
