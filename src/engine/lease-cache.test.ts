@@ -123,11 +123,14 @@ describe('LeaseCache lease sizes', () => {
 
   it('asks little for a key it sees seldom, so little is left stranded when it stops', () => {
     const cache = new LeaseCache();
-    // One visit every two seconds: each lease has lapsed by the next.
+    // One visit every two seconds: each lease has lapsed a lease lifetime or more before the next, which starts anew.
     const sizes = Array.from({ length: 10 }, (_, i) => visit(cache, 1_000 + i * 2_000));
-    expect(sizes[0]).toBe(1);
-    // Three lease lifetimes at one unit per two seconds: 1.5, rounded up.
-    expect(sizes.slice(1)).toEqual(Array(9).fill(2));
+    expect(sizes).toEqual(Array(10).fill(1));
+    // One visit every 1.5 s: back within a lease lifetime of each lapse, at one unit per 1.5 s: three lease lifetimes is 2, rounded up.
+    const closer = new LeaseCache();
+    const closerSizes = Array.from({ length: 10 }, (_, i) => visit(closer, 1_000 + i * 1_500));
+    expect(closerSizes[0]).toBe(1);
+    expect(closerSizes.slice(1)).toEqual(Array(9).fill(2));
   });
 
   it('grows a busy key\'s leases to the rule\'s size within a few calls, and never past it', () => {
@@ -148,18 +151,49 @@ describe('LeaseCache lease sizes', () => {
     expect(cache.askSize('k', 2_000, 20, TTL)).toBe(20);
   });
 
-  it('measures a key anew once its lease has lapsed', () => {
+  it('measures a key anew once it has been idle for a lease lifetime after its lease lapsed', () => {
     const cache = new LeaseCache();
     let now = 1_000;
     cache.store('k', { units: 1_000, countedAt: now, expiresAt: now + TTL }, 1, granted, now);
     for (let i = 0; i < 200; i++) cache.take('k', (now += 1), 1);
     // 201 units in 200 ms, read over a quarter second at least: three lease lifetimes at that pace.
     expect(cache.askSize('k', now, 10_000, TTL)).toBe(Math.ceil((3 * 201 * TTL) / 250));
-    // Idle for ten seconds: the pace since the run began is lower, and the lease taken now starts a new run.
+    // Idle for ten seconds: the busy stretch is forgotten, and the lease taken now is one unit, as a first one is.
     now += 10_000;
-    expect(visit(cache, now, 10_000)).toBe(Math.ceil((3 * 201 * TTL) / 10_200));
-    now += 5_000;
-    expect(cache.askSize('k', now, 10_000, TTL)).toBe(1);
+    expect(visit(cache, now, 10_000)).toBe(1);
+    // Busy again: ten units in 100 ms, read over a quarter second.
+    for (let i = 0; i < 10; i++) if (!cache.take('k', (now += 10), 1)) visit(cache, now, 10_000);
+    expect(cache.askSize('k', now, 10_000, TTL)).toBe(Math.ceil((3 * 11 * TTL) / 250));
+  });
+
+  it('keeps the pace of a key that pauses for less than a lease lifetime', () => {
+    const cache = new LeaseCache();
+    let now = 1_000;
+    cache.store('k', { units: 64, countedAt: now, expiresAt: now + TTL }, 1, granted, now);
+    for (let i = 0; i < 30; i++) cache.take('k', (now += 33), 1);
+    // The lease lapses at 2 000 and the key is back 100 ms later: the new lease carries on the run.
+    now = 2_100;
+    expect(visit(cache, now)).toBe(64);
+    now += 100;
+    // 32 units in 1.2 s: a pause does not cut the next lease back to a few units.
+    expect(cache.askSize('k', now, 1_000, TTL)).toBe(Math.ceil((3 * 32 * TTL) / 1_200));
+  });
+
+  it('measures a key that slows down from its lapsed lease, forgetting its busy stretch', () => {
+    const cache = new LeaseCache();
+    let now = 1_000;
+    const sizes: number[] = [];
+    // A hundred requests a second for ten seconds, then two a second, each request spending as the request path does.
+    const request = () => {
+      if (!cache.take('k', now, 1)) sizes.push(visit(cache, now, 1_000));
+    };
+    for (; now < 11_000; now += 10) request();
+    expect(cache.askSize('k', now, 1_000, TTL)).toBeGreaterThan(250);
+    sizes.length = 0;
+    for (; now < 16_000; now += 500) request();
+    // The first lease of the slow stretch lapses with most of it unspent; from then on, three lease lifetimes at two a second.
+    expect(sizes.slice(1)).toEqual(Array(sizes.length - 1).fill(sizes[1]));
+    expect(sizes[1]).toBeLessThanOrEqual(6);
   });
 });
 

@@ -2,14 +2,13 @@ import type { KeyDecision } from '../algorithms/decide';
 import type { LeaseGrant, LeaseReturn } from '../algorithms/lease';
 
 /**
- * What this isolate spent on a key since its leases on it began (the latest
- * one to lapse ends a run): the pace that sizes its next lease.
+ * What this isolate spent on a key since its first lease on it, or since
+ * the latest lease that lapsed was granted: the pace that sizes its next
+ * lease.
  */
 interface Pace {
   readonly since: number;
   spent: number;
-  /** Set when a lease of the run lapsed before it was asked again: the next lease starts a new run. */
-  lapsed: boolean;
 }
 
 /** A lease holds this many times what the isolate spends on the key in one lease lifetime, at its pace. */
@@ -21,6 +20,9 @@ interface Lease {
   /** Units of the latest grant: the lease is low at half of them. */
   readonly granted: number;
   readonly pace: Pace;
+  /** When the lease was granted (a top-up that joins it keeps this), and what its pace had spent by then. */
+  readonly grantedAt: number;
+  readonly spentBefore: number;
   readonly countedAt: number;
   readonly expiresAt: number;
   /** The object's decision when the lease was granted, with the whole lease counted. */
@@ -79,36 +81,40 @@ export class LeaseCache {
   /**
    * Units to ask the object for on `key` at `now`, at most `max`: the first
    * lease on a key is one unit; later ones hold {@link LEASE_HEADROOM} times
-   * what this isolate spent on the key per `ttlMs` since its run of leases
-   * began (measured over a quarter of `ttlMs` at least, so a burst of a few
+   * what this isolate spent on the key per `ttlMs`, measured since its first
+   * lease on the key or, once a lease has lapsed, since that lease was
+   * granted (and over a quarter of `ttlMs` at least, so a burst of a few
    * requests at once does not read as a flood). A key this isolate seldom
    * sees gets leases of a few units, whose unspent rest is little to strand;
-   * a hot key's grow to `max` within a few calls.
+   * a hot key's grow to `max` within a few calls. A lapse tells that the
+   * lease outlived the isolate's spending, so the key's pace is measured
+   * anew from that lease: one that slows down or goes idle gets small leases
+   * at once, and one that pauses briefly keeps its pace.
    */
   askSize(key: string, now: number, max: number, ttlMs: number): number {
-    const pace = this.paces.get(key);
+    const pace = this.paceAt(key, now);
     if (!pace) return Math.min(max, 1);
     return Math.min(max, Math.max(1, Math.ceil((LEASE_HEADROOM * pace.spent * ttlMs) / measured(pace, now, ttlMs))));
   }
 
   /**
-   * Removes the lease on `key` and says what to give back: unspent units of
-   * a lease that has not yet lapsed. A lease that has expired by `now` ends
-   * its run of leases: the next one starts measuring the pace anew.
+   * Removes the lease on `key` and says what to give back: its unspent
+   * units. A lease that has expired by `now` leaves its own spending as the
+   * key's pace (see {@link askSize}).
    */
   surrender(key: string, now: number): LeaseReturn | undefined {
     const lease = this.leases.get(key);
     if (!lease) return undefined;
+    this.paceAt(key, now);
     this.leases.delete(key);
-    if (lease.expiresAt <= now) lease.pace.lapsed = true;
     return lease.balance > 0 ? { units: lease.balance, countedAt: lease.countedAt } : undefined;
   }
 
   /**
    * Keeps a grant, `spent` units of which go to the request that asked; returns
    * that request's decision. Call it before other requests may spend from
-   * the lease, so the asker's units are never taken by them. `now` places it
-   * in its run of leases (a new run after a lapse) for {@link askSize}.
+   * the lease, so the asker's units are never taken by them. `now` is when
+   * it was granted, for {@link askSize}.
    */
   store(key: string, grant: LeaseGrant, spent: number, decision: KeyDecision, now: number): KeyDecision {
     if (this.leases.size >= this.maxEntries && !this.leases.has(key)) {
@@ -116,20 +122,35 @@ export class LeaseCache {
       if (oldest !== undefined) this.leases.delete(oldest);
     }
     const pace = this.paceFor(key, now);
+    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, grantedAt: now, spentBefore: pace.spent, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
     pace.spent += spent;
-    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
     this.leases.set(key, lease);
     return view(lease);
   }
 
-  /** The run of leases on `key` a new lease belongs to: the current one, or a new one from `now` after a lapse. */
+  /** The pace a new lease on `key` adds its spending to: the key's, or a new one from `now` for a key not seen before. */
   private paceFor(key: string, now: number): Pace {
-    const known = this.paces.get(key);
-    if (known && !known.lapsed) return known;
-    if (!known && this.paces.size >= this.maxEntries) this.paces.delete(this.paces.keys().next().value!);
-    const pace = { since: now, spent: 0, lapsed: false };
+    const known = this.paceAt(key, now);
+    if (known) return known;
+    if (this.paces.size >= this.maxEntries) this.paces.delete(this.paces.keys().next().value!);
+    const pace = { since: now, spent: 0 };
     this.paces.set(key, pace);
     return pace;
+  }
+
+  /**
+   * The pace on `key` at `now`. Once its lease has lapsed, it is what that
+   * lease spent since it was granted, if the key is back within the lease's
+   * lifetime after the lapse; after a longer pause it starts anew from `now`.
+   */
+  private paceAt(key: string, now: number): Pace | undefined {
+    const pace = this.paces.get(key);
+    const lease = this.leases.get(key);
+    if (!pace || !lease || lease.expiresAt > now || lease.pace !== pace) return pace;
+    const resumed = now - lease.expiresAt < lease.expiresAt - lease.grantedAt;
+    const fresh = resumed ? { since: lease.grantedAt, spent: pace.spent - lease.spentBefore } : { since: now, spent: 0 };
+    this.paces.set(key, fresh);
+    return fresh;
   }
 
   /**
@@ -166,7 +187,8 @@ export class LeaseCache {
       this.store(key, grant, 0, decision, now);
       return;
     }
-    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace: lease.pace, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
+    const { pace, grantedAt, spentBefore } = lease;
+    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace, grantedAt, spentBefore, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
   }
 
   /**
@@ -208,7 +230,7 @@ export class LeaseCache {
   }
 }
 
-/** The time a run's spending is measured over: since it began, a quarter of `ttlMs` at least. */
+/** The time a pace is measured over: since it began, a quarter of `ttlMs` at least. */
 function measured(pace: Pace, now: number, ttlMs: number): number {
   return Math.max(now - pace.since, ttlMs / 4);
 }
