@@ -179,6 +179,21 @@ describe('LeaseCache lease sizes', () => {
     expect(cache.askSize('k', now, 1_000, TTL)).toBe(Math.ceil((3 * 32 * TTL) / 1_200));
   });
 
+  it('starts anew after a pause longer than one grant\'s lifetime, however long top-ups kept the lease alive', () => {
+    const cache = new LeaseCache();
+    let now = 1_000;
+    cache.store('k', { units: 64, countedAt: 1_000, expiresAt: now + TTL }, 1, granted, now);
+    // Topped up every half second for five seconds, in the same window: the lease lives until 6 000.
+    for (; now < 5_500; ) {
+      now += 500;
+      for (let i = 0; i < 32; i++) cache.take('k', now, 1);
+      cache.topUp('k', { units: 32, countedAt: 1_000, expiresAt: now + TTL }, granted, now);
+    }
+    expect(cache.take('k', 5_999, 1)).toBeDefined();
+    // Back 1.5 s after the lapse: longer than a lease lifetime, so the busy stretch is forgotten.
+    expect(cache.askSize('k', 7_500, 64, TTL)).toBe(1);
+  });
+
   it('measures a key that slows down from its lapsed lease, forgetting its busy stretch', () => {
     const cache = new LeaseCache();
     let now = 1_000;

@@ -23,6 +23,8 @@ interface Lease {
   /** When the lease was granted (a top-up that joins it keeps this), and what its pace had spent by then. */
   readonly grantedAt: number;
   readonly spentBefore: number;
+  /** How long its first grant was to live: a key back within that of a lapse keeps its pace. */
+  readonly lifetimeMs: number;
   readonly countedAt: number;
   readonly expiresAt: number;
   /** The object's decision when the lease was granted, with the whole lease counted. */
@@ -122,7 +124,7 @@ export class LeaseCache {
       if (oldest !== undefined) this.leases.delete(oldest);
     }
     const pace = this.paceFor(key, now);
-    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, grantedAt: now, spentBefore: pace.spent, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
+    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, grantedAt: now, spentBefore: pace.spent, lifetimeMs: grant.expiresAt - now, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
     pace.spent += spent;
     this.leases.set(key, lease);
     return view(lease);
@@ -140,14 +142,15 @@ export class LeaseCache {
 
   /**
    * The pace on `key` at `now`. Once its lease has lapsed, it is what that
-   * lease spent since it was granted, if the key is back within the lease's
-   * lifetime after the lapse; after a longer pause it starts anew from `now`.
+   * lease spent since it was granted, if the key is back within one lease
+   * lifetime (its first grant's) of the lapse; after a longer pause it
+   * starts anew from `now`.
    */
   private paceAt(key: string, now: number): Pace | undefined {
     const pace = this.paces.get(key);
     const lease = this.leases.get(key);
     if (!pace || !lease || lease.expiresAt > now || lease.pace !== pace) return pace;
-    const resumed = now - lease.expiresAt < lease.expiresAt - lease.grantedAt;
+    const resumed = now - lease.expiresAt < lease.lifetimeMs;
     const fresh = resumed ? { since: lease.grantedAt, spent: pace.spent - lease.spentBefore } : { since: now, spent: 0 };
     this.paces.set(key, fresh);
     return fresh;
@@ -187,8 +190,8 @@ export class LeaseCache {
       this.store(key, grant, 0, decision, now);
       return;
     }
-    const { pace, grantedAt, spentBefore } = lease;
-    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace, grantedAt, spentBefore, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
+    const { pace, grantedAt, spentBefore, lifetimeMs } = lease;
+    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace, grantedAt, spentBefore, lifetimeMs, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
   }
 
   /**
