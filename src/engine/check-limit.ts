@@ -165,6 +165,8 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     analytics: options.analytics,
   };
   const verdict = await decideGroups(groups.values(), deps, now);
+  // Without a response to outlive, a lease top-up this decision started is waited for.
+  if (verdict.background) await verdict.background;
   return {
     allowed: verdict.kind === 'allow',
     kind: verdict.kind,

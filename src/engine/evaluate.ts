@@ -89,7 +89,10 @@ export interface Verdict {
    * answered (a status) or failed (`'error'`). Resolves when released.
    */
   settle(outcome: number | 'error'): Promise<void>;
-  /** Work to finish after the response (a ban's address written to the block list), if any. */
+  /**
+   * Work to finish after the response, if any: a ban's address written to
+   * the block list, the next units of a lease running low. It never rejects.
+   */
   readonly background?: Promise<void>;
 }
 
@@ -177,7 +180,7 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
       const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
       const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
       logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
-      return Object.assign(verdict, { view, background });
+      return Object.assign(verdict, { view, background: verdict.background ? Promise.all([verdict.background, background]).then(() => undefined) : background });
     }
   }
   return Object.assign(verdict, { view });
@@ -254,11 +257,10 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
     const decision = known[i];
     if (decision) return { kind: 'decided', decision, cached: true };
     if (refusedHere && prepared[i]!.cacheable) return { kind: 'skipped' };
-    return spendLease(group, prepared[i]!, deps, now, topUps) ?? askGroup(group, prepared[i]!, deps, now);
+    return spendLease(group, prepared[i]!, deps, now, topUps) ?? askGroup(group, prepared[i]!, deps, now, topUps);
   });
-  // Requests decided in the isolate wait for nothing, bar the lease top-ups they started.
+  // Requests decided in the isolate wait for nothing: the lease top-ups they started finish after the response.
   const answers = asked.some((a) => a instanceof Promise) ? await Promise.all(asked) : (asked as GroupAnswer[]);
-  if (topUps.length > 0) await Promise.all(topUps);
 
   const results: LimitResult[] = [];
   const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
@@ -361,7 +363,16 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   };
   if (kind !== 'allow') await settle('error');
 
-  return { kind, results, retryAfterMs, status, settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE, ...(refusedBy ? { refusedBy } : {}), ...(placedBan ? { placedBan } : {}) };
+  return {
+    kind,
+    results,
+    retryAfterMs,
+    status,
+    settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE,
+    ...(refusedBy ? { refusedBy } : {}),
+    ...(placedBan ? { placedBan } : {}),
+    ...(topUps.length > 0 ? { background: Promise.all(topUps).then(() => undefined) } : {}),
+  };
 }
 
 type GroupAnswer =
@@ -451,11 +462,11 @@ function spendLocally(
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
-async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
   const { limits, bans, spec, cost, cacheKey, cacheable, lease, onError } = prepared;
   try {
     if (lease && deps.leases) {
-      const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
+      const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs, topUps);
       if (leased) return leased;
     }
     const stubOf = () => deps.limiterFor(group.name);
@@ -503,7 +514,8 @@ function leaseSettings(group: Group): { size: number; ttlMs: number } | undefine
  * Decides from a lease: spends from this isolate's live lease, or asks the
  * object for a new one (one request per key at a time; the others wait for
  * it and spend from it). `undefined` when a request waited too many turns
- * under contention, so the caller asks the object directly.
+ * under contention, so the caller asks the object directly. A top-up the
+ * request starts is pushed onto `topUps`.
  */
 async function askLease(
   name: string,
@@ -513,12 +525,13 @@ async function askLease(
   deps: LimiterDeps,
   leases: LeaseCache,
   timeoutMs: number,
+  topUps: Array<Promise<void>>,
 ): Promise<GroupAnswer | undefined> {
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
     const local = spendLocally(name, cacheKey, request, cost, deps, leases, timeoutMs);
     if (local) {
-      await local.topUp;
+      if (local.topUp) topUps.push(local.topUp);
       return { kind: 'decided', decision: local.decision, cached: true };
     }
     // Unspent units of a lapsed lease go back to the object first: they may be all the budget left.
@@ -555,12 +568,14 @@ function leaseCall(deps: LimiterDeps, name: string): ((request: LeaseRequest) =>
  * Fetches the next units of a lease running low while the isolate still
  * spends the last ones (see {@link LeaseCache.low}), so other requests do
  * not find it empty and ask the object themselves. The request that fetches
- * has already been decided; a failed fetch only costs its units.
+ * has already been decided and does not wait for it (it finishes after the
+ * response, see {@link Verdict.background}); a failed fetch only costs its
+ * units.
  */
 async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest, 'giveBack'>, cost: number, deps: LimiterDeps, leases: LeaseCache, timeoutMs: number): Promise<void> {
-  const lease = leaseCall(deps, name);
-  if (!lease) return;
   try {
+    const lease = leaseCall(deps, name);
+    if (!lease) return;
     await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
       const answer = await withTimeout(Promise.resolve(lease({ ...request, size })), timeoutMs);

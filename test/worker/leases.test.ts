@@ -74,6 +74,53 @@ describe('hot-key leases', () => {
     expect(counting.calls.lease).toBeLessThanOrEqual(1 + Math.ceil(201 / 20) + 1);
   });
 
+  it('answers the request that starts a top-up without waiting for it: the top-up finishes after the response', async () => {
+    const now = 1_800_000_000_000;
+    const counting = countingNamespace(env.RATE_LIMITER);
+    // Lease calls wait at a gate while it is closed; the object answers them once it opens.
+    let gate: Promise<void> | undefined;
+    let open = () => {};
+    const finished = { lease: 0 };
+    const gated = {
+      getByName(name: string) {
+        const stub = counting.namespace.getByName(name);
+        return {
+          ...stub,
+          lease: async (request: Parameters<NonNullable<typeof stub.lease>>[0]) => {
+            const answer = stub.lease!(request);
+            await gate;
+            finished.lease++;
+            return answer;
+          },
+        };
+      },
+    };
+    const hono = new Hono();
+    hono.use('*', rateLimit({ now: () => now, policy: policy(1_000, 20), coalesce: false }));
+    hono.get('*', (c) => c.text('ok'));
+    const bindings = { ...env, RATE_LIMITER: gated };
+    const afterResponse: Array<Promise<unknown>> = [];
+    const ctx = { waitUntil: (work: Promise<unknown>) => void afterResponse.push(work), passThroughOnException: () => {}, props: {} };
+    const get = () => hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': '198.51.100.16' } }, bindings, ctx as unknown as ExecutionContext);
+
+    // A first lease of one unit, then one sized to the pace.
+    for (let i = 0; i < 2; i++) expect((await get()).status).toBe(200);
+    expect(finished.lease).toBe(2);
+    gate = new Promise((resolve) => (open = resolve));
+    // Spending the lease down past half starts a top-up, which waits at the gate; every request is answered meanwhile.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await get()).status);
+    expect(statuses).toEqual(Array(8).fill(200));
+    expect(counting.calls.lease).toBe(3);
+    expect(finished.lease).toBe(2);
+    open();
+    await Promise.all(afterResponse);
+    expect(finished.lease).toBe(3);
+    // The topped-up lease serves the next requests, beyond what was left of the one before.
+    for (let i = 0; i < 10; i++) expect((await get()).status).toBe(200);
+    expect(counting.calls.check).toBe(0);
+  });
+
   it('shows headers from the lease: remaining counts down locally', async () => {
     const now = 1_800_000_000_000;
     const { get } = isolate(policy(100, 10), () => now);
