@@ -112,6 +112,64 @@ async function load(url, { path, ip, connections = CONNECTIONS, duration, amount
   return { rps: total / seconds, requests: total, p50: pct(50), p99: pct(99), statuses, errors: result.errors + result.timeouts, non2xx: result.non2xx };
 }
 
+/** CPU time (user + system, ms) the process `pid` has used so far, from `/proc`; `undefined` where there is none. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+const SLICE_MS = 250;
+
+/**
+ * The machine's steadiness: pass-through alone for `seconds`, its throughput
+ * in slices of {@link SLICE_MS}, and the share of its core workerd used
+ * meanwhile. With workerd busy throughout, what moves the throughput between
+ * slices is the machine's speed, not the worker's work.
+ */
+async function steadiness(url, pid, seconds) {
+  const stamps = [];
+  const cpuBefore = cpuMs(pid);
+  const instance = autocannon({ url: `${url}/pass/steadiness`, connections: CONNECTIONS, duration: seconds, headers: { 'cf-connecting-ip': '192.0.2.2' } });
+  const started = performance.now();
+  instance.on('response', () => stamps.push(performance.now() - started));
+  await instance;
+  const elapsed = performance.now() - started;
+  const cpuAfter = cpuMs(pid);
+  // Whole slices only, the first (connections opening) left out.
+  const count = Math.floor(elapsed / SLICE_MS);
+  const slices = new Array(count).fill(0);
+  for (const t of stamps) if (t < count * SLICE_MS) slices[Math.floor(t / SLICE_MS)]++;
+  const rps = slices.slice(1).map((n) => (n * 1000) / SLICE_MS);
+  const sorted = [...rps].sort((a, b) => a - b);
+  return {
+    seconds,
+    sliceMs: SLICE_MS,
+    slicesRps: rps,
+    minRps: sorted[0],
+    medianRps: median(sorted),
+    maxRps: sorted[sorted.length - 1],
+    workerdCpuShare: cpuBefore === undefined || cpuAfter === undefined ? null : round((cpuAfter - cpuBefore) / elapsed, 3),
+  };
+}
+
+/** The steadiness check as a sentence. */
+function steadinessSentence(s) {
+  if (!s) return '';
+  const cpu = s.workerdCpuShare === null ? '' : `, while workerd used ${Math.round(s.workerdCpuShare * 100)} % of its core`;
+  return `pass-through alone for ${s.seconds} s, in ${s.sliceMs} ms slices: ${Math.round(s.minRps)} to ${Math.round(s.maxRps)} req/s (median ${Math.round(s.medianRps)})${cpu}`;
+}
+
 async function stats(url, since = 0) {
   return (await fetch(`${url}/__bench/stats?since=${since}`)).json();
 }
@@ -365,7 +423,7 @@ Written by \`npm run bench\`${results.quick ? ' --quick' : ''} on ${results.date
 | load average at start | ${m.loadavgAtStart} |
 | runs | ${results.runs} × ${results.durationSeconds} s per measurement, ${results.connections} connections; ${results.benchSeconds} s in all |
 
-The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds, so every figure that matters is a ratio to the pass-through measured around it: pass-through is measured between every two variants, and each variant is compared with the mean of the measurements just before and just after it.
+The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds${results.steadiness ? ` (${steadinessSentence(results.steadiness)})` : ''}, so every figure that matters is a ratio to the pass-through measured around it: pass-through is measured between every two variants, and each variant is compared with the mean of the measurements just before and just after it.
 
 ## Table
 
@@ -413,11 +471,14 @@ async function main() {
   let cleanupResult;
   let events = {};
   let gcTotal;
+  let steady;
   const info = machine();
   try {
     console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s per measurement`);
     // Warm-up: JIT, objects, connections.
     for (const variant of VARIANTS) await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
+    steady = await steadiness(server.url, server.pid, QUICK ? 4 : 10);
+    console.log(`steadiness: ${steadinessSentence(steady)}`);
 
     for (let run = 0; run < RUNS; run++) {
       for (const scenario of Object.keys(SCENARIOS).filter((s) => !ONLY || ONLY.includes(s))) {
@@ -497,6 +558,7 @@ async function main() {
     goals: goalList,
     events,
     gc: gcTotal,
+    steadiness: steady,
     samples,
     benchSeconds: Math.round((Date.now() - started) / 1000),
   };

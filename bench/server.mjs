@@ -159,6 +159,8 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   }
   return {
     url,
+    /** workerd's own process (taskset and stdbuf exec it in place). */
+    pid: child.pid,
     stderr: () => stderr,
     events: () => ({ ...events }),
     /** Garbage-collection pauses so far: full collections, their total and longest pause, and young-generation pause time (ms). */
