@@ -112,6 +112,78 @@ async function load(url, { path, ip, connections = CONNECTIONS, duration, amount
   return { rps: total / seconds, requests: total, p50: pct(50), p99: pct(99), statuses, errors: result.errors + result.timeouts, non2xx: result.non2xx };
 }
 
+/** Length of each side's turn in {@link alternating} runs (ms). */
+const TURN_MS = 250;
+
+/**
+ * Drives two paths in turns of {@link TURN_MS} within one run of load:
+ * pass-through (`base`) and a variant (`variant`), each `{ path, ip }`.
+ * The machine's speed drifts within seconds, so both are measured in the
+ * same seconds: each response is counted for the side that sent its request,
+ * and each side's throughput is its responses over the time of its turns.
+ * The first pair of turns (connections opening) and a last incomplete pair
+ * are left out. GC pauses of workerd are split between the sides by the turn
+ * they were read in (`server.pausesBetween`).
+ */
+async function alternating(server, { base, variant, connections = CONNECTIONS, duration }) {
+  const sides = [base, variant];
+  const per = sides.map(() => ({ latencies: [], statuses: {}, responses: 0, all: 0 }));
+  let lastSide = 0;
+  const started = performance.now();
+  const turnOf = (t) => Math.floor((t - started) / TURN_MS);
+  const instance = autocannon({
+    url: server.url,
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req, context) => {
+          const side = turnOf(performance.now()) % 2;
+          context.side = side;
+          return { ...req, path: sides[side].path, headers: { ...req.headers, 'cf-connecting-ip': sides[side].ip() } };
+        },
+        onResponse: (status, _body, context) => {
+          lastSide = context.side;
+          const counts = per[lastSide].statuses;
+          counts[status] = (counts[status] ?? 0) + 1;
+          per[lastSide].all++;
+        },
+      },
+    ],
+  });
+  const stamps = [];
+  instance.on('response', (_client, _status, _bytes, responseTime) => stamps.push([performance.now(), lastSide, responseTime]));
+  const result = await instance;
+  const elapsed = performance.now() - started;
+  // Whole pairs of turns, the first left out.
+  const pairs = Math.floor(elapsed / (2 * TURN_MS));
+  const from = started + 2 * TURN_MS;
+  const to = started + pairs * 2 * TURN_MS;
+  for (const [at, side, responseTime] of stamps) {
+    if (at < from || at >= to) continue;
+    per[side].responses++;
+    per[side].latencies.push(responseTime);
+  }
+  const seconds = ((pairs - 1) * TURN_MS) / 1000;
+  const gc = per.map(() => ({ full: 0, fullMs: 0, youngMs: 0, seconds }));
+  for (const pause of server.pausesBetween(from, to)) {
+    const g = gc[turnOf(pause.at) % 2];
+    if (pause.full) {
+      g.full++;
+      g.fullMs += pause.ms;
+    } else g.youngMs += pause.ms;
+  }
+  const summaryOf = (side) => {
+    const { latencies, statuses, responses, all } = per[side];
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+    // `requests` and `statuses` count every response of the side (what the cost counters saw); throughput and latency the measured turns only.
+    return { rps: responses / seconds, requests: all, p50: pct(50), p99: pct(99), statuses, gc: gc[side] };
+  };
+  return { base: summaryOf(0), variant: { ...summaryOf(1), errors: result.errors + result.timeouts }, turns: 2 * (pairs - 1) };
+}
+
 /** CPU time (user + system, ms) the process `pid` has used so far, from `/proc`; `undefined` where there is none. */
 function cpuMs(pid) {
   try {
@@ -215,29 +287,37 @@ async function prepare(url, scenario, variant) {
 /** The path prefix of a variant; `norule` is our middleware on a path no rule matches. */
 const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}`);
 
-async function measure(url, scenario, variant) {
+/** What a variant is driven with in a scenario: path, client addresses, connections and seconds of its own turns. */
+function target(scenario, variant) {
   const base = pathOf(variant);
-  if (variant === 'rpcwrite' && (scenario === 'warm' || scenario === 'fresh')) return load(url, { path: '/rpcwrite/per-key', ip: scenario === 'warm' ? warmIp : freshIp, duration: DURATION });
-  if (REFERENCES.includes(variant)) return load(url, { path: `${base}/x`, ip: () => '198.51.100.200', connections: scenario === 'latency' ? 1 : CONNECTIONS, duration: scenario === 'latency' ? LATENCY_DURATION : DURATION });
+  const own = { connections: CONNECTIONS, duration: DURATION };
+  if (variant === 'rpcwrite' && (scenario === 'warm' || scenario === 'fresh')) return { ...own, path: '/rpcwrite/per-key', ip: scenario === 'warm' ? warmIp : freshIp };
+  if (REFERENCES.includes(variant)) return { path: `${base}/x`, ip: () => '198.51.100.200', ...(scenario === 'latency' ? { connections: 1, duration: LATENCY_DURATION } : own) };
   switch (scenario) {
     case 'hot': {
       const key = `198.51.100.${VARIANTS.indexOf(variant) + 1}`;
-      return load(url, { path: `${base}/open/hot`, ip: () => key, duration: DURATION });
+      return { ...own, path: `${base}/open/hot`, ip: () => key };
     }
-    case 'warm': {
-      return load(url, { path: `${base}/open/warm`, ip: warmIp, duration: DURATION });
-    }
+    case 'warm':
+      return { ...own, path: `${base}/open/warm`, ip: warmIp };
     case 'fresh':
-      return load(url, { path: `${base}/open/fresh`, ip: freshIp, duration: DURATION });
+      return { ...own, path: `${base}/open/fresh`, ip: freshIp };
     case 'flood':
-      return load(url, { path: `${base}/tight/flood`, ip: () => floodKey, duration: DURATION });
+      return { ...own, path: `${base}/tight/flood`, ip: () => floodKey };
     case 'latency': {
       const key = `198.51.100.${VARIANTS.indexOf(variant) + 101}`;
-      return load(url, { path: `${base}/open/latency`, ip: () => key, connections: 1, duration: LATENCY_DURATION });
+      return { path: `${base}/open/latency`, ip: () => key, connections: 1, duration: LATENCY_DURATION };
     }
     default:
       throw new Error(scenario);
   }
+}
+
+/** A variant in turns with pass-through (see {@link alternating}); each side gets the variant's seconds of turns. */
+async function measure(server, scenario, variant) {
+  const own = target(scenario, variant);
+  const pass = target(scenario, 'pass');
+  return alternating(server, { base: pass, variant: own, connections: own.connections, duration: 2 * own.duration });
 }
 
 /** `EXACT_CLIENTS` concurrent clients send 3 × L requests on one fresh key: exactly L must be admitted. */
@@ -421,9 +501,9 @@ Written by \`npm run bench\`${results.quick ? ' --quick' : ''} on ${results.date
 | autocannon | ${m.autocannon} |
 | pinning | ${m.pinned} |
 | load average at start | ${m.loadavgAtStart} |
-| runs | ${results.runs} × ${results.durationSeconds} s per measurement, ${results.connections} connections; ${results.benchSeconds} s in all |
+| runs | ${results.runs} × ${results.durationSeconds} s of turns per variant and as many of pass-through's, ${results.connections} connections; ${results.benchSeconds} s in all |
 
-The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds${results.steadiness ? ` (${steadinessSentence(results.steadiness)})` : ''}, so every figure that matters is a ratio to the pass-through measured around it: pass-through is measured between every two variants, and each variant is compared with the mean of the measurements just before and just after it.
+The machine is shared: other work on the same cores moves absolute figures between runs, and its speed drifts within seconds${results.steadiness ? ` (${steadinessSentence(results.steadiness)})` : ''}, so every figure that matters is a ratio to pass-through measured in the same seconds: each variant is driven in turns of ${TURN_MS} ms with pass-through within one run of load, and compared with the pass-through of its own run.
 
 ## Table
 
@@ -450,7 +530,7 @@ ${goalLines}
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For warm keys the row-writing floor calls each key's own object, and for never-seen keys a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses in steady use, picked at random; each was seen twice in the seconds before the measurement (not counted), as the addresses of clients that keep sending are. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second over the mean of the pass-through measured just before and just after (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its measurements. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the measurement.
+- **Columns.** *× pass*: requests per second in the variant's turns over requests per second in pass-through's turns of the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its turns' figures. Each response counts for the side whose turn sent its request; the first pair of turns (connections opening) is left out. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the variant's turns (a pause counts for the turn it was traced in).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
@@ -474,7 +554,7 @@ async function main() {
   let steady;
   const info = machine();
   try {
-    console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s per measurement`);
+    console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s of turns per variant, as many of pass-through's`);
     // Warm-up: JIT, objects, connections.
     for (const variant of VARIANTS) await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
     steady = await steadiness(server.url, server.pid, QUICK ? 4 : 10);
@@ -485,29 +565,18 @@ async function main() {
         // Rotate the order each run so no variant always goes first.
         const variants = variantsOf(scenario);
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
-        const record = async (variant) => {
+        // The machine's speed drifts within seconds: each variant is driven in turns with pass-through, and
+        // compared with the pass-through of the same run (see `alternating`).
+        for (const variant of order.filter((v) => v !== 'pass')) {
           await prepare(server.url, scenario, variant);
           await resetStats(server.url);
           const before = await stats(server.url);
-          const gcBefore = server.gc();
-          const result = await measure(server.url, scenario, variant);
-          const gcAfter = server.gc();
+          const result = await measure(server, scenario, variant);
           const after = await stats(server.url);
-          const gc = { full: gcAfter.full - gcBefore.full, fullMs: gcAfter.fullMs - gcBefore.fullMs, youngMs: gcAfter.youngMs - gcBefore.youngMs, seconds: result.requests / result.rps };
-          const sample = { run, scenario, variant, ...result, gc, cost: costOf(before, after, variant, result.requests) };
-          samples.push(sample);
-          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms\n`);
-          return sample;
-        };
-        // The machine's speed drifts within seconds: pass-through is measured between every two variants, and each
-        // variant is compared with the mean of the pass-through measured just before it and just after it.
-        let passBefore = await record('pass');
-        for (const variant of order.filter((v) => v !== 'pass')) {
-          const sample = await record(variant);
-          const passAfter = await record('pass');
-          sample.pass = { rps: (passBefore.rps + passAfter.rps) / 2, p50: (passBefore.p50 + passAfter.p50) / 2 };
-          process.stdout.write(`    ${variant}: ${(sample.rps / sample.pass.rps).toFixed(2)}× the pass-through around it\n`);
-          passBefore = passAfter;
+          const pass = { run, scenario, variant: 'pass', ...result.base, errors: 0, cost: costOf(before, after, 'pass', result.base.requests) };
+          const sample = { run, scenario, variant, ...result.variant, turns: result.turns, cost: costOf(before, after, variant, result.variant.requests), pass: { rps: result.base.rps, p50: result.base.p50 } };
+          samples.push(pass, sample);
+          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(sample.rps)} req/s  p50 ${sample.p50.toFixed(2)} ms; pass-through in its turns ${Math.round(pass.rps)} req/s: ${(sample.rps / pass.rps).toFixed(2)}×\n`);
         }
       }
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));

@@ -116,6 +116,8 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   const events = {};
   // V8 traces each garbage collection of workerd's isolates (--trace-gc): pauses of full (mark-compact) and young-generation collections.
   const gc = { full: 0, fullMs: 0, fullMaxMs: 0, youngMs: 0 };
+  /** Each pause as it was read (`performance.now()` of this process; the output is line-buffered), so a measurement can tell which of its turns it fell in. */
+  const pauses = [];
   let partial = '';
   child.stdout.on('data', (chunk) => {
     const lines = (partial + chunk).split('\n');
@@ -124,6 +126,8 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
       const collection = /ms: (Mark-Compact|Scavenge|Minor Mark-Sweep)\b.*?, ([\d.]+) \/ [\d.]+ ms/.exec(line);
       if (collection) {
         const pause = Number(collection[2]);
+        pauses.push({ at: performance.now(), full: collection[1] === 'Mark-Compact', ms: pause });
+        if (pauses.length > 100_000) pauses.splice(0, 50_000);
         if (collection[1] === 'Mark-Compact') {
           gc.full++;
           gc.fullMs += pause;
@@ -165,6 +169,8 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
     events: () => ({ ...events }),
     /** Garbage-collection pauses so far: full collections, their total and longest pause, and young-generation pause time (ms). */
     gc: () => ({ ...gc }),
+    /** The pauses read between `from` and `to` (`performance.now()` of this process). */
+    pausesBetween: (from, to) => pauses.filter((p) => p.at >= from && p.at < to),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

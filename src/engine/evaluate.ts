@@ -144,10 +144,8 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
     ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now)
     : ANONYMOUS;
   const view = viewOf(request, policy, identity);
-  const base = { view, results: [] as LimitResult[], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
-
   const listed = hasLists(deps) ? await listedAs(view, deps, now) : undefined;
-  if (listed === 'allow') return { ...base, kind: 'allow' };
+  if (listed === 'allow') return unlimited(view);
   if (listed === 'block') return blockedVerdict(view, deps);
 
   const hash = hashMemo();
@@ -170,7 +168,7 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
     const cost = costOf(rule, request.headers);
     for (const limit of override ? override.limits : rule.limits) group.limits.push({ rule, limit, cost });
   }
-  if (groups.size === 0) return { ...base, kind: 'allow' };
+  if (groups.size === 0) return unlimited(view);
   const verdict = await decideGroups(groups.values(), deps, now);
   const ban = verdict.placedBan?.rule.ban;
   if (ban?.blockAddress && view.address !== undefined && deps.lists?.blockAddress) {
@@ -184,6 +182,11 @@ export async function evaluate(request: Request, deps: LimiterDeps, now: number)
     }
   }
   return Object.assign(verdict, { view });
+}
+
+/** The verdict for a request no limit applies to (no rule matched, or an allow list named it). */
+function unlimited(view: RequestView): Verdict {
+  return { view, kind: 'allow', results: [], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
 }
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
@@ -263,7 +266,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   const answers = asked.some((a) => a instanceof Promise) ? await Promise.all(asked) : (asked as GroupAnswer[]);
 
   const results: LimitResult[] = [];
-  const releases: Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }> = [];
+  const releases: Releases = [];
   let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
@@ -348,7 +351,26 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
     }
   }
 
-  const settle = async (outcome: number | 'error') => {
+  const settle = releases.length > 0 ? settler(releases, kind, deps, now) : NOTHING_TO_SETTLE;
+  if (kind !== 'allow') await settle('error');
+
+  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE };
+  if (refusedBy) verdict.refusedBy = refusedBy;
+  if (placedBan) verdict.placedBan = placedBan;
+  if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
+  return verdict;
+}
+
+/** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
+type Releases = Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }>;
+
+/**
+ * The `settle` of a verdict whose keys counted reservations: gives back,
+ * once the outcome is known, every one the outcome does not count (all of
+ * them when the request was refused or the origin failed).
+ */
+function settler(releases: Releases, kind: GroupsVerdict['kind'], deps: LimiterDeps, now: number): (outcome: number | 'error') => Promise<void> {
+  return async (outcome) => {
     await Promise.all(
       releases.map(async ({ group, pending }) => {
         const back = pending.filter((p) => outcome === 'error' || kind !== 'allow' || !p.countWhen(outcome)).map((p) => p.release);
@@ -360,18 +382,6 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
         }
       }),
     );
-  };
-  if (kind !== 'allow') await settle('error');
-
-  return {
-    kind,
-    results,
-    retryAfterMs,
-    status,
-    settle: kind === 'allow' && releases.length > 0 ? settle : NOTHING_TO_SETTLE,
-    ...(refusedBy ? { refusedBy } : {}),
-    ...(placedBan ? { placedBan } : {}),
-    ...(topUps.length > 0 ? { background: Promise.all(topUps).then(() => undefined) } : {}),
   };
 }
 
@@ -395,8 +405,18 @@ interface PreparedGroup {
   readonly onError: OnError;
 }
 
-/** What a group of one rule at the policy's limits needs, besides its name: the same for every request at one cost. */
-const ruleShapes = new WeakMap<CompiledRule, { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string }>();
+/**
+ * What a group of one rule at the policy's limits needs, besides its name:
+ * the same for every request at one cost. The groups prepared lately are
+ * kept by name, so a key that keeps coming back is prepared once.
+ */
+const ruleShapes = new WeakMap<
+  CompiledRule,
+  { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string; readonly byName: Map<string, PreparedGroup> }
+>();
+
+/** Prepared groups kept per rule shape, at most. */
+const PREPARED_PER_RULE = 1_000;
 
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const rule = group.rules[0]!;
@@ -405,10 +425,16 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const cost = group.limits[0]?.cost ?? 0;
   const leases = deps.leases !== undefined;
   if (!known || known.cost !== cost || known.leases !== leases) {
-    known = { cost, leases, ...shapeOf(group, deps) };
+    known = { cost, leases, ...shapeOf(group, deps), byName: new Map() };
     if (atPolicyLimits) ruleShapes.set(rule, known);
   }
-  return { ...known.shape, cacheKey: `${group.name}#${known.suffix}` };
+  let prepared = known.byName.get(group.name);
+  if (!prepared) {
+    prepared = Object.freeze({ ...known.shape, cacheKey: `${group.name}#${known.suffix}` });
+    if (known.byName.size >= PREPARED_PER_RULE) known.byName.delete(known.byName.keys().next().value!);
+    known.byName.set(group.name, prepared);
+  }
+  return prepared;
 }
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */

@@ -241,11 +241,14 @@ function measured(pace: Pace, now: number, ttlMs: number): number {
 /** The object's decision at the grant, with this isolate's unspent units still available. */
 function view(lease: Lease): KeyDecision {
   const left = lease.balance;
+  // Written out field by field: this runs for every request a lease admits.
   return {
     allowed: true,
-    outcomes: lease.decision.outcomes.map((o) => ({
-      ...o,
-      decision: { ...o.decision, remaining: o.decision.remaining + left, used: Math.max(0, o.decision.used - left) },
+    outcomes: lease.decision.outcomes.map(({ id, shadow, counted, decision: d }) => ({
+      id,
+      shadow,
+      counted,
+      decision: { allowed: d.allowed, limit: d.limit, remaining: d.remaining + left, used: Math.max(0, d.used - left), resetAt: d.resetAt, retryAfterMs: d.retryAfterMs },
     })),
   };
 }

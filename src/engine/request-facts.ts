@@ -138,8 +138,10 @@ function plainValue(part: KeyPart, view: RequestView, policy: Policy): string | 
 
 /** A per-request memo of SHA-256 digests. */
 export function hashMemo(): (text: string) => Promise<string> {
-  const memo = new Map<string, Promise<string>>();
+  // Most requests hash nothing: the map is made on the first digest.
+  let memo: Map<string, Promise<string>> | undefined;
   return (text) => {
+    memo ??= new Map();
     let digest = memo.get(text);
     if (!digest) {
       digest = sha256Hex(text);

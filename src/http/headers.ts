@@ -41,20 +41,27 @@ export function headlineResult(results: readonly LimitResult[], refused: boolean
   }, undefined);
 }
 
-const expanded = new WeakMap<readonly HeaderName[], Set<HeaderName>>();
+/** Header names a policy's families stand for, and whether any of them reports a single limit (see {@link headlineResult}). */
+interface Wanted {
+  readonly names: ReadonlySet<HeaderName>;
+  readonly headline: boolean;
+}
+
+const expanded = new WeakMap<readonly HeaderName[], Wanted>();
 
 /** The header names a policy's families stand for; worked out once per policy. */
-function expand(sets: readonly HeaderName[]): Set<HeaderName> {
+function expand(sets: readonly HeaderName[]): Wanted {
   const known = expanded.get(sets);
   if (known) return known;
-  const out = new Set<HeaderName>();
+  const names = new Set<HeaderName>();
   for (const s of sets) {
-    if (s === 'ietf') out.add('ratelimit').add('ratelimit-policy');
-    else if (s === 'x-ratelimit') out.add('x-ratelimit-limit').add('x-ratelimit-remaining').add('x-ratelimit-reset');
-    else out.add(s);
+    if (s === 'ietf') names.add('ratelimit').add('ratelimit-policy');
+    else if (s === 'x-ratelimit') names.add('x-ratelimit-limit').add('x-ratelimit-remaining').add('x-ratelimit-reset');
+    else names.add(s);
   }
-  expanded.set(sets, out);
-  return out;
+  const wanted = { names, headline: [...names].some((n) => n !== 'ratelimit' && n !== 'ratelimit-policy') };
+  expanded.set(sets, wanted);
+  return wanted;
 }
 
 /** An IETF policy name: a Structured Fields string. */
@@ -80,9 +87,9 @@ function policyItem(r: LimitResult): { readonly name: string; readonly item: str
  * for. Pure: a function of the results, the settings and the clock.
  */
 export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick<ResponseSettings, 'headers'>, now: number, refused: boolean): Array<[string, string]> {
-  const wanted = expand(settings.headers);
+  const { names: wanted, headline } = expand(settings.headers);
   const out: Array<[string, string]> = [];
-  const visible = results.filter((r) => !r.shadow);
+  const visible = results.some((r) => r.shadow) ? results.filter((r) => !r.shadow) : results;
   if (visible.length === 0) return out;
 
   if (wanted.has('ratelimit-policy')) {
@@ -97,7 +104,7 @@ export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick
     out.push(['RateLimit', items.join(', ')]);
   }
 
-  const head = headlineResult(results, refused);
+  const head = headline ? headlineResult(results, refused) : undefined;
   if (!head) return out;
   const d = head.decision;
   const resetIn = Math.max(0, d.resetAt - now);
