@@ -164,7 +164,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     metrics: options.metrics ?? metrics,
     analytics: options.analytics,
   };
-  const verdict = await decideGroups(groups.values(), deps, now);
+  const verdict = await decideGroups([...groups.values()], deps, now);
   // Without a response to outlive, a lease top-up this decision started is waited for.
   if (verdict.background) await verdict.background;
   return {

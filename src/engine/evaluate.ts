@@ -15,6 +15,7 @@ import type { CheckBatcher } from './check-batcher';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
 import { hashMemo, keyValue, viewOf, type RequestView } from './request-facts';
+import { after, allOf, isPending, type MaybePromise } from './maybe';
 import { withTimeout } from './with-timeout';
 
 /** The part of a key's Durable Object the request path calls. */
@@ -33,12 +34,12 @@ export type LimitOverride = { readonly exempt: true } | { readonly exempt: false
 
 /** Looks up live overrides (Workers KV) for a rule and its key value; `undefined` keeps the policy's limits. */
 export interface OverrideSource {
-  lookup(rule: CompiledRule, keyValue: string, identity: Identity, now: number): Promise<LimitOverride | undefined>;
+  lookup(rule: CompiledRule, keyValue: string, identity: Identity, now: number): MaybePromise<LimitOverride | undefined>;
 }
 
 /** Allow and block lists changed at runtime (Workers KV), consulted besides the policy's own. */
 export interface ListSource {
-  current(now: number): Promise<{ allow: CompiledList; block: CompiledList } | undefined>;
+  current(now: number): MaybePromise<{ allow: CompiledList; block: CompiledList } | undefined>;
   /** Puts an address (or IPv6 prefix) on the block list until `until` (bans with `blockAddress`). */
   blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
 }
@@ -137,51 +138,82 @@ function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
  * different keys are asked in parallel. A key that fails or times out
  * follows its rules' fail-open / fail-closed setting.
  */
-export async function evaluate(request: Request, deps: LimiterDeps, now: number): Promise<Verdict> {
-  const { compiled, metrics } = deps;
-  const policy = compiled.policy;
-  const identity = policy.identity
-    ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now)
-    : ANONYMOUS;
-  const view = viewOf(request, policy, identity);
-  const listed = hasLists(deps) ? await listedAs(view, deps, now) : undefined;
-  if (listed === 'allow') return unlimited(view);
-  if (listed === 'block') return blockedVerdict(view, deps);
+export function evaluate(request: Request, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+  const policy = deps.compiled.policy;
+  if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now);
+  return resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now).then((identity) => evaluateAs(request, identity, deps, now));
+}
 
+/** {@link evaluate} once the caller's identity is known: lists first, then the rules. */
+function evaluateAs(request: Request, identity: Identity, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+  const view = viewOf(request, deps.compiled.policy, identity);
+  if (!hasLists(deps)) return limitsFor(request, view, deps, now);
+  return after(listedAs(view, deps, now), (listed) => (listed === 'allow' ? unlimited(view) : listed === 'block' ? blockedVerdict(view, deps) : limitsFor(request, view, deps, now)));
+}
+
+/** A matching rule and its key's value for the request (`undefined`: the key's part is absent, the rule does not apply). */
+interface Keyed<V = string> {
+  readonly rule: CompiledRule;
+  readonly value: V;
+}
+
+/** The rules the request matches, each under its key's value; credentials in keys are hashed first. */
+function limitsFor(request: Request, view: RequestView, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+  const { compiled } = deps;
   const hash = hashMemo();
-  const keyed: Array<{ rule: CompiledRule; value: string }> = [];
+  const keyed: Array<Keyed<MaybePromise<string | undefined>>> = [];
+  let hashing = false;
   for (const rule of compiled.rules) {
     if (!rule.matches(view)) continue;
-    const key = keyValue(rule.rule.key, view, policy, hash);
-    const value = typeof key === 'string' || key === undefined ? key : await key;
-    if (value !== undefined) keyed.push({ rule, value });
+    const value = keyValue(rule.rule.key, view, compiled.policy, hash);
+    hashing ||= isPending(value);
+    keyed.push({ rule, value });
   }
-  const overrides = deps.overrides && keyed.length > 0 ? await Promise.all(keyed.map(({ rule, value }) => deps.overrides!.lookup(rule, value, identity, now))) : undefined;
-  const groups = new Map<string, Group>();
+  if (keyed.length === 0) return unlimited(view);
+  if (!hashing) return withOverrides(request, view, keyed as Array<Keyed<string | undefined>>, deps, now);
+  return Promise.all(keyed.map(async ({ rule, value }) => ({ rule, value: await value }))).then((known) => withOverrides(request, view, known, deps, now));
+}
+
+/** Live overrides (Workers KV) of each keyed rule, then the decision. */
+function withOverrides(request: Request, view: RequestView, keyed: ReadonlyArray<Keyed<string | undefined>>, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+  const present = (keyed.every((k) => k.value !== undefined) ? keyed : keyed.filter((k) => k.value !== undefined)) as ReadonlyArray<Keyed>;
+  if (present.length === 0) return unlimited(view);
+  const source = deps.overrides;
+  if (!source) return decideKeyed(request, view, present, undefined, deps, now);
+  return after(allOf(present.map(({ rule, value }) => source.lookup(rule, value, view.identity, now))), (overrides) => decideKeyed(request, view, present, overrides, deps, now));
+}
+
+/** Groups the keyed rules by key (one object call per key) and decides; a ban that blocks the address is written after the response. */
+function decideKeyed(request: Request, view: RequestView, keyed: ReadonlyArray<Keyed>, overrides: ReadonlyArray<LimitOverride | undefined> | undefined, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+  // Few rules match one request: a list is quicker to search than a map is to build.
+  const groups: Group[] = [];
   for (const [i, { rule, value }] of keyed.entries()) {
     const override = overrides?.[i];
     if (override?.exempt) continue;
     const name = `${rule.keySignature}=${value}`;
-    let group = groups.get(name);
-    if (!group) groups.set(name, (group = { name, rules: [], limits: [] }));
+    let group: Group | undefined;
+    for (const g of groups) if (g.name === name) group = g;
+    if (!group) groups.push((group = { name, rules: [], limits: [] }));
     group.rules.push(rule);
     const cost = costOf(rule, request.headers);
     for (const limit of override ? override.limits : rule.limits) group.limits.push({ rule, limit, cost });
   }
-  if (groups.size === 0) return unlimited(view);
-  const verdict = await decideGroups(groups.values(), deps, now);
+  if (groups.length === 0) return unlimited(view);
+  return after(decideGroups(groups, deps, now, view), (decided) => withBan(decided as GroupsVerdict & { readonly view: RequestView }, deps, now));
+}
+
+/** The verdict, with the block-list write of a ban that blocks the client's address started (it finishes after the response). */
+function withBan(verdict: GroupsVerdict & { readonly view: RequestView }, deps: LimiterDeps, now: number): Verdict {
+  const { view } = verdict;
   const ban = verdict.placedBan?.rule.ban;
-  if (ban?.blockAddress && view.address !== undefined && deps.lists?.blockAddress) {
-    const address = ipKey(view.address, policy.clientIp);
-    if (address !== undefined) {
-      const rule = verdict.placedBan!.rule;
-      const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
-      const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
-      logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
-      return Object.assign(verdict, { view, background: verdict.background ? Promise.all([verdict.background, background]).then(() => undefined) : background });
-    }
-  }
-  return Object.assign(verdict, { view });
+  if (!ban?.blockAddress || view.address === undefined || !deps.lists?.blockAddress) return verdict;
+  const address = ipKey(view.address, deps.compiled.policy.clientIp);
+  if (address === undefined) return verdict;
+  const rule = verdict.placedBan!.rule;
+  const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
+  const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
+  logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
+  return { ...verdict, background: verdict.background ? Promise.all([verdict.background, background]).then(() => undefined) : background };
 }
 
 /** The verdict for a request no limit applies to (no rule matched, or an allow list named it). */
@@ -190,13 +222,15 @@ function unlimited(view: RequestView): Verdict {
 }
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
-export async function listedAs(view: RequestView, deps: LimiterDeps, now: number): Promise<'allow' | 'block' | undefined> {
+export function listedAs(view: RequestView, deps: LimiterDeps, now: number): MaybePromise<'allow' | 'block' | undefined> {
   if (!hasLists(deps)) return undefined;
   const facts = new ViewFacts(view);
-  const live = deps.lists ? await deps.lists.current(now) : undefined;
-  if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
-  if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
-  return undefined;
+  const listed = (live: { allow: CompiledList; block: CompiledList } | undefined) => {
+    if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
+    if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
+    return undefined;
+  };
+  return deps.lists ? after(deps.lists.current(now), listed) : listed(undefined);
 }
 
 /** Whether any list, the policy's or a live one, could name a request. */
@@ -232,6 +266,8 @@ export function blockedVerdict(view: RequestView, deps: LimiterDeps): Verdict {
 /** A verdict without the request it was made for; lists are not consulted, so never a block. */
 export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & {
   readonly kind: Exclude<VerdictKind, 'block'>;
+  /** The request decided, when there is one (not for `checkLimit`). */
+  readonly view?: RequestView | undefined;
   /** The ban this request placed, if any: its rule and end. */
   readonly placedBan?: { readonly rule: Rule; readonly until: number };
 };
@@ -242,10 +278,8 @@ export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & {
  * under other keys are given back when anything refuses. Shared by requests
  * ({@link evaluate}) and by decisions without HTTP (`checkLimit`).
  */
-export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, now: number): Promise<GroupsVerdict> {
-  const { metrics } = deps;
+export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: number, view?: RequestView): MaybePromise<GroupsVerdict> {
   // Results come in policy order, whatever order the groups were made in.
-  const ordered = [...groups];
   for (const group of ordered) if (group.rules.length > 1) group.limits.sort((a, b) => a.rule.index - b.rule.index);
 
   const prepared = ordered.map((group) => prepareGroup(group, deps));
@@ -263,8 +297,23 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
     return spendLease(group, prepared[i]!, deps, now, topUps) ?? askGroup(group, prepared[i]!, deps, now, topUps);
   });
   // Requests decided in the isolate wait for nothing: the lease top-ups they started finish after the response.
-  const answers = asked.some((a) => a instanceof Promise) ? await Promise.all(asked) : (asked as GroupAnswer[]);
+  return after(allOf(asked), (answers) => {
+    // Refusals are logged under a short digest of their key.
+    if (!answers.some(refuses)) return fold(ordered, answers, NO_DIGESTS, deps, now, topUps, view);
+    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name) : ''))), (named) => fold(ordered, answers, named, deps, now, topUps, view));
+  });
+}
 
+/** Whether an object's (or the isolate's) answer refuses under some limit. */
+function refuses(answer: GroupAnswer): boolean {
+  return answer.kind === 'decided' && answer.decision.outcomes.some((o) => !o.decision.allowed);
+}
+
+const NO_DIGESTS: readonly string[] = [];
+
+/** Folds the groups' answers into one verdict (see {@link decideGroups}); `keyDigests` name refusing keys in logs. */
+function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDigests: readonly string[], deps: LimiterDeps, now: number, topUps: Array<Promise<void>>, view: RequestView | undefined): MaybePromise<GroupsVerdict> {
+  const { metrics } = deps;
   const results: LimitResult[] = [];
   const releases: Releases = [];
   let kind: GroupsVerdict['kind'] = 'allow';
@@ -290,7 +339,7 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
     }
     const decision = answer.decision;
     const pending: Array<{ release: Release; countWhen: (status: number) => boolean }> = [];
-    const keyDigest = decision.outcomes.some((o) => !o.decision.allowed) ? await shortDigest(group.name) : '';
+    const keyDigest = keyDigests[i] ?? '';
     decision.outcomes.forEach((outcome, j) => {
       const entry = group.limits[j]!;
       results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
@@ -352,13 +401,12 @@ export async function decideGroups(groups: Iterable<Group>, deps: LimiterDeps, n
   }
 
   const settle = releases.length > 0 ? settler(releases, kind, deps, now) : NOTHING_TO_SETTLE;
-  if (kind !== 'allow') await settle('error');
-
-  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE };
+  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, view };
   if (refusedBy) verdict.refusedBy = refusedBy;
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
-  return verdict;
+  // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
+  return kind !== 'allow' && releases.length > 0 ? settle('error').then(() => verdict) : verdict;
 }
 
 /** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
@@ -618,9 +666,12 @@ async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest,
 const digests = new Map<string, string>();
 
 /** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses); remembered, since a flood asks for the same one. */
-async function shortDigest(name: string): Promise<string> {
+function shortDigest(name: string): MaybePromise<string> {
   const known = digests.get(name);
-  if (known !== undefined) return known;
+  return known !== undefined ? known : digestOf(name);
+}
+
+async function digestOf(name: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
   const short = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
   if (digests.size >= 10_000) digests.delete(digests.keys().next().value!);

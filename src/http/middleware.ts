@@ -4,6 +4,7 @@ import { CheckBatcher } from '../engine/check-batcher';
 import { crossRequestWaitsWork } from '../engine/cross-request';
 import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
+import { after, isPending } from '../engine/maybe';
 import { evaluate, NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/evaluate';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
@@ -155,11 +156,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   /** Overrides and lists read from KV for one request; `keepAlive` lets a refresh it starts finish after the response. */
   const kvSources = (kv: KVNamespace, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => ({
     overrides: {
-      async lookup(rule, keyValue, identity, now) {
-        const snapshot = await live.current(kv, now, keepAlive);
-        const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
-        return entry ? applyOverride(rule, entry) : undefined;
-      },
+      lookup: (rule, keyValue, identity, now) =>
+        after(live.current(kv, now, keepAlive), (snapshot) => {
+          const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
+          return entry ? applyOverride(rule, entry) : undefined;
+        }),
     },
     lists: {
       current: (now) => live.current(kv, now, keepAlive),
@@ -216,7 +217,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
-    const verdict = await evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
+    const deciding = evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
+    const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return refused(c, verdict, at);

@@ -1,3 +1,4 @@
+import type { MaybePromise } from '../engine/maybe';
 import { logEvent } from '../observability/log';
 import { compileList, EMPTY_LIST, type CompiledList } from '../policy/compile';
 import type { ListSettings } from '../policy/schema';
@@ -81,10 +82,12 @@ export class LiveConfig {
    * serving meanwhile (no request waits for a refresh), and only without a
    * usable snapshot does a request wait for the read, at most `timeoutMs`.
    */
-  async current(kv: KVNamespace | undefined, now: number, keepAlive?: (read: Promise<unknown>) => void): Promise<LiveSnapshot | undefined> {
-    const snapshot = await this.latest(kv, now, keepAlive);
-    // An entry that expires (a ban's blocked address) stops applying then, not at the next read.
-    return snapshot && now >= snapshot.listsValidUntil ? { ...snapshot, ...compiledLists(snapshot.lists, now) } : snapshot;
+  current(kv: KVNamespace | undefined, now: number, keepAlive?: (read: Promise<unknown>) => void): MaybePromise<LiveSnapshot | undefined> {
+    // A snapshot within its cache time is answered at once, without a promise.
+    const cached = this.snapshot;
+    const age = cached ? now - cached.loadedAt : -1;
+    if (kv && cached && age >= 0 && age < this.ttlMs) return atTime(cached, now);
+    return this.latest(kv, now, keepAlive).then((snapshot) => snapshot && atTime(snapshot, now));
   }
 
   /** `keepAlive` receives a read this request starts, so it can finish after the response (`waitUntil`). */
@@ -198,6 +201,11 @@ export class LiveConfig {
 }
 
 /** The allow and block lists as of `now`, and when the first of their entries expires. */
+/** The snapshot as it stands at `now`: an entry that expires (a ban's blocked address) stops applying then, not at the next read. */
+function atTime(snapshot: LiveSnapshot, now: number): LiveSnapshot {
+  return now >= snapshot.listsValidUntil ? { ...snapshot, ...compiledLists(snapshot.lists, now) } : snapshot;
+}
+
 function compiledLists(lists: readonly ListEntry[], now: number): Pick<LiveSnapshot, 'allow' | 'block' | 'listsValidUntil'> {
   const expiries = lists.map((e) => (e.value_.expires === undefined ? Infinity : Date.parse(e.value_.expires))).filter((t) => t > now);
   return { allow: listOf(lists, 'allow', now), block: listOf(lists, 'block', now), listsValidUntil: Math.min(Infinity, ...expiries) };

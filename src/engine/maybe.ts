@@ -1,0 +1,22 @@
+/**
+ * A value, or a promise of it. The request path hands values on at once
+ * where nothing needs waiting for (a lease spent, a refusal the isolate
+ * knows, configuration already cached): each `await` it saves is a promise
+ * and a suspended frame fewer per request.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Whether `value` is a promise (or another thenable) to wait for. */
+export function isPending<T>(value: MaybePromise<T> | PromiseLike<T>): value is Promise<T> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
+}
+
+/** `next(value)`: at once when `value` is a plain value, once it resolves otherwise. */
+export function after<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return isPending(value) ? Promise.resolve(value).then(next) : next(value);
+}
+
+/** The values, or a promise of them all when any is still pending. */
+export function allOf<T>(values: ReadonlyArray<MaybePromise<T>>): MaybePromise<T[]> {
+  return values.some(isPending) ? Promise.all(values) : (values as T[]);
+}
