@@ -338,13 +338,14 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
       continue;
     }
     const decision = answer.decision;
-    const pending: Array<{ release: Release; countWhen: (status: number) => boolean }> = [];
+    let pending: Array<{ release: Release; countWhen: (status: number) => boolean }> | undefined;
     const keyDigest = keyDigests[i] ?? '';
-    decision.outcomes.forEach((outcome, j) => {
+    for (let j = 0; j < decision.outcomes.length; j++) {
+      const outcome = decision.outcomes[j]!;
       const entry = group.limits[j]!;
       results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
       if (outcome.counted && decision.allowed && entry.limit.countWhen) {
-        pending.push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
+        (pending ??= []).push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
@@ -358,8 +359,8 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
         metrics.count(entry.rule.name, event, deps.analytics);
         if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
       }
-    });
-    if (pending.length > 0) releases.push({ group, pending });
+    }
+    if (pending) releases.push({ group, pending });
     if (decision.banned) {
       const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
       kind = 'ban';
@@ -510,29 +511,32 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
 function spendLease(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): GroupAnswer | undefined {
   const { lease, cacheKey, cost, limits, onError } = prepared;
   if (!lease || !deps.leases) return undefined;
-  const spent = spendLocally(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs);
-  if (!spent) return undefined;
-  if (spent.topUp) topUps.push(spent.topUp);
-  return { kind: 'decided', decision: spent.decision, cached: true };
+  const decision = spendLocally(group.name, cacheKey, limits, lease, now, cost, deps, deps.leases, onError.timeoutMs, topUps);
+  return decision && { kind: 'decided', decision, cached: true };
 }
 
 /**
- * Spends `cost` from the live lease on `cacheKey`, and starts its top-up
- * when it runs low (see {@link LeaseCache.low}); `undefined` when the lease
- * has not enough left.
+ * Spends `cost` from the live lease on `cacheKey`, and pushes its top-up
+ * onto `topUps` when it runs low (see {@link LeaseCache.low}); `undefined`
+ * when the lease has not enough left. Nothing is made for the top-up's
+ * request unless one starts: this runs for every request a lease admits.
  */
 function spendLocally(
   name: string,
   cacheKey: string,
-  request: Omit<LeaseRequest, 'giveBack'>,
+  limits: readonly LimitRequest[],
+  lease: { readonly size: number; readonly ttlMs: number },
+  now: number,
   cost: number,
   deps: LimiterDeps,
   leases: LeaseCache,
   timeoutMs: number,
-): { decision: KeyDecision; topUp: Promise<void> | undefined } | undefined {
-  const decision = leases.take(cacheKey, request.now, cost);
+  topUps: Array<Promise<void>>,
+): KeyDecision | undefined {
+  const decision = leases.take(cacheKey, now, cost);
   if (!decision) return undefined;
-  return { decision, topUp: leases.low(cacheKey, request.now, request.ttlMs) ? topUp(name, cacheKey, request, cost, deps, leases, timeoutMs) : undefined };
+  if (leases.low(cacheKey, now, lease.ttlMs)) topUps.push(topUp(name, cacheKey, { now, limits, size: lease.size, ttlMs: lease.ttlMs }, cost, deps, leases, timeoutMs));
+  return decision;
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
@@ -603,11 +607,8 @@ async function askLease(
 ): Promise<GroupAnswer | undefined> {
   // Each turn either spends from the lease another request just fetched, or fetches one; the bound only guards against starvation.
   for (let turn = 0; turn < 100; turn++) {
-    const local = spendLocally(name, cacheKey, request, cost, deps, leases, timeoutMs);
-    if (local) {
-      if (local.topUp) topUps.push(local.topUp);
-      return { kind: 'decided', decision: local.decision, cached: true };
-    }
+    const local = spendLocally(name, cacheKey, request.limits, request, request.now, cost, deps, leases, timeoutMs, topUps);
+    if (local) return { kind: 'decided', decision: local, cached: true };
     // Unspent units of a lapsed lease go back to the object first: they may be all the budget left.
     const denied = leases.holdsUnspent(cacheKey) ? undefined : deps.denyCache.get(cacheKey, request.now, cost);
     if (denied) return { kind: 'decided', decision: denied, cached: true };

@@ -82,6 +82,12 @@ function policyItem(r: LimitResult): { readonly name: string; readonly item: str
   return known;
 }
 
+/** A limit's `RateLimit` item: what remains, and the seconds until the window resets (or, refused, until it may be retried). */
+function rateLimitItem(r: LimitResult, now: number): string {
+  const wait = r.decision.allowed ? r.decision.resetAt - now : r.decision.retryAfterMs;
+  return `${policyItem(r).name};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
+}
+
 /**
  * The rate-limit headers for a response, in the families the policy asks
  * for. Pure: a function of the results, the settings and the clock.
@@ -92,17 +98,9 @@ export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick
   const visible = results.some((r) => r.shadow) ? results.filter((r) => !r.shadow) : results;
   if (visible.length === 0) return out;
 
-  if (wanted.has('ratelimit-policy')) {
-    const items = visible.map((r) => policyItem(r).item);
-    out.push(['RateLimit-Policy', items.join(', ')]);
-  }
-  if (wanted.has('ratelimit')) {
-    const items = visible.map((r) => {
-      const wait = r.decision.allowed ? r.decision.resetAt - now : r.decision.retryAfterMs;
-      return `${policyItem(r).name};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
-    });
-    out.push(['RateLimit', items.join(', ')]);
-  }
+  // Most requests meet one limit: its item is the whole field.
+  if (wanted.has('ratelimit-policy')) out.push(['RateLimit-Policy', visible.length === 1 ? policyItem(visible[0]!).item : visible.map((r) => policyItem(r).item).join(', ')]);
+  if (wanted.has('ratelimit')) out.push(['RateLimit', visible.length === 1 ? rateLimitItem(visible[0]!, now) : visible.map((r) => rateLimitItem(r, now)).join(', ')]);
 
   const head = headline ? headlineResult(results, refused) : undefined;
   if (!head) return out;

@@ -176,7 +176,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
 
   /** What does not change between requests with the same bindings, worked out once for them. */
   const fixedDeps = new WeakMap<Record<string, unknown>, { readonly deps: LimiterDeps; readonly kv: KVNamespace | undefined }>();
-  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => {
+  const fixedFor = (env: Record<string, unknown>) => {
     let fixed = typeof env === 'object' && env !== null ? fixedDeps.get(env) : undefined;
     if (!fixed) {
       const namespace = env?.[binding] as DurableObjectNamespace<RateLimiter> | undefined;
@@ -198,7 +198,16 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       fixed = { deps: base, kv: options.overrides === undefined ? kv : undefined };
       fixedDeps.set(env, fixed);
     }
+    return fixed;
+  };
+  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => {
+    const fixed = fixedFor(env);
     return fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAlive) } : fixed.deps;
+  };
+  /** A request's dependencies; its `waitUntil` is looked up only where live configuration may need it. */
+  const requestDeps = (c: Context): LimiterDeps => {
+    const fixed = fixedFor(c.env as Record<string, unknown>);
+    return fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAliveOf(c)) } : fixed.deps;
   };
 
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
@@ -213,11 +222,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
-      const answer = await quotaReport(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at, snapshots);
+      const answer = await quotaReport(c.req.raw, requestDeps(c), at, snapshots);
       if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
-    const deciding = evaluate(c.req.raw, deps(c.env as Record<string, unknown>, keepAliveOf(c)), at);
+    const deciding = evaluate(c.req.raw, requestDeps(c), at);
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
