@@ -119,10 +119,11 @@ const TURN_MS = 250;
  * Drives two paths in turns of {@link TURN_MS} within one run of load:
  * pass-through (`base`) and a variant (`variant`), each `{ path, ip }`.
  * The machine's speed drifts within seconds, so both are measured in the
- * same seconds: each response is counted for the side that sent its request,
- * and each side's throughput is its responses over the time of its turns.
- * The first pair of turns (connections opening) and a last incomplete pair
- * are left out. GC pauses of workerd are split between the sides by the turn
+ * same seconds: each response is counted for the side that sent its request.
+ * A side's throughput is what the server answered it in its turns once the
+ * other side's last request in flight was answered (until then the server
+ * still works for the other side), over that time. The first pair of turns
+ * (connections opening) and a last incomplete pair are left out. GC pauses of workerd are split between the sides by the turn
  * they were read in (`server.pausesBetween`).
  */
 async function alternating(server, { base, variant, connections = CONNECTIONS, duration }) {
@@ -160,10 +161,21 @@ async function alternating(server, { base, variant, connections = CONNECTIONS, d
   const pairs = Math.floor(elapsed / (2 * TURN_MS));
   const from = started + 2 * TURN_MS;
   const to = started + pairs * 2 * TURN_MS;
+  // A turn opens with the other side's requests still in flight: its throughput is counted from the last of those
+  // responses to the end of the turn, when the server works for this side alone.
+  const turns = 2 * pairs;
+  const lastOther = new Array(turns).fill(-Infinity);
+  for (const [at, side] of stamps) {
+    const turn = turnOf(at);
+    if (turn < turns && turn % 2 !== side) lastOther[turn] = Math.max(lastOther[turn], at);
+  }
+  const busyMs = [0, 0];
+  for (let turn = 2; turn < turns; turn++) busyMs[turn % 2] += started + (turn + 1) * TURN_MS - Math.max(started + turn * TURN_MS, lastOther[turn]);
   for (const [at, side, responseTime] of stamps) {
     if (at < from || at >= to) continue;
-    per[side].responses++;
     per[side].latencies.push(responseTime);
+    const turn = turnOf(at);
+    if (turn % 2 === side && at > lastOther[turn]) per[side].responses++;
   }
   const seconds = ((pairs - 1) * TURN_MS) / 1000;
   const gc = per.map(() => ({ full: 0, fullMs: 0, youngMs: 0, seconds }));
@@ -179,7 +191,7 @@ async function alternating(server, { base, variant, connections = CONNECTIONS, d
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
     // `requests` and `statuses` count every response of the side (what the cost counters saw); throughput and latency the measured turns only.
-    return { rps: responses / seconds, requests: all, p50: pct(50), p99: pct(99), statuses, gc: gc[side] };
+    return { rps: (responses * 1000) / busyMs[side], requests: all, p50: pct(50), p99: pct(99), statuses, gc: gc[side] };
   };
   return { base: summaryOf(0), variant: { ...summaryOf(1), errors: result.errors + result.timeouts }, turns: 2 * (pairs - 1) };
 }
@@ -530,7 +542,7 @@ ${goalLines}
 
 - **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For warm keys the row-writing floor calls each key's own object, and for never-seen keys a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses in steady use, picked at random; each was seen twice in the seconds before the measurement (not counted), as the addresses of clients that keep sending are. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second in the variant's turns over requests per second in pass-through's turns of the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its turns' figures. Each response counts for the side whose turn sent its request; the first pair of turns (connections opening) is left out. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the variant's turns (a pause counts for the turn it was traced in).
+- **Columns.** *× pass*: requests per second in the variant's turns over requests per second in pass-through's turns of the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its turns' figures. Each response counts for the side whose turn sent its request; a side's throughput counts, in each of its turns, from the last response to the other side's requests still in flight (until then the server works for the other side) to the turn's end; the first pair of turns (connections opening) is left out. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the variant's turns (a pause counts for the turn it was traced in).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
