@@ -64,22 +64,31 @@ export class RateLimiter extends DurableObject {
    */
   checkBatch(requests: readonly KeyRequest[]): KeyDecision[] {
     const kv = this.ctx.storage.kv;
-    const bans = new Map<string, BanState | undefined>();
-    const stagedBans = new Map<string, BanState>();
-    const currentBan = (row: string) => stagedBans.get(row) ?? (bans.has(row) ? bans.get(row) : bans.set(row, kv.get<BanState>(row)).get(row));
+    // Ban rows are read once per batch, and only for requests whose rules ban.
+    let bans: Map<string, BanState | undefined> | undefined;
+    let stagedBans: Map<string, BanState> | undefined;
+    const currentBan = (row: string) => {
+      const staged = stagedBans?.get(row);
+      if (staged) return staged;
+      bans ??= new Map();
+      if (!bans.has(row)) bans.set(row, kv.get<BanState>(row));
+      return bans.get(row);
+    };
+    const readLimit = (id: string) => this.rows.get(limitRow(id))?.state;
+    const readBan = (rule: string) => currentBan(banRow(rule));
     let expiry = 0;
     let now = 0;
     const decisions = requests.map((request) => {
-      const { decision, limitWrites, banWrites } = decideKey((id) => this.rows.get(limitRow(id))?.state, (rule) => currentBan(banRow(rule)), request);
+      const { decision, limitWrites, banWrites } = decideKey(readLimit, readBan, request);
       this.record(request.limits, limitWrites, request.now);
       for (const [rule, state] of banWrites) {
-        stagedBans.set(banRow(rule), state);
+        (stagedBans ??= new Map()).set(banRow(rule), state);
         expiry = Math.max(expiry, state.expiresAt);
       }
       now = Math.max(now, request.now);
       return decision;
     });
-    for (const [row, state] of stagedBans) kv.put(row, state);
+    if (stagedBans) for (const [row, state] of stagedBans) kv.put(row, state);
     this.scheduleCleanup(Math.max(expiry, this.rows.commit(now)));
     return decisions;
   }

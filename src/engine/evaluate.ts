@@ -547,10 +547,9 @@ async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps
       const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs, topUps);
       if (leased) return leased;
     }
-    const stubOf = () => deps.limiterFor(group.name);
     const decision = deps.batcher
-      ? asKeyDecision(await withTimeout(Promise.resolve(deps.batcher.check(group.name, stubOf, { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs), limits.length)
-      : await checkOnce(stubOf(), now, limits, bans, spec, onError.timeoutMs);
+      ? asKeyDecision(await withTimeout(Promise.resolve(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs), limits.length)
+      : await checkOnce(deps.limiterFor(group.name), now, limits, bans, spec, onError.timeoutMs);
     // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
     if (!decision) throw new Error('malformed answer from the key object');
     if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
@@ -562,9 +561,9 @@ async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps
 }
 
 /** One request's call to its key's object: packed where the object takes it, `undefined` for an answer in another shape. */
-async function checkOnce(stub: KeyLimiter, now: number, limits: readonly LimitRequest[], bans: readonly BanRequest[], spec: PackedSpec, timeoutMs: number): Promise<KeyDecision | undefined> {
-  if (!stub.checkPacked) return asKeyDecision(await withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs), limits.length);
-  return unpackDecision(await withTimeout(Promise.resolve(stub.checkPacked(now, spec)), timeoutMs), limits);
+function checkOnce(stub: KeyLimiter, now: number, limits: readonly LimitRequest[], bans: readonly BanRequest[], spec: PackedSpec, timeoutMs: number): Promise<KeyDecision | undefined> {
+  if (!stub.checkPacked) return withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs).then((answer) => asKeyDecision(answer, limits.length));
+  return withTimeout(Promise.resolve(stub.checkPacked(now, spec)), timeoutMs).then((packed) => unpackDecision(packed, limits));
 }
 
 /** An object's answer when it has the shape this code reads (one outcome per limit asked), else `undefined`. */
