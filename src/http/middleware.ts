@@ -200,14 +200,13 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     }
     return fixed;
   };
-  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => {
-    const fixed = fixedFor(env);
-    return fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAlive) } : fixed.deps;
-  };
+  const withLive = (fixed: ReturnType<typeof fixedFor>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps =>
+    fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAlive) } : fixed.deps;
+  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => withLive(fixedFor(env), keepAlive);
   /** A request's dependencies; its `waitUntil` is looked up only where live configuration may need it. */
   const requestDeps = (c: Context): LimiterDeps => {
     const fixed = fixedFor(c.env as Record<string, unknown>);
-    return fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAliveOf(c)) } : fixed.deps;
+    return withLive(fixed, fixed.kv ? keepAliveOf(c) : undefined);
   };
 
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
