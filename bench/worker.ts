@@ -28,6 +28,7 @@ import { RateLimiter } from '../src/durable-object/rate-limiter';
 import { forwardToOrigin } from '../src/http/forward';
 import { rateLimit } from '../src/http/middleware';
 import type { PolicyInput } from '../src/policy/schema';
+import type { PackedDecision } from '../src/durable-object/wire';
 import limits from './limits.json';
 
 const TIGHT_LIMIT = limits.tightLimit;
@@ -149,14 +150,32 @@ function policy(name: string, lease: boolean): PolicyInput {
   };
 }
 
+/**
+ * How exact mode's object call is made, switched by `/__bench/cpu` only:
+ * `real` (the limiter's own call), `bare` (a call that carries nothing and
+ * decides nothing, answered with the key's last real answer) or `none` (no
+ * call, the last real answer at once). Their differences split what exact
+ * mode costs into the path around the call, the round trip, and what the
+ * call carries and decides.
+ */
+type CallMode = 'real' | 'bare' | 'none';
+let callMode: CallMode = 'real';
+let lastAnswer: PackedDecision | undefined;
+
+function substituteCall(stub: DurableObjectStub<BenchRateLimiter>, now: number, spec: string): Promise<PackedDecision> {
+  const answer = lastAnswer;
+  if (!answer) return stub.checkPacked(now, spec).then((real) => (lastAnswer = real));
+  return callMode === 'bare' ? stub.ping().then(() => answer) : Promise.resolve(answer);
+}
+
 /** Our object namespace, with calls counted for the variant being driven. */
-function countedOurs(namespace: DurableObjectNamespace<RateLimiter>) {
+function countedOurs(namespace: DurableObjectNamespace<BenchRateLimiter>) {
   return {
     getByName(name: string) {
       const stub = namespace.getByName(name);
       return {
         check: (request: Parameters<RateLimiter['check']>[0]) => (counters[ourVariant].doCalls++, stub.check(request)),
-        checkPacked: (now: number, spec: string) => (counters[ourVariant].doCalls++, stub.checkPacked(now, spec)),
+        checkPacked: (now: number, spec: string) => (counters[ourVariant].doCalls++, callMode === 'real' ? stub.checkPacked(now, spec) : substituteCall(stub, now, spec)),
         release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (counters[ourVariant].doCalls++, stub.release(now, releases)),
         lease: (request: Parameters<RateLimiter['lease']>[0]) => (counters[ourVariant].doCalls++, stub.lease(request)),
         checkBatch: (requests: Parameters<RateLimiter['checkBatch']>[0]) => (counters[ourVariant].doCalls++, stub.checkBatch(requests)),
@@ -178,7 +197,7 @@ function countedPeer(namespace: DurableObjectNamespace) {
 }
 
 interface BenchEnv {
-  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  RATE_LIMITER: DurableObjectNamespace<BenchRateLimiter>;
   PEER: DurableObjectNamespace;
   RL_OPEN: RateLimit;
   RL_TIGHT: RateLimit;
@@ -216,6 +235,33 @@ app.post('/__bench/reset', async (c) => {
   for (const v of VARIANTS) counters[v] = { doCalls: 0, rowsWritten: 0 };
   await c.env.RL_STATS.fetch('http://rl/reset', { method: 'POST' });
   return c.json({ ok: true });
+});
+
+/**
+ * CPU per request without concurrency: sends `n` requests for the path after
+ * the mode, one after the other, through this worker in this request, with
+ * exact mode's object call made as `mode` says (see {@link CallMode}).
+ * `bench/cpu.mjs` reads workerd's CPU time around it.
+ */
+app.get('/__bench/cpu/:n/:mode/*', async (c) => {
+  const n = Number(c.req.param('n'));
+  const mode = c.req.param('mode');
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) return c.json({ error: 'n: an integer from 1 to 100000' }, 400);
+  if (mode !== 'real' && mode !== 'bare' && mode !== 'none') return c.json({ error: 'mode: real, bare or none' }, 400);
+  const path = `/${c.req.path.split('/').slice(5).join('/')}`;
+  const address = c.req.header('cf-connecting-ip') ?? '198.51.100.250';
+  let ok = 0;
+  callMode = mode;
+  try {
+    for (let i = 0; i < n; i++) {
+      const response = await app.fetch(new Request(`http://bench.local${path}`, { headers: { 'cf-connecting-ip': address } }), c.env, c.executionCtx);
+      await response.arrayBuffer();
+      if (response.status === 200) ok++;
+    }
+  } finally {
+    callMode = 'real';
+  }
+  return c.json({ ok });
 });
 
 app.all('/pass/*', forward);
