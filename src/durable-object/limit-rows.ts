@@ -3,8 +3,15 @@ import { reserve, reserveUnits, type SpentReservation } from '../algorithms/rese
 import type { LimitConfig, LimitState } from '../algorithms/types';
 import type { StoredLimit } from './storage';
 
-/** How long a key with a reservation in storage stays quiet before its exact count is written (ms). */
-export const SETTLE_MS = 3000;
+/**
+ * How long a key with a reservation in storage stays quiet before its exact
+ * count is written (ms). The pending write keeps the object running (a
+ * pending timer protects a Durable Object from eviction from compatibility
+ * date 2026-10-01), so one evicted when idle has settled.
+ * Eight seconds covers clients that come back every few seconds: their
+ * visits are counted in memory instead of costing a write each.
+ */
+export const SETTLE_MS = 8000;
 /**
  * A row changed again within this many ms of its last change is busy: its
  * writes reserve ahead. A key that comes back before a reservation would

@@ -92,7 +92,7 @@ describe('a hot key counts in memory and writes ahead', () => {
     expect((await storedOf(stub, config)).current).toBe(255);
     await crash(stub);
     expect(await admitted(env.RATE_LIMITER.getByName('hot-settle'), config, now, 800)).toBe(745);
-  });
+  }, SETTLE_MS + 10_000);
 
   it('admits exactly the limit to concurrent requests', async () => {
     const config = configs[0]!;
