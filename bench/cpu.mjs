@@ -131,7 +131,7 @@ function render(results) {
   const padl = (s, n) => String(s).padStart(n);
   const ratio = (n) => n.toFixed(2);
   const row = (label, micros, times) =>
-    `${pad(label, 62)}${padl(fixed(micros.median), 15)}${padl(`${fixed(micros.q1)}–${fixed(micros.q3)}, 14)}${padl(ratio(times.median), 10)}${padl(`${ratio(times.q1)}–${ratio(times.q3)}`, 13)}`;
+    `${pad(label, 62)}${padl(fixed(micros.median), 15)}${padl(`${fixed(micros.q1)}–${fixed(micros.q3)}`, 14)}${padl(ratio(times.median), 10)}${padl(`${ratio(times.q1)}–${ratio(times.q3)}`, 13)}`;
   const head = (title) => `${pad(title, 62)}${padl('µs CPU/request', 15)}${padl('quartiles', 14)}${padl('× pass', 10)}${padl('quartiles', 13)}`;
   const lines = [head('variant')];
   for (const v of Object.values(results.variants)) lines.push(row(v.label, v.microsPerRequest, v.timesPass));
