@@ -539,25 +539,66 @@ function spendLocally(
   return decision;
 }
 
-/** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
-async function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
-  const { limits, bans, spec, cost, cacheKey, cacheable, lease, onError } = prepared;
+/**
+ * Asks a group's object (or its lease); its deny-cache entry, if any, was
+ * consulted by the caller. In exact mode this is every request's path: one
+ * call, its timer, and one continuation that reads the answer.
+ */
+function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
+  if (prepared.lease && deps.leases) return askLeasedGroup(group, prepared, deps, now, topUps);
   try {
-    if (lease && deps.leases) {
-      const leased = await askLease(group.name, cacheKey, { now, limits, ...lease }, cost, deps, deps.leases, onError.timeoutMs, topUps);
-      if (leased) return leased;
+    const { limits, bans, spec, onError } = prepared;
+    if (deps.batcher) {
+      const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs);
+      return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
     }
+    const stub = deps.limiterFor(group.name);
+    if (!stub.checkPacked) return answerOf(withTimeout(stub.check({ now, limits, bans }), onError.timeoutMs), (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
+    return answerOf(withTimeout(stub.checkPacked(now, spec), onError.timeoutMs), (packed) => unpackDecision(packed, limits), prepared, deps, now);
+  } catch (error) {
+    return Promise.resolve(failed(error, prepared.onError));
+  }
+}
+
+/** {@link askGroup} for a group with a lease: spends or fetches one, or asks the object exactly when it cannot. */
+async function askLeasedGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
+  const { limits, bans, spec, cost, cacheKey, lease, onError } = prepared;
+  try {
+    const leased = await askLease(group.name, cacheKey, { now, limits, ...lease! }, cost, deps, deps.leases!, onError.timeoutMs, topUps);
+    if (leased) return leased;
     const decision = deps.batcher
       ? asKeyDecision(await withTimeout(Promise.resolve(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs), limits.length)
       : await checkOnce(deps.limiterFor(group.name), now, limits, bans, spec, onError.timeoutMs);
-    // An object running other code (mid-deployment) may answer in another shape: a fault, not a 500.
-    if (!decision) throw new Error('malformed answer from the key object');
-    if (cacheable && !decision.allowed) deps.denyCache.remember(cacheKey, now, cost, decision);
-    return { kind: 'decided', decision, cached: false };
+    return answered(decision, prepared, deps, now);
   } catch (error) {
-    const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
-    return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
+    return failed(error, onError);
   }
+}
+
+/** The group answer once `asking` settles: the decision `read` finds in the object's answer, or the fault. */
+function answerOf<A>(asking: Promise<A>, read: (answer: A) => KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+  return asking.then(
+    (answer) => {
+      try {
+        return answered(read(answer), prepared, deps, now);
+      } catch (error) {
+        return failed(error, prepared.onError);
+      }
+    },
+    (error: unknown) => failed(error, prepared.onError),
+  );
+}
+
+/** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
+function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): GroupAnswer {
+  if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
+  if (prepared.cacheable && !decision.allowed) deps.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
+  return { kind: 'decided', decision, cached: false };
+}
+
+function failed(error: unknown, onError: OnError): GroupAnswer {
+  const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
+  return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
 }
 
 /** One request's call to its key's object: packed where the object takes it, `undefined` for an answer in another shape. */

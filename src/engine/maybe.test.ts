@@ -38,6 +38,15 @@ describe('MaybePromise helpers', () => {
     await expect(mixed).resolves.toEqual([1, 2, 3]);
   });
 
+  it('wraps a single value: at once when plain, as a promise of a one-item list when pending, rejecting as it does', async () => {
+    const plain = [4];
+    expect(allOf(plain)).toBe(plain);
+    const pending = allOf([Promise.resolve(5)]);
+    expect(isPending(pending)).toBe(true);
+    await expect(pending).resolves.toEqual([5]);
+    await expect(allOf([Promise.reject(new Error('down'))])).rejects.toThrow('down');
+  });
+
   it('tells plain objects, null and numbers from promises', () => {
     expect(isPending({ kind: 'allow' })).toBe(false);
     expect(isPending(null as unknown as number)).toBe(false);

@@ -18,5 +18,10 @@ export function after<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePro
 
 /** The values, or a promise of them all when any is still pending. */
 export function allOf<T>(values: ReadonlyArray<MaybePromise<T>>): MaybePromise<T[]> {
+  // Most requests meet one key: its answer is wrapped without Promise.all's bookkeeping.
+  if (values.length === 1) {
+    const only = values[0]!;
+    return isPending(only) ? only.then((value) => [value]) : (values as T[]);
+  }
   return values.some(isPending) ? Promise.all(values) : (values as T[]);
 }

@@ -6,6 +6,12 @@ describe('withTimeout', () => {
     await expect(withTimeout(Promise.resolve(42), 1_000)).resolves.toBe(42);
   });
 
+  it('takes a thenable that is not a Promise (an RPC answer) and a plain value (a stub answering at once)', async () => {
+    const thenable: PromiseLike<string> = { then: (resolve, reject) => Promise.resolve('rpc').then(resolve, reject) };
+    await expect(withTimeout(thenable, 1_000)).resolves.toBe('rpc');
+    await expect(withTimeout(7, 1_000)).resolves.toBe(7);
+  });
+
   it('passes on the error of a call that fails in time', async () => {
     const error = new Error('object crashed');
     await expect(withTimeout(Promise.reject(error), 1_000)).rejects.toBe(error);

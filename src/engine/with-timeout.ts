@@ -1,3 +1,5 @@
+import { isPending } from './maybe';
+
 /** Raised when a call outlives its time budget. */
 export class TimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
@@ -10,8 +12,10 @@ export class TimeoutError extends Error {
  * Resolves as `promise` does, or rejects with a {@link TimeoutError} after
  * `timeoutMs`. The timer is cleared as soon as `promise` settles; it is on
  * every object call's path, so it makes one promise and one timer, nothing more.
+ * `promise` may be any thenable (an RPC call's answer) or a plain value.
  */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+export function withTimeout<T>(promise: T | PromiseLike<T>, timeoutMs: number): Promise<T> {
+  if (!isPending(promise)) return Promise.resolve(promise);
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs);
     promise.then(
