@@ -539,13 +539,17 @@ function spendLocally(
   return decision;
 }
 
-/**
- * Asks a group's object (or its lease); its deny-cache entry, if any, was
- * consulted by the caller. In exact mode this is every request's path: one
- * call, its timer, and one continuation that reads the answer.
- */
+/** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
 function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
-  if (prepared.lease && deps.leases) return askLeasedGroup(group, prepared, deps, now, topUps);
+  return prepared.lease && deps.leases ? askLeasedGroup(group, prepared, deps, now, topUps) : askExactly(group, prepared, deps, now);
+}
+
+/**
+ * Asks the group's object to decide this request. In exact mode this is
+ * every request's path: one call, its timer, and one continuation that
+ * reads the answer.
+ */
+function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
   try {
     const { limits, bans, spec, onError } = prepared;
     if (deps.batcher) {
@@ -560,19 +564,16 @@ function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now:
   }
 }
 
-/** {@link askGroup} for a group with a lease: spends or fetches one, or asks the object exactly when it cannot. */
+/** Spends or fetches a lease for the group, or asks the object exactly when that cannot decide. */
 async function askLeasedGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
-  const { limits, bans, spec, cost, cacheKey, lease, onError } = prepared;
+  const { limits, cost, cacheKey, lease, onError } = prepared;
   try {
     const leased = await askLease(group.name, cacheKey, { now, limits, ...lease! }, cost, deps, deps.leases!, onError.timeoutMs, topUps);
     if (leased) return leased;
-    const decision = deps.batcher
-      ? asKeyDecision(await withTimeout(Promise.resolve(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2)), onError.timeoutMs), limits.length)
-      : await checkOnce(deps.limiterFor(group.name), now, limits, bans, spec, onError.timeoutMs);
-    return answered(decision, prepared, deps, now);
   } catch (error) {
     return failed(error, onError);
   }
+  return askExactly(group, prepared, deps, now);
 }
 
 /** The group answer once `asking` settles: the decision `read` finds in the object's answer, or the fault. */
@@ -599,12 +600,6 @@ function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, de
 function failed(error: unknown, onError: OnError): GroupAnswer {
   const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
   return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
-}
-
-/** One request's call to its key's object: packed where the object takes it, `undefined` for an answer in another shape. */
-function checkOnce(stub: KeyLimiter, now: number, limits: readonly LimitRequest[], bans: readonly BanRequest[], spec: PackedSpec, timeoutMs: number): Promise<KeyDecision | undefined> {
-  if (!stub.checkPacked) return withTimeout(Promise.resolve(stub.check({ now, limits, bans })), timeoutMs).then((answer) => asKeyDecision(answer, limits.length));
-  return withTimeout(Promise.resolve(stub.checkPacked(now, spec)), timeoutMs).then((packed) => unpackDecision(packed, limits));
 }
 
 /** An object's answer when it has the shape this code reads (one outcome per limit asked), else `undefined`. */
