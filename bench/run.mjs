@@ -327,6 +327,17 @@ function target(scenario, variant) {
   }
 }
 
+/**
+ * Waits until the reservations our variant left on warm keys have settled
+ * (each key writes its exact count once it has been quiet for eight seconds,
+ * `SETTLE_MS` in src/durable-object/limit-rows.ts), so those writes land in
+ * no other variant's measurement; returns how many rows settling wrote.
+ */
+async function settled(url, after, variant) {
+  await new Promise((r) => setTimeout(r, 9_000));
+  return (await stats(url)).counters[variant].rowsWritten - after.counters[variant].rowsWritten;
+}
+
 /** A variant in turns with pass-through (see {@link alternating}); each side gets the variant's seconds of turns. */
 async function measure(server, scenario, variant) {
   const own = target(scenario, variant);
@@ -589,6 +600,7 @@ async function main() {
           const after = await stats(server.url);
           const pass = { run, scenario, variant: 'pass', ...result.base, errors: 0, cost: costOf(before, after, 'pass', result.base.requests) };
           const sample = { run, scenario, variant, ...result.variant, turns: result.turns, cost: costOf(before, after, variant, result.variant.requests), pass: { rps: result.base.rps, p50: result.base.p50 } };
+          if (scenario === 'warm' && (variant === 'exact' || variant === 'lease')) sample.settled = await settled(server.url, after, variant);
           samples.push(pass, sample);
           process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(sample.rps)} req/s  p50 ${sample.p50.toFixed(2)} ms; pass-through in its turns ${Math.round(pass.rps)} req/s: ${(sample.rps / pass.rps).toFixed(2)}×\n`);
         }
@@ -596,7 +608,7 @@ async function main() {
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
-      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), s.p99.toFixed(1), JSON.stringify(s.cost), `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`);
+      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), s.p99.toFixed(1), JSON.stringify(s.cost), s.settled === undefined ? '' : `settled ${s.settled} rows`, `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`);
       return;
     }
     console.log('  storage clean-up …');

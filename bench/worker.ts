@@ -49,6 +49,19 @@ let objectSeq = 0;
 /** Which of our variants is being driven: both use the same object class. */
 let ourVariant: 'exact' | 'lease' = 'exact';
 
+/**
+ * The variant a row of our object class belongs to: its rule's name starts
+ * with the variant's (`limit:lease-open/0`, `ban:exact-tight`). A write can
+ * come seconds after its variant was driven (a reservation settling), so it is
+ * counted by its row, not by the variant being driven when it happens.
+ */
+function variantOfRow(row: string): 'exact' | 'lease' {
+  const rule = row.slice(row.indexOf(':') + 1);
+  if (rule.startsWith('lease-')) return 'lease';
+  if (rule.startsWith('exact-')) return 'exact';
+  return ourVariant;
+}
+
 function liveEntry(kind: 'ours' | 'peer', id: string) {
   let entry = live[kind].get(id);
   if (!entry) live[kind].set(id, (entry = { rows: new Set(), alarm: false, seq: ++objectSeq }));
@@ -56,7 +69,7 @@ function liveEntry(kind: 'ours' | 'peer', id: string) {
 }
 
 /** Wraps an object's storage so rows written, rows alive and alarms are counted. */
-function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variant: () => Counters): void {
+function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variantOf: (row: string) => Counters): void {
   const id = ctx.id.toString();
   const storage = ctx.storage as DurableObjectStorage & Record<string, unknown>;
   const entry = () => liveEntry(kind, id);
@@ -64,7 +77,7 @@ function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variant: () 
   const kvPut = kv.put!.bind(kv);
   const kvDelete = kv.delete!.bind(kv);
   kv.put = (key, value) => {
-    variant().rowsWritten++;
+    variantOf(key as string).rowsWritten++;
     entry().rows.add(key as string);
     return kvPut(key, value);
   };
@@ -74,7 +87,7 @@ function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variant: () 
   };
   const put = storage.put.bind(storage) as (...args: unknown[]) => Promise<void>;
   storage.put = ((key: string, value: unknown) => {
-    variant().rowsWritten++;
+    variantOf(key).rowsWritten++;
     entry().rows.add(key);
     return put(key, value);
   }) as DurableObjectStorage['put'];
@@ -98,7 +111,7 @@ function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variant: () 
 /** {@link RateLimiter} with its storage counted. */
 export class BenchRateLimiter extends RateLimiter {
   constructor(ctx: DurableObjectState, env: Env) {
-    instrument(ctx, 'ours', () => counters[ourVariant]);
+    instrument(ctx, 'ours', (row) => counters[variantOfRow(row)]);
     super(ctx, env);
   }
   override async alarm(): Promise<void> {
