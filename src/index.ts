@@ -19,7 +19,7 @@ export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/m
 export { forwardToOrigin, type ForwardOptions } from './http/forward';
 // The admin API and dashboard for a limiter: mount it under a path of your choice.
 export { adminApp, type AdminOptions } from './admin/app';
-export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/evaluate';
+export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
 export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';

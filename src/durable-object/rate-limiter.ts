@@ -5,7 +5,7 @@ import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/l
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
-import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow, type StoredLimit } from './storage';
+import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
 import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from './wire';
 
 /** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */

@@ -4,7 +4,8 @@ import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { DenyCache } from './deny-cache';
-import { decideGroups, type Group, type KeyLimiter, type LimiterDeps, type VerdictKind } from './evaluate';
+import { decideGroups } from './decide-groups';
+import type { Group, KeyLimiter, LimiterDeps, VerdictKind } from './verdict';
 import { LeaseCache } from './lease-cache';
 
 type RuleInput = PolicyInput['rules'][number];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LimitDecision } from '../algorithms/types';
-import type { LimitResult } from '../engine/evaluate';
+import type { LimitResult } from '../engine/verdict';
 import type { CompiledRule } from '../policy/compile';
 import { headlineResult, mergeRateLimitHeaders, rateLimitHeaders } from './headers';
 

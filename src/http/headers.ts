@@ -1,4 +1,4 @@
-import type { LimitResult } from '../engine/evaluate';
+import type { LimitResult } from '../engine/verdict';
 import type { ResponseSettings } from '../policy/schema';
 
 type HeaderName = ResponseSettings['headers'][number];

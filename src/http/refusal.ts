@@ -1,4 +1,4 @@
-import type { Verdict } from '../engine/evaluate';
+import type { Verdict } from '../engine/verdict';
 import type { ResponseSettings } from '../policy/schema';
 import { refusalBody, renderMessage } from './body';
 import { ceilSeconds, rateLimitHeaders } from './headers';

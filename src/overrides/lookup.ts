@@ -1,4 +1,4 @@
-import type { LimitOverride } from '../engine/evaluate';
+import type { LimitOverride } from '../engine/verdict';
 import type { Identity } from '../identity/resolve';
 import { ruleLimits, type CompiledRule } from '../policy/compile';
 import { expired, type TargetKind } from './entries';

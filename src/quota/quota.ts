@@ -1,5 +1,6 @@
 import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
-import { blockedVerdict, listedAs, type LimiterDeps, type Verdict } from '../engine/evaluate';
+import { blockedVerdict, listedAs } from '../engine/lists';
+import type { LimiterDeps, Verdict } from '../engine/verdict';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
 import type { KeySnapshot } from '../durable-object/rate-limiter';
 import { normalizePath } from '../request/normalize-path';

@@ -1,4 +1,4 @@
-import type { KeyLimiter } from '../../src/engine/evaluate';
+import type { KeyLimiter } from '../../src/engine/verdict';
 
 /** A Durable Object namespace that counts the calls made to its objects, per method. */
 export function countingNamespace(namespace: { getByName(name: string): unknown }) {

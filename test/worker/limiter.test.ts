@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { KeyLimiter } from '../../src/engine/evaluate';
+import type { KeyLimiter } from '../../src/engine/verdict';
 import { freshIp, limitedApp, manualClock, send } from '../support/app';
 import { countingNamespace } from './counting-namespace';
 

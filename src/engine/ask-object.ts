@@ -1,0 +1,85 @@
+import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
+import { unpackDecision, type PackedSpec } from '../durable-object/wire';
+import type { OnError } from '../policy/schema';
+import { withTimeout } from './with-timeout';
+import type { Group, LimiterDeps } from './verdict';
+
+/** What came of asking one group: its object's (or this isolate's) decision, a fault, or nothing asked. */
+export type GroupAnswer =
+  | { kind: 'decided'; decision: KeyDecision; cached: boolean }
+  | { kind: 'failed'; onError: OnError; error: string }
+  /** Not asked: the request is refused under another key, and this one need not see it. */
+  | { kind: 'skipped' };
+
+/** What asking one group's object takes, worked out once per request. */
+export interface PreparedGroup {
+  readonly limits: readonly LimitRequest[];
+  readonly bans: readonly BanRequest[];
+  /** `limits` and `bans` packed for the object's `checkPacked`. */
+  readonly spec: PackedSpec;
+  readonly cost: number;
+  readonly cacheKey: string;
+  /** Whether its refusals may be answered in the isolate: refusals that count, shadow limits and bans need the object to see every request. */
+  readonly cacheable: boolean;
+  readonly lease: { size: number; ttlMs: number } | undefined;
+  readonly onError: OnError;
+}
+
+/**
+ * Asks the group's object to decide this request. In exact mode this is
+ * every request's path: one call, its timer, and one continuation that
+ * reads the answer.
+ */
+export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+  try {
+    const { limits, bans, spec, onError } = prepared;
+    if (deps.batcher) {
+      const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs);
+      return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
+    }
+    const stub = deps.limiterFor(group.name);
+    if (!stub.checkPacked) return answerOf(withTimeout(stub.check({ now, limits, bans }), onError.timeoutMs), (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
+    return answerOf(withTimeout(stub.checkPacked(now, spec), onError.timeoutMs), (packed) => unpackDecision(packed, limits), prepared, deps, now);
+  } catch (error) {
+    return Promise.resolve(failed(error, prepared.onError));
+  }
+}
+
+/** The group answer once `asking` settles: the decision `read` finds in the object's answer, or the fault. */
+function answerOf<A>(asking: Promise<A>, read: (answer: A) => KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+  return asking.then(
+    (answer) => {
+      try {
+        return answered(read(answer), prepared, deps, now);
+      } catch (error) {
+        return failed(error, prepared.onError);
+      }
+    },
+    (error: unknown) => failed(error, prepared.onError),
+  );
+}
+
+/** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
+function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): GroupAnswer {
+  if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
+  if (prepared.cacheable && !decision.allowed) deps.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
+  return { kind: 'decided', decision, cached: false };
+}
+
+export function failed(error: unknown, onError: OnError): GroupAnswer {
+  const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
+  return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
+}
+
+/** An object's answer when it has the shape this code reads (one outcome per limit asked), else `undefined`. */
+function asKeyDecision(value: unknown, limits: number): KeyDecision | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const d = value as Partial<KeyDecision>;
+  const fits = (
+    typeof d.allowed === 'boolean' &&
+    Array.isArray(d.outcomes) &&
+    d.outcomes.length === limits &&
+    d.outcomes.every((o) => typeof o === 'object' && o !== null && typeof o.decision === 'object' && o.decision !== null && typeof o.decision.allowed === 'boolean')
+  );
+  return fits ? (value as KeyDecision) : undefined;
+}

@@ -1,0 +1,259 @@
+import type { BanRequest, LimitRequest } from '../algorithms/decide';
+import type { Release } from '../durable-object/rate-limiter';
+import { packSpec } from '../durable-object/wire';
+import { logEvent } from '../observability/log';
+import type { CompiledRule } from '../policy/compile';
+import type { OnError } from '../policy/schema';
+import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
+import { askLeasedGroup, leaseSettings, spendLease } from './leased';
+import { after, allOf, type MaybePromise } from './maybe';
+import type { RequestView } from './request-facts';
+import { NOTHING_TO_SETTLE, type Group, type GroupsVerdict, type LimiterDeps, type LimitResult } from './verdict';
+
+/** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
+function groupOnError(rules: readonly CompiledRule[]): OnError {
+  return {
+    mode: rules.some((r) => r.onError.mode === 'closed') ? 'closed' : 'open',
+    timeoutMs: Math.min(...rules.map((r) => r.onError.timeoutMs)),
+  };
+}
+
+function toRequest(entry: Group['limits'][number]): LimitRequest {
+  return { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+}
+
+function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
+  return rules.flatMap((r) => (r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : []));
+}
+
+/**
+ * Asks each group's object once, in parallel, and folds the answers into one
+ * verdict: refusals, bans and fail-closed faults refuse; reservations made
+ * under other keys are given back when anything refuses. Shared by requests
+ * (`evaluate`) and by decisions without HTTP (`checkLimit`).
+ */
+export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: number, view?: RequestView): MaybePromise<GroupsVerdict> {
+  // Results come in policy order, whatever order the groups were made in.
+  for (const group of ordered) if (group.rules.length > 1) group.limits.sort((a, b) => a.rule.index - b.rule.index);
+
+  const prepared = ordered.map((group) => prepareGroup(group, deps));
+  // A refusal this isolate already knows refuses the request whatever the other keys say: keys that
+  // need not see refused requests (no countRefused, shadow or ban) are then not asked at all, so
+  // there is nothing to count there and nothing to give back.
+  // A leased key consults its lease before the deny cache (in askLease): units this isolate holds are spent, never stranded.
+  const known = prepared.map((p) => (p.cacheable && !p.lease ? deps.denyCache.get(p.cacheKey, now, p.cost) : undefined));
+  const refusedHere = known.some((d) => d !== undefined);
+  const topUps: Array<Promise<void>> = [];
+  const asked = ordered.map((group, i): GroupAnswer | Promise<GroupAnswer> => {
+    const decision = known[i];
+    if (decision) return { kind: 'decided', decision, cached: true };
+    if (refusedHere && prepared[i]!.cacheable) return { kind: 'skipped' };
+    return spendLease(group, prepared[i]!, deps, now, topUps) ?? askGroup(group, prepared[i]!, deps, now, topUps);
+  });
+  // Requests decided in the isolate wait for nothing: the lease top-ups they started finish after the response.
+  return after(allOf(asked), (answers) => {
+    // Refusals are logged under a short digest of their key.
+    if (!answers.some(refuses)) return fold(ordered, answers, NO_DIGESTS, deps, now, topUps, view);
+    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name) : ''))), (named) => fold(ordered, answers, named, deps, now, topUps, view));
+  });
+}
+
+/** Whether an object's (or the isolate's) answer refuses under some limit. */
+function refuses(answer: GroupAnswer): boolean {
+  return answer.kind === 'decided' && answer.decision.outcomes.some((o) => !o.decision.allowed);
+}
+
+const NO_DIGESTS: readonly string[] = [];
+
+/** Folds the groups' answers into one verdict (see {@link decideGroups}); `keyDigests` name refusing keys in logs. */
+function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDigests: readonly string[], deps: LimiterDeps, now: number, topUps: Array<Promise<void>>, view: RequestView | undefined): MaybePromise<GroupsVerdict> {
+  const { metrics } = deps;
+  const results: LimitResult[] = [];
+  const releases: Releases = [];
+  let kind: GroupsVerdict['kind'] = 'allow';
+  let refusedBy: CompiledRule | undefined;
+  let retryAfterMs = 0;
+  let status = 200;
+  let placedBan: GroupsVerdict['placedBan'];
+
+  for (const [i, answer] of answers.entries()) {
+    const group = ordered[i]!;
+    if (answer.kind === 'skipped') continue;
+    if (answer.kind === 'failed') {
+      const event = answer.onError.mode === 'closed' ? 'fail_closed' : 'fail_open';
+      for (const rule of group.rules) metrics.count(rule.name, event, deps.analytics);
+      logEvent(event, { rules: group.rules.map((r) => r.name), error: answer.error, timeoutMs: answer.onError.timeoutMs });
+      if (answer.onError.mode === 'closed' && kind !== 'ban') {
+        kind = 'unavailable';
+        status = 503;
+        refusedBy ??= group.rules[0];
+        retryAfterMs = Math.max(retryAfterMs, 1000);
+      }
+      continue;
+    }
+    const decision = answer.decision;
+    let pending: Array<{ release: Release; countWhen: (status: number) => boolean }> | undefined;
+    const keyDigest = keyDigests[i] ?? '';
+    for (let j = 0; j < decision.outcomes.length; j++) {
+      const outcome = decision.outcomes[j]!;
+      const entry = group.limits[j]!;
+      results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
+      if (outcome.counted && decision.allowed && entry.limit.countWhen) {
+        (pending ??= []).push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
+      }
+      if (!outcome.decision.allowed) {
+        const event = outcome.shadow ? 'shadow_refused' : 'refused';
+        const fields = { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs };
+        if (!answer.cached || !deps.repeats) logEvent(event, answer.cached ? { ...fields, cached: true } : fields);
+        else {
+          // Refusals answered in the isolate: one line a second per key and limit, counting the ones it stands for.
+          const count = deps.repeats.fold(`${event}|${entry.limit.id}|${keyDigest}`, now);
+          if (count > 0) logEvent(event, { ...fields, cached: true, count });
+        }
+        metrics.count(entry.rule.name, event, deps.analytics);
+        if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
+      }
+    }
+    if (pending) releases.push({ group, pending });
+    if (decision.banned) {
+      const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
+      kind = 'ban';
+      refusedBy = rule;
+      status = rule.rule.ban?.status ?? 403;
+      retryAfterMs = Math.max(retryAfterMs, decision.banned.until - now);
+      metrics.count(rule.name, 'banned', deps.analytics);
+      if (decision.banned.placed) placedBan ??= { rule: rule.rule, until: decision.banned.until };
+    } else if (!decision.allowed) {
+      if (kind === 'allow' || kind === 'limit') {
+        kind = 'limit';
+        status = 429;
+      }
+      for (const o of decision.outcomes) {
+        if (!o.shadow && !o.decision.allowed && o.decision.retryAfterMs >= retryAfterMs) {
+          retryAfterMs = o.decision.retryAfterMs;
+          refusedBy = group.limits[decision.outcomes.indexOf(o)]!.rule;
+        }
+      }
+    } else {
+      for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
+    }
+  }
+
+  // A refused request is never forwarded: what other keys counted of it goes back, unless their rule counts refusals.
+  // (Units spent from a lease stay spent: giving them back would cost the object call the lease saved.)
+  if (kind !== 'allow') {
+    for (const [i, answer] of answers.entries()) {
+      if (answer.kind !== 'decided' || answer.cached || !answer.decision.allowed) continue;
+      const group = ordered[i]!;
+      const back = answer.decision.outcomes.flatMap((outcome, j) => {
+        const entry = group.limits[j]!;
+        return outcome.counted && !outcome.shadow && !entry.limit.countWhen && !entry.rule.rule.countRefused
+          ? [{ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: () => false }]
+          : [];
+      });
+      if (back.length > 0) releases.push({ group, pending: back });
+    }
+  }
+
+  const settle = releases.length > 0 ? settler(releases, kind, deps, now) : NOTHING_TO_SETTLE;
+  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, view };
+  if (refusedBy) verdict.refusedBy = refusedBy;
+  if (placedBan) verdict.placedBan = placedBan;
+  if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
+  // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
+  return kind !== 'allow' && releases.length > 0 ? settle('error').then(() => verdict) : verdict;
+}
+
+/** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
+type Releases = Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }>;
+
+/**
+ * The `settle` of a verdict whose keys counted reservations: gives back,
+ * once the outcome is known, every one the outcome does not count (all of
+ * them when the request was refused or the origin failed).
+ */
+function settler(releases: Releases, kind: GroupsVerdict['kind'], deps: LimiterDeps, now: number): (outcome: number | 'error') => Promise<void> {
+  return async (outcome) => {
+    await Promise.all(
+      releases.map(async ({ group, pending }) => {
+        const back = pending.filter((p) => outcome === 'error' || kind !== 'allow' || !p.countWhen(outcome)).map((p) => p.release);
+        if (back.length === 0) return;
+        try {
+          await deps.limiterFor(group.name).release(now, back);
+        } catch (error) {
+          logEvent('release_failed', { error: String(error), limits: back.map((b) => b.id) });
+        }
+      }),
+    );
+  };
+}
+
+/**
+ * What a group of one rule at the policy's limits needs, besides its name:
+ * the same for every request at one cost. The groups prepared lately are
+ * kept by name, so a key that keeps coming back is prepared once.
+ */
+const ruleShapes = new WeakMap<
+  CompiledRule,
+  { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string; readonly byName: Map<string, PreparedGroup> }
+>();
+
+/** Prepared groups kept per rule shape, at most. */
+const PREPARED_PER_RULE = 1_000;
+
+function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
+  const rule = group.rules[0]!;
+  const atPolicyLimits = group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
+  let known = atPolicyLimits ? ruleShapes.get(rule) : undefined;
+  const cost = group.limits[0]?.cost ?? 0;
+  const leases = deps.leases !== undefined;
+  if (!known || known.cost !== cost || known.leases !== leases) {
+    known = { cost, leases, ...shapeOf(group, deps), byName: new Map() };
+    if (atPolicyLimits) ruleShapes.set(rule, known);
+  }
+  let prepared = known.byName.get(group.name);
+  if (!prepared) {
+    prepared = Object.freeze({ ...known.shape, cacheKey: `${group.name}#${known.suffix}` });
+    if (known.byName.size >= PREPARED_PER_RULE) known.byName.delete(known.byName.keys().next().value!);
+    known.byName.set(group.name, prepared);
+  }
+  return prepared;
+}
+
+/** A group's settings but its deny-cache key, and what that key adds to the group's name. */
+function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
+  const limits = Object.freeze(group.limits.map(toRequest));
+  const bans = Object.freeze(bansOf(group.rules));
+  const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
+  const shape = {
+    limits,
+    bans,
+    spec: packSpec(limits, bans),
+    cost: Math.min(...group.limits.map((l) => l.cost)),
+    cacheable,
+    lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
+    onError: groupOnError(group.rules),
+  };
+  return { shape, suffix: limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',') };
+}
+
+/** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
+function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
+  return prepared.lease && deps.leases ? askLeasedGroup(group, prepared, deps, now, topUps) : askExactly(group, prepared, deps, now);
+}
+
+const digests = new Map<string, string>();
+
+/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses); remembered, since a flood asks for the same one. */
+function shortDigest(name: string): MaybePromise<string> {
+  const known = digests.get(name);
+  return known !== undefined ? known : digestOf(name);
+}
+
+async function digestOf(name: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
+  const short = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  if (digests.size >= 10_000) digests.delete(digests.keys().next().value!);
+  digests.set(name, short);
+  return short;
+}

@@ -1,0 +1,114 @@
+import type { KeyDecision, KeyRequest } from '../algorithms/decide';
+import type { LeaseAnswer, LeaseRequest } from '../algorithms/lease';
+import type { LimitDecision } from '../algorithms/types';
+import type { KeySnapshot, RateLimiter, Release } from '../durable-object/rate-limiter';
+import type { PackedDecision, PackedSpec } from '../durable-object/wire';
+import type { Identity } from '../identity/resolve';
+import type { AnalyticsSink, Metrics } from '../observability/metrics';
+import type { RepeatFolder } from '../observability/repeat-folder';
+import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
+import type { Rule } from '../policy/schema';
+import type { CheckBatcher } from './check-batcher';
+import type { DenyCache } from './deny-cache';
+import type { LeaseCache } from './lease-cache';
+import type { MaybePromise } from './maybe';
+import type { RequestView } from './request-facts';
+
+/** The part of a key's Durable Object the request path calls. */
+export interface KeyLimiter {
+  check(request: Parameters<RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
+  /** `check` in the compact form of `durable-object/wire`, where the object has it. */
+  checkPacked?(now: number, spec: PackedSpec): Promise<PackedDecision> | PackedDecision;
+  release(now: number, releases: readonly Release[]): Promise<void> | void;
+  lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
+  checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
+  inspect?(now: number): Promise<KeySnapshot> | KeySnapshot;
+}
+
+/** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
+export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
+
+/** Looks up live overrides (Workers KV) for a rule and its key value; `undefined` keeps the policy's limits. */
+export interface OverrideSource {
+  lookup(rule: CompiledRule, keyValue: string, identity: Identity, now: number): MaybePromise<LimitOverride | undefined>;
+}
+
+/** Allow and block lists changed at runtime (Workers KV), consulted besides the policy's own. */
+export interface ListSource {
+  current(now: number): MaybePromise<{ allow: CompiledList; block: CompiledList } | undefined>;
+  /** Puts an address (or IPv6 prefix) on the block list until `until` (bans with `blockAddress`). */
+  blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
+}
+
+export interface LimiterDeps {
+  readonly compiled: CompiledPolicy;
+  /** The stub of the object for a key name. */
+  readonly limiterFor: (name: string) => KeyLimiter;
+  readonly kv?: KVNamespace | undefined;
+  readonly secrets: Record<string, unknown>;
+  readonly denyCache: DenyCache;
+  /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
+  readonly leases?: LeaseCache | undefined;
+  /** Coalesces concurrent calls to one key's object; without it each request makes its own call. */
+  readonly batcher?: CheckBatcher | undefined;
+  readonly metrics: Metrics;
+  readonly analytics?: AnalyticsSink | undefined;
+  /** Folds log lines of refusals answered in the isolate; without it each writes its own line. */
+  readonly repeats?: RepeatFolder | undefined;
+  readonly overrides?: OverrideSource | undefined;
+  readonly lists?: ListSource | undefined;
+}
+
+/** One limit's answer, with the rule it belongs to. */
+export interface LimitResult {
+  readonly rule: CompiledRule;
+  readonly limit: CompiledLimit;
+  readonly decision: LimitDecision;
+  readonly shadow: boolean;
+}
+
+export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
+
+/** The limiter's answer for one request. */
+export interface Verdict {
+  readonly kind: VerdictKind;
+  /** Every limit asked, for the rate-limit headers. */
+  readonly results: readonly LimitResult[];
+  /** The rule whose limit refused (or whose ban applies). */
+  readonly refusedBy?: CompiledRule;
+  /** Milliseconds until the request could be admitted; 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** HTTP status of a refusal. */
+  readonly status: number;
+  readonly view: RequestView;
+  /**
+   * Settles reservations of limits counted by outcome once the origin has
+   * answered (a status) or failed (`'error'`). Resolves when released.
+   */
+  settle(outcome: number | 'error'): Promise<void>;
+  /**
+   * Work to finish after the response, if any: a ban's address written to
+   * the block list, the next units of a lease running low. It never rejects.
+   */
+  readonly background?: Promise<void>;
+}
+
+/** Rules that apply under one key value: its object decides all their limits in one call. */
+export interface Group {
+  /** The key's object name: `<key signature>=<key value>`. */
+  readonly name: string;
+  readonly rules: CompiledRule[];
+  readonly limits: Array<{ rule: CompiledRule; limit: CompiledLimit; cost: number }>;
+}
+
+/** The `settle` of a verdict with no reservation to keep or give back. */
+export const NOTHING_TO_SETTLE = async (): Promise<void> => {};
+
+/** A verdict without the request it was made for; lists are not consulted, so never a block. */
+export type GroupsVerdict = Omit<Verdict, 'view' | 'kind'> & {
+  readonly kind: Exclude<VerdictKind, 'block'>;
+  /** The request decided, when there is one (not for `checkLimit`). */
+  readonly view?: RequestView | undefined;
+  /** The ban this request placed, if any: its rule and end. */
+  readonly placedBan?: { readonly rule: Rule; readonly until: number };
+};
