@@ -338,6 +338,16 @@ async function settled(url, after, variant) {
   return (await stats(url)).counters[variant].rowsWritten - after.counters[variant].rowsWritten;
 }
 
+/** What settling wrote after our variants' warm-key measurements (see {@link settled}), as a sentence; empty for results without it. */
+function settledSentence(samples) {
+  const of = (variant) => samples.filter((s) => s.scenario === 'warm' && s.variant === variant && s.settled !== undefined).map((s) => s.settled);
+  const exact = of('exact');
+  const lease = of('lease');
+  if (exact.length === 0 && lease.length === 0) return '';
+  const text = (xs) => (xs.length === 0 ? 'n/a' : `${median(xs)} rows (${Math.min(...xs)}–${Math.max(...xs)})`);
+  return ` Once a warm key has been quiet for eight seconds, its object writes its exact count once: after each of those measurements the run waits for that before driving the next variant, so no other figure carries it; it wrote ${text(exact)} for exact mode and ${text(lease)} for leases, per run, over ${WARM.length.toLocaleString('en')} keys, not counted in the table.`;
+}
+
 /** A variant in turns with pass-through (see {@link alternating}); each side gets the variant's seconds of turns. */
 async function measure(server, scenario, variant) {
   const own = target(scenario, variant);
@@ -548,7 +558,7 @@ ${goalLines}
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: the fixed cost every request pays before any rule is evaluated; leases add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
 - Garbage collection: workerd runs on one pinned core, so V8 cannot collect on other cores. ${gcSentence(results.gc)} The *GC ms/s* column gives each variant's collection time per second of load; it follows allocation per request. The p99 column does not follow it closely (pass-through keeps a low p99 with collection times like the others'), so collection alone does not explain the p99 of the limiter variants.
-- Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within eight seconds, so a key in steady use costs a call but seldom a write.
+- Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within eight seconds, so a key in steady use costs a call but seldom a write.${settledSentence(results.samples)}
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that writes one row, the floor of any design with an object per key, runs at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}× here. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
