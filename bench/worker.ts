@@ -280,6 +280,12 @@ app.get('/__bench/cpu/:n/:mode/*', async (c) => {
 app.all('/pass/*', forward);
 
 // Floors: forward after a bare object call, and after one that writes a row.
+// Per key, each client address calls its own object (for never-seen keys, a new one per request);
+// these routes come before the catch-alls below, which call one object for every request.
+app.all('/rpc/per-key', async (c) => {
+  await c.env.RATE_LIMITER.getByName(`rpc-bare-key=${ip(c)}`).ping();
+  return forward(c);
+});
 app.all('/rpc/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
   return forward(c);
