@@ -18,16 +18,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberOption } from './options.mjs';
 import { build, startServer } from './server.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? Number(argv[at + 1]) : fallback;
-};
-const ROUNDS = option('--rounds', 12);
-const REQUESTS = option('--requests', 2000);
+const ROUNDS = numberOption('--rounds', 12);
+const REQUESTS = numberOption('--requests', 2000);
 const { tightLimit: TIGHT_LIMIT, leaseSize: LEASE_SIZE } = JSON.parse(readFileSync(join(ROOT, 'bench', 'limits.json'), 'utf8'));
 
 const VARIANTS = [

@@ -22,16 +22,12 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { numberOption } from './options.mjs';
 import { build, startServer } from './server.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = argv.indexOf(name);
-  return at >= 0 ? Number(argv[at + 1]) : fallback;
-};
-const ROUNDS = option('--rounds', 3);
-const KEYS = option('--keys', 1000);
+const ROUNDS = numberOption('--rounds', 3);
+const KEYS = numberOption('--keys', 1000);
 const PASS_REQUESTS = 4000;
 const CONNECTIONS = 32;
 
