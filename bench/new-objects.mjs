@@ -16,14 +16,14 @@
  *
  *   node bench/new-objects.mjs [--rounds 3] [--keys 1000]
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { numberOption } from './options.mjs';
-import { build, startServer } from './server.mjs';
+import { build, pinLoadGenerator, startServer } from './server.mjs';
+import { median } from './stats.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = numberOption('--rounds', 3);
@@ -40,14 +40,8 @@ const VARIANTS = [
   { id: 'peer', label: '@hono-rate-limiter/cloudflare DO store', path: '/peer/open/fresh' },
 ];
 
-const pinnable = cpus().length >= 2;
-if (pinnable) {
-  try {
-    execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    // taskset missing: the figures are still ratios within one round.
-  }
-}
+// Unpinned (one core, or no taskset), the figures are still ratios within one round.
+const pinned = pinLoadGenerator();
 
 let addresses = 0;
 /** A client address not used before in this process. */
@@ -83,16 +77,10 @@ async function evicted(pid, baseline) {
   }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 async function measure(where, base) {
   const dir = mkdtempSync(join(base, 'edge-ratelimit-new-objects-'));
   build(dir);
-  const server = await startServer({ dir, cpu: 0, tightLimit: 100, pin: pinnable });
+  const server = await startServer({ dir, cpu: 0, tightLimit: 100, pin: pinned });
   const ratios = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
   const rates = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
   try {

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chart } from './chart.mjs';
-import { build, startServer } from './server.mjs';
+import { build, pinLoadGenerator, startServer } from './server.mjs';
+import { median } from './stats.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -59,16 +60,7 @@ const SCENARIOS = {
 
 // ---- processes and CPUs -------------------------------------------------------------------
 
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const PIN = cpus().length >= 2 && hasTaskset();
-if (PIN) execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+const PIN = pinLoadGenerator();
 
 // ---- keys -----------------------------------------------------------------------------------
 
@@ -386,12 +378,6 @@ async function cleanup(url) {
 
 // ---- statistics -----------------------------------------------------------------------------
 
-const median = (xs) => {
-  const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
 /** A ratio to pass-through as printed: two decimals, three below 0.1 (never-seen keys), where two would blur the variants. */
 export const ratioText = (x) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(x < 0.1 ? 3 : 2));

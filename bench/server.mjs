@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -30,6 +31,22 @@ export async function freePort() {
       server.close(() => done(port));
     });
   });
+}
+
+/**
+ * Pins this process (the load generator) to CPU 1 when there are two cores
+ * and `taskset`, so that workerd can have CPU 0 (`startServer({ pin: true })`).
+ * Returns whether it did.
+ */
+export function pinLoadGenerator() {
+  if (cpus().length < 2) return false;
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Bundles bench/worker.ts (and the limiter it imports from src/) into `dir/build/worker.js`. */
