@@ -35,6 +35,17 @@ describe('client address parsing under fuzzing', () => {
     );
   });
 
+  it('behind a trusted proxy that writes a port after the address, each client still has its own address', () => {
+    const port = fc.integer({ min: 0, max: 65535 });
+    const v6 = fc.array(hextet, { minLength: 8, maxLength: 8 }).map((groups) => ipaddr.IPv6.parse(spellings(groups)[0]!).toString());
+    fc.assert(
+      fc.property(fc.oneof(ipv4.map((a) => [a, a] as const), v6.map((a) => [a, `[${a}]`] as const)), port, ipv4, ([address, host], p, proxy) => {
+        const h = new Headers({ 'cf-connecting-ip': proxy, 'x-forwarded-for': `192.0.2.1, ${host}:${p}` });
+        expect(clientAddress(h, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(address);
+      }),
+    );
+  });
+
   it('a trusted header never yields something that is not an address (it falls back to CF-Connecting-IP)', () => {
     fc.assert(
       fc.property(ipv4, headerText, fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'True-Client-IP') as fc.Arbitrary<'X-Forwarded-For' | 'X-Real-IP' | 'True-Client-IP'>, (real, value, header) => {

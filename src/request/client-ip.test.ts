@@ -20,6 +20,45 @@ describe('clientAddress', () => {
     expect(clientAddress(headers, { ...defaults, trustedProxyHeader: 'X-Forwarded-For', trustedHops: 1 })).toBe('10.0.0.9');
   });
 
+  it.each([
+    ['198.51.100.10:1234', '198.51.100.10'],
+    ['[2001:db8::1]:443', '2001:db8::1'],
+    ['[2001:db8::1]', '2001:db8::1'],
+    ['203.0.113.9:0', '203.0.113.9'],
+    ['203.0.113.9:65535', '203.0.113.9'],
+  ])('reads the address of a trusted proxy\'s X-Forwarded-For entry %s with a port as %s', (entry, address) => {
+    const headers = new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-forwarded-for': `192.0.2.1, ${entry}` });
+    expect(clientAddress(headers, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(address);
+  });
+
+  it('reads an address with a port from a trusted X-Real-IP or True-Client-IP', () => {
+    expect(clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-real-ip': '198.51.100.10:1234' }), { ...defaults, trustedProxyHeader: 'X-Real-IP' })).toBe('198.51.100.10');
+    expect(clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'true-client-ip': '[2001:db8::1]:443' }), { ...defaults, trustedProxyHeader: 'True-Client-IP' })).toBe('2001:db8::1');
+  });
+
+  it('keeps an IPv6 address whose last group looks like a port whole', () => {
+    const headers = new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-forwarded-for': '2001:db8::1:443' });
+    expect(clientAddress(headers, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe('2001:db8::1:443');
+  });
+
+  it.each([
+    '198.51.100.10:65536',
+    '198.51.100.10:',
+    '198.51.100.10:12a',
+    '198.51.100.10:1234:5',
+    '[198.51.100.10]:1234',
+    '[2001:db8::1]:',
+    '[2001:db8::1]:99999',
+    '[2001:db8::1',
+    '2001:db8::1]:443',
+    '[not-an-ip]:443',
+    'example.com:443',
+    '[]:443',
+  ])('falls back to CF-Connecting-IP for the garbled entry %s', (entry) => {
+    const headers = new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-forwarded-for': entry });
+    expect(clientAddress(headers, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe('10.0.0.1');
+  });
+
   it('is undefined without any address', () => {
     expect(clientAddress(new Headers(), defaults)).toBeUndefined();
   });

@@ -10,6 +10,26 @@ export interface ClientIpSettings {
   readonly ipv4Prefix: number;
 }
 
+/** `[IPv6]` with an optional port, or `IPv4:port`: how proxies such as Azure Front Door or a `$remote_addr:$remote_port` log format write a hop. */
+const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
+const WITH_PORT = /^([^:]+):(\d{1,5})$/;
+
+/**
+ * The address in one forwarding-header entry: a bare address, an IPv4
+ * address with a port (`198.51.100.10:1234`), or a bracketed IPv6 address
+ * with or without one (`[2001:db8::1]:443`). Anything else, or a port above
+ * 65535, is `undefined`. An unbracketed IPv6 address is taken whole, since
+ * its last group cannot be told from a port.
+ */
+export function entryAddress(entry: string): string | undefined {
+  if (ipaddr.isValid(entry)) return entry;
+  const match = BRACKETED.exec(entry) ?? WITH_PORT.exec(entry);
+  if (!match || (match[2] !== undefined && Number(match[2]) > 65535)) return undefined;
+  const host = match[1]!;
+  const bracketed = entry.startsWith('[');
+  return (bracketed ? ipaddr.IPv6.isValid(host) : ipaddr.IPv4.isValid(host)) ? host : undefined;
+}
+
 /**
  * The address a request is limited by. Cloudflare sets `CF-Connecting-IP`
  * itself, so it is the only source trusted by default; forwarding headers
@@ -22,10 +42,12 @@ export function clientAddress(headers: Headers, settings: ClientIpSettings): str
   if (header === 'X-Forwarded-For') {
     const hops = (headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const candidate = hops[hops.length - settings.trustedHops];
-    if (candidate && ipaddr.isValid(candidate)) return candidate;
+    const address = candidate && entryAddress(candidate);
+    if (address) return address;
   } else if (header) {
     const value = headers.get(header)?.trim();
-    if (value && ipaddr.isValid(value)) return value;
+    const address = value && entryAddress(value);
+    if (address) return address;
   }
   return headers.get('cf-connecting-ip')?.trim() || undefined;
 }
