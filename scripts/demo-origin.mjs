@@ -1,5 +1,6 @@
 // A small demo origin for local runs and end-to-end tests: echoes the request as JSON.
 // `/status/<code>` (or `?status=<code>` on any path) answers with that status; `/slow/<ms>` waits first; `/reset` drops the connection unanswered.
+// `/headers` answers with the request headers the origin received (names in lower case, repeated ones joined with ", ").
 import { createServer } from 'node:http';
 
 export function startOrigin(port = 0, host = '127.0.0.1') {
@@ -9,6 +10,10 @@ export function startOrigin(port = 0, host = '127.0.0.1') {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://origin');
       if (url.pathname === '/reset') return req.socket.destroy();
+      if (url.pathname === '/headers') {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-demo-origin': '1' });
+        return res.end(JSON.stringify({ origin: 'demo', headers: req.headers }));
+      }
       const status = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1] ?? /^\d{3}$/.exec(url.searchParams.get('status') ?? '')?.[0];
       const delay = Number(/^\/slow\/(\d+)$/.exec(url.pathname)?.[1] ?? 0);
       setTimeout(() => {

@@ -1,8 +1,7 @@
 import type { Context } from 'hono';
+import { clientAddress } from '../request/client-ip';
 import { pathAndSearch } from '../request/url-parts';
-
-/** Hop-by-hop headers that must not be forwarded. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+import { DEFAULT_FORWARDING, dropHopByHop, setClientAddress } from './origin-headers';
 
 export interface ForwardOptions {
   /** Where admitted requests go: the same path and query under this origin. Without it, `fetch(request)` (the zone's origin on a route). */
@@ -31,8 +30,24 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
 }
 
 /**
- * Forwards a request to the origin unchanged (method, headers, streamed
- * body). An origin that cannot be reached is a 502, one that does not answer
+ * The headers the origin receives: the request's, less hop-by-hop headers,
+ * with the client address the limiter used in the headers its policy names
+ * (`forwardClientAddress`). Without a limiter in front, `CF-Connecting-IP` is
+ * told in `X-Forwarded-For` and `X-Real-IP`, and no proxy is trusted.
+ */
+export function originHeaders(c: Context): Headers {
+  const headers = new Headers(c.req.raw.headers);
+  dropHopByHop(headers);
+  const verdict = c.get('rateLimit');
+  const address = verdict ? verdict.view.address : clientAddress(c.req.raw.headers, { trustedHops: 1, ipv4Prefix: 32, ipv6Prefix: 128 });
+  setClientAddress(headers, address, c.get('clientForwarding') ?? DEFAULT_FORWARDING);
+  return headers;
+}
+
+/**
+ * Forwards a request to the origin (method, headers, streamed body), telling
+ * it the client's address and dropping hop-by-hop headers (see
+ * {@link originHeaders}). An origin that cannot be reached is a 502, one that does not answer
  * in time a 504; both mark `originFailed` so reservations are released.
  *
  * @example
@@ -41,8 +56,7 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
  */
 export async function forwardToOrigin(c: Context, options: ForwardOptions): Promise<Response> {
   const request = c.req.raw;
-  const headers = new Headers(request.headers);
-  for (const h of HOP_BY_HOP) headers.delete(h);
+  const headers = originHeaders(c);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000);
   try {

@@ -20,6 +20,7 @@ import { compilePolicy, type CompiledPolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
+import { forwardingOf, type ClientAddressForwarding } from './origin-headers';
 import { refusalResponse } from './refusal';
 
 declare module 'hono' {
@@ -28,6 +29,8 @@ declare module 'hono' {
     rateLimit: Verdict;
     /** Set by the origin forwarder when the origin failed, so outcome-counted reservations are released. */
     originFailed: boolean;
+    /** How the origin forwarder tells the origin the client address: the policy's `forwardClientAddress`. */
+    clientForwarding: ClientAddressForwarding;
   }
 }
 
@@ -152,6 +155,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const leases = new LeaseCache(10_000, 1_000, coalesce);
   const batcher = coalesce ? new CheckBatcher() : undefined;
   const repeats = new RepeatFolder();
+  const forwarding = forwardingOf(policy);
 
   const live = liveConfigFor(kvBinding, options.live);
   /** Overrides and lists read from KV for one request; `keepAlive` lets a refresh it starts finish after the response. */
@@ -231,6 +235,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return refused(c, verdict, at);
+    c.set('clientForwarding', forwarding);
 
     let failed = false;
     try {

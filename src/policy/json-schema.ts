@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backoffSchema, banSchema, costSchema, countWhenSchema, identitySchema, keyPartSchema, leaseSchema, limitSchema, listSchema, matchSchema, onErrorSchema, policySchema, responseSchema, ruleSchema } from './schema';
+import { backoffSchema, banSchema, costSchema, countWhenSchema, forwardClientAddressSchema, identitySchema, keyPartSchema, leaseSchema, limitSchema, listSchema, matchSchema, onErrorSchema, policySchema, responseSchema, ruleSchema } from './schema';
 
 /** Hover text for the policy's parts, attached only to the JSON Schema (the zod schema stays as it is). */
 const DESCRIPTIONS: ReadonlyArray<[z.ZodType, string]> = [
@@ -17,6 +17,7 @@ const DESCRIPTIONS: ReadonlyArray<[z.ZodType, string]> = [
   [onErrorSchema, "What to do when the key's Durable Object fails or is slow: fail open or closed after `timeoutMs`."],
   [listSchema, 'Requests matched by any listed address (or CIDR), country, ASN or credential digest.'],
   [identitySchema, "Where a caller's credential comes from and how it maps to an identity and tier."],
+  [forwardClientAddressSchema, 'Headers that tell the origin the client address the limiter used (default X-Forwarded-For and X-Real-IP); the client\'s own values are dropped first. `[]` sends none; `false` leaves them as the client sent them.'],
 ];
 
 /**

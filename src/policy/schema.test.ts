@@ -30,6 +30,11 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['ipv4Prefix 7', policy({ clientIp: { ipv4Prefix: 7 } }), ['clientIp.ipv4Prefix: Too small: expected number to be >=8']],
   ['ipv4Prefix 33', policy({ clientIp: { ipv4Prefix: 33 } }), ['clientIp.ipv4Prefix: Too big: expected number to be <=32']],
   ['an unknown clientIp field', policy({ clientIp: { header: 'X' } }), ['clientIp: unknown field(s) "header"']],
+  // forwardClientAddress
+  ['forwardClientAddress true', policy({ forwardClientAddress: true }), ['forwardClientAddress: false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"']],
+  ['forwardClientAddress as one string', policy({ forwardClientAddress: 'X-Forwarded-For' }), ['forwardClientAddress: false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"']],
+  ['an unknown forwarding header', policy({ forwardClientAddress: ['X-Client-IP'] }), ['forwardClientAddress: false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"']],
+  ['a forwarding header named twice', policy({ forwardClientAddress: ['X-Real-IP', 'X-Real-IP'] }), ['forwardClientAddress: names a header twice']],
   // top-level switches
   ['a methodOverrideHeader with a colon', policy({ methodOverrideHeader: 'X-Override:' }), ['methodOverrideHeader: Invalid string: must match pattern /^[A-Za-z0-9-]+$/']],
   ['caseSensitivePaths as a string', policy({ caseSensitivePaths: 'yes' }), ['caseSensitivePaths: Invalid input: expected boolean, received string']],

@@ -278,6 +278,20 @@ export const identitySchema = z.strictObject({
   defaultTier: z.string().min(1).default('default'),
 });
 
+/** The headers that tell the origin the client's address, in the spelling a policy names them. */
+export const CLIENT_ADDRESS_HEADERS = ['X-Forwarded-For', 'X-Real-IP', 'Forwarded'] as const;
+
+/**
+ * What the origin is told of the client: the headers that carry the address
+ * the limiter used. Whatever the client sent in any of them is dropped first
+ * (a trusted proxy's `X-Forwarded-For` chain is kept, the address appended);
+ * `[]` sends none; `false` leaves all three exactly as the client sent them.
+ */
+export const forwardClientAddressSchema = z
+  .union([z.literal(false), z.array(z.enum(CLIENT_ADDRESS_HEADERS))], { error: 'false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"' })
+  .refine((headers) => headers === false || new Set(headers).size === headers.length, 'names a header twice')
+  .default(['X-Forwarded-For', 'X-Real-IP']);
+
 export const policySchema = z
   .strictObject({
     /** Where editors find the JSON Schema of a JSON policy (`edge-ratelimit/schema/policy.schema.json`); not used otherwise. */
@@ -293,6 +307,7 @@ export const policySchema = z
         ipv4Prefix: z.number().int().min(8).max(32).default(32),
       })
       .default({ trustedHops: 1, ipv6Prefix: 64, ipv4Prefix: 32 }),
+    forwardClientAddress: forwardClientAddressSchema,
     /** Header the origin honours to change the method (e.g. `X-HTTP-Method-Override`); matching then uses it. */
     methodOverrideHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
     /** Match paths case-sensitively. Off by default, so `/X` cannot dodge a limit on `/x`. */
@@ -335,3 +350,4 @@ export type CountWhen = z.output<typeof countWhenSchema>;
 export type Ban = z.output<typeof banSchema>;
 export type IdentitySettings = z.output<typeof identitySchema>;
 export type ListSettings = z.output<typeof listSchema>;
+export type ClientAddressHeader = (typeof CLIENT_ADDRESS_HEADERS)[number];

@@ -74,3 +74,18 @@ export function ipKey(address: string, settings: Pick<ClientIpSettings, 'ipv4Pre
   if (prefix >= 128) return (parsed as ipaddr.IPv6).toNormalizedString();
   return `${ipaddr.IPv6.networkAddressFromCIDR(`${parsed.toString()}/${prefix}`).toString()}/${prefix}`;
 }
+
+/**
+ * An address as the origin is told it: IPv4 as a dotted quad (IPv4-mapped
+ * IPv6 too), IPv6 in its short lower-case form without a zone. Unparseable
+ * input yields `undefined`.
+ *
+ * @example canonicalAddress('::FFFF:192.0.2.1') // '192.0.2.1'
+ */
+export function canonicalAddress(address: string): string | undefined {
+  if (CANONICAL_IPV4.test(address)) return address;
+  if (!ipaddr.isValid(address)) return undefined;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv6') (parsed as ipaddr.IPv6).zoneId = undefined;
+  return parsed.toString();
+}
