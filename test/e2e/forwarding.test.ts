@@ -79,7 +79,7 @@ describe('the standalone worker under wrangler dev, with the default policy', ()
 describe('a library worker under wrangler dev whose policy trusts a proxy and asks for Forwarded', () => {
   let dev: DevServer;
   beforeAll(async () => {
-    dev = await startDev(['--config', 'test/e2e/support/forwarding/wrangler.toml']);
+    dev = await startDev(['--config', 'test/support/forwarding-worker/wrangler.toml']);
   });
   afterAll(async () => {
     await dev?.stop();

@@ -3,9 +3,9 @@
 // X-Forwarded-For and asks for every client-address header, 3 requests a
 // minute per client.
 import { Hono } from 'hono';
-import { forwardToOrigin, rateLimit } from '../../../../src/index';
+import { forwardToOrigin, rateLimit } from '../../../src/index';
 
-export { RateLimiter } from '../../../../src/index';
+export { RateLimiter } from '../../../src/index';
 
 const app = new Hono<{ Bindings: { ORIGIN_URL: string } }>();
 app.use(
