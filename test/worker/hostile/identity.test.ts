@@ -50,7 +50,7 @@ describe('spoofed client addresses', () => {
     expect(await statuses(app, inits)).toEqual([200, 200, ...Array(8).fill(429)]);
   });
 
-  it.each(['unknown', '1.2.3.4:8080', '[2001:db8::1]:443', 'not an address', '999.1.1.1', ' , , '])(
+  it.each(['unknown', '1.2.3.4:99999', '[2001:db8::1]:https', '2001:db8::1]:443', '[1.2.3.4]:8080', 'example.com:443', 'not an address', '999.1.1.1', ' , , '])(
     'a trusted header holding %j falls back to CF-Connecting-IP instead of leaving the request unkeyed',
     async (garbage) => {
       for (const header of ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP'] as const) {
@@ -60,6 +60,16 @@ describe('spoofed client addresses', () => {
       }
     },
   );
+
+  it('a trusted header holding an address with a port keys the address: one budget across ports, another for the next client', async () => {
+    for (const header of ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP'] as const) {
+      const app = testApp(perIp(1, { trustedProxyHeader: header }), { now: () => T0 });
+      const proxy = freshIp();
+      const [v4, v6] = [randomIpv4(), `2001:db8:${randomHex(2)}::1`];
+      const inits = [`${v4}:8080`, `${v4}:8081`, `[${v6}]:443`, `[${v6}]:444`].map((value) => from(proxy, { [header]: value }));
+      expect(await statuses(app, inits), header).toEqual([200, 429, 200, 429]);
+    }
+  });
 });
 
 describe('IPv6 rotation', () => {
