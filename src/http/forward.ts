@@ -34,6 +34,9 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
  * with the client address the limiter used in the headers its policy names
  * (`forwardClientAddress`). Without a limiter in front, `CF-Connecting-IP` is
  * told in `X-Forwarded-For` and `X-Real-IP`, and no proxy is trusted.
+ *
+ * @example
+ * app.all('*', (c) => fetch(new Request(originUrl, { method: c.req.method, headers: originHeaders(c), body: c.req.raw.body })));
  */
 export function originHeaders(c: Context): Headers {
   const headers = new Headers(c.req.raw.headers);

@@ -10,7 +10,7 @@ export interface ClientIpSettings {
   readonly ipv4Prefix: number;
 }
 
-/** `[IPv6]` with an optional port, or `IPv4:port`: how proxies such as Azure Front Door or a `$remote_addr:$remote_port` log format write a hop. */
+/** `[IPv6]` with an optional port, or `IPv4:port`: how some proxies (and `$remote_addr:$remote_port` formats) write a hop. */
 const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
 const WITH_PORT = /^([^:]+):(\d{1,5})$/;
 
@@ -20,6 +20,8 @@ const WITH_PORT = /^([^:]+):(\d{1,5})$/;
  * with or without one (`[2001:db8::1]:443`). Anything else, or a port above
  * 65535, is `undefined`. An unbracketed IPv6 address is taken whole, since
  * its last group cannot be told from a port.
+ *
+ * @example entryAddress('[2001:db8::1]:443') // '2001:db8::1'
  */
 export function entryAddress(entry: string): string | undefined {
   if (ipaddr.isValid(entry)) return entry;
