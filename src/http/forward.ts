@@ -36,7 +36,8 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
  * told in `X-Forwarded-For` and `X-Real-IP`, and no proxy is trusted.
  *
  * @example
- * app.all('*', (c) => fetch(new Request(originUrl, { method: c.req.method, headers: originHeaders(c), body: c.req.raw.body })));
+ * // An origin behind a service binding instead of a URL:
+ * app.all('*', (c) => c.env.BACKEND.fetch(c.req.url, { method: c.req.method, headers: originHeaders(c), body: c.req.raw.body }));
  */
 export function originHeaders(c: Context): Headers {
   const headers = new Headers(c.req.raw.headers);
