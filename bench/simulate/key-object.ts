@@ -82,7 +82,7 @@ export class KeyObject {
   }
 }
 
-/** Every key's object, each created where the first call for it comes from. */
+/** Every key's object, each created where the first call for it comes from, or in the region `hint` names. */
 export class Placement {
   readonly objects = new Map<string, KeyObject>();
 
@@ -90,12 +90,13 @@ export class Placement {
     private readonly clock: SimClock,
     private readonly network: Network,
     private readonly model: ObjectModel,
+    private readonly hint?: Region,
   ) {}
 
-  /** The stub of `name`'s object for a worker in `caller`; the first call for a name places its object there. */
+  /** The stub of `name`'s object for a worker in `caller`; without a hint, the first call for a name places its object there. */
   stub(name: string, caller: Region): KeyLimiter {
     let object = this.objects.get(name);
-    if (!object) this.objects.set(name, (object = new KeyObject(caller, this.clock, this.network, this.model)));
+    if (!object) this.objects.set(name, (object = new KeyObject(this.hint ?? caller, this.clock, this.network, this.model)));
     return object.stubFrom(caller);
   }
 }
