@@ -20,7 +20,7 @@ export function chart(rows: readonly Row[]): string {
   ];
   rows.forEach((r, i) => {
     const y = top + i * rowH;
-    const label = `${r.case.id}${r.case.variant ? ' (default onError)' : ''}, ${r.mode}`;
+    const label = `${r.case.id}, ${r.mode}`;
     parts.push(`<text x="${left - 8}" y="${y + barH + 4}" text-anchor="end">${esc(label)}</text>`);
     parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(r.p50)).toFixed(1)}" height="${barH}" fill="#1f5fa8"/>`);
     parts.push(`<text x="${left + Math.max(1, x(r.p50)) + 4}" y="${y + barH - 3}">${r.p50.toFixed(1)}</text>`);

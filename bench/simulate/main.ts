@@ -27,6 +27,7 @@ export async function main(root: string): Promise<void> {
         allP50: quantile(outcome.latencies, 0.5),
         allP99: quantile(outcome.latencies, 0.99),
         admitted: outcome.admitted,
+        waited: outcome.admittedLatencies.filter((l) => l > 0.5).length / Math.max(1, outcome.admitted),
         worstRatio: ratios.length ? Math.max(...ratios) : Number.NaN,
         meanRatio: ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : Number.NaN,
         windows: ratios.length,

@@ -16,6 +16,8 @@ export interface Row {
   /** Added latency of every request, refused ones included (ms). */
   readonly allP50: number;
   readonly allP99: number;
+  /** Share of admitted requests that waited for a call to the object (over 0.5 ms added). */
+  readonly waited: number;
   /** Admitted ÷ limit over the key-windows offered more than the limit: the worst and the mean. */
   readonly worstRatio: number;
   readonly meanRatio: number;
@@ -45,18 +47,18 @@ export function render(rows: readonly Row[], table: RttTable, at: Date): string 
     '',
     '![added latency per scenario and mode](simulate.svg)',
     '',
-    '| scenario | mode | object in | requests | admitted | added p50 ms | added p99 ms | all requests: p50 ms | p99 ms | admitted ÷ limit, worst window | mean | object calls per request | failed open | overloaded |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | mode | object in | requests | admitted | added p50 ms | added p99 ms | waited for the object | all requests: p50 ms | p99 ms | admitted ÷ limit, worst window | mean | object calls per request | failed open | overloaded |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const title = r.case.variant ? `${r.case.title}; ${r.case.variant}` : r.case.title;
     const where = r.placements.length > 3 ? `${r.placements.length} regions (each key its first caller's)` : r.placements.join(', ');
-    lines.push(`| ${title} | ${r.mode} | ${where} | ${r.requests} | ${r.admitted} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.allP50)} | ${ms(r.allP99)} | ${ratio(r.worstRatio)} | ${ratio(r.meanRatio)} | ${r.objectCallsPerRequest.toFixed(3)} | ${r.failedOpen} | ${r.overloaded} |`);
+    lines.push(`| ${title} | ${r.mode} | ${where} | ${r.requests} | ${r.admitted} | ${ms(r.p50)} | ${ms(r.p99)} | ${(100 * r.waited).toFixed(1)} % | ${ms(r.allP50)} | ${ms(r.allP99)} | ${ratio(r.worstRatio)} | ${ratio(r.meanRatio)} | ${r.objectCallsPerRequest.toFixed(3)} | ${r.failedOpen} | ${r.overloaded} |`);
   }
   const { row, met } = goal(rows);
   lines.push(
     '',
-    '"Added" is the time from a request reaching the worker to the limiter\'s verdict: the round trips to the key\'s object and its queue (the isolate\'s own CPU time is not modelled). "Added p50/p99" are of admitted requests, the ones that reach the origin; "all requests" adds the refused ones, most of which the isolate answers at once from its deny cache. "Admitted ÷ limit" counts, per key and 10 s window offered more than its limit, the requests let through (fail-open ones included) over the limit: 1.000 is exact, above 1 over-admits, below 1 refuses early (units leased but not spent when the window ended).',
+    '"Added" is the time from a request reaching the worker to the limiter\'s verdict: the round trips to the key\'s object and its queue (the isolate\'s own CPU time is not modelled). "Added p50/p99" are of admitted requests, the ones that reach the origin, and "waited for the object" is the share of them that paid a call; "all requests" adds the refused ones, most of which the isolate answers at once from its deny cache. "Admitted ÷ limit" counts, per key and 10 s window offered more than its limit, the requests let through (fail-open ones included) over the limit: 1.000 is exact, above 1 over-admits, below 1 refuses early (units leased but not spent when the window ended).',
     '',
     '## Goal',
     '',

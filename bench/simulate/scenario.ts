@@ -34,6 +34,11 @@ export interface Scenario {
   readonly lease: { readonly size: number; readonly ttlMs: number };
   /** The rule's `onError`. */
   readonly onError: { readonly mode: 'open' | 'closed'; readonly timeoutMs: number };
+  /**
+   * The middleware's `coalesce` option for leases: a request that finds another request of its isolate asking
+   * for the key waits for that call. Off by default, as in the middleware. (Its batching of exact checks is not modelled.)
+   */
+  readonly coalesce?: boolean;
   /** Worker isolates per region, each with its own lease and deny caches; a request goes to one at random. */
   readonly isolatesPerRegion: number;
   readonly durationMs: number;
@@ -105,7 +110,8 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
         limiterFor: (name: string) => placement.stub(name, region),
         secrets: {},
         denyCache: new DenyCache(),
-        leases: s.mode === 'leases' ? new LeaseCache(10_000, 1_000, true, clock) : undefined,
+        // As the middleware builds it: without `coalesce`, a request that finds another of its isolate asking for the key asks the object itself.
+        leases: s.mode === 'leases' ? new LeaseCache(10_000, 1_000, s.coalesce ?? false, clock) : undefined,
         metrics: new Metrics(),
         repeats: new RepeatFolder(),
         clock,

@@ -35,7 +35,7 @@ export const CASES: readonly Case[] = [
       clients: REGIONS.flatMap((region): ClientGroup[] => Array.from({ length: 10 }, (_, i) => ({ region, key: `${region}-client-${i}`, ratePerSecond: 10 }))),
       limit: 60,
       isolatesPerRegion: 8,
-      durationMs: 30_000,
+      durationMs: 20_000,
     }),
   },
   {
@@ -53,6 +53,23 @@ export const CASES: readonly Case[] = [
       durationMs: 30_000,
     }),
   },
+  ...[16, 32, 64].map(
+    (isolates): Case => ({
+      id: `org-${isolates}-isolates`,
+      title: 'one organisation key, five continents',
+      variant: `${isolates} isolates per region instead of 8 (${(100 / isolates).toFixed(1)} requests/s each)`,
+      modes: ['leases'],
+      make: (mode) => ({
+        ...base,
+        name: `org ${mode}, ${isolates} isolates a region`,
+        mode,
+        clients: ORG_REGIONS.map((region) => ({ region, key: 'org-1', ratePerSecond: 100 })),
+        limit: 3_000,
+        isolatesPerRegion: isolates,
+        durationMs: 30_000,
+      }),
+    }),
+  ),
   {
     id: 'org-default-timeout',
     title: 'one organisation key, five continents',
@@ -81,7 +98,24 @@ export const CASES: readonly Case[] = [
       clients: [{ region: 'weur', key: 'hot-1', ratePerSecond: 10_000 }],
       limit: 60_000,
       isolatesPerRegion: 16,
-      durationMs: 20_000,
+      // One window: 100,000 requests per mode keep the run short.
+      durationMs: 10_000,
+    }),
+  },
+  {
+    id: 'hot-coalesce',
+    title: 'one key at 10× its object\'s ~1,000 requests/s',
+    variant: 'middleware option `coalesce: true`',
+    modes: ['leases'],
+    make: (mode) => ({
+      ...base,
+      name: `hot ${mode}, coalesce`,
+      mode,
+      clients: [{ region: 'weur', key: 'hot-1', ratePerSecond: 10_000 }],
+      limit: 60_000,
+      isolatesPerRegion: 16,
+      durationMs: 10_000,
+      coalesce: true,
     }),
   },
 ];
