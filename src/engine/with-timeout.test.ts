@@ -44,6 +44,7 @@ describe('withTimeout', () => {
     for (const run of timers.values()) run();
     expect(await outcome).toBeInstanceOf(TimeoutError);
 
+    // A call that answers clears its timer on that clock: only the fired one is left.
     await expect(withTimeout(Promise.resolve(3), 50, clock)).resolves.toBe(3);
     expect(timers.size).toBe(1);
   });
