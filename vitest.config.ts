@@ -21,6 +21,13 @@ export default defineConfig(async () => {
         },
         {
           test: {
+            name: 'node',
+            include: ['bench/**/*.test.ts'],
+            environment: 'node',
+          },
+        },
+        {
+          test: {
             name: 'e2e',
             include: ['test/e2e/**/*.test.ts'],
             environment: 'node',

@@ -34,12 +34,12 @@ export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterD
   try {
     const { limits, bans, spec, onError } = prepared;
     if (deps.batcher) {
-      const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs);
+      const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs, deps.clock);
       return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
     }
     const stub = deps.limiterFor(group.name);
-    if (!stub.checkPacked) return answerOf(withTimeout(stub.check({ now, limits, bans }), onError.timeoutMs), (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
-    return answerOf(withTimeout(stub.checkPacked(now, spec), onError.timeoutMs), (packed) => unpackDecision(packed, limits), prepared, deps, now);
+    if (!stub.checkPacked) return answerOf(withTimeout(stub.check({ now, limits, bans }), onError.timeoutMs, deps.clock), (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
+    return answerOf(withTimeout(stub.checkPacked(now, spec), onError.timeoutMs, deps.clock), (packed) => unpackDecision(packed, limits), prepared, deps, now);
   } catch (error) {
     return Promise.resolve(failed(error, prepared.onError));
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyDecision } from '../algorithms/decide';
+import type { Clock } from './clock';
 import { LeaseCache } from './lease-cache';
 
 const granted: KeyDecision = {
@@ -94,6 +95,20 @@ describe('LeaseCache', () => {
     release();
     expect(await answers).toEqual(['asked', undefined, 'asked']);
     expect(calls).toBe(2);
+  });
+
+  it('times a waiting request on the clock it is given: a call older than the longest wait holds no one back', async () => {
+    let now = 1_000;
+    const timers: Array<{ at: number; run: () => void }> = [];
+    const clock: Clock = { now: () => now, setTimeout: (run, ms) => timers.push({ at: now + ms, run }), clearTimeout: () => undefined };
+    const cache = new LeaseCache(10, 100, true, clock);
+    void cache.single('k', () => new Promise<string>(() => {}));
+    const waiter = cache.single('k', async () => 'asked');
+    expect(timers.map((t) => t.at)).toEqual([1_100]);
+    timers[0]!.run();
+    expect(await waiter).toBeUndefined();
+    now = 1_100;
+    expect(await cache.single('k', async () => 'asked')).toBe('asked');
   });
 
   it('stays within its size, dropping the oldest lease', () => {

@@ -1,5 +1,6 @@
 import type { KeyDecision } from '../algorithms/decide';
 import type { LeaseGrant, LeaseReturn } from '../algorithms/lease';
+import { systemClock, type Clock } from './clock';
 
 /**
  * What this isolate spent on a key since its first lease on it, or since
@@ -50,11 +51,13 @@ export class LeaseCache {
    * @param maxEntries leases kept at most; the oldest go first
    * @param maxWaitMs longest a request waits for another request's call before asking itself
    * @param waits whether a request may wait for another request's call at all (see `crossRequestWaitsWork`)
+   * @param clock what waits and the object calls' timeouts are timed by
    */
   constructor(
     private readonly maxEntries = 10_000,
     private readonly maxWaitMs = 1_000,
     readonly waits = true,
+    readonly clock: Clock = systemClock,
   ) {}
 
   /** Whether a request of this isolate is asking the object for `key` right now. */
@@ -202,19 +205,19 @@ export class LeaseCache {
    */
   async single<T>(key: string, ask: () => Promise<T>): Promise<T | undefined> {
     const inflight = this.pending.get(key);
-    const waited = inflight ? Date.now() - inflight.since : 0;
+    const waited = inflight ? this.clock.now() - inflight.since : 0;
     if (inflight && waited < this.maxWaitMs) {
       // workerd cancels, as hung, a request with nothing of its own pending, so
       // waiting on another request's call alone is not enough: a timer of its
       // own keeps the waiter alive, and frees it if that request is gone.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.maxWaitMs - waited)));
+      let timer: unknown;
+      const expired = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, this.maxWaitMs - waited)));
       await Promise.race([inflight.promise.catch(() => undefined), expired]);
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       return undefined;
     }
     const promise = ask();
-    const entry = { promise, since: Date.now() };
+    const entry = { promise, since: this.clock.now() };
     this.pending.set(key, entry);
     try {
       return await promise;

@@ -95,7 +95,7 @@ async function askLease(
     const decision = await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
       const giveBack = leases.surrender(cacheKey, request.now);
-      const answer = await withTimeout(Promise.resolve(lease({ ...request, size, ...(giveBack ? { giveBack } : {}) })), timeoutMs);
+      const answer = await withTimeout(Promise.resolve(lease({ ...request, size, ...(giveBack ? { giveBack } : {}) })), timeoutMs, leases.clock);
       if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision, request.now);
       if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
       return answer.decision;
@@ -127,7 +127,7 @@ async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest,
     if (!lease) return;
     await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
-      const answer = await withTimeout(Promise.resolve(lease({ ...request, size })), timeoutMs);
+      const answer = await withTimeout(Promise.resolve(lease({ ...request, size })), timeoutMs, leases.clock);
       if (answer.grant) return leases.topUp(cacheKey, answer.grant, answer.decision, request.now);
       // No room left: the lease is spent to the end, and the refusal then answers from the deny cache.
       leases.noMore(cacheKey);

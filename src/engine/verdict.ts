@@ -9,6 +9,7 @@ import type { RepeatFolder } from '../observability/repeat-folder';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
 import type { Rule } from '../policy/schema';
 import type { CheckBatcher } from './check-batcher';
+import type { Clock } from './clock';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
 import type { MaybePromise } from './maybe';
@@ -57,6 +58,8 @@ export interface LimiterDeps {
   readonly repeats?: RepeatFolder | undefined;
   readonly overrides?: OverrideSource | undefined;
   readonly lists?: ListSource | undefined;
+  /** What the object calls' timeouts are timed by; the system clock by default. */
+  readonly clock?: Clock | undefined;
 }
 
 /** One limit's answer, with the rule it belongs to. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Clock } from './clock';
 import { TimeoutError, withTimeout } from './with-timeout';
 
 describe('withTimeout', () => {
@@ -32,5 +33,19 @@ describe('withTimeout', () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     answer(1);
     expect(await outcome).toBeInstanceOf(TimeoutError);
+  });
+
+  it('times the call on the clock it is given, not the system timers', async () => {
+    const timers = new Map<number, () => void>();
+    let next = 0;
+    const clock: Clock = { now: () => 0, setTimeout: (run) => (timers.set(++next, run), next), clearTimeout: (handle) => timers.delete(handle as number) };
+    const outcome = withTimeout(new Promise<number>(() => {}), 50, clock).catch((error: unknown) => error);
+    expect(timers.size).toBe(1);
+    for (const run of timers.values()) run();
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+
+    // A call that answers clears its timer on that clock: only the fired one is left.
+    await expect(withTimeout(Promise.resolve(3), 50, clock)).resolves.toBe(3);
+    expect(timers.size).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock';
 import { isPending } from './maybe';
 
 /** Raised when a call outlives its time budget. */
@@ -13,18 +14,19 @@ export class TimeoutError extends Error {
  * `timeoutMs`. The timer is cleared as soon as `promise` settles; it is on
  * every object call's path, so it makes one promise and one timer, nothing more.
  * `promise` may be any thenable (an RPC call's answer) or a plain value.
+ * The timer runs on `clock`: the system clock unless a simulation gives its own.
  */
-export function withTimeout<T>(promise: T | PromiseLike<T>, timeoutMs: number): Promise<T> {
+export function withTimeout<T>(promise: T | PromiseLike<T>, timeoutMs: number, clock: Clock = systemClock): Promise<T> {
   if (!isPending(promise)) return Promise.resolve(promise);
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs);
+    const timer = clock.setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs);
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         reject(error);
       },
     );
