@@ -30,6 +30,21 @@ export function effectiveMethod(request: Request, policy: Policy): string {
   return override && OVERRIDABLE.has(override) ? override : method;
 }
 
+/**
+ * Why the request's method override cannot be read one way only, or
+ * `undefined`. A list (`DELETE, x`), which is also how a repeated header
+ * arrives, means different methods to different origins: Express takes the
+ * first item, Rack and Symfony the whole value (no method, so a POST, or an
+ * error). Whichever reading the limiter chose, an origin reading it the
+ * other way would step out of a limit, so such a request is refused (400).
+ */
+export function ambiguousOverride(request: Request, policy: Policy): string | undefined {
+  const header = policy.methodOverrideHeader;
+  if (!header || request.method.toUpperCase() !== 'POST') return undefined;
+  const value = request.headers.get(header);
+  return value?.includes(',') ? `${header} must name one method; it was sent more than once or as a list` : undefined;
+}
+
 export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
   return new View(request, policy, identity);
 }

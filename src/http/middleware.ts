@@ -6,6 +6,7 @@ import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { after, isPending } from '../engine/maybe';
 import { evaluate } from '../engine/evaluate';
+import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/verdict';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
@@ -20,7 +21,7 @@ import { compilePolicy, type CompiledPolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
-import { refusalResponse } from './refusal';
+import { badRequestResponse, refusalResponse } from './refusal';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -226,6 +227,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
+    const ambiguous = ambiguousOverride(c.req.raw, policy);
+    if (ambiguous !== undefined) return badRequestResponse(ambiguous);
     const deciding = evaluate(c.req.raw, requestDeps(c), at);
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
