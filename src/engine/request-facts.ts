@@ -45,8 +45,9 @@ export function ambiguousOverride(request: Request, policy: Policy): string | un
   return value?.includes(',') ? `${header} must name one method; it was sent more than once or as a list` : undefined;
 }
 
-export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
-  return new View(request, policy, identity);
+/** The request as rules see it; `host`, when given, is the host rules match instead of the request's (the host it is forwarded to). */
+export function viewOf(request: Request, policy: Policy, identity: Identity, host?: string): RequestView {
+  return new View(request, policy, identity, host);
 }
 
 /** A {@link RequestView}: its fields are read once, `request.cf` (built anew on every read, and seldom needed) when first asked for. */
@@ -64,8 +65,11 @@ class View implements RequestView {
     private readonly request: Request,
     policy: Policy,
     readonly identity: Identity,
+    forwardedHost: string | undefined,
   ) {
-    const { hostname, pathname } = hostAndPath(request.url);
+    const url = hostAndPath(request.url);
+    const { pathname } = url;
+    const hostname = forwardedHost?.toLowerCase() ?? url.hostname;
     const readings = pathReadings(pathname, policy.caseSensitivePaths);
     this.method = effectiveMethod(request, policy);
     // `api.example.com.` (fully qualified) is the same host as `api.example.com`.

@@ -24,6 +24,18 @@ function originPrefix(originUrl: string): string {
   return prefix;
 }
 
+/**
+ * The host name an admitted request is forwarded to: the origin's when
+ * there is one (it replaces the host the client asked for), otherwise
+ * `undefined` (the request's own, as `fetch(request)` keeps it).
+ *
+ * @example forwardedHost('https://Origin.example.com:8443/base') // 'origin.example.com'
+ */
+export function forwardedHost(originUrl: string | undefined): string | undefined {
+  if (!originUrl) return undefined;
+  return new URL(originPrefix(originUrl)).hostname;
+}
+
 /** The URL an admitted request goes to: its path and query under the origin's base path. */
 export function originTarget(requestUrl: string, originUrl: string | undefined): string {
   if (!originUrl) return requestUrl;
