@@ -33,8 +33,16 @@ function originPrefix(originUrl: string): string {
  */
 export function forwardedHost(originUrl: string | undefined): string | undefined {
   if (!originUrl) return undefined;
-  return new URL(originPrefix(originUrl)).hostname;
+  let host = originHosts.get(originUrl);
+  if (host === undefined) {
+    host = new URL(originUrl).hostname;
+    if (originHosts.size < 64) originHosts.set(originUrl, host);
+  }
+  return host;
 }
+
+/** The host name of each origin URL forwarded to, worked out once. */
+const originHosts = new Map<string, string>();
 
 /** The URL an admitted request goes to: its path and query under the origin's base path. */
 export function originTarget(requestUrl: string, originUrl: string | undefined): string {

@@ -78,7 +78,7 @@ export interface RateLimitOptions {
    * on a route). A worker that sends every request to one origin returns
    * that origin's host, so a client's `Host` cannot pick another host's limits.
    *
-   * @example rateLimit({ policy, host: (c) => new URL(c.env.ORIGIN_URL).hostname })
+   * @example rateLimit({ policy, host: (c) => forwardedHost(c.env.ORIGIN_URL) })
    */
   readonly host?: (c: Context) => string | undefined;
 }
