@@ -24,6 +24,9 @@ function originPrefix(originUrl: string): string {
   return prefix;
 }
 
+/** The host name of each origin URL forwarded to, worked out once. */
+const originHosts = new Map<string, string>();
+
 /**
  * The host name an admitted request is forwarded to: the origin's when
  * there is one (it replaces the host the client asked for), otherwise
@@ -40,9 +43,6 @@ export function forwardedHost(originUrl: string | undefined): string | undefined
   }
   return host;
 }
-
-/** The host name of each origin URL forwarded to, worked out once. */
-const originHosts = new Map<string, string>();
 
 /** The URL an admitted request goes to: its path and query under the origin's base path. */
 export function originTarget(requestUrl: string, originUrl: string | undefined): string {
