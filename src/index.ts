@@ -16,7 +16,7 @@
 
 // HTTP: the middleware and what it exposes.
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
-export { forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
+export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
 // The admin API and dashboard for a limiter: mount it under a path of your choice.
 export { adminApp, type AdminOptions } from './admin/app';
 export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';

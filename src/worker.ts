@@ -1,14 +1,18 @@
 import { Hono } from 'hono';
 // Built on the package's own exports, as any other worker using it would be.
-import { adminApp, forwardToOrigin, rateLimit } from './index';
+import { adminApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';
 
 type AppEnv = { Bindings: Env };
 
-/** One limiter per shipped policy, built (and validated) once per isolate, each with its admin API. */
-const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy })]));
+/**
+ * One limiter per shipped policy, built (and validated) once per isolate,
+ * each with its admin API. With `ORIGIN_URL` every request goes to that one
+ * origin, under its host: rules match that host, not the one the client sent.
+ */
+const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy, host: (c) => forwardedHost((c.env as Env).ORIGIN_URL) })]));
 const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
 
 /** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */

@@ -13,6 +13,7 @@ import {
   listValueSchema,
   overrideKey,
   parseOverrideValue,
+  pastExpiry,
   TARGET_KINDS,
   type ListKind,
   type ListName,
@@ -98,6 +99,11 @@ export function adminApp(options: AdminOptions) {
     invalidateLive(kvBinding);
     return c.json({ deleted: key });
   };
+  /** An entry written already expired would never apply: a 400 naming `expires`. */
+  const notExpired = (value: { expires?: string | undefined }) => {
+    const error = pastExpiry(value, now());
+    if (error) throw new BadRequest(400, 'expires', error);
+  };
   /** A 400 naming the first field at fault. */
   const invalid = (c: Context, error: z.ZodError) => c.json({ error: issuesOf(error).join('; '), field: error.issues[0]!.path.join('.') || '(body)' }, 400);
 
@@ -151,7 +157,9 @@ export function adminApp(options: AdminOptions) {
   app.put('/overrides/:rule/:kind/:value', async (c) => {
     const t = target(c);
     const parsed = parseOverrideValue(await jsonBody(c));
-    return parsed.success ? store(c, overrideKey(t), parsed.data) : invalid(c, parsed.error);
+    if (!parsed.success) return invalid(c, parsed.error);
+    notExpired(parsed.data);
+    return store(c, overrideKey(t), parsed.data);
   });
 
   app.delete('/overrides/:rule/:kind/:value', (c) => remove(c, overrideKey(target(c))));
@@ -180,7 +188,9 @@ export function adminApp(options: AdminOptions) {
     const t = listTarget(c);
     const raw = c.req.header('Content-Length') === '0' ? {} : await jsonBody(c);
     const parsed = listValueSchema.safeParse(raw);
-    return parsed.success ? store(c, listKey(t), parsed.data) : invalid(c, parsed.error);
+    if (!parsed.success) return invalid(c, parsed.error);
+    notExpired(parsed.data);
+    return store(c, listKey(t), parsed.data);
   });
 
   app.delete('/lists/:list/:kind/:value{.+}', (c) => remove(c, listKey(listTarget(c))));

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import type { RateLimitHandle } from '../http/middleware';
-import { expired, issuesOf, LIST_KINDS, LIST_NAMES, listKey, listValueError, overrideKey, parseOverrideKey, parseOverrideValue, type ListKind, type ListName } from '../overrides/entries';
+import { issuesOf, LIST_KINDS, LIST_NAMES, listKey, listValueError, overrideKey, parseOverrideKey, parseOverrideValue, pastExpiry, type ListKind, type ListName } from '../overrides/entries';
 import { invalidateLive, LiveConfig } from '../overrides/live-config';
 import { liftBan } from '../admin/ban';
 import { BadRequest } from '../admin/body';
@@ -116,11 +116,13 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
     };
     const parsed = parseOverrideValue(raw);
     if (!parsed.success) return render(c, `Error: ${issuesOf(parsed.error).join('; ')}`);
+    const past = pastExpiry(parsed.data, ctx.now());
+    if (past) return render(c, `Error: ${past}`);
     if (!kv) return render(c, 'Error: no KV namespace is bound');
     const key = overrideKey(target);
     await kv.put(key, JSON.stringify(parsed.data));
     invalidateLive(ctx.kvBinding);
-    return render(c, `Saved ${key}${expired(parsed.data, ctx.now()) ? ' (already expired)' : ''}.`);
+    return render(c, `Saved ${key}.`);
   });
 
   app.post('/dashboard/overrides/delete', async (c) => {
@@ -139,6 +141,8 @@ export function registerDashboard(app: Hono<Env>, ctx: DashboardContext): void {
     if (error) return render(c, `Error: ${error}`);
     const expires = formExpires(expiresText!);
     if (expires instanceof Error) return render(c, `Error: ${expires.message}`);
+    const past = pastExpiry({ expires }, ctx.now());
+    if (past) return render(c, `Error: ${past}`);
     const kv = kvOf(c);
     if (!kv) return render(c, 'Error: no KV namespace is bound');
     const key = listKey({ list: list as ListName, kind: kind as ListKind, value: value! });

@@ -21,17 +21,18 @@ function costOf(rule: CompiledRule, headers: Headers): number {
  * Decides a request against the policy: lists first, then every matching
  * rule. Rules are grouped by key value, each key's object is asked once, and
  * different keys are asked in parallel. A key that fails or times out
- * follows its rules' fail-open / fail-closed setting.
+ * follows its rules' fail-open / fail-closed setting. `host`, when given,
+ * is the host rules match instead of the request's.
  */
-export function evaluate(request: Request, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+export function evaluate(request: Request, deps: LimiterDeps, now: number, host?: string): MaybePromise<Verdict> {
   const policy = deps.compiled.policy;
-  if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now);
-  return resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now).then((identity) => evaluateAs(request, identity, deps, now));
+  if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now, host);
+  return resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now).then((identity) => evaluateAs(request, identity, deps, now, host));
 }
 
 /** {@link evaluate} once the caller's identity is known: lists first, then the rules. */
-function evaluateAs(request: Request, identity: Identity, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
-  const view = viewOf(request, deps.compiled.policy, identity);
+function evaluateAs(request: Request, identity: Identity, deps: LimiterDeps, now: number, host: string | undefined): MaybePromise<Verdict> {
+  const view = viewOf(request, deps.compiled.policy, identity, host);
   if (!hasLists(deps)) return limitsFor(request, view, deps, now);
   return after(listedAs(view, deps, now), (listed) => (listed === 'allow' ? unlimited(view) : listed === 'block' ? blockedVerdict(view, deps) : limitsFor(request, view, deps, now)));
 }

@@ -30,8 +30,24 @@ export function effectiveMethod(request: Request, policy: Policy): string {
   return override && OVERRIDABLE.has(override) ? override : method;
 }
 
-export function viewOf(request: Request, policy: Policy, identity: Identity): RequestView {
-  return new View(request, policy, identity);
+/**
+ * Why the request's method override cannot be read one way only, or
+ * `undefined`. A list (`DELETE, x`), which is also how a repeated header
+ * arrives, means different methods to different origins: Express takes the
+ * first item, Rack and Symfony the whole value (no method, so a POST, or an
+ * error). Whichever reading the limiter chose, an origin reading it the
+ * other way would step out of a limit, so such a request is refused (400).
+ */
+export function ambiguousOverride(request: Request, policy: Policy): string | undefined {
+  const header = policy.methodOverrideHeader;
+  if (!header || request.method.toUpperCase() !== 'POST') return undefined;
+  const value = request.headers.get(header);
+  return value?.includes(',') ? `${header} must name one method; it was sent more than once or as a list` : undefined;
+}
+
+/** The request as rules see it; `host`, when given, is the host rules match instead of the request's (the host it is forwarded to). */
+export function viewOf(request: Request, policy: Policy, identity: Identity, host?: string): RequestView {
+  return new View(request, policy, identity, host);
 }
 
 /** A {@link RequestView}: its fields are read once, `request.cf` (built anew on every read, and seldom needed) when first asked for. */
@@ -49,8 +65,11 @@ class View implements RequestView {
     private readonly request: Request,
     policy: Policy,
     readonly identity: Identity,
+    forwardedHost: string | undefined,
   ) {
-    const { hostname, pathname } = hostAndPath(request.url);
+    const url = hostAndPath(request.url);
+    const { pathname } = url;
+    const hostname = forwardedHost?.toLowerCase() ?? url.hostname;
     const readings = pathReadings(pathname, policy.caseSensitivePaths);
     this.method = effectiveMethod(request, policy);
     // `api.example.com.` (fully qualified) is the same host as `api.example.com`.

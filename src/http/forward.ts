@@ -23,6 +23,26 @@ function originPrefix(originUrl: string): string {
   return prefix;
 }
 
+/** The host name of each origin URL forwarded to, worked out once. */
+const originHosts = new Map<string, string>();
+
+/**
+ * The host name an admitted request is forwarded to: the origin's when
+ * there is one (it replaces the host the client asked for), otherwise
+ * `undefined` (the request's own, as `fetch(request)` keeps it).
+ *
+ * @example forwardedHost('https://Origin.example.com:8443/base') // 'origin.example.com'
+ */
+export function forwardedHost(originUrl: string | undefined): string | undefined {
+  if (!originUrl) return undefined;
+  let host = originHosts.get(originUrl);
+  if (host === undefined) {
+    host = new URL(originUrl).hostname;
+    if (originHosts.size < 64) originHosts.set(originUrl, host);
+  }
+  return host;
+}
+
 /** The URL an admitted request goes to: its path and query under the origin's base path. */
 export function originTarget(requestUrl: string, originUrl: string | undefined): string {
   if (!originUrl) return requestUrl;

@@ -6,6 +6,7 @@ import { DenyCache } from '../engine/deny-cache';
 import { LeaseCache } from '../engine/lease-cache';
 import { after, isPending } from '../engine/maybe';
 import { evaluate } from '../engine/evaluate';
+import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/verdict';
 import { logEvent } from '../observability/log';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
@@ -21,7 +22,7 @@ import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
 import { forwardingOf, type ClientAddressForwarding } from './origin-headers';
-import { refusalResponse } from './refusal';
+import { badRequestResponse, refusalResponse } from './refusal';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -73,6 +74,16 @@ export interface RateLimitOptions {
    * policy's dialect built, and returns the response to send.
    */
   readonly onRefused?: (c: Context, verdict: Verdict, response: Response) => Response | Promise<Response>;
+  /**
+   * The host rules match (`match.hosts`, `exceptHosts`): the host the
+   * request is forwarded to. By default the request's own, right where
+   * requests go to the origin of the host they were sent to (`fetch(request)`
+   * on a route). A worker that sends every request to one origin returns
+   * that origin's host, so a client's `Host` cannot pick another host's limits.
+   *
+   * @example rateLimit({ policy, host: (c) => forwardedHost(c.env.ORIGIN_URL) })
+   */
+  readonly host?: (c: Context) => string | undefined;
 }
 
 /** Checks the options besides the policy (which `parsePolicy` checks), so a mistake throws when the middleware is built. */
@@ -84,7 +95,7 @@ function checkOptions(options: RateLimitOptions): void {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value))) fail(name, 'a binding name such as "RATE_LIMITER"');
   }
-  for (const name of ['now', 'onRefused'] as const) if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function');
+  for (const name of ['now', 'onRefused', 'host'] as const) if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function');
   if (options.overrides !== undefined && options.overrides !== false && typeof options.overrides !== 'function') fail('overrides', 'false or a function');
   if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') fail('coalesce', 'true or false');
   if (options.denyCache !== undefined && options.denyCache !== false && !(options.denyCache instanceof DenyCache)) fail('denyCache', 'false or a DenyCache');
@@ -143,7 +154,7 @@ export interface RateLimitHandle {
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { readonly handle: RateLimitHandle } {
   checkOptions(options);
-  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now, onRefused } = options;
+  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now, onRefused, host: hostOf } = options;
   // A validated policy is valid input too: parsing again is cheap and happens once, here.
   const policy = parsePolicy(options.policy);
   const compiled = compilePolicy(policy);
@@ -226,11 +237,13 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
-      const answer = await quotaReport(c.req.raw, requestDeps(c), at, snapshots);
+      const answer = await quotaReport(c.req.raw, requestDeps(c), at, snapshots, hostOf?.(c));
       if ('blocked' in answer) return refused(c, answer.blocked, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
-    const deciding = evaluate(c.req.raw, requestDeps(c), at);
+    const ambiguous = ambiguousOverride(c.req.raw, policy);
+    if (ambiguous !== undefined) return badRequestResponse(ambiguous);
+    const deciding = evaluate(c.req.raw, requestDeps(c), at, hostOf?.(c));
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);

@@ -25,3 +25,15 @@ export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettin
   headers.set('Cache-Control', 'no-store');
   return new Response(verdict.view.method === 'HEAD' ? null : body.text, { status: verdict.status, headers });
 }
+
+/**
+ * A 400 for a request the limiter cannot read one way only (see
+ * `ambiguousOverride`), as an RFC 9457 problem naming what is wrong. It is
+ * answered before any limit is asked, so it is never forwarded or counted.
+ */
+export function badRequestResponse(detail: string): Response {
+  return new Response(JSON.stringify({ type: 'about:blank', title: 'Bad Request', status: 400, detail }), {
+    status: 400,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
+  });
+}

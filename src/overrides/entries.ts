@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { duplicateLimitNames } from '../policy/limit-names';
 import { limitSchema } from '../policy/schema';
 
 /**
@@ -33,7 +34,11 @@ const expiresSchema = z.iso.datetime({ offset: true, error: 'expires is an ISO 8
 const reasonSchema = z.string().max(500).optional();
 
 const exemptSchema = z.strictObject({ exempt: z.literal(true), expires: expiresSchema, reason: reasonSchema });
-const replaceSchema = z.strictObject({ limits: z.array(limitSchema).min(1).max(16), expires: expiresSchema, reason: reasonSchema });
+const replaceSchema = z
+  .strictObject({ limits: z.array(limitSchema).min(1).max(16), expires: expiresSchema, reason: reasonSchema })
+  .superRefine((value, ctx) => {
+    for (const { index, message } of duplicateLimitNames(value.limits)) ctx.addIssue({ code: 'custom', message, path: ['limits', index, 'name'] });
+  });
 
 /** The JSON value of an override: replaced limits, or an exemption. */
 export const overrideValueSchema = z.union([exemptSchema, replaceSchema]);
@@ -113,6 +118,15 @@ export function parseListKey(key: string): ListTarget | { error: string } {
   if (!(LIST_KINDS as readonly string[]).includes(kind)) return { error: `"${kind}" is not one of ip, country, asn, credential` };
   const error = listValueError(kind as ListKind, value);
   return error ? { error } : { list: list as ListName, kind: kind as ListKind, value };
+}
+
+/**
+ * Why a new entry's `expires` cannot be written: one already past would
+ * never apply. Entries read from KV are not held to this (they expire as
+ * time passes); an expired one is ignored.
+ */
+export function pastExpiry(value: { expires?: string | undefined }, now: number): string | undefined {
+  return value.expires !== undefined && Date.parse(value.expires) <= now ? `expires ${value.expires} has passed: give a time after ${new Date(now).toISOString()}` : undefined;
 }
 
 /** Whether an entry's `expires` has passed. */

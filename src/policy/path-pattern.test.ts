@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizePath } from '../request/normalize-path';
-import { compileHostPattern, compilePathPattern } from './path-pattern';
+import { compileHostPattern, compilePathPattern, pathPatternError } from './path-pattern';
 
 describe('compilePathPattern', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -18,6 +18,24 @@ describe('compilePathPattern', () => {
     ['/', '/', true],
     ['/', '/x', false],
     ['/API/V1/Gems', '/api/v1/gems', true],
+    ['/api/v1/gems', '/api/v1/gems.json', false],
+    ['/api/v1/gems(.:format)', '/api/v1/gems', true],
+    ['/api/v1/gems(.:format)', '/api/v1/gems.json', true],
+    ['/api/v1/gems(.:format)', '/api/v1/gems.yaml', true],
+    ['/api/v1/gems(.:format)', '/api/v1/gems.', false],
+    ['/api/v1/gems(.:format)', '/api/v1/gems.json.yaml', false],
+    ['/api/v1/gems(.:format)', '/api/v1/gemsjson', false],
+    ['/api/v1/gems(.:format)', '/api/v1/gems/json', false],
+    ['/api/v1/gems(.:format)', '/api/v1/gems.json/x', false],
+    ['/api/v1/gems(.json|yaml)', '/api/v1/gems.yaml', true],
+    ['/api/v1/gems(.json|yaml)', '/api/v1/gems', true],
+    ['/api/v1/gems(.json|yaml)', '/api/v1/gems.xml', false],
+    ['/api/v1/gems(.JSON|yaml)', '/api/v1/gems.json', true],
+    ['/api/v1/gems/:gem/owners(.:format)', '/api/v1/gems/rails/owners.yaml', true],
+    ['/api/v1/gems/:gem/owners(.:format)', '/api/v1/gems/rails.json/owners', true],
+    ['/api/v1/gems/:gem(.:format)', '/api/v1/gems/rails.json', true],
+    ['/api/v1/gems/:gem(.:format)', '/api/v1/gems/rails/owners', false],
+    ['/api/v1/gems/*/yank(.:format)', '/api/v1/gems/x/yank.json', true],
   ];
   it.each(cases)('%s on %s is %s', (pattern, path, expected) => {
     expect(compilePathPattern(pattern, false)(path)).toBe(expected);
@@ -32,6 +50,23 @@ describe('compilePathPattern', () => {
 
   it('respects case when asked', () => {
     expect(compilePathPattern('/X', true)(normalizePath('/x', true))).toBe(false);
+  });
+});
+
+describe('pathPatternError', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['/x', undefined],
+    ['/x(.:format)', undefined],
+    ['/x/:id(.json|yaml)', undefined],
+    ['/x(.:format)/y', 'a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern'],
+    ['/x(.:fmt)', 'a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern'],
+    ['/x(json)', 'a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern'],
+    ['/x(.json|)', 'a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern'],
+    ['/x/*(.:format)', 'a format suffix follows a segment: "/x(.:format)", "/x/:id(.:format)"'],
+    ['/(.:format)', 'a format suffix follows a segment: "/x(.:format)", "/x/:id(.:format)"'],
+  ];
+  it.each(cases)('%s: %s', (pattern, expected) => {
+    expect(pathPatternError(pattern)).toBe(expected);
   });
 });
 

@@ -82,6 +82,8 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['an empty path list', withRule({ match: { paths: [] } }), ['rules[0] "r".match.paths: Too small: expected array to have >=1 items']],
   ['a path without a leading slash', withRule({ match: { paths: ['admin/*'] } }), ['rules[0] "r".match.paths[0]: path patterns start with "/" or are "*"']],
   ['an excepted path without a leading slash', withRule({ match: { exceptPaths: ['info/*'] } }), ['rules[0] "r".match.exceptPaths[0]: path patterns start with "/" or are "*"']],
+  ['a format suffix inside a path', withRule({ match: { paths: ['/gems(.:format)/owners'] } }), ['rules[0] "r".match.paths[0]: a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern']],
+  ['a format suffix after a wildcard', withRule({ match: { exceptPaths: ['/info/*(.:format)'] } }), ['rules[0] "r".match.exceptPaths[0]: a format suffix follows a segment: "/x(.:format)", "/x/:id(.:format)"']],
   ['an empty tier list', policy({ identity: { credential: 'bearer' } }, [rule({ match: { tiers: [] } })]), ['rules[0] "r".match.tiers: Too small: expected array to have >=1 items']],
   ['an empty tier name', policy({ identity: { credential: 'bearer' } }, [rule({ match: { tiers: [''] } })]), ['rules[0] "r".match.tiers[0]: Too small: expected string to have >=1 characters']],
   ['tiers without an identity section', withRule({ match: { tiers: ['pro'] } }), ['rules[0] "r".key: uses identity or tiers, but the policy has no "identity" section']],

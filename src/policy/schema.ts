@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LEASE_ALGORITHMS } from '../algorithms/lease';
 import { formatDuration, parseDuration } from './duration';
+import { pathPatternError } from './path-pattern';
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
 
@@ -97,6 +98,15 @@ const methodSchema = z
   .regex(/^[A-Za-z]+$/, 'methods are words such as GET or POST')
   .transform((m) => m.toUpperCase());
 
+/** A path pattern (see `compilePathPattern`), refused with the reason it cannot be compiled. */
+const pathPatternSchema = z
+  .string()
+  .regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')
+  .superRefine((pattern, ctx) => {
+    const error = pathPatternError(pattern);
+    if (error) ctx.addIssue({ code: 'custom', message: error });
+  });
+
 /** Which requests a rule applies to. Every listed condition must hold; an omitted one always holds. */
 export const matchSchema = z.strictObject({
   methods: z.array(methodSchema).min(1).optional(),
@@ -104,10 +114,10 @@ export const matchSchema = z.strictObject({
   hosts: z.array(z.string().min(1)).min(1).optional(),
   /** Hosts the rule never applies to, even when `hosts` matches (e.g. a downloads domain with limits of its own). */
   exceptHosts: z.array(z.string().min(1)).min(1).optional(),
-  /** Path patterns: `/x` exact, `/x/*` the path and everything below, `:name` one segment, `*` all. */
-  paths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
+  /** Path patterns: `/x` exact, `/x/*` the path and everything below, `:name` one segment, `*` all; `(.:format)` or `(.json|yaml)` at the end allows a format suffix. */
+  paths: z.array(pathPatternSchema).min(1).optional(),
   /** Path patterns the rule never applies to, even when `paths` matches (e.g. endpoints with limits of their own). */
-  exceptPaths: z.array(z.string().regex(/^(\*|\/.*)$/, 'path patterns start with "/" or are "*"')).min(1).optional(),
+  exceptPaths: z.array(pathPatternSchema).min(1).optional(),
   /** Identity tiers the rule applies to, `anonymous` for callers without a credential. */
   tiers: z.array(z.string().min(1)).min(1).optional(),
 });

@@ -1,17 +1,28 @@
 import { definePolicy } from '../policy/parse';
 
+/*
+ * RubyGems.org is a Rails app: most routes take an optional format suffix
+ * (`(.:format)`), so `/api/v1/gems.json` is the same action as
+ * `/api/v1/gems`. Rules that limit carry `(.:format)` (any suffix); the
+ * index exception carries only the formats its routes accept, so a suffix
+ * cannot move a request out from under the general cap.
+ */
+
 /** Compact index and dependency API: the load balancer's higher cap (bundler's resolver). */
-const INDEX_PATHS = ['/api/v1/dependencies', '/api/v1/dependencies.json', '/info/*', '/versions', '/names'];
+const INDEX_PATHS = ['/api/v1/dependencies(.marshal|json)', '/info/*', '/versions(.:format)', '/names(.:format)'];
 
 /** Sign-in, sign-up, password reset, profile and email confirmation. */
-const AUTH_PATHS = ['/session', '/session/*', '/sign_in', '/sign_up', '/users', '/users/*', '/password', '/passwords', '/passwords/*', '/profile', '/profile/*', '/email_confirmations', '/email_confirmations/*'];
+const AUTH_PATHS = [
+  '/session(.:format)', '/session/*', '/sign_in(.:format)', '/sign_up(.:format)', '/users(.:format)', '/users/*',
+  '/password(.:format)', '/passwords(.:format)', '/passwords/*', '/profile(.:format)', '/profile/*', '/email_confirmations(.:format)', '/email_confirmations/*',
+];
 
 /** MFA, ownership changes, API key retrieval and gem yanking. */
 const SENSITIVE_PATHS = [
-  '/multifactor_auth', '/multifactor_auth/*', '/api/v1/multifactor_auth', '/api/v1/multifactor_auth/*',
-  '/api/v1/gems/:gem/owners', '/api/v1/gems/:gem/owners.json', '/gems/:gem/owners', '/gems/:gem/owners/*',
-  '/api/v1/api_key', '/api/v1/api_key.json', '/api/v1/api_key.yaml',
-  '/api/v1/gems/yank',
+  '/multifactor_auth(.:format)', '/multifactor_auth/*', '/api/v1/multifactor_auth(.:format)', '/api/v1/multifactor_auth/*',
+  '/api/v1/gems/:gem/owners(.:format)', '/gems/:gem/owners(.:format)', '/gems/:gem/owners/*',
+  '/api/v1/api_key(.:format)',
+  '/api/v1/gems/yank(.:format)',
 ];
 
 /**
@@ -25,7 +36,7 @@ const SENSITIVE_PATHS = [
  *   and 600 per 25 hours (rack-attack's limit × level per period ^ level:
  *   300 × 1 per 300 s, 300 × 2 per 300² s); requests without an API key (web
  *   sessions) back off per IP the same way;
- * - gem publishing (`POST /api/v1/gems`): 400 *successful* pushes per hour
+ * - gem publishing (`POST /api/v1/gems`, `.json` and `.yaml` alike): 400 *successful* pushes per hour
  *   per account, and failed pushes counted separately at 300 per 5 minutes
  *   and 600 per 25 hours. Each push reserves before the origin is asked and
  *   keeps only the count its response status matches.
@@ -69,7 +80,7 @@ export default definePolicy({
     },
     {
       name: 'push',
-      match: { methods: ['POST'], paths: ['/api/v1/gems'] },
+      match: { methods: ['POST'], paths: ['/api/v1/gems(.:format)'] },
       key: { identity: 'subject' },
       limits: [{ name: 'pushes', limit: 400, window: '1h', countWhen: { status: ['2xx'] } }],
       backoff: { name: 'failed-pushes', limit: 300, period: '300s', levels: 2, countWhen: { status: ['4xx', '5xx'] } },

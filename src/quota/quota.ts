@@ -57,12 +57,12 @@ export class SnapshotCache {
  * `method` and `path` (query parameters) narrow it to the rules a given
  * request would meet; without them every rule whose key the caller has is listed.
  */
-export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache()): Promise<{ readonly report: QuotaReport } | { readonly blocked: Verdict }> {
+export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache(), host?: string): Promise<{ readonly report: QuotaReport } | { readonly blocked: Verdict }> {
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
   const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
-  const view = viewOf(request, policy, identity);
+  const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
   if ((await listedAs(view, deps, now)) === 'block') return { blocked: blockedVerdict(view, deps) };
   const askedMethod = url.searchParams.get('method')?.toUpperCase();

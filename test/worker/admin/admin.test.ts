@@ -112,6 +112,50 @@ describe('the admin API: overrides', () => {
     expect((await admin('/overrides/per-ip/key/a/b', { method: 'PUT', body: JSON.stringify({ exempt: true }) })).status).toBe(404);
   });
 
+  it('answers 400 naming the field for limits sharing a name (they would share one counter), and writes nothing', async () => {
+    const cases: Array<[object, string, string]> = [
+      [{ limits: [{ name: 'burst', limit: 2, window: '1m' }, { name: 'burst', limit: 50, window: '1h' }] }, 'limits.1.name', 'limits.1.name: duplicate limit name "burst"'],
+      [{ limits: [{ limit: 2, window: '1m' }, { limit: 5, window: '60s' }] }, 'limits.1.name', 'limits.1.name: another limit is already named "1m" after its window: give these limits distinct names'],
+      [{ limits: [{ limit: 50, window: '1h' }, { name: '1h', limit: 2, window: '1m' }] }, 'limits.1.name', 'limits.1.name: duplicate limit name "1h"'],
+    ];
+    for (const [body, field, error] of cases) {
+      const response = await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify(body) });
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(response.json()).toEqual({ field, error });
+    }
+    expect((await kv.list({ prefix: 'override:' })).keys).toEqual([]);
+    const distinct = await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify({ limits: [{ limit: 2, window: '1m' }, { limit: 50, window: '1h' }] }) });
+    expect(distinct.status).toBe(200);
+  });
+
+  it('answers 400 naming expires for an override or list entry that has already expired, and writes nothing', async () => {
+    const past = new Date(Date.now() - 60_000).toISOString();
+    for (const [path, body] of [
+      [`/overrides/per-ip/key/${freshIp()}`, { exempt: true, expires: past }],
+      [`/overrides/per-ip/key/${freshIp()}`, { limits: [{ limit: 2, window: '1m' }], expires: '2020-01-01T00:00:00+02:00' }],
+      ['/lists/block/ip/203.0.113.9', { expires: past, reason: 'abuse' }],
+    ] as const) {
+      const response = await admin(path, { method: 'PUT', body: JSON.stringify(body) });
+      expect(response.status, path).toBe(400);
+      expect(response.json().field).toBe('expires');
+      expect(response.json().error).toMatch(/^expires .* has passed: give a time after /);
+    }
+    expect((await kv.list({ prefix: '' })).keys.filter((k) => !k.name.startsWith('identity:'))).toEqual([]);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify({ exempt: true, expires: future }) })).status).toBe(200);
+  });
+
+  it('ignores and reports an override written by hand whose limits share a name: the policy limit applies, never a 500', async () => {
+    const ip = freshIp();
+    await kv.put(`override:per-ip:key:${ip}`, JSON.stringify({ limits: [{ limit: 1, window: '1m' }, { limit: 1000, window: '1m' }] }));
+    const listed = (await admin('/overrides')).json();
+    expect(listed.overrides).toEqual([]);
+    expect(listed.malformed).toEqual([{ key: `override:per-ip:key:${ip}`, errors: ['limits.1.name: another limit is already named "1m" after its window: give these limits distinct names'] }]);
+    const responses = [await hit(ip), await hit(ip)];
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(responses[1]!.headers.get('X-RateLimit-Limit')).toBe('10');
+  });
+
   it('lists malformed entries written by hand, which the limiter ignores', async () => {
     await kv.put('override:per-ip:key:9.9.9.9', '{"limits": 3}');
     const listed = (await admin('/overrides')).json();

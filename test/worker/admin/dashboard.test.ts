@@ -104,6 +104,16 @@ describe('the dashboard page', () => {
     await env.RATE_LIMIT_CONFIG.delete('list:block:ip:203.0.113.0/24');
   });
 
+  it('refuses an override or list entry whose expiry has passed, saving nothing', async () => {
+    const cookie = await signIn();
+    const override = await post('/overrides', { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: '2020-01-02T03:04' }, { Cookie: cookie });
+    expect(await override.text()).toContain('Error: expires 2020-01-02T03:04:00.000Z has passed');
+    const listed = await post('/lists', { list: 'block', kind: 'ip', value: '203.0.113.0/24', expires: '2020-01-02T03:04' }, { Cookie: cookie });
+    expect(await listed.text()).toContain('Error: expires 2020-01-02T03:04:00.000Z has passed');
+    expect(await env.RATE_LIMIT_CONFIG.get('override:per-ip:key:1.2.3.4')).toBeNull();
+    expect(await env.RATE_LIMIT_CONFIG.get('list:block:ip:203.0.113.0/24')).toBeNull();
+  });
+
   it('takes a session cookie of any length or alphabet as just a wrong one', async () => {
     expect((await page('', { headers: { Cookie: `erl_admin=${encodeURIComponent('é'.repeat(64))}` } })).status).toBe(401);
     expect((await page('', { headers: { Cookie: `erl_admin=${'a'.repeat(5000)}` } })).status).toBe(401);

@@ -146,7 +146,32 @@ describe('method-override headers', () => {
   });
 
   it('an override to a made-up method leaves a POST a POST', async () => {
-    expect(await send(true, [['POST', undefined], ['POST', 'FROBNICATE'], ['POST', 'DELETE, GET'], ['POST', 'X'.repeat(10_000)]])).toEqual([200, 429, 429, 429]);
+    expect(await send(true, [['POST', undefined], ['POST', 'FROBNICATE'], ['POST', 'DELETE GET'], ['POST', 'X'.repeat(10_000)]])).toEqual([200, 429, 429, 429]);
+  });
+
+  it('a list or a repeated header, which origins read differently, is refused with 400 and counts toward nothing', async () => {
+    const app = testApp(policy(true), { now: () => T0 });
+    const ip = freshIp();
+    const deleteAs = (value: string | string[]) => {
+      const headers = new Headers(from(ip).headers);
+      for (const v of [value].flat()) headers.append('X-HTTP-Method-Override', v);
+      return app.request('/x', { method: 'POST', headers });
+    };
+    expect((await app.request('/x', { method: 'DELETE', ...from(ip) })).status).toBe(200);
+    // Express's method-override reads each of these as DELETE; Rack as a POST.
+    for (const value of ['DELETE, x', 'DELETE,x', ' delete , POST', ['DELETE', 'x'], ['DELETE', 'DELETE'], 'x, DELETE']) {
+      const refused = await deleteAs(value);
+      expect(refused.status, String(value)).toBe(400);
+      expect(refused.headers.get('Content-Type')).toBe('application/problem+json');
+      expect(await refused.json()).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: 'X-HTTP-Method-Override must name one method; it was sent more than once or as a list' });
+    }
+    // None of them spent the POST budget.
+    expect((await app.request('/x', { method: 'POST', ...from(ip) })).status).toBe(200);
+    expect((await deleteAs('DELETE')).status).toBe(429);
+  });
+
+  it('a GET with a listed override is a GET: only a POST is overridden', async () => {
+    expect(await send(true, [['GET', 'DELETE, x'], ['GET', 'DELETE, x']])).toEqual([200, 429]);
   });
 
   it('when the policy does not name the header, it is ignored', async () => {

@@ -1,7 +1,10 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { identityRow } from '../../../src/identity/record';
+import { compilePolicy } from '../../../src/policy/compile';
+import type { Policy } from '../../../src/policy/schema';
 import rubygems from '../../../src/presets/rubygems';
+import { normalizePath } from '../../../src/request/normalize-path';
 import { sha256Hex } from '../../../src/request/credentials';
 import { freshIp } from '../../support/app';
 import { call, presetApp, runs, statuses, T0, type Call } from './support';
@@ -160,5 +163,47 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     clock.advance(2_000);
     expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(200);
     expect((await call(app, '/info/rails', { ip }, env)).status).toBe(200);
+  });
+
+  describe('Rails format suffixes (`(.:format)`): the same action, the same rules', () => {
+    const compiled = compilePolicy(rubygems);
+    const rulesOn = (method: string, path: string, tier = 'account') =>
+      compiled.rules.filter((r) => r.matches({ method, host: 'rubygems.org', path: normalizePath(path), tier })).map((r) => r.name);
+    const cases: Array<[string, string, string[]]> = [
+      ['POST', '/api/v1/gems', ['lb-ip', 'push']],
+      ['POST', '/api/v1/gems.json', ['lb-ip', 'push']],
+      ['POST', '/api/v1/gems.yaml', ['lb-ip', 'push']],
+      ['POST', '/api/v1/gems/rails/owners.yaml', ['lb-ip', 'sensitive']],
+      ['DELETE', '/api/v1/gems/rails/owners.json', ['lb-ip', 'sensitive']],
+      ['DELETE', '/api/v1/gems/yank.json', ['lb-ip', 'sensitive']],
+      ['GET', '/api/v1/api_key.yaml', ['lb-ip', 'sensitive']],
+      ['GET', '/api/v1/multifactor_auth.json', ['lb-ip', 'sensitive']],
+      ['POST', '/session.json', ['lb-ip', 'auth']],
+      ['GET', '/sign_in.html', ['lb-ip', 'auth']],
+      ['GET', '/versions.json', ['lb-index']],
+      ['GET', '/names.txt', ['lb-index']],
+      ['GET', '/api/v1/dependencies.json', ['lb-index']],
+      ['GET', '/api/v1/dependencies.marshal', ['lb-index']],
+      // Rails routes the dependency API in marshal and JSON only: any other suffix is an ordinary request.
+      ['GET', '/api/v1/dependencies.yaml', ['lb-ip']],
+      ['GET', '/api/v1/gems/rails.json', ['lb-ip']],
+    ];
+    it.each(cases)('%s %s: %j', (method, path, expected) => {
+      expect(rulesOn(method, path)).toEqual(expected);
+    });
+
+    it('counts pushes to /api/v1/gems, .json and .yaml toward one cap', async () => {
+      const capped: Policy = { ...rubygems, rules: rubygems.rules.map((r) => (r.name === 'push' ? { ...r, limits: r.limits.map((l) => ({ ...l, limit: 2 })) } : r)) };
+      const { app, clock } = presetApp(capped);
+      const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
+      clock.set(T0 + 21_600_000);
+      const push = { ip: freshIp(), method: 'POST', headers };
+      const out: number[] = [];
+      for (const path of ['/api/v1/gems', '/api/v1/gems.json', '/api/v1/gems', '/api/v1/gems.json', '/api/v1/gems.yaml', '/API/V1/Gems.YAML']) {
+        out.push((await call(app, path, push, env)).status);
+        clock.advance(150);
+      }
+      expect(out).toEqual([200, 200, 429, 429, 429, 429]);
+    });
   });
 });
