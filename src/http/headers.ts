@@ -22,19 +22,20 @@ function pressure(r: LimitResult): number {
 }
 
 /**
- * Whether a result stays out of the headers: shadow limits, and limits of
- * `countResponses` rules while they admit (they count failed responses, not
- * the requests a caller plans with; once they refuse, they are what to report).
+ * Whether a result stays out of the headers: shadow limits, and, while they
+ * admit, limits of `quiet` rules and of `countResponses` rules (they count
+ * failed responses, not the requests a caller plans with). Once they refuse,
+ * they are what to report.
  */
 function hidden(r: LimitResult): boolean {
-  return r.shadow || (r.limit.countResponses !== undefined && r.decision.allowed);
+  return r.shadow || ((r.limit.countResponses !== undefined || r.rule.rule.quiet) && r.decision.allowed);
 }
 
 /**
  * The limit a single-valued header family reports: when refused, the refusing
  * limit with the longest wait; otherwise the one closest to being reached,
  * percentage-wise (Keygen's `X-RateLimit-Window` semantics). Shadow limits
- * never show, nor response-counting limits that admit.
+ * never show, nor quiet or response-counting limits that admit.
  */
 export function headlineResult(results: readonly LimitResult[], refused: boolean): LimitResult | undefined {
   const visible = results.filter((r) => !hidden(r));

@@ -158,6 +158,7 @@ function quotaRuleOf(perAddress: { readonly limit: number; readonly window: numb
     countRefused: false,
     shadow: false,
     cost: 1,
+    quiet: false,
   };
 }
 

@@ -212,6 +212,13 @@ export const ruleSchema = z
      * origin is asked.
      */
     countResponses: countWhenSchema.optional(),
+    /**
+     * Keep the rule's limits out of the rate-limit headers and the quota
+     * endpoint until they refuse: for floors that bound abuse (a per-address
+     * ceiling, an auth-failure count) rather than describe the budget callers
+     * plan by.
+     */
+    quiet: z.boolean().default(false),
   })
   .superRefine((rule, ctx) => {
     if (rule.lease) {

@@ -68,6 +68,7 @@ export default definePolicy({
     {
       // Not from Cloudsmith's page: our addition (see above).
       name: 'address-ceiling',
+      quiet: true,
       match: { exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
       key: 'ip',
       limits: [{ name: '1h', limit: 32_400, window: '1h' }],
@@ -77,6 +78,7 @@ export default definePolicy({
       // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
       // credentials stop costing the origin an authentication each.
       name: 'auth-failures',
+      quiet: true,
       key: 'ip',
       countResponses: { status: [401, 403] },
       limits: [{ name: '10m', limit: 100, window: '10m' }],

@@ -33,9 +33,10 @@ export default definePolicy({
       limits: [{ limit: 5, window: '10m' }],
       response: { message: 'Too many login attempts. Retry in {retryAfter} seconds.' },
     },
-    { name: 'per-address', key: 'ip', limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
+    { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {
       name: 'auth-failures',
+      quiet: true,
       key: 'ip',
       countResponses: { status: [401, 403] },
       limits: [{ limit: 20, window: '10m' }],

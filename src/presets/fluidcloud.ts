@@ -37,12 +37,13 @@ export default definePolicy({
   },
   rules: [
     // Not from FluidCloud's page: our addition (see above).
-    { name: 'address-ceiling', key: 'ip', limits: [{ name: '60s', limit: 1_200, window: '60s' }] },
+    { name: 'address-ceiling', key: 'ip', quiet: true, limits: [{ name: '60s', limit: 1_200, window: '60s' }] },
     {
       // Not from FluidCloud's page: our addition. Answers of 401 or 403 from the origin, per client address:
       // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
       // credentials stop costing the origin an authentication each.
       name: 'auth-failures',
+      quiet: true,
       key: 'ip',
       countResponses: { status: [401, 403] },
       limits: [{ name: '10m', limit: 100, window: '10m' }],

@@ -61,6 +61,7 @@ export default definePolicy({
     {
       // Not from Keygen's page: our addition (see above).
       name: 'address-ceiling',
+      quiet: true,
       key: 'ip',
       limits: [
         { name: '30s', limit: 6_000, window: '30s' },
@@ -72,6 +73,7 @@ export default definePolicy({
       // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
       // credentials stop costing the origin an authentication each.
       name: 'auth-failures',
+      quiet: true,
       key: 'ip',
       countResponses: { status: [401, 403] },
       limits: [{ name: '10m', limit: 100, window: '10m' }],

@@ -98,7 +98,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
       const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect?.(now));
-      return limits.map((limit): QuotaLimit => {
+      const reported = limits.map((limit): QuotaLimit => {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
         const total = decision?.limit ?? limit.config.burst ?? limit.config.limit;
@@ -114,6 +114,8 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
           ...(rule.rule.countResponses ? { countsResponses: rule.rule.countResponses.status } : {}),
         };
       });
+      // A quiet rule's limits show once they are spent, as they would in a refusal's headers.
+      return rule.rule.quiet ? reported.filter((l) => l.remaining === 0) : reported;
     }),
   );
   return { report: { policy: policy.name, tier: identity.tier, limits: perRule.flat() } };
