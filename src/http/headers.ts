@@ -28,7 +28,7 @@ function pressure(r: LimitResult): number {
  * they are what to report.
  */
 function hidden(r: LimitResult): boolean {
-  return r.shadow || ((r.limit.countResponses !== undefined || r.rule.rule.quiet) && r.decision.allowed);
+  return r.shadow || ((r.limit.countResponses !== undefined || r.limit.quiet === true) && r.decision.allowed);
 }
 
 /**

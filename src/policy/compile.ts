@@ -16,6 +16,8 @@ export interface CompiledLimit {
   readonly countWhen?: (status: number) => boolean;
   /** Present when the rule counts the origin's responses (`countResponses`): requests are only checked, matching responses are charged after they arrive. */
   readonly countResponses?: (status: number) => boolean;
+  /** Present when the rule is `quiet`: reported only where the limit refuses. */
+  readonly quiet?: true;
 }
 
 /** What the matcher knows of a request. */
@@ -88,6 +90,7 @@ function compileLimit(rule: Rule, limit: Limit): CompiledLimit {
     config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}) },
     ...(limit.countWhen ? { countWhen: statusMatcher(limit.countWhen) } : {}),
     ...(rule.countResponses ? { countResponses: statusMatcher(rule.countResponses) } : {}),
+    ...(rule.quiet ? { quiet: true as const } : {}),
   };
 }
 
