@@ -110,7 +110,7 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/api/v1/gems/yank?status=401', () => ({ ip, method: 'DELETE', headers: { Authorization: uuid() } }), () => clock.advance(200));
     expect(statuses).toEqual([...Array(100).fill(401), ...Array(5).fill(429)]);
     expect(reachedOrigin).toBe(100);
-    expect(last.text_).toBe('Retry later');
+    expect(last.text_).toBe('Retry later\n');
   });
 
   it('Cloudsmith\'s quota endpoint answers one address 60 times a minute, so it is no unlimited oracle for which keys have a record', async () => {
