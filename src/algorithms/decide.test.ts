@@ -28,6 +28,24 @@ function store() {
 }
 
 describe('decideKey', () => {
+  it('only checks a check-only limit: it refuses once its count is reached, but never counts a request', () => {
+    const s = store();
+    const limits = [minute('per-ip/1m', 5), minute('auth-failures/1m', 2, { checkOnly: true })];
+    const admitted = s.decide({ now: 1, limits });
+    expect(admitted.allowed).toBe(true);
+    expect(admitted.outcomes.map((o) => o.counted)).toEqual([true, false]);
+    expect(admitted.outcomes[1]!.decision).toMatchObject({ allowed: true, used: 0, remaining: 2 });
+    expect(s.limits.has('auth-failures/1m')).toBe(false);
+    // Two responses counted after the fact (as the object's charge does) reach the limit.
+    s.limits.set('auth-failures/1m', { windowStart: 0, current: 2, previous: 0, tat: 0 });
+    const refused = s.decide({ now: 2, limits });
+    expect(refused.allowed).toBe(false);
+    expect(refused.outcomes[1]!.decision).toMatchObject({ allowed: false, used: 2, remaining: 0, retryAfterMs: 59_998 });
+    // The refused request spent nothing of the other limit, and the check-only count is unchanged.
+    expect(s.limits.get('per-ip/1m')!.current).toBe(1);
+    expect(s.limits.get('auth-failures/1m')!.current).toBe(2);
+  });
+
   it('admits only when every limit admits, and then counts all of them', () => {
     const s = store();
     const limits = [minute('global/1m', 5), minute('shares/1m', 2)];

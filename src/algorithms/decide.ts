@@ -12,6 +12,8 @@ export interface LimitRequest {
   readonly countRefused: boolean;
   /** Never refuse; report what would have been refused. */
   readonly shadow: boolean;
+  /** Only check: the limit refuses once its count is reached, but counts responses (charged later), not requests. */
+  readonly checkOnly?: boolean;
 }
 
 /** A fail2ban-style ban attached to a rule: `after` refusals within `withinMs` ban the key for `durationMs`. */
@@ -63,7 +65,8 @@ export interface KeyTransition {
  * Decides one request against every limit it meets under one key, as one
  * atomic step: either every enforced limit admits it and all count it, or it
  * is refused and only limits that count refusals count it. Shadow limits
- * never refuse. A key banned by any rule is refused without counting.
+ * never refuse. Check-only limits refuse once their count is reached but
+ * never count the request (their count is charged after the response). A key banned by any rule is refused without counting.
  *
  * Pure: `read` gives stored states, the result says what to write.
  *
@@ -97,7 +100,7 @@ export function decideKey(
     const selfAdmits = trial.decision.allowed;
     // A shadow limit counts as if it were enforced on its own; enforced limits follow the joint decision.
     const admittedHere = l.shadow ? selfAdmits : allowed;
-    if (admittedHere && selfAdmits) {
+    if (admittedHere && selfAdmits && !l.checkOnly) {
       limitWrites.set(l.id, trial.state);
       return { id: l.id, shadow: l.shadow, counted: true, decision: trial.decision };
     }

@@ -16,6 +16,13 @@ export interface Release {
   readonly countedAt: number;
 }
 
+/** Units to count after the fact: the limit, its configuration and the cost (a response a `countResponses` rule counts). */
+export interface Charge {
+  readonly id: string;
+  readonly config: LimitConfig;
+  readonly cost: number;
+}
+
 /** What `inspect` shows of a key. */
 export interface KeySnapshot {
   readonly limits: ReadonlyArray<{ id: string; config: LimitConfig; decision: LimitDecision }>;
@@ -115,6 +122,20 @@ export class RateLimiter extends DurableObject {
       this.rows.set(row, { state, config: stored.config }, now);
     }
     this.rows.commit(now);
+  }
+
+  /**
+   * Counts responses a `countResponses` rule counts, once the origin has
+   * answered: always counted, even past the limit (the requests already
+   * happened), in one synchronous step.
+   */
+  charge(now: number, charges: readonly Charge[]): void {
+    for (const c of charges) {
+      const row = limitRow(c.id);
+      const step = algorithmFor(c.config.algorithm).consume(this.rows.get(row)?.state, now, c.config, c.cost, true);
+      this.rows.set(row, { state: step.state, config: c.config }, now);
+    }
+    this.scheduleCleanup(this.rows.commit(now));
   }
 
   /** The key's live counters and bans, without counting anything. */

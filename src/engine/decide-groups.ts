@@ -1,5 +1,5 @@
 import type { BanRequest, LimitRequest } from '../algorithms/decide';
-import type { Release } from '../durable-object/rate-limiter';
+import type { Charge, Release } from '../durable-object/rate-limiter';
 import { packSpec } from '../durable-object/wire';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
@@ -19,7 +19,8 @@ function groupOnError(rules: readonly CompiledRule[]): OnError {
 }
 
 function toRequest(entry: Group['limits'][number]): LimitRequest {
-  return { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+  const request = { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+  return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
 }
 
 function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
@@ -70,6 +71,7 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
   const { metrics } = deps;
   const results: LimitResult[] = [];
   const releases: Releases = [];
+  const charges: Charges = [];
   let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
@@ -93,6 +95,7 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
     }
     const decision = answer.decision;
     let pending: Array<{ release: Release; countWhen: (status: number) => boolean }> | undefined;
+    let chargeable: Charges[number]['pending'] | undefined;
     const keyDigest = keyDigests[i] ?? '';
     for (let j = 0; j < decision.outcomes.length; j++) {
       const outcome = decision.outcomes[j]!;
@@ -100,6 +103,9 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
       results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
       if (outcome.counted && decision.allowed && entry.limit.countWhen) {
         (pending ??= []).push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
+      }
+      if (entry.limit.countResponses && decision.allowed) {
+        (chargeable ??= []).push({ charge: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost }, counts: entry.limit.countResponses });
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
@@ -115,6 +121,7 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
       }
     }
     if (pending) releases.push({ group, pending });
+    if (chargeable) charges.push({ group, pending: chargeable });
     if (decision.banned) {
       const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
       kind = 'ban';
@@ -155,7 +162,7 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
     }
   }
 
-  const settle = releases.length > 0 ? settler(releases, kind, deps, now) : NOTHING_TO_SETTLE;
+  const settle = releases.length > 0 || charges.length > 0 ? settler(releases, charges, kind, deps, now) : NOTHING_TO_SETTLE;
   const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, view };
   if (refusedBy) verdict.refusedBy = refusedBy;
   if (placedBan) verdict.placedBan = placedBan;
@@ -166,16 +173,30 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
 
 /** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
 type Releases = Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }>;
+/** Limits of `countResponses` rules under a group's key, each charged when the response's status is one its rule counts. */
+type Charges = Array<{ group: Group; pending: Array<{ charge: Charge; counts: (status: number) => boolean }> }>;
 
 /**
- * The `settle` of a verdict whose keys counted reservations: gives back,
- * once the outcome is known, every one the outcome does not count (all of
- * them when the request was refused or the origin failed).
+ * The `settle` of a verdict whose keys counted reservations or count
+ * responses: gives back, once the outcome is known, every reservation the
+ * outcome does not count (all of them when the request was refused or the
+ * origin failed), and charges each key whose rules count the response's
+ * status, in one call per key. A response no rule counts costs no call.
  */
-function settler(releases: Releases, kind: GroupsVerdict['kind'], deps: LimiterDeps, now: number): (outcome: number | 'error') => Promise<void> {
+function settler(releases: Releases, charges: Charges, kind: GroupsVerdict['kind'], deps: LimiterDeps, now: number): (outcome: number | 'error') => Promise<void> {
   return async (outcome) => {
-    await Promise.all(
-      releases.map(async ({ group, pending }) => {
+    const charging = kind === 'allow' && outcome !== 'error' ? charges : [];
+    await Promise.all([
+      ...charging.map(async ({ group, pending }) => {
+        const counted = pending.filter((p) => p.counts(outcome as number)).map((p) => p.charge);
+        if (counted.length === 0) return;
+        try {
+          await deps.limiterFor(group.name).charge(now, counted);
+        } catch (error) {
+          logEvent('charge_failed', { error: String(error), limits: counted.map((c) => c.id) });
+        }
+      }),
+      ...releases.map(async ({ group, pending }) => {
         const back = pending.filter((p) => outcome === 'error' || kind !== 'allow' || !p.countWhen(outcome)).map((p) => p.release);
         if (back.length === 0) return;
         try {
@@ -184,7 +205,7 @@ function settler(releases: Releases, kind: GroupsVerdict['kind'], deps: LimiterD
           logEvent('release_failed', { error: String(error), limits: back.map((b) => b.id) });
         }
       }),
-    );
+    ]);
   };
 }
 

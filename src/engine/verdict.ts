@@ -1,7 +1,7 @@
 import type { KeyDecision, KeyRequest } from '../algorithms/decide';
 import type { LeaseAnswer, LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
-import type { KeySnapshot, RateLimiter, Release } from '../durable-object/rate-limiter';
+import type { Charge, KeySnapshot, RateLimiter, Release } from '../durable-object/rate-limiter';
 import type { PackedDecision, PackedSpec } from '../durable-object/wire';
 import type { Identity } from '../identity/resolve';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
@@ -21,6 +21,8 @@ export interface KeyLimiter {
   /** `check` in the compact form of `durable-object/wire`, where the object has it. */
   checkPacked?(now: number, spec: PackedSpec): Promise<PackedDecision> | PackedDecision;
   release(now: number, releases: readonly Release[]): Promise<void> | void;
+  /** Counts responses of `countResponses` rules after the origin answered. */
+  charge(now: number, charges: readonly Charge[]): Promise<void> | void;
   lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
   checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
   inspect?(now: number): Promise<KeySnapshot> | KeySnapshot;
@@ -86,7 +88,8 @@ export interface Verdict {
   readonly view: RequestView;
   /**
    * Settles reservations of limits counted by outcome once the origin has
-   * answered (a status) or failed (`'error'`). Resolves when released.
+   * answered (a status) or failed (`'error'`), and charges the responses
+   * `countResponses` rules count. Resolves when released and charged.
    */
   settle(outcome: number | 'error'): Promise<void>;
   /**

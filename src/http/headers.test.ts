@@ -35,6 +35,30 @@ describe('headlineResult', () => {
   });
 });
 
+describe('floors in the headers', () => {
+  const floor = (id: string, decision: Partial<LimitDecision>, extra: { quiet?: true; countResponses?: (status: number) => boolean }): LimitResult => {
+    const r = result(id, 600_000, decision);
+    return { ...r, limit: { ...r.limit, ...extra } };
+  };
+  const perToken = result('per-token/1m', 60_000, { limit: 100, used: 1, remaining: 99 });
+
+  it('leave quiet and response-counting limits out while they admit, even when closer to their limit', () => {
+    const failures = floor('auth-failures/10m', { limit: 20, used: 19, remaining: 1 }, { countResponses: () => true });
+    const ceiling = floor('per-address/1m', { limit: 600, used: 590, remaining: 10 }, { quiet: true });
+    expect(headlineResult([perToken, failures, ceiling], false)).toBe(perToken);
+    expect(rateLimitHeaders([perToken, failures, ceiling], { headers: ['ietf'] }, NOW, false)).toEqual([
+      ['RateLimit-Policy', '"per-token/1m";q=100;w=60'],
+      ['RateLimit', '"per-token/1m";r=99;t=60'],
+    ]);
+  });
+
+  it('report the floor that refuses', () => {
+    const failures = floor('auth-failures/10m', { allowed: false, limit: 20, used: 20, remaining: 0, retryAfterMs: 300_000 }, { countResponses: () => true });
+    expect(headlineResult([perToken, failures], true)).toBe(failures);
+    expect(rateLimitHeaders([perToken, failures], { headers: ['ratelimit'] }, NOW, true)).toEqual([['RateLimit', '"per-token/1m";r=99;t=60, "auth-failures/10m";r=0;t=300']]);
+  });
+});
+
 describe('rateLimitHeaders', () => {
   const results = [result('api/1m', 60_000, { limit: 100, used: 1, remaining: 99, resetAt: NOW + 30_500 })];
 

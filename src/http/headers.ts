@@ -22,13 +22,23 @@ function pressure(r: LimitResult): number {
 }
 
 /**
+ * Whether a result stays out of the headers: shadow limits, and, while they
+ * admit, limits of `quiet` rules and of `countResponses` rules (they count
+ * failed responses, not the requests a caller plans with). Once they refuse,
+ * they are what to report.
+ */
+function hidden(r: LimitResult): boolean {
+  return r.shadow || ((r.limit.countResponses !== undefined || r.limit.quiet === true) && r.decision.allowed);
+}
+
+/**
  * The limit a single-valued header family reports: when refused, the refusing
  * limit with the longest wait; otherwise the one closest to being reached,
  * percentage-wise (Keygen's `X-RateLimit-Window` semantics). Shadow limits
- * never show.
+ * never show, nor quiet or response-counting limits that admit.
  */
 export function headlineResult(results: readonly LimitResult[], refused: boolean): LimitResult | undefined {
-  const visible = results.filter((r) => !r.shadow);
+  const visible = results.filter((r) => !hidden(r));
   if (refused) {
     const refusing = visible.filter((r) => !r.decision.allowed);
     if (refusing.length > 0) return refusing.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
@@ -95,7 +105,7 @@ function rateLimitItem(r: LimitResult, now: number): string {
 export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick<ResponseSettings, 'headers'>, now: number, refused: boolean): Array<[string, string]> {
   const { names: wanted, headline } = expand(settings.headers);
   const out: Array<[string, string]> = [];
-  const visible = results.some((r) => r.shadow) ? results.filter((r) => !r.shadow) : results;
+  const visible = results.some(hidden) ? results.filter((r) => !hidden(r)) : results;
   if (visible.length === 0) return out;
 
   // Most requests meet one limit: its item is the whole field.

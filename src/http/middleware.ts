@@ -238,7 +238,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
       const answer = await quotaReport(c.req.raw, requestDeps(c), at, snapshots, hostOf?.(c));
-      if ('blocked' in answer) return refused(c, answer.blocked, at);
+      if ('refused' in answer) return refused(c, answer.refused, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
     const ambiguous = ambiguousOverride(c.req.raw, policy);

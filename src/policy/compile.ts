@@ -14,6 +14,10 @@ export interface CompiledLimit {
   readonly config: LimitConfig;
   /** Present when only some responses count; the count is then reserved and settled after the origin answers. */
   readonly countWhen?: (status: number) => boolean;
+  /** Present when the rule counts the origin's responses (`countResponses`): requests are only checked, matching responses are charged after they arrive. */
+  readonly countResponses?: (status: number) => boolean;
+  /** Present when the rule is `quiet`: reported only where the limit refuses. */
+  readonly quiet?: true;
 }
 
 /** What the matcher knows of a request. */
@@ -60,6 +64,8 @@ export const EMPTY_LIST: CompiledList = { empty: true, matches: () => false };
 export interface CompiledPolicy {
   readonly policy: Policy;
   readonly rules: readonly CompiledRule[];
+  /** The quota endpoint's own per-address limit, when the policy has the endpoint. */
+  readonly quotaRule?: CompiledRule;
   readonly allow: CompiledList;
   readonly block: CompiledList;
 }
@@ -83,6 +89,8 @@ function compileLimit(rule: Rule, limit: Limit): CompiledLimit {
     rule: rule.name,
     config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}) },
     ...(limit.countWhen ? { countWhen: statusMatcher(limit.countWhen) } : {}),
+    ...(rule.countResponses ? { countResponses: statusMatcher(rule.countResponses) } : {}),
+    ...(rule.quiet ? { quiet: true as const } : {}),
   };
 }
 
@@ -140,6 +148,23 @@ function compileRule(policy: Policy, rule: Rule, index: number): CompiledRule {
   };
 }
 
+/** The name of the quota endpoint's limit: no policy rule can have it (rule names start with a letter or digit). */
+export const QUOTA_RULE = '.quota';
+
+/** The quota endpoint's per-address limit as a rule keyed on the client address. */
+function quotaRuleOf(perAddress: { readonly limit: number; readonly window: number }): Rule {
+  return {
+    name: QUOTA_RULE,
+    match: {},
+    key: ['ip'],
+    limits: [{ name: 'reads', algorithm: 'fixed-window', limit: perAddress.limit, window: perAddress.window }],
+    countRefused: false,
+    shadow: false,
+    cost: 1,
+    quiet: false,
+  };
+}
+
 /** Compiles allow or block list entries (addresses and CIDR ranges, countries, ASNs, credential digests). */
 export function compileList(list: ListSettings | undefined): CompiledList {
   if (!list) return EMPTY_LIST;
@@ -174,6 +199,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   return {
     policy,
     rules: policy.rules.map((rule, index) => compileRule(policy, rule, index)),
+    ...(policy.quota ? { quotaRule: compileRule(policy, quotaRuleOf(policy.quota.perAddress), policy.rules.length) } : {}),
     allow: compileList(policy.allow),
     block: compileList(policy.block),
   };

@@ -153,6 +153,15 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['a lease with shadow', withRule({ lease: { size: 10 }, shadow: true }), ['rules[0] "r".lease: leases cannot be combined with shadow']],
   ['a lease with a ban', withRule({ lease: { size: 10 }, ban: { after: 3, within: '1m', duration: '1h' } }), ['rules[0] "r".lease: leases cannot be combined with ban: refusals must reach the object to count toward the ban']],
   ['an unknown lease field', withRule({ lease: { size: 10, renew: true } }), ['rules[0] "r".lease: unknown field(s) "renew"']],
+  // countResponses
+  ['an empty countResponses status list', withRule({ countResponses: { status: [] } }), ['rules[0] "r".countResponses.status: Too small: expected array to have >=1 items']],
+  ['a countResponses status of 600', withRule({ countResponses: { status: [600] } }), ['rules[0] "r".countResponses.status[0]: Too big: expected number to be <=599']],
+  ['countResponses with countWhen', withRule({ countResponses: { status: [401] }, limits: [{ limit: 10, window: '1m', countWhen: { status: [200] } }] }), ['rules[0] "r".countResponses: countResponses cannot be combined with countWhen: the rule already counts responses only']],
+  ['countResponses with countRefused', withRule({ countResponses: { status: [401] }, countRefused: true }), ['rules[0] "r".countResponses: countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count']],
+  ['countResponses with a lease', withRule({ countResponses: { status: [401] }, lease: { size: 10 } }), ['rules[0] "r".countResponses: countResponses cannot be combined with lease: every counted response must reach the object']],
+  // quota
+  ['a quota perAddress limit of 0', policy({ quota: { perAddress: { limit: 0, window: '1m' } } }), ['quota.perAddress.limit: Too small: expected number to be >=1']],
+  ['a quota perAddress without a window', policy({ quota: { perAddress: { limit: 10 } } }), ['quota.perAddress.window: required: use a number of milliseconds or text such as "30s", "5m", "25h"']],
   // allow / block lists
   ['an address that is not one', policy({ block: { ips: ['10.0.0.300'] } }), ['block.ips[0]: "10.0.0.300" is not an IP address or CIDR range']],
   ['a CIDR with a bad prefix', policy({ allow: { ips: ['10.0.0.0/33'] } }), ['allow.ips[0]: "10.0.0.0/33" is not an IP address or CIDR range']],

@@ -214,6 +214,21 @@ export const ruleSchema = z
     response: responseOverrideSchema.optional(),
     /** Opt-in hot-key leases; exact mode (every request asks the key's object) without it. */
     lease: leaseSchema.optional(),
+    /**
+     * Count the origin's answers with these statuses instead of requests
+     * (e.g. `{ status: [401, 403] }` for failed authentication). A request is
+     * counted once its response arrives and only when the status matches; a
+     * request arriving when the count has reached a limit is refused before the
+     * origin is asked.
+     */
+    countResponses: countWhenSchema.optional(),
+    /**
+     * Keep the rule's limits out of the rate-limit headers and the quota
+     * endpoint until they refuse: for floors that bound abuse (a per-address
+     * ceiling, an auth-failure count) rather than describe the budget callers
+     * plan by.
+     */
+    quiet: z.boolean().default(false),
   })
   .superRefine((rule, ctx) => {
     if (rule.lease) {
@@ -225,6 +240,12 @@ export const ruleSchema = z
       if (rule.countRefused) leaseIssue('leases cannot be combined with countRefused: refusals must reach the object to count');
       if (rule.shadow) leaseIssue('leases cannot be combined with shadow');
       if (rule.ban) leaseIssue('leases cannot be combined with ban: refusals must reach the object to count toward the ban');
+    }
+    if (rule.countResponses) {
+      const countIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['countResponses'] });
+      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen) countIssue('countResponses cannot be combined with countWhen: the rule already counts responses only');
+      if (rule.countRefused) countIssue('countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count');
+      if (rule.lease) countIssue('countResponses cannot be combined with lease: every counted response must reach the object');
     }
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
@@ -331,7 +352,17 @@ export const policySchema = z
      * The self-service quota endpoint: `GET <path>` tells callers their own
      * limits, remaining budget and resets without counting. Off unless set.
      */
-    quota: z.strictObject({ path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"').default('/.well-known/ratelimit') }).optional(),
+    quota: z
+      .strictObject({
+        path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"').default('/.well-known/ratelimit'),
+        /**
+         * How often one client address may read it (fixed window): its
+         * answer tells which tier a credential resolves to, so it must not
+         * be an unlimited oracle for which credentials exist.
+         */
+        perAddress: z.strictObject({ limit: z.number().int().min(1).max(1e9), window: windowSchema }).default({ limit: 60, window: 60_000 }),
+      })
+      .optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((policy, ctx) => {

@@ -43,6 +43,15 @@ const PLANS = ['core', 'pro', 'velocity', 'ultra', 'enterprise'];
  * request to stay within the window; on a 429, the wait itself), and a 429
  * has `Retry-After` and `{"detail": "Request was throttled. Expected
  * available in N.0 seconds."}`.
+ *
+ * Not from Cloudsmith's page, our addition (floors against made-up keys,
+ * each of which would otherwise open a fresh Core budget):
+ * - `address-ceiling`: 32,400 API and app requests an hour per client
+ *   address, whatever key they carry: three Pro users' worth, so a user at
+ *   an address never meets it; an Ultra or Enterprise customer whose
+ *   override raises `api-enterprise` above it gets an override here too;
+ * - `auth-failures`: 100 answers of 401 or 403 per 10 minutes per client
+ *   address, on every host; past that the address is refused at the edge.
  */
 export default definePolicy({
   name: 'cloudsmith',
@@ -56,6 +65,24 @@ export default definePolicy({
     message: 'Request was throttled. Expected available in {retryAfter}.0 seconds.',
   },
   rules: [
+    {
+      // Not from Cloudsmith's page: our addition (see above).
+      name: 'address-ceiling',
+      quiet: true,
+      match: { exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },
+      key: 'ip',
+      limits: [{ name: '1h', limit: 32_400, window: '1h' }],
+    },
+    {
+      // Not from Cloudsmith's page: our addition. Answers of 401 or 403 from the origin, per client address:
+      // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
+      // credentials stop costing the origin an authentication each.
+      name: 'auth-failures',
+      quiet: true,
+      key: 'ip',
+      countResponses: { status: [401, 403] },
+      limits: [{ name: '10m', limit: 100, window: '10m' }],
+    },
     {
       name: 'api-anonymous',
       match: { tiers: ['anonymous'], exceptHosts: [...DOWNLOAD_HOSTS, ...FORMAT_HOSTS] },

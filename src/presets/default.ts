@@ -6,13 +6,22 @@ import { definePolicy } from '../policy/parse';
  * - anonymous callers: 10 requests per minute per client IP (sliding window);
  * - callers with a bearer token: 5 requests per second with bursts of 10, per token (GCRA);
  * - `POST /login`: 5 attempts per 10 minutes per IP, refused attempts counted;
- * - `GET /.well-known/ratelimit` tells a caller its own budgets, without counting.
+ * - every caller, whatever credential it presents: 600 requests per minute per
+ *   client IP (sliding window). One token at its full rate spends at most 310
+ *   a minute (its burst of 10, then 5 a second), so an address holding one or
+ *   two real tokens never meets this ceiling; made-up tokens, each a fresh
+ *   per-token bucket, cannot multiply what one address gets through;
+ * - every caller: 20 answers of `401` or `403` from the origin per 10 minutes
+ *   per client IP; after that, requests from the address are refused before
+ *   the origin is asked, so guessing credentials stops at the edge;
+ * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
+ *   counting them, at most 60 times a minute per client IP.
  */
 export default definePolicy({
   name: 'default',
   identity: { credential: 'bearer', defaultTier: 'token' },
   response: { headers: ['ietf', 'x-ratelimit'], body: 'problem' },
-  quota: { path: '/.well-known/ratelimit' },
+  quota: { path: '/.well-known/ratelimit', perAddress: { limit: 60, window: '1m' } },
   rules: [
     { name: 'per-ip', match: { tiers: ['anonymous'] }, key: 'ip', limits: [{ algorithm: 'sliding-window', limit: 10, window: '1m' }] },
     { name: 'per-token', match: { tiers: ['token'] }, key: 'bearer', limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 10 }] },
@@ -23,6 +32,15 @@ export default definePolicy({
       countRefused: true,
       limits: [{ limit: 5, window: '10m' }],
       response: { message: 'Too many login attempts. Retry in {retryAfter} seconds.' },
+    },
+    { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
+    {
+      name: 'auth-failures',
+      quiet: true,
+      key: 'ip',
+      countResponses: { status: [401, 403] },
+      limits: [{ limit: 20, window: '10m' }],
+      response: { message: 'Too many failed authentications from your address. Retry in {retryAfter} seconds.' },
     },
   ],
 });

@@ -16,6 +16,14 @@ import { definePolicy } from '../policy/parse';
  * rate, so they cannot reach the origin unbounded either. A 429 carries only
  * `Retry-After` and `{"detail": "Too many requests — please slow down and try
  * again shortly."}`.
+ *
+ * Not from FluidCloud's page, our addition (floors against made-up keys, each
+ * of which would otherwise open fresh per-key budgets, the 30-a-minute
+ * `import-url` cap included):
+ * - `address-ceiling`: 1,200 requests per 60 seconds per client address,
+ *   whatever key they carry: two keys at the global cap;
+ * - `auth-failures`: 100 answers of 401 or 403 per 10 minutes per client
+ *   address; past that the address is refused at the edge.
  */
 export default definePolicy({
   name: 'fluidcloud',
@@ -28,6 +36,18 @@ export default definePolicy({
     message: 'Too many requests — please slow down and try again shortly.',
   },
   rules: [
+    // Not from FluidCloud's page: our addition (see above).
+    { name: 'address-ceiling', key: 'ip', quiet: true, limits: [{ name: '60s', limit: 1_200, window: '60s' }] },
+    {
+      // Not from FluidCloud's page: our addition. Answers of 401 or 403 from the origin, per client address:
+      // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
+      // credentials stop costing the origin an authentication each.
+      name: 'auth-failures',
+      quiet: true,
+      key: 'ip',
+      countResponses: { status: [401, 403] },
+      limits: [{ name: '10m', limit: 100, window: '10m' }],
+    },
     { name: 'per-key', match: { tiers: ['partner'] }, key: { header: 'X-API-Key' }, limits: [{ name: '60s', limit: 600, window: '60s' }] },
     {
       name: 'create-share',

@@ -24,6 +24,20 @@ const clientWindows = [
  *   1,000 refusals of one client key within 5 minutes put its IP on the live
  *   block list for an hour (403), whatever token it sends then.
  *   Permanent blacklisting is the policy's `block` list.
+ *
+ * Not from Keygen's page, our addition (floors against made-up tokens):
+ * - `address-ceiling`: 6,000 requests per 30 seconds and 50,000 per 5
+ *   minutes per client address, whatever token they carry. Keygen advises a
+ *   pool of tokens for a fleet behind one address, so the ceiling leaves
+ *   room for a pool of 100 client tokens (or 10 server tokens) at full rate;
+ *   a larger pool gets an override for its address.
+ * - `auth-failures`: 100 answers of 401 or 403 per 10 minutes per client
+ *   address; past that the address is refused at the edge.
+ * - The server tier is told by the token's prefix alone: Keygen's tokens are
+ *   opaque and only Keygen's API can tell a real `admin-` token from a
+ *   made-up one. What a made-up one gets is bounded by both floors: Keygen
+ *   answers it 401, so at most 100 per 10 minutes reach the API from one
+ *   address, and never more than the address ceiling.
  */
 export default definePolicy({
   name: 'keygen',
@@ -44,6 +58,26 @@ export default definePolicy({
     blockedMessage: 'Your IP address has been temporarily blocked because of abuse.',
   },
   rules: [
+    {
+      // Not from Keygen's page: our addition (see above).
+      name: 'address-ceiling',
+      quiet: true,
+      key: 'ip',
+      limits: [
+        { name: '30s', limit: 6_000, window: '30s' },
+        { name: '5m', limit: 50_000, window: '5m' },
+      ],
+    },
+    {
+      // Not from Keygen's page: our addition. Answers of 401 or 403 from the origin, per client address:
+      // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
+      // credentials stop costing the origin an authentication each.
+      name: 'auth-failures',
+      quiet: true,
+      key: 'ip',
+      countResponses: { status: [401, 403] },
+      limits: [{ name: '10m', limit: 100, window: '10m' }],
+    },
     {
       name: 'client-ip',
       match: { tiers: ['anonymous'] },

@@ -47,6 +47,12 @@ const SENSITIVE_PATHS = [
  * The account is the API key's owner, from the identity record the backend
  * writes when the key is issued (`identity:<sha256 of the key>`); a key
  * without a record counts as an account of its own.
+ *
+ * Not from RubyGems' page, our addition: `auth-failures`, 100 answers of 401
+ * or 403 per 10 minutes per client address (the auth endpoints' figure);
+ * past that the address is refused at the edge, so made-up API keys stop
+ * costing the origin an authentication each. The per-address ceiling is
+ * RubyGems' own: the load balancer's cap applies whatever key a request carries.
  */
 export default definePolicy({
   name: 'rubygems',
@@ -77,6 +83,16 @@ export default definePolicy({
       match: { paths: SENSITIVE_PATHS, tiers: ['anonymous'] },
       key: 'ip',
       backoff: { name: 'backoff', limit: 300, period: '300s', levels: 2 },
+    },
+    {
+      // Not from RubyGems's page: our addition. Answers of 401 or 403 from the origin, per client address:
+      // past 100 in 10 minutes the address is refused before the origin is asked, so made-up
+      // credentials stop costing the origin an authentication each.
+      name: 'auth-failures',
+      quiet: true,
+      key: 'ip',
+      countResponses: { status: [401, 403] },
+      limits: [{ name: '10m', limit: 100, window: '10m' }],
     },
     {
       name: 'push',

@@ -1,4 +1,5 @@
 import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
+import { decideGroups } from '../engine/decide-groups';
 import { blockedVerdict, listedAs } from '../engine/lists';
 import type { LimiterDeps, Verdict } from '../engine/verdict';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
@@ -16,6 +17,8 @@ export interface QuotaLimit {
   readonly remaining: number;
   /** When the budget is whole again (ISO 8601), or null when nothing is counted. */
   readonly resetAt: string | null;
+  /** Present when the limit counts the origin's answers with these statuses (`countResponses`), not requests. */
+  readonly countsResponses?: ReadonlyArray<number | string>;
 }
 
 export interface QuotaReport {
@@ -56,15 +59,24 @@ export class SnapshotCache {
  * caller's own request are read, so nobody sees another caller's budget.
  * `method` and `path` (query parameters) narrow it to the rules a given
  * request would meet; without them every rule whose key the caller has is listed.
+ * Each read counts against the endpoint's per-address limit (`quota.perAddress`);
+ * past it, or from a blocked caller, the answer is the refusal to send instead.
  */
-export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache(), host?: string): Promise<{ readonly report: QuotaReport } | { readonly blocked: Verdict }> {
+export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache(), host?: string): Promise<{ readonly report: QuotaReport } | { readonly refused: Verdict }> {
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
   const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
   const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
-  if ((await listedAs(view, deps, now)) === 'block') return { blocked: blockedVerdict(view, deps) };
+  if ((await listedAs(view, deps, now)) === 'block') return { refused: blockedVerdict(view, deps) };
+  const quotaRule = compiled.quotaRule;
+  const address = quotaRule ? await keyValue(quotaRule.rule.key, view, policy, hashMemo()) : undefined;
+  if (quotaRule && address !== undefined) {
+    const name = `${quotaRule.keySignature}=${address}`;
+    const decided = await decideGroups([{ name, rules: [quotaRule], limits: quotaRule.limits.map((limit) => ({ rule: quotaRule, limit, cost: 1 })) }], deps, now, view);
+    if (decided.kind !== 'allow') return { refused: { ...decided, view } };
+  }
   const askedMethod = url.searchParams.get('method')?.toUpperCase();
   const askedPath = url.searchParams.get('path');
   const facts = {
@@ -86,7 +98,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
       const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect?.(now));
-      return limits.map((limit): QuotaLimit => {
+      const reported = limits.map((limit): QuotaLimit => {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
         const total = decision?.limit ?? limit.config.burst ?? limit.config.limit;
@@ -99,8 +111,11 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
           used: decision?.used ?? 0,
           remaining: decision?.remaining ?? total,
           resetAt: decision && decision.used > 0 ? new Date(decision.resetAt).toISOString() : null,
+          ...(rule.rule.countResponses ? { countsResponses: rule.rule.countResponses.status } : {}),
         };
       });
+      // A quiet rule's limits show once they are spent, as they would in a refusal's headers.
+      return rule.rule.quiet ? reported.filter((l) => l.remaining === 0) : reported;
     }),
   );
   return { report: { policy: policy.name, tier: identity.tier, limits: perRule.flat() } };

@@ -11,6 +11,8 @@ export function countingNamespace(namespace: { getByName(name: string): unknown 
         // The packed form of the same call: counted as a check.
         checkPacked: (now, spec) => (calls.check!++, stub.checkPacked(now, spec)),
         release: (now, releases) => (calls.release!++, stub.release(now, releases)),
+        // Counted only once used, like inspect.
+        charge: (now, charges) => ((calls.charge = (calls.charge ?? 0) + 1), stub.charge(now, charges)),
         lease: (request) => (calls.lease!++, stub.lease(request)),
         checkBatch: (requests) => (calls.checkBatch!++, stub.checkBatch(requests)),
         // Counted only once used, so call counts of the request path read as before.

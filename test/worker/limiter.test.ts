@@ -207,6 +207,7 @@ describe('rules with different keys', () => {
         return { allowed: true, outcomes: request.limits.map((l) => ({ id: l.id, shadow: false, counted: true, decision: { allowed: true, limit: 1, used: 1, remaining: 0, resetAt: 0, retryAfterMs: 0 } })) };
       },
       release() {},
+      charge() {},
     });
     const fakeBinding = { getByName: (name: string) => slowStub(name) };
     const { app } = limitedApp({
