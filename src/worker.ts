@@ -1,21 +1,22 @@
 import { Hono } from 'hono';
 // Built on the package's own exports, as any other worker using it would be.
-import { adminApp, forwardToOrigin, rateLimit } from './index';
+import { adminApp, dashboardApp, forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';
 
 type AppEnv = { Bindings: Env };
 
-/** One limiter per shipped policy, built (and validated) once per isolate, each with its admin API. */
+/** One limiter per shipped policy, built (and validated) once per isolate, each with its admin API and dashboard. */
 const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy })]));
 const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
+const dashboards = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, dashboardApp({ limiter })]));
 
 /** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */
 const DEFAULT_ADMIN_PREFIX = '/_ratelimit';
 
 /**
- * The standalone worker: the admin API under its prefix (when `ADMIN_TOKEN`
+ * The standalone worker: the admin API and the dashboard (`<prefix>/dashboard`) under its prefix (when `ADMIN_TOKEN`
  * is set), and the rate-limit middleware in front of the origin for
  * everything else. The `POLICY` variable selects the policy (`default` when unset).
  */
@@ -32,7 +33,8 @@ export function createApp() {
     // Without a secret the admin API is off, and its path is ordinary traffic.
     if (!c.env.ADMIN_TOKEN || (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`))) return next();
     url.pathname = url.pathname.slice(prefix.length) || '/';
-    return admins[policyName(c.env)]!.fetch(new Request(url, c.req.raw), { ...c.env, ADMIN_MOUNT: prefix });
+    const face = url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/') ? dashboards : admins;
+    return face[policyName(c.env)]!.fetch(new Request(url, c.req.raw), { ...c.env, ADMIN_MOUNT: prefix });
   });
   app.use('*', async function selectPolicy(c, next) {
     return limiters[policyName(c.env)]!(c, next);
