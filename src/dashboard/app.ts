@@ -45,6 +45,14 @@ const LIST_FIELDS: Readonly<Record<string, { name: string; label: string }>> = {
   reason: { name: 'reason', label: 'Reason' },
 };
 
+const IDENTITY_FIELDS: Readonly<Record<string, { name: string; label: string }>> = {
+  credential: { name: 'credential', label: 'Credential' },
+  credentialHash: { name: 'credential', label: 'Credential' },
+  subject: { name: 'subject', label: 'Subject' },
+  org: { name: 'org', label: 'Org' },
+  tier: { name: 'tier', label: 'Tier' },
+};
+
 /**
  * The dashboard, server-rendered, behind the admin secret: a face over the
  * operator operations (`Operator`). Signing in sets a session cookie (issue
@@ -100,9 +108,11 @@ export function dashboardApp(options: DashboardOptions) {
   /** A refused post: the page again, 400, the form as typed with the error beside its field (or at the top, for a form without one). */
   const refused = (c: Context, error: unknown, form?: { id: FormState['id']; values: Record<string, string>; fields: typeof OVERRIDE_FIELDS }) => {
     if (!(error instanceof InvalidInput)) throw error;
-    const field = form?.fields[error.field];
-    if (!form || !field) return render(c, { flash: { kind: 'bad', text: error.message }, ...(form ? { form: { id: form.id, values: form.values, errors: {} } } : {}) }, 400);
-    return render(c, { form: { id: form.id, values: form.values, errors: { [field.name]: `${field.label}: ${error.reason}` } } }, 400);
+    if (!form) return render(c, { flash: { kind: 'bad', text: error.message } }, 400);
+    const field = form.fields[error.field];
+    // An error about the whole form (no field of it at fault) is shown beside its button.
+    const errors = field ? { [field.name]: `${field.label}: ${error.reason}` } : { '(form)': error.reason };
+    return render(c, { form: { id: form.id, values: form.values, errors } }, 400);
   };
 
   const formOf = async (c: Context): Promise<Record<string, string>> => {
@@ -190,6 +200,19 @@ export function dashboardApp(options: DashboardOptions) {
       return done(c, { kind: 'ok', text: `Removed ${await operator.deleteListKey(envOf(c), (await formOf(c)).key ?? '')}.` });
     } catch (error) {
       return refused(c, error);
+    }
+  });
+
+  app.post('/dashboard/identities', async (c) => {
+    const values = await formOf(c);
+    const { credential = '', subject = '', org = '', tier = '' } = values;
+    // The credential is never sent back in the page, even when the form is refused.
+    const { credential: _typed, ...kept } = values;
+    try {
+      const record = await operator.putIdentity(envOf(c), { credential, subject, ...(org ? { org } : {}), tier });
+      return done(c, { kind: 'ok', text: `Saved the identity record of credential ${record.credentialHash.slice(0, 12)}… (subject ${record.subject}, tier ${record.tier}).` });
+    } catch (error) {
+      return refused(c, error, { id: 'identity-form', values: kept, fields: IDENTITY_FIELDS });
     }
   });
 

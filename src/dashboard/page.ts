@@ -85,7 +85,7 @@ export interface DashboardData {
 }
 
 export interface FormState {
-  readonly id: 'override-form' | 'list-form';
+  readonly id: 'override-form' | 'list-form' | 'identity-form';
   readonly values: Readonly<Record<string, string>>;
   readonly errors: Readonly<Record<string, string>>;
 }
@@ -93,7 +93,7 @@ export interface FormState {
 /** The error beside a field, when the form came back with one. */
 function fieldError(form: FormState | undefined, name: string): Html | string {
   const error = form?.errors[name];
-  return error ? html`<span class="field-error bad" id="${form!.id}-${name}-error" role="alert">${error}</span>` : '';
+  return error ? html`<span class="field-error bad" id="${name === '(form)' ? `${form!.id}-error` : `${form!.id}-${name}-error`}" role="alert">${error}</span>` : '';
 }
 
 
@@ -166,7 +166,7 @@ function overrideForm(d: DashboardData, rules: readonly string[]): Html {
     reason: e?.value_.reason ?? '',
     edit: e?.key ?? '',
   };
-  const invalid = (name: string) => (sent?.errors[name] ? 'aria-invalid="true"' : '');
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
   const editingKey = v.edit ?? '';
   return html`<form method="post" action="${d.base}/overrides" class="row" id="override-form">
       ${editingKey ? html`<input type="hidden" name="edit" value="${editingKey}" />` : ''}
@@ -178,7 +178,7 @@ function overrideForm(d: DashboardData, rules: readonly string[]): Html {
       <label>Exempt <input name="exempt" type="checkbox" value="true" ${v.exempt === 'true' ? 'checked' : ''} />${fieldError(sent, 'exempt')}</label>
       <label>Expires (UTC) <input name="expires" type="datetime-local" value="${v.expires ?? ''}" ${invalid('expires')} />${fieldError(sent, 'expires')}</label>
       <label>Reason <input name="reason" value="${v.reason ?? ''}" ${invalid('reason')} />${fieldError(sent, 'reason')}</label>
-      <button type="submit">${editingKey ? 'Save changes' : 'Save override'}</button>
+      <button type="submit">${editingKey ? 'Save changes' : 'Save override'}</button>${fieldError(sent, '(form)')}
       ${editingKey ? html`<a href="${d.base}" id="cancel-edit">Cancel</a>` : ''}
     </form>`;
 }
@@ -204,15 +204,34 @@ function listsSection(d: DashboardData): Html {
 function listForm(d: DashboardData): Html {
   const sent = d.form?.id === 'list-form' ? d.form : undefined;
   const v = sent?.values ?? {};
-  const invalid = (name: string) => (sent?.errors[name] ? 'aria-invalid="true"' : '');
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
   return html`<form method="post" action="${d.base}/lists" class="row" id="list-form">
       <label>List <select name="list" ${invalid('list')}>${['block', 'allow'].map((l) => html`<option ${v.list === l ? 'selected' : ''}>${l}</option>`)}</select>${fieldError(sent, 'list')}</label>
       <label>Kind <select name="kind" ${invalid('kind')}>${['ip', 'country', 'asn', 'credential'].map((k) => html`<option ${v.kind === k ? 'selected' : ''}>${k}</option>`)}</select>${fieldError(sent, 'kind')}</label>
       <label>Value <input name="value" required placeholder="198.51.100.0/24" value="${v.value ?? ''}" ${invalid('value')} />${fieldError(sent, 'value')}</label>
       <label>Reason <input name="reason" value="${v.reason ?? ''}" ${invalid('reason')} />${fieldError(sent, 'reason')}</label>
       <label>Expires (UTC) <input name="expires" type="datetime-local" value="${v.expires ?? ''}" ${invalid('expires')} />${fieldError(sent, 'expires')}</label>
-      <button type="submit">Add</button>
+      <button type="submit">Add</button>${fieldError(sent, '(form)')}
     </form>`;
+}
+
+/** The identity-record form: the credential is hashed by the server and never shown again. */
+function identitySection(d: DashboardData): Html {
+  const sent = d.form?.id === 'identity-form' ? d.form : undefined;
+  const v = sent?.values ?? {};
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
+  const records = d.compiled.policy.identity?.records === true;
+  return html`<section>
+    <h2>Identity records</h2>
+    <p class="muted">${records ? 'The policy reads identity records: a credential the API issued gets its subject, org and tier from one.' : 'This policy reads no identity records (identity.records is not set): a record would never be used, so one is refused.'}</p>
+    <form method="post" action="${d.base}/identities" class="row" id="identity-form">
+      <label>Credential <input name="credential" type="password" autocomplete="off" required ${invalid('credential')} />${fieldError(sent, 'credential')}</label>
+      <label>Subject <input name="subject" required value="${v.subject ?? ''}" ${invalid('subject')} />${fieldError(sent, 'subject')}</label>
+      <label>Org <input name="org" value="${v.org ?? ''}" ${invalid('org')} />${fieldError(sent, 'org')}</label>
+      <label>Tier <input name="tier" required value="${v.tier ?? ''}" ${invalid('tier')} />${fieldError(sent, 'tier')}</label>
+      <button type="submit">Save record</button>${fieldError(sent, '(form)')}
+    </form>
+  </section>`;
 }
 
 function lookupSection(d: DashboardData): Html {
@@ -270,7 +289,7 @@ export function dashboardPage(d: DashboardData): Html {
       <main>
         ${d.flash ? html`<p class="${d.flash.kind}" id="notice" role="status">${d.flash.text}</p>` : ''}
         <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
-        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${activitySection(d)}
+        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${activitySection(d)}
       </main>`,
   );
 }
