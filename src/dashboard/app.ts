@@ -132,6 +132,8 @@ export function dashboardApp(options: DashboardOptions) {
   app.use('/dashboard/*', async (c, next) => {
     if (c.req.path === '/dashboard/login') return next();
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !sameOrigin(c)) return c.text('cross-origin form posts are refused', 403);
+    // Signing out works with any cookie, even an expired one: it is cleared either way.
+    if (c.req.path === '/dashboard/logout') return next();
     if (!(await hasSession(c, secretOf(c), now(), kvOf(c)))) return c.html(loginPage(`${base(c)}/login`, false), 401);
     return next();
   });
@@ -207,7 +209,7 @@ export function dashboardApp(options: DashboardOptions) {
     const values = await formOf(c);
     const { credential = '', subject = '', org = '', tier = '' } = values;
     // The credential is never sent back in the page, even when the form is refused.
-    const { credential: _typed, ...kept } = values;
+    const kept = { subject, org, tier };
     try {
       const record = await operator.putIdentity(envOf(c), { credential, subject, ...(org ? { org } : {}), tier });
       return done(c, { kind: 'ok', text: `Saved the identity record of credential ${record.credentialHash.slice(0, 12)}… (subject ${record.subject}, tier ${record.tier}).` });

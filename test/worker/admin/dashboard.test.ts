@@ -281,5 +281,10 @@ describe('dashboard sessions', () => {
     expect((await page('', { headers: { Cookie: cookie } })).status).toBe(401);
     expect((await post('/overrides', { rule: 'per-ip', kind: 'key', value: '192.0.2.9', exempt: 'true' }, { Cookie: cookie })).status).toBe(401);
     expect((await signIn()) === cookie).toBe(false);
+    // Signing out from another origin is refused; without a session it still clears the cookie.
+    expect((await post('/logout', {}, { Cookie: cookie, Origin: 'https://evil.example' })).status).toBe(403);
+    const stale = await post('/logout', {}, { Cookie: cookie });
+    expect(stale.status).toBe(303);
+    expect(stale.headers.get('Set-Cookie')).toMatch(/^erl_admin=; Max-Age=0/);
   });
 });
