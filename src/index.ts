@@ -17,8 +17,9 @@
 // HTTP: the middleware and what it exposes.
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
 export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
-// The admin API and dashboard for a limiter: mount it under a path of your choice.
+// The admin API and the dashboard for a limiter: mount them under a path of your choice.
 export { adminApp, type AdminOptions } from './admin/app';
+export { dashboardApp, type DashboardOptions } from './dashboard/app';
 export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 // Built on the package's own exports, as any other worker using it would be.
-import { adminApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
+import { adminApp, dashboardApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';
@@ -9,17 +9,18 @@ type AppEnv = { Bindings: Env };
 
 /**
  * One limiter per shipped policy, built (and validated) once per isolate,
- * each with its admin API. With `ORIGIN_URL` every request goes to that one
+ * each with its admin API and dashboard. With `ORIGIN_URL` every request goes to that one
  * origin, under its host: rules match that host, not the one the client sent.
  */
 const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy, host: (c) => forwardedHost((c.env as Env).ORIGIN_URL) })]));
 const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
+const dashboards = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, dashboardApp({ limiter })]));
 
 /** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */
 const DEFAULT_ADMIN_PREFIX = '/_ratelimit';
 
 /**
- * The standalone worker: the admin API under its prefix (when `ADMIN_TOKEN`
+ * The standalone worker: the admin API and the dashboard (`<prefix>/dashboard`) under its prefix (when `ADMIN_TOKEN`
  * is set), and the rate-limit middleware in front of the origin for
  * everything else. The `POLICY` variable selects the policy (`default` when unset).
  */
@@ -36,7 +37,8 @@ export function createApp() {
     // Without a secret the admin API is off, and its path is ordinary traffic.
     if (!c.env.ADMIN_TOKEN || (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`))) return next();
     url.pathname = url.pathname.slice(prefix.length) || '/';
-    return admins[policyName(c.env)]!.fetch(new Request(url, c.req.raw), { ...c.env, ADMIN_MOUNT: prefix });
+    const face = url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/') ? dashboards : admins;
+    return face[policyName(c.env)]!.fetch(new Request(url, c.req.raw), { ...c.env, ADMIN_MOUNT: prefix });
   });
   app.use('*', async function selectPolicy(c, next) {
     return limiters[policyName(c.env)]!(c, next);

@@ -1,24 +1,15 @@
 import type { Context } from 'hono';
+import { InvalidInput } from '../operations/invalid-input';
 
 /** Largest request body the admin API reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export class BadRequest extends Error {
-  constructor(
-    readonly status: 400 | 413 | 415,
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The request's JSON body, read with a size cap; errors name what is wrong. */
 export async function jsonBody(c: Context): Promise<unknown> {
   const declared = Number(c.req.header('Content-Length') ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BadRequest(413, '(body)', `the body is over ${MAX_BODY_BYTES} bytes`);
+  if (declared > MAX_BODY_BYTES) throw new InvalidInput(413, '(body)', `the body is over ${MAX_BODY_BYTES} bytes`);
   const type = c.req.header('Content-Type') ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new BadRequest(415, '(body)', 'send Content-Type: application/json');
+  if (!/^application\/json\b/i.test(type)) throw new InvalidInput(415, '(body)', 'send Content-Type: application/json');
   const reader = c.req.raw.body?.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -29,7 +20,7 @@ export async function jsonBody(c: Context): Promise<unknown> {
       size += value.byteLength;
       if (size > MAX_BODY_BYTES) {
         await reader.cancel();
-        throw new BadRequest(413, '(body)', `the body is over ${MAX_BODY_BYTES} bytes`);
+        throw new InvalidInput(413, '(body)', `the body is over ${MAX_BODY_BYTES} bytes`);
       }
       chunks.push(value);
     }
@@ -38,7 +29,7 @@ export async function jsonBody(c: Context): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new BadRequest(400, '(body)', 'the body is not valid JSON');
+    throw new InvalidInput(400, '(body)', 'the body is not valid JSON');
   }
 }
 

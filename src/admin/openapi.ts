@@ -61,7 +61,7 @@ export function openApiDocument() {
       },
       '/identities': {
         put: {
-          summary: 'write an identity record for a credential (sent raw to be hashed, or as its digest)',
+          summary: 'write an identity record for a credential (sent raw to be hashed, or as its digest); refused (400) when the policy reads no identity records or names no such tier',
           requestBody: { required: true, content: json({ allOf: [{ $ref: '#/components/schemas/IdentityRecord' }], properties: { credential: { type: 'string' }, credentialHash: { type: 'string', pattern: '^[0-9a-f]{64}$' } } }) },
           responses: { 200: ok('written'), 400: error, 401: unauthorized },
         },

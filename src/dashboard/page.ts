@@ -4,20 +4,27 @@ import type { CompiledPolicy } from '../policy/compile';
 import type { ListEntry, MalformedEntry, OverrideEntry } from '../overrides/live-config';
 import type { MetricEvent } from '../observability/metrics';
 import { formatDuration } from '../policy/duration';
+import type { Flash } from './flash';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 const STYLE = `
+*,*::before,*::after{box-sizing:border-box}
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:12px 24px}header h1{font-size:18px;margin:0}header code{background:#3a4254;color:#fff}
-main{padding:16px 24px;display:grid;gap:16px;max-width:1200px}
-section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px}
+header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;gap:8px;align-items:center;justify-content:space-between}
+header h1{font-size:18px;margin:0;overflow-wrap:anywhere}header code{background:#3a4254;color:#fff}
+main{padding:16px 24px;display:grid;grid-template-columns:minmax(0,1fr);gap:16px;max-width:1200px}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;min-width:0;overflow-x:auto}
 h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}th{font-weight:600;color:#566}
+td code{overflow-wrap:anywhere}
 code{font-size:12px;background:#f1f3f6;padding:1px 4px;border-radius:3px}
 form.inline{display:inline}form.row{display:flex;flex-wrap:wrap;gap:6px;align-items:end;margin-top:8px}
-label{display:flex;flex-direction:column;font-size:12px;color:#566}input,select{font:inherit;padding:3px 6px}
+label{display:flex;flex-direction:column;font-size:12px;color:#566;min-width:0;max-width:100%}input,select{font:inherit;padding:3px 6px;max-width:100%;min-width:0}
+.field-error{font-size:12px;max-width:16em}
 button{font:inherit;padding:3px 10px;cursor:pointer}.bad{color:#a11}.ok{color:#171}.muted{color:#788}
+#notice,p{overflow-wrap:anywhere}
+@media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:8px}}
 `;
 
 function layout(title: string, body: Html): Html {
@@ -71,8 +78,24 @@ export interface DashboardData {
   readonly lookup?: KeyLookup;
   /** The override whose values fill the form, when one is being edited. */
   readonly editing?: OverrideEntry;
-  readonly notice?: string;
+  /** A form sent back as typed, with errors beside its fields (by field name). */
+  readonly form?: FormState;
+  /** The one-time message a redirect left. */
+  readonly flash?: Flash;
 }
+
+export interface FormState {
+  readonly id: 'override-form' | 'list-form' | 'identity-form';
+  readonly values: Readonly<Record<string, string>>;
+  readonly errors: Readonly<Record<string, string>>;
+}
+
+/** The error beside a field, when the form came back with one. */
+function fieldError(form: FormState | undefined, name: string): Html | string {
+  const error = form?.errors[name];
+  return error ? html`<span class="field-error bad" id="${name === '(form)' ? `${form!.id}-error` : `${form!.id}-${name}-error`}" role="alert">${error}</span>` : '';
+}
+
 
 /** `2026-12-31T23:00:00.000Z` as a `datetime-local` input's value (UTC). */
 const localInput = (iso: string | undefined) => (iso ? iso.slice(0, 16) : '');
@@ -123,20 +146,40 @@ function overridesSection(d: DashboardData): Html {
   </section>`;
 }
 
-/** The override form, filled with the values of the override being edited (saving it replaces that entry). */
+/**
+ * The override form, filled with the values of the override being edited
+ * (saving it replaces that entry), or with what was typed when a post was
+ * refused.
+ */
 function overrideForm(d: DashboardData, rules: readonly string[]): Html {
+  const sent = d.form?.id === 'override-form' ? d.form : undefined;
   const e = d.editing;
   const limit = e && 'limits' in e.value_ ? e.value_.limits[0] : undefined;
+  const v = sent?.values ?? {
+    rule: e?.rule ?? '',
+    kind: e?.kind ?? '',
+    value: e?.value ?? '',
+    limit: limit ? String(limit.limit) : '',
+    window: limit ? formatDuration(limit.window) : '',
+    exempt: e && 'exempt' in e.value_ ? 'true' : '',
+    expires: localInput(e?.value_.expires),
+    reason: e?.value_.reason ?? '',
+    edit: e?.key ?? '',
+  };
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
+  const editingKey = v.edit ?? '';
   return html`<form method="post" action="${d.base}/overrides" class="row" id="override-form">
-      <label>Rule <select name="rule">${rules.map((r) => html`<option ${e?.rule === r ? 'selected' : ''}>${r}</option>`)}</select></label>
-      <label>Target <select name="kind">${['key', 'subject', 'org'].map((k) => html`<option ${e?.kind === k ? 'selected' : ''}>${k}</option>`)}</select></label>
-      <label>Value <input name="value" required placeholder="203.0.113.7 or acme-*" value="${e?.value ?? ''}" /></label>
-      <label>Limit <input name="limit" type="number" min="0" placeholder="50000" value="${limit ? String(limit.limit) : ''}" /></label>
-      <label>Window <input name="window" placeholder="1h" value="${limit ? formatDuration(limit.window) : ''}" /></label>
-      <label>Exempt <input name="exempt" type="checkbox" value="true" ${e && 'exempt' in e.value_ ? 'checked' : ''} /></label>
-      <label>Expires (UTC) <input name="expires" type="datetime-local" value="${localInput(e?.value_.expires)}" /></label>
-      <label>Reason <input name="reason" value="${e?.value_.reason ?? ''}" /></label>
-      <button type="submit">${e ? 'Save changes' : 'Save override'}</button>
+      ${editingKey ? html`<input type="hidden" name="edit" value="${editingKey}" />` : ''}
+      <label>Rule <select name="rule" ${invalid('rule')}>${rules.map((r) => html`<option ${v.rule === r ? 'selected' : ''}>${r}</option>`)}</select>${fieldError(sent, 'rule')}</label>
+      <label>Target <select name="kind" ${invalid('kind')}>${['key', 'subject', 'org'].map((k) => html`<option ${v.kind === k ? 'selected' : ''}>${k}</option>`)}</select>${fieldError(sent, 'kind')}</label>
+      <label>Value <input name="value" required placeholder="192.0.2.7 or acme-*" value="${v.value ?? ''}" ${invalid('value')} />${fieldError(sent, 'value')}</label>
+      <label>Limit <input name="limit" type="number" min="0" placeholder="50000" value="${v.limit ?? ''}" ${invalid('limit')} />${fieldError(sent, 'limit')}</label>
+      <label>Window <input name="window" placeholder="1h" value="${v.window ?? ''}" ${invalid('window')} />${fieldError(sent, 'window')}</label>
+      <label>Exempt <input name="exempt" type="checkbox" value="true" ${v.exempt === 'true' ? 'checked' : ''} />${fieldError(sent, 'exempt')}</label>
+      <label>Expires (UTC) <input name="expires" type="datetime-local" value="${v.expires ?? ''}" ${invalid('expires')} />${fieldError(sent, 'expires')}</label>
+      <label>Reason <input name="reason" value="${v.reason ?? ''}" ${invalid('reason')} />${fieldError(sent, 'reason')}</label>
+      <button type="submit">${editingKey ? 'Save changes' : 'Save override'}</button>${fieldError(sent, '(form)')}
+      ${editingKey ? html`<a href="${d.base}" id="cancel-edit">Cancel</a>` : ''}
     </form>`;
 }
 
@@ -150,17 +193,44 @@ function listsSection(d: DashboardData): Html {
           <td><form method="post" action="${d.base}/lists/delete" class="inline"><input type="hidden" name="key" value="${e.key}" /><button type="submit">Remove</button></form></td></tr>`,
       )}
     </table>
-    <form method="post" action="${d.base}/lists" class="row" id="list-form">
-      <label>List <select name="list"><option>block</option><option>allow</option></select></label>
-      <label>Kind <select name="kind"><option>ip</option><option>country</option><option>asn</option><option>credential</option></select></label>
-      <label>Value <input name="value" required placeholder="203.0.113.0/24" /></label>
-      <label>Reason <input name="reason" /></label>
-      <label>Expires (UTC) <input name="expires" type="datetime-local" /></label>
-      <button type="submit">Add</button>
-    </form>
+    ${listForm(d)}
     ${d.malformed.length > 0
       ? html`<h2 class="bad">Malformed entries (ignored)</h2><table id="malformed">${d.malformed.map((m) => html`<tr><td><code>${m.key}</code></td><td class="bad">${m.errors.join('; ')}</td></tr>`)}</table>`
       : ''}
+  </section>`;
+}
+
+/** The list-entry form, with what was typed when a post was refused. */
+function listForm(d: DashboardData): Html {
+  const sent = d.form?.id === 'list-form' ? d.form : undefined;
+  const v = sent?.values ?? {};
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
+  return html`<form method="post" action="${d.base}/lists" class="row" id="list-form">
+      <label>List <select name="list" ${invalid('list')}>${['block', 'allow'].map((l) => html`<option ${v.list === l ? 'selected' : ''}>${l}</option>`)}</select>${fieldError(sent, 'list')}</label>
+      <label>Kind <select name="kind" ${invalid('kind')}>${['ip', 'country', 'asn', 'credential'].map((k) => html`<option ${v.kind === k ? 'selected' : ''}>${k}</option>`)}</select>${fieldError(sent, 'kind')}</label>
+      <label>Value <input name="value" required placeholder="198.51.100.0/24" value="${v.value ?? ''}" ${invalid('value')} />${fieldError(sent, 'value')}</label>
+      <label>Reason <input name="reason" value="${v.reason ?? ''}" ${invalid('reason')} />${fieldError(sent, 'reason')}</label>
+      <label>Expires (UTC) <input name="expires" type="datetime-local" value="${v.expires ?? ''}" ${invalid('expires')} />${fieldError(sent, 'expires')}</label>
+      <button type="submit">Add</button>${fieldError(sent, '(form)')}
+    </form>`;
+}
+
+/** The identity-record form: the credential is hashed by the server and never shown again. */
+function identitySection(d: DashboardData): Html {
+  const sent = d.form?.id === 'identity-form' ? d.form : undefined;
+  const v = sent?.values ?? {};
+  const invalid = (name: string) => (sent?.errors[name] ? raw('aria-invalid="true"') : '');
+  const records = d.compiled.policy.identity?.records === true;
+  return html`<section>
+    <h2>Identity records</h2>
+    <p class="muted">${records ? 'The policy reads identity records: a credential the API issued gets its subject, org and tier from one.' : 'This policy reads no identity records (identity.records is not set): a record would never be used, so one is refused.'}</p>
+    <form method="post" action="${d.base}/identities" class="row" id="identity-form">
+      <label>Credential <input name="credential" type="password" autocomplete="off" required ${invalid('credential')} />${fieldError(sent, 'credential')}</label>
+      <label>Subject <input name="subject" required value="${v.subject ?? ''}" ${invalid('subject')} />${fieldError(sent, 'subject')}</label>
+      <label>Org <input name="org" value="${v.org ?? ''}" ${invalid('org')} />${fieldError(sent, 'org')}</label>
+      <label>Tier <input name="tier" required value="${v.tier ?? ''}" ${invalid('tier')} />${fieldError(sent, 'tier')}</label>
+      <button type="submit">Save record</button>${fieldError(sent, '(form)')}
+    </form>
   </section>`;
 }
 
@@ -212,11 +282,14 @@ function activitySection(d: DashboardData): Html {
 export function dashboardPage(d: DashboardData): Html {
   return layout(
     `edge-ratelimit: ${d.compiled.policy.name}`,
-    html`<header><h1>edge-ratelimit · policy <code>${d.compiled.policy.name}</code></h1></header>
+    html`<header>
+        <h1>edge-ratelimit · policy <code>${d.compiled.policy.name}</code></h1>
+        <form method="post" action="${d.base}/logout" class="inline"><button type="submit" id="sign-out">Sign out</button></form>
+      </header>
       <main>
-        ${d.notice ? html`<p class="${d.notice.startsWith('Error') ? 'bad' : 'ok'}" id="notice">${d.notice}</p>` : ''}
+        ${d.flash ? html`<p class="${d.flash.kind}" id="notice" role="status">${d.flash.text}</p>` : ''}
         <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
-        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${activitySection(d)}
+        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${activitySection(d)}
       </main>`,
   );
 }

@@ -14,9 +14,11 @@ export function renderMessage(template: string, retryAfterSeconds: number): stri
 
 /**
  * The body of a refusal in the policy's format: `{"detail"}`, JSON:API
- * `{"errors": [...]}`, RFC 9457 problem details, or plain text.
+ * `{"errors": [...]}`, RFC 9457 problem details, or plain text. Problem
+ * details also carry `extensions` (e.g. `{"list": "block"}` for a request a
+ * block list refused).
  */
-export function refusalBody(settings: BodySettings, status: number, message: string, violated: readonly string[]): { contentType: string; text: string } {
+export function refusalBody(settings: BodySettings, status: number, message: string, violated: readonly string[], extensions: Readonly<Record<string, string>> = {}): { contentType: string; text: string } {
   switch (settings.body) {
     case 'detail':
       return { contentType: 'application/json', text: JSON.stringify({ detail: message }) };
@@ -36,6 +38,7 @@ export function refusalBody(settings: BodySettings, status: number, message: str
           status,
           detail: message,
           ...(violated.length > 0 ? { 'violated-policies': violated } : {}),
+          ...extensions,
         }),
       };
   }

@@ -20,7 +20,8 @@ export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettin
   const message = blocked ? settings.blockedMessage : verdict.kind === 'unavailable' ? 'Rate limiter unavailable; retry shortly.' : renderMessage(settings.message, retryAfter);
   const bodySettings = blocked ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' } : settings;
   const violated = verdict.results.filter((r) => !r.shadow && !r.decision.allowed).map((r) => r.limit.id);
-  const body = refusalBody(bodySettings, verdict.status, message, violated);
+  // A block-list refusal names the list, and nothing more (not the entry, its reason or which list source).
+  const body = refusalBody(bodySettings, verdict.status, message, violated, verdict.kind === 'block' ? { list: 'block' } : {});
   headers.set('Content-Type', body.contentType);
   headers.set('Cache-Control', 'no-store');
   return new Response(verdict.view.method === 'HEAD' ? null : body.text, { status: verdict.status, headers });

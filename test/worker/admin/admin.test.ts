@@ -167,18 +167,32 @@ describe('the admin API: overrides', () => {
 
 describe('the admin API: identities, lists and keys', () => {
   it('writes identity records by hashing a raw credential, never storing it', async () => {
+    // Cloudsmith's policy reads identity records and has a "pro" tier.
+    const cloudsmith = { ...bindings, POLICY: 'cloudsmith' };
     const credential = `tok-${crypto.randomUUID()}`;
-    const put = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, subject: 'alice', org: 'acme', tier: 'token' }) });
+    const put = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, subject: 'alice', org: 'acme', tier: 'pro' }), env: cloudsmith });
     expect(put.status).toBe(200);
     const hash = put.json().credentialHash as string;
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     const stored = await kv.get(`identity:${hash}`, 'text');
-    expect(JSON.parse(stored!)).toEqual({ subject: 'alice', org: 'acme', tier: 'token' });
+    expect(JSON.parse(stored!)).toEqual({ subject: 'alice', org: 'acme', tier: 'pro' });
     expect(stored).not.toContain(credential);
-    expect((await admin(`/identities/${hash}`)).json()).toEqual({ credentialHash: hash, subject: 'alice', org: 'acme', tier: 'token' });
-    const both = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, credentialHash: hash, subject: 'a', tier: 't' }) });
+    expect((await admin(`/identities/${hash}`, { env: cloudsmith })).json()).toEqual({ credentialHash: hash, subject: 'alice', org: 'acme', tier: 'pro' });
+    const both = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, credentialHash: hash, subject: 'a', tier: 't' }), env: cloudsmith });
     expect([both.status, both.json().field]).toEqual([400, 'credential']);
-    expect((await admin('/identities/not-a-hash')).status).toBe(400);
+    expect((await admin('/identities/not-a-hash', { env: cloudsmith })).status).toBe(400);
+  });
+
+  it('refuses an identity record the policy would never use, naming the field and the reason', async () => {
+    const body = JSON.stringify({ credential: 'tok-1', subject: 'alice', tier: 'pro' });
+    const unread = await admin('/identities', { method: 'PUT', body });
+    expect(unread.status).toBe(400);
+    expect(unread.json()).toEqual({ field: '(body)', error: 'policy "default" reads no identity records (identity.records is not set), so this record would never be used' });
+    const noTier = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential: 'tok-1', subject: 'alice', tier: 'platinum' }), env: { ...bindings, POLICY: 'cloudsmith' } });
+    expect(noTier.status).toBe(400);
+    expect(noTier.json().field).toBe('tier');
+    expect(noTier.json().error).toMatch(/^policy "cloudsmith" has no tier "platinum" \(tiers: core, enterprise, pro, ultra, velocity\)$/);
+    expect((await kv.list({ prefix: 'identity:' })).keys).toEqual([]);
   });
 
   it('answers 400 for a value whose KV key would be over 512 bytes, and reports a malformed identity record instead of failing', async () => {
@@ -193,10 +207,13 @@ describe('the admin API: identities, lists and keys', () => {
     expect((await admin(`/identities/${hash}`)).json()).toEqual({ credentialHash: hash, malformed: ['(value): not JSON'] });
   });
 
-  it('adds and removes a blocked range (403 while listed)', async () => {
+  it('adds and removes a blocked range (403 while listed, saying it is the block list and nothing more)', async () => {
     const put = await admin(`/lists/block/ip/${encodeURIComponent('203.0.113.0/24')}`, { method: 'PUT', body: JSON.stringify({ reason: 'scraper' }) });
     expect(put.status).toBe(200);
-    expect((await hit('203.0.113.5')).status).toBe(403);
+    const blocked = await app.request('http://api.example.test/items', { headers: { 'CF-Connecting-IP': '203.0.113.5' } }, bindings);
+    expect(blocked.status).toBe(403);
+    expect(blocked.headers.get('Content-Type')).toBe('application/problem+json');
+    expect(await blocked.json()).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'Access denied.', list: 'block' });
     expect((await admin(`/lists/block/ip/${encodeURIComponent('203.0.113.0/24')}`, { method: 'DELETE' })).status).toBe(200);
     expect((await hit('203.0.113.5')).status).toBe(200);
     const bad = await admin('/lists/block/ip/not-an-ip', { method: 'PUT', body: '{}' });
