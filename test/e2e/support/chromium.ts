@@ -1,11 +1,11 @@
-import chromiumPackage from '@sparticuz/chromium';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress } from 'node:zlib';
-import { chromium, type Browser } from 'playwright-core';
+import chromiumPackage from '@sparticuz/chromium';
+import { type Browser, chromium } from 'playwright-core';
 import { extract } from 'tar-fs';
 
 export interface Chromium {
@@ -42,7 +42,10 @@ export async function launchChromium(): Promise<Chromium> {
       pipeline(createReadStream(join(bin, 'al2023.tar.br')), createBrotliDecompress(), extract(join(dir, 'al2023'))),
     ]);
     // The shipped fonts.conf names /tmp/fonts; this one names the fonts where they were unpacked.
-    writeFileSync(join(dir, 'fonts/fonts.conf'), `<?xml version="1.0"?>\n<fontconfig><dir>${join(dir, 'fonts/fonts')}</dir><cachedir>${join(dir, 'fonts-cache')}</cachedir></fontconfig>\n`);
+    writeFileSync(
+      join(dir, 'fonts/fonts.conf'),
+      `<?xml version="1.0"?>\n<fontconfig><dir>${join(dir, 'fonts/fonts')}</dir><cachedir>${join(dir, 'fonts-cache')}</cachedir></fontconfig>\n`,
+    );
     const browser = await chromium.launch({
       executablePath,
       args: chromiumPackage.args,
