@@ -29,6 +29,9 @@ export async function launchChromium(): Promise<Chromium> {
     const browser = await chromium.launch({ executablePath: given, args: ['--no-sandbox'] });
     return { browser, close: () => browser.close() };
   }
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`@sparticuz/chromium ships a Chromium for linux-x64 only, not ${process.platform}-${process.arch}: set CHROMIUM_PATH to a Chromium or Chrome binary`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'edge-ratelimit-chromium-'));
   try {
     // The package exports only its entry (build/cjs/index.cjs); its compressed files are in bin/ beside build/.
