@@ -1,25 +1,26 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, type Chromium } from './support/chromium';
 import { startDev, type DevServer } from './support/wrangler-dev';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const TOKEN = 'e2e-dashboard-token';
 
 let dev: DevServer;
+let chromium: Chromium;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is needed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
   mkdirSync(ARTIFACTS, { recursive: true });
   dev = await startDev([], { ADMIN_TOKEN: TOKEN });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  chromium = await launchChromium();
+  browser = chromium.browser;
 }, 90_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await dev?.stop();
 });
 

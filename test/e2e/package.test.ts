@@ -14,18 +14,49 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { na
 
 let work: string;
 let scratch: string;
+let scratchWorkersTypes: string;
 let tarball: string;
 let packed: string[];
 let installedWith: 'npm' | 'links';
 
 /**
- * Installs the tarball with npm, preferring its cache. Without a registry,
- * unpacks it by hand and links the dependencies it declares from this
- * project, so the test still proves the declared dependencies suffice.
+ * The other way a worker gets its runtime types: the `@cloudflare/workers-types`
+ * package instead of `wrangler types`, with `Env` declared by hand. The README
+ * shows both files as they are.
  */
-async function install(dir: string): Promise<'npm' | 'links'> {
+const workersTypesConfig = `{
+  "compilerOptions": {
+    "target": "ES2023",
+    "module": "ESNext",
+    "moduleResolution": "Bundler",
+    "lib": ["ES2023"],
+    "types": ["@cloudflare/workers-types"],
+    "strict": true,
+    "skipLibCheck": false,
+    "noEmit": true
+  },
+  "include": ["src"]
+}
+`;
+const workersTypesEnv = `import type { RateLimiter } from 'edge-ratelimit';
+
+declare global {
+  interface Env {
+    RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+    JOBS: Queue<{ tenant: string; task: string }>;
+  }
+}
+`;
+
+/**
+ * Installs the tarball, hono and any `extra` packages with npm, preferring its
+ * cache. Without a registry, unpacks the tarball by hand and links the
+ * dependencies it declares (and the extras) from this project, so the test
+ * still proves the declared dependencies suffice.
+ */
+async function install(dir: string, extra: string[] = []): Promise<'npm' | 'links'> {
   try {
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'hono'], { cwd: dir, env, timeout: 120_000 });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'hono', ...extra], { cwd: dir, env, timeout: 120_000 });
     return 'npm';
   } catch {
     const target = join(dir, 'node_modules', pkg.name);
@@ -33,7 +64,7 @@ async function install(dir: string): Promise<'npm' | 'links'> {
     mkdirSync(target, { recursive: true });
     await run('tar', ['-xzf', tarball, '-C', target, '--strip-components=1'], { env });
     const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies?: object };
-    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
+    for (const dep of [...Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies }), ...extra]) {
       const link = join(dir, 'node_modules', dep);
       mkdirSync(resolve(link, '..'), { recursive: true });
       symlinkSync(join(root, 'node_modules', dep), link, 'dir');
@@ -59,6 +90,16 @@ beforeAll(async () => {
   installedWith = await install(scratch);
   console.info(`installed the tarball with ${installedWith === 'npm' ? 'npm' : 'its dependencies linked from this project (no registry)'}`);
   await run(join(bin, 'wrangler'), ['types'], { cwd: scratch, env, timeout: 120_000 });
+
+  // The same worker typed by @cloudflare/workers-types: no `wrangler types`, `Env` declared in src/env.d.ts.
+  scratchWorkersTypes = join(work, 'app-workers-types');
+  mkdirSync(join(scratchWorkersTypes, 'src'), { recursive: true });
+  for (const file of ['wrangler.toml', 'src/index.ts']) cpSync(join(example, file), join(scratchWorkersTypes, file));
+  writeFileSync(join(scratchWorkersTypes, 'tsconfig.json'), workersTypesConfig);
+  writeFileSync(join(scratchWorkersTypes, 'src/env.d.ts'), workersTypesEnv);
+  writeFileSync(join(scratchWorkersTypes, 'package.json'), JSON.stringify({ name: 'scratch-worker-workers-types', private: true, type: 'module' }));
+  const workersTypesWith = await install(scratchWorkersTypes, ['@cloudflare/workers-types']);
+  console.info(`installed the tarball and @cloudflare/workers-types with ${workersTypesWith === 'npm' ? 'npm' : 'links to this project (no registry)'}`);
 }, 400_000);
 
 afterAll(() => {
@@ -71,6 +112,16 @@ describe('the README', () => {
     const section = readme.slice(readme.indexOf('## Use inside your own worker'));
     expect(section).toContain(`\`\`\`toml\n${readFileSync(join(example, 'wrangler.toml'), 'utf8')}\`\`\``);
     expect(section).toContain(`\`\`\`ts\n${readFileSync(join(example, 'src/index.ts'), 'utf8')}\`\`\``);
+  });
+
+  it('shows the tsconfig.json and dev dependencies that type-check it, with wrangler types or with @cloudflare/workers-types', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Use inside your own worker'), readme.indexOf('### The admin API and dashboard in your worker'));
+    expect(section).toContain(`\`\`\`json\n${readFileSync(join(example, 'tsconfig.json'), 'utf8')}\`\`\``);
+    const devDependencies = Object.keys(JSON.parse(readFileSync(join(example, 'package.json'), 'utf8')).devDependencies);
+    for (const dep of devDependencies) expect(section).toMatch(new RegExp(`npm install --save-dev [^\\n]*\\b${dep}\\b`));
+    expect(section).toContain(`\`\`\`json\n${workersTypesConfig}\`\`\``);
+    expect(section).toContain(`\`\`\`ts\n${workersTypesEnv}\`\`\``);
   });
 });
 
@@ -99,6 +150,15 @@ describe('the packed package', () => {
 
   it(`type-checks the scratch worker against the installed declarations (tsc, no skipLibCheck)`, async () => {
     const result = await run(join(bin, 'tsc'), ['--noEmit', '-p', scratch], { cwd: scratch, env }).then(
+      () => ({ ok: true, output: '' }),
+      (error: { stdout?: string }) => ({ ok: false, output: error.stdout ?? String(error) }),
+    );
+    expect(result.output).toBe('');
+    expect(result.ok).toBe(true);
+  });
+
+  it('type-checks the same worker typed by @cloudflare/workers-types instead of wrangler types (tsc, no skipLibCheck)', async () => {
+    const result = await run(join(bin, 'tsc'), ['--noEmit', '-p', scratchWorkersTypes], { cwd: scratchWorkersTypes, env }).then(
       () => ({ ok: true, output: '' }),
       (error: { stdout?: string }) => ({ ok: false, output: error.stdout ?? String(error) }),
     );
