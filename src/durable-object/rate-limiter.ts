@@ -29,7 +29,9 @@ export interface KeySnapshot {
  * so no other request to this key can interleave and over-admit. Counts are
  * decided in memory and written through {@link LimitRows}, which lets a hot
  * key skip the write of most requests without ever admitting more than the
- * limit. An alarm deletes the rows once every window has expired.
+ * limit. One alarm does the object's deferred work: it writes a quiet key's
+ * exact count over its reservation, and deletes the rows once every window
+ * has expired. No timer is ever left pending, so an idle object can hibernate.
  *
  * @example
  * // In your worker's entry module, with a `RATE_LIMITER` binding and a
@@ -37,7 +39,7 @@ export interface KeySnapshot {
  * export { RateLimiter } from 'edge-ratelimit';
  */
 export class RateLimiter extends DurableObject {
-  /** The alarm time this instance last set; avoids a `setAlarm` per request. */
+  /** The alarm time this instance last set; avoids a `setAlarm` (a billed row write) per request. */
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
@@ -89,7 +91,7 @@ export class RateLimiter extends DurableObject {
       return decision;
     });
     if (stagedBans) for (const [row, state] of stagedBans) kv.put(row, state);
-    this.scheduleCleanup(Math.max(expiry, this.rows.commit(now)));
+    this.commit(now, expiry);
     return decisions;
   }
 
@@ -101,7 +103,7 @@ export class RateLimiter extends DurableObject {
   lease(request: LeaseRequest): LeaseAnswer {
     const { answer, limitWrites } = grantLease((id) => this.rows.get(limitRow(id))?.state, request);
     this.record(request.limits, limitWrites, request.now);
-    this.scheduleCleanup(this.rows.commit(request.now));
+    this.commit(request.now, 0);
     return answer;
   }
 
@@ -114,7 +116,7 @@ export class RateLimiter extends DurableObject {
       const state = algorithmFor(r.config.algorithm).release(stored.state, now, r.config, r.cost, r.countedAt);
       this.rows.set(row, { state, config: stored.config }, now);
     }
-    this.rows.commit(now);
+    this.commit(now, 0);
   }
 
   /** The key's live counters and bans, without counting anything. */
@@ -152,12 +154,15 @@ export class RateLimiter extends DurableObject {
   }
 
   /**
-   * Deletes expired rows; reschedules for the rest, or drops all storage when
+   * Writes the exact count over a reservation once the key is quiet, deletes
+   * expired rows, and reschedules for what is left (the next settling check
+   * or the latest expiry, whichever comes first), or drops all storage when
    * nothing is left. Idempotent: running twice changes nothing more.
    */
   override async alarm(): Promise<void> {
     const kv = this.ctx.storage.kv;
     const now = Date.now();
+    this.rows.settleIfQuiet(now);
     let latest = 0;
     for (const [row, stored] of this.rows.list(LIMIT_PREFIX)) {
       const expires = algorithmFor(stored.config.algorithm).expiresAt(stored.state, stored.config);
@@ -170,8 +175,8 @@ export class RateLimiter extends DurableObject {
     }
     this.alarmAt = undefined;
     if (latest > 0) {
-      this.alarmAt = latest;
-      await this.ctx.storage.setAlarm(latest);
+      this.alarmAt = Math.min(latest, this.rows.settleAt(now) ?? latest);
+      await this.ctx.storage.setAlarm(this.alarmAt);
     } else {
       this.rows.clear();
       await this.ctx.storage.deleteAll();
@@ -187,12 +192,18 @@ export class RateLimiter extends DurableObject {
   }
 
   /**
-   * Makes sure an alarm is set once something is stored. The alarm itself
-   * moves on to the latest expiry, so a later expiry needs no new alarm.
+   * Writes the rows storage no longer covers, then makes sure an alarm is
+   * set: once something is stored, and no later than the settling of a
+   * reservation. The alarm itself moves on to the latest expiry, so a later
+   * expiry needs no new alarm, and a busy key's settling check moves on by
+   * itself: a `setAlarm` is written only when none is due soon enough.
    */
-  private scheduleCleanup(expiry: number): void {
-    if (expiry <= 0 || this.alarmAt !== undefined) return;
-    this.alarmAt = expiry;
-    void this.ctx.storage.setAlarm(expiry);
+  private commit(now: number, expiry: number): void {
+    expiry = Math.max(expiry, this.rows.commit(now));
+    const settleAt = this.rows.settleAt(Date.now());
+    const due = this.alarmAt === undefined ? (expiry > 0 ? expiry : settleAt) : settleAt !== undefined && settleAt < this.alarmAt ? settleAt : undefined;
+    if (due === undefined) return;
+    this.alarmAt = Math.min(due, settleAt ?? due);
+    void this.ctx.storage.setAlarm(this.alarmAt);
   }
 }
