@@ -14,6 +14,12 @@ import type { StoredLimit } from './storage';
  */
 export const SETTLE_MS = 8000;
 /**
+ * A key found busy at a settling check is checked again later each time,
+ * up to this many times {@link SETTLE_MS} apart (64 s): a check costs an alarm
+ * run and a `setAlarm`, so a key in steady use pays about one per minute.
+ */
+export const SETTLE_BACKOFF_MAX = 8;
+/**
  * A row changed again within this many ms of its last change is busy: its
  * writes reserve ahead. A busy key costs one alarm run and one `setAlarm`
  * (billed as a row written) per {@link SETTLE_MS} instead of a write per
@@ -56,6 +62,8 @@ export class LimitRows {
   private readonly dirty = new Set<string>();
   /** Wall-clock time of the last change, for settling. */
   private lastChange = 0;
+  /** How many settling checks in a row found the key busy. */
+  private busyChecks = 0;
 
   constructor(private readonly kv: SyncKvStorage) {}
 
@@ -103,12 +111,12 @@ export class LimitRows {
   /**
    * When the rows in memory should next be settled (wall-clock ms): once
    * the key has been quiet for {@link SETTLE_MS} after its last change, but
-   * no sooner than {@link SETTLE_MS} after `now`, so a busy key is checked at
-   * most once per {@link SETTLE_MS}. `undefined` when storage holds every
-   * row's exact count.
+   * no sooner than {@link SETTLE_MS} after `now`, twice as long after each
+   * check that found the key busy (up to {@link SETTLE_BACKOFF_MAX} times).
+   * `undefined` when storage holds every row's exact count.
    */
   settleAt(now: number): number | undefined {
-    for (const row of this.rows.values()) if (!exact(row)) return Math.max(this.lastChange, now) + SETTLE_MS;
+    for (const row of this.rows.values()) if (!exact(row)) return Math.max(this.lastChange, now) + SETTLE_MS * Math.min(2 ** this.busyChecks, SETTLE_BACKOFF_MAX);
     return undefined;
   }
 
@@ -118,7 +126,10 @@ export class LimitRows {
    * Idempotent: a second run writes nothing.
    */
   settleIfQuiet(now: number): void {
-    if (now - this.lastChange >= SETTLE_MS) this.settle();
+    if (now - this.lastChange >= SETTLE_MS) {
+      this.settle();
+      this.busyChecks = 0;
+    } else this.busyChecks++;
   }
 
   /** Writes the exact count of every row whose storage holds a reservation. */

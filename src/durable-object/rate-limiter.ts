@@ -44,6 +44,14 @@ export class RateLimiter extends DurableObject {
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
 
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    // An object evicted between visits starts with the alarm it set before, so it does not write a new one.
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt ??= (await ctx.storage.getAlarm()) ?? undefined;
+    });
+  }
+
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
     return this.checkBatch([request])[0]!;
