@@ -474,7 +474,28 @@ function markdown(results, rows, paces, fresh) {
   out.push(`| Worker request | ${usd(P.workers.requestPerMillion)} | |`);
   out.push(`| **total** | **${usd(fresh.exact.total)}** | ${n(fresh.counts.objectRequests)} object requests, ${n(fresh.counts.rowsWritten)} rows written, ${n(fresh.counts.rowsRead)} rows read; ${fresh.run.objectsLeft} of ${fresh.run.objectsCreated} objects left holding storage after three windows |`);
   out.push('');
+  out.push(modelText());
   return `${out.join('\n')}\n`;
+}
+
+function modelText() {
+  return `## The model
+
+- **Counts come from the real code.** \`src/durable-object/rate-limiter.ts\` is bundled with esbuild and run in Node on a simulated clock: \`Date.now\`, \`setTimeout\` and the object's storage alarm follow that clock, so the object's own timers and alarms run at real request paces (10 minutes of a warm key's traffic take seconds). Its storage is a counting stand-in for the synchronous KV API: every \`put\`, \`delete\` of a stored row and \`setAlarm\` is a row written; every \`get\`, \`getAlarm\` and listed row is a row read. Every call is an object request, and so is every alarm run. An object is evicted once idle for ${EVICT_IDLE_MS / 1000} s with no timer pending; while a timer is pending it cannot hibernate, and that time is billed as duration at 128 MB. An empty database is billed at ${PRICES.sqliteStorage.emptyDatabaseKb} KB while it holds a row or an alarm.
+- **The timer policy is the code as it was** (git ${TIMER_COMMIT}: a timer settles a reservation ${8} s after the key goes quiet), run the same way.
+- **Worker-side rates are measured under workerd** (bench/results/results.json and cpu.json): object calls per refused request behind the deny cache (flood), lease calls and rows per request (leases), and the Worker CPU the limiter adds over pass-through. The Worker's own $${PRICES.workers.requestPerMillion} per million requests is paid by any design, so the tables show what the limiter adds.
+- **Scaled down, honestly.** Keys do not share objects, so the cost per request does not depend on the number of keys: 1,000 warm keys are simulated as 100 and 10,000 polling clients as 1,000, at their real paces, each for 10 minutes of simulated time followed by three windows of quiet (settling and clean-up included).
+- **References.** *One object per key writing each request*: a call and a row written per request (the npm DO peer's shape, and what a limiter without reservations pays). *Rate Limiting binding*: no line of its own on Cloudflare's pricing pages (to be checked), so only the Worker's request; it is not exact (per-location counters, eventually consistent).
+- **Not counted.** KV: the live configuration is read by each isolate at most once per 30 s (one list and one read per entry), a cost per isolate and not per request. Analytics Engine: with a dataset bound, each decision writes one data point per rule, $${PRICES.analyticsEngine.dataPointPerMillion} per million (on top of every figure above). Plan inclusions (10 M Worker requests, 1 M object requests, 400,000 GB-s a month) are left out: at scale they are a rounding error.
+
+### Settle policy
+
+A hot key's object counts in memory and writes reservations ahead. Before, a timer settled the exact count 8 s after the key went quiet; from compatibility date 2026-10-01 a pending timer keeps the object in memory, billed for its duration, and a key in steady use kept one pending all the time: at one request every 5 s, 5 s awake (0.625 GB-s, $7.8 per million requests) per request. Now the object's storage alarm does the settling (an alarm lets it hibernate): the first check comes 8 s after the reservation, and each check that finds the key busy doubles the wait, up to 64 s, so a key in steady use pays an alarm run and a \`setAlarm\` about once a minute. A key reserves only when it comes back within 6 s (\`HOT_MS\`); a slower one writes its exact count each time, which is what writing every request costs (an object idle 10 s is evicted between visits anyway, so it could not count in memory). An object evicted before its settling alarm keeps the reservation storage holds: it refuses early by at most that reservation (at most 1 % of the limit), never admits more. An object restarted between visits reads the alarm it set before instead of writing a new one.
+
+### Never-seen keys: the floor
+
+A new key costs a call to a new object, its count written (it must be durable before the answer, or an eviction would forget it), and a clean-up alarm: a \`setAlarm\` (a row), the alarm's run (a request) and the row's deletion, after which \`deleteAll()\` leaves no storage (the 12 KB of an empty database included). That is 2 object requests and 3 rows written per new key, the figure above; none of it can go without losing exactness (the count) or leaving storage behind (the alarm and the deletion). Only the storage held meanwhile is negligible. A botnet or IPv6 rotation of new keys therefore costs about $3.3 per million requests on top of the Worker's price; the way to make it cheaper is to key on a coarser identity (an IPv6 /64 prefix), which turns never-seen keys into warm ones.
+`;
 }
 
 function chart(rows) {
