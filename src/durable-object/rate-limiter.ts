@@ -44,8 +44,8 @@ export class RateLimiter extends DurableObject {
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never);
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
     // An object evicted between visits starts with the alarm it set before, so it does not write a new one.
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt ??= (await ctx.storage.getAlarm()) ?? undefined;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { LimitRequest } from '../../src/algorithms/decide';
 import { reserveUnits } from '../../src/algorithms/reserve';
 import type { LimitConfig } from '../../src/algorithms/types';
-import { HOT_MS, SETTLE_MS } from '../../src/durable-object/limit-rows';
+import { HOT_MS, SETTLE_BACKOFF_MAX, SETTLE_MS } from '../../src/durable-object/limit-rows';
 import type { RateLimiter } from '../../src/durable-object/rate-limiter';
 import type { StoredLimit } from '../../src/durable-object/storage';
 
@@ -132,7 +132,7 @@ describe('a hot key counts in memory and writes ahead', () => {
     expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeLessThanOrEqual(Date.now() + SETTLE_MS);
   });
 
-  it('an alarm while the key is busy keeps the reservation and checks again SETTLE_MS later, never more than the limit', async () => {
+  it('an alarm while the key is busy keeps the reservation and checks again later each time, never more than the limit', async () => {
     const config = configs[0]!;
     const stub = env.RATE_LIMITER.getByName('hot-busy-alarm');
     const now = Date.now();
@@ -143,7 +143,10 @@ describe('a hot key counts in memory and writes ahead', () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await storedOf(stub, config)).current).toBe(reserved);
-    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeGreaterThanOrEqual(before + SETTLE_MS);
+    // Each check that finds the key busy doubles the wait before the next: 16 s, then 32 s, never past SETTLE_BACKOFF_MAX × SETTLE_MS.
+    const next = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    expect(next).toBeGreaterThanOrEqual(before + 4 * SETTLE_MS);
+    expect(next).toBeLessThanOrEqual(Date.now() + SETTLE_BACKOFF_MAX * SETTLE_MS);
     // Evicted before it settles: it resumes from the reservation, refusing early by at most that.
     await crash(stub);
     const after = await admitted(env.RATE_LIMITER.getByName('hot-busy-alarm'), config, now, 1200);
