@@ -162,30 +162,35 @@ export class RateLimiter extends DurableObject {
   }
 
   /**
-   * Writes the exact count over a reservation once the key is quiet, deletes
-   * expired rows, and reschedules for what is left (the next settling check
-   * or the latest expiry, whichever comes first), or drops all storage when
-   * nothing is left. Idempotent: running twice changes nothing more.
+   * Deletes expired rows, writes the exact count over a reservation once the
+   * key is quiet, and reschedules for what is left (the next settling check
+   * or the latest expiry, whichever comes first); or, when nothing is left,
+   * drops all storage at once. Idempotent: running twice changes nothing more.
    */
   override async alarm(): Promise<void> {
     const kv = this.ctx.storage.kv;
     const now = Date.now();
-    this.rows.settleIfQuiet(now);
     let latest = 0;
+    const expiredLimits: string[] = [];
+    const expiredBans: string[] = [];
     for (const [row, stored] of this.rows.list(LIMIT_PREFIX)) {
       const expires = algorithmFor(stored.config.algorithm).expiresAt(stored.state, stored.config);
-      if (expires <= now) this.rows.delete(row);
+      if (expires <= now) expiredLimits.push(row);
       else latest = Math.max(latest, expires);
     }
     for (const [row, ban] of [...kv.list<BanState>({ prefix: BAN_PREFIX })]) {
-      if (ban.expiresAt <= now) kv.delete(row);
+      if (ban.expiresAt <= now) expiredBans.push(row);
       else latest = Math.max(latest, ban.expiresAt);
     }
     this.alarmAt = undefined;
     if (latest > 0) {
+      for (const row of expiredLimits) this.rows.delete(row);
+      for (const row of expiredBans) kv.delete(row);
+      this.rows.settleIfQuiet(now);
       this.alarmAt = Math.min(latest, this.rows.settleAt(now) ?? latest);
       await this.ctx.storage.setAlarm(this.alarmAt);
     } else {
+      // Nothing left: one deleteAll() drops every row (and the alarm), with no delete or settling write of its own per row.
       this.rows.clear();
       await this.ctx.storage.deleteAll();
     }
