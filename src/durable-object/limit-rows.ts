@@ -15,10 +15,13 @@ import type { StoredLimit } from './storage';
 export const SETTLE_MS = 8000;
 /**
  * A key found busy at a settling check is checked again later each time,
- * up to this many times {@link SETTLE_MS} apart (64 s): a check costs an alarm
- * run and a `setAlarm`, so a key in steady use pays about one per minute.
+ * up to this many times {@link SETTLE_MS} apart (128 s): a check costs an
+ * alarm run and a `setAlarm`, so a key in steady use pays one about every
+ * two minutes. A key that goes quiet after that long is usually evicted
+ * before its check (an idle object goes after about 10 s) and keeps its
+ * reservation, which is at most 1 % of the limit.
  */
-export const SETTLE_BACKOFF_MAX = 8;
+export const SETTLE_BACKOFF_MAX = 16;
 /**
  * A row changed again within this many ms of its last change is busy: its
  * writes reserve ahead. A busy key costs one alarm run and one `setAlarm`
