@@ -526,8 +526,8 @@ function chart(rows) {
   ];
   const barH = 10;
   const groupH = series.length * barH + 14;
-  const left = 300;
-  const width = 760;
+  const left = 400;
+  const width = 900;
   const max = Math.max(...rows.flatMap((r) => series.map(([k]) => r[k]?.limiter ?? 0)));
   const scale = (width - left - 80) / max;
   const h = rows.length * groupH + 60;
