@@ -5,8 +5,8 @@ import type { StoredLimit } from './storage';
 
 /**
  * How long a key with a reservation in storage stays quiet before its exact
- * count is written (ms), and how often its object checks for that while the
- * key is busy. The check is a storage alarm, not a timer: a pending timer
+ * count is written (ms), and how long after a reservation its object first
+ * checks for that (then ever less often while the key stays busy). The check is a storage alarm, not a timer: a pending timer
  * keeps a Durable Object in memory, billed for its duration, from
  * compatibility date 2026-10-01, while a pending alarm lets it hibernate.
  * An object evicted before its alarm keeps the reservation storage holds:
@@ -24,12 +24,12 @@ export const SETTLE_MS = 8000;
 export const SETTLE_BACKOFF_MAX = 16;
 /**
  * A row changed again within this many ms of its last change is busy: its
- * writes reserve ahead. A busy key costs one alarm run and one `setAlarm`
- * (billed as a row written) per {@link SETTLE_MS} instead of a write per
- * request, so reserving is the cheaper choice only for keys that come back
- * well within {@link SETTLE_MS} (about 1.15 row writes per check against one
- * per request: under about 0.85 × {@link SETTLE_MS}); a key that comes back
- * later writes its exact count each time.
+ * writes reserve ahead. A busy key pays settling checks (an alarm run and a
+ * `setAlarm`, billed as a row written, each) instead of a write per request;
+ * a key that comes back more slowly pays a check for every request or two,
+ * more than the write, and an object idle for about 10 s is evicted between
+ * visits anyway, losing what it counted in memory. So a key that comes back
+ * later than this writes its exact count each time.
  */
 export const HOT_MS = 6000;
 
