@@ -321,12 +321,14 @@ function target(scenario, variant) {
 
 /**
  * Waits until the reservations our variant left on warm keys have settled
- * (each key writes its exact count once it has been quiet for eight seconds,
- * `SETTLE_MS` in src/durable-object/limit-rows.ts), so those writes land in
- * no other variant's measurement; returns how many rows settling wrote.
+ * (each key's alarm writes its exact count once it has been quiet for eight
+ * seconds, `SETTLE_MS` in src/durable-object/limit-rows.ts; the first check
+ * comes eight seconds after the reservation and may find the key still busy,
+ * the next sixteen seconds later), so those writes land in no other
+ * variant's measurement; returns how many rows settling wrote.
  */
 async function settled(url, after, variant) {
-  await new Promise((r) => setTimeout(r, 9_000));
+  await new Promise((r) => setTimeout(r, 25_000));
   return (await stats(url)).counters[variant].rowsWritten - after.counters[variant].rowsWritten;
 }
 
@@ -337,7 +339,7 @@ function settledSentence(samples) {
   const lease = of('lease');
   if (exact.length === 0 && lease.length === 0) return '';
   const text = (xs) => (xs.length === 0 ? 'n/a' : `${median(xs)} rows (${Math.min(...xs)}–${Math.max(...xs)})`);
-  return ` Once a warm key has been quiet for eight seconds, its object writes its exact count once: after each of those measurements the run waits for that before driving the next variant, so no other figure carries it; it wrote ${text(exact)} for exact mode and ${text(lease)} for leases, per run, over ${WARM.length.toLocaleString('en')} keys, not counted in the table.`;
+  return ` Once a warm key has been quiet for eight seconds, its object's alarm writes its exact count once (unless the object was evicted first, keeping its reservation): after each of those measurements the run waits for that before driving the next variant, so no other figure carries it; it wrote ${text(exact)} for exact mode and ${text(lease)} for leases, per run, over ${WARM.length.toLocaleString('en')} keys, not counted in the table.`;
 }
 
 /** A variant in turns with pass-through (see {@link alternating}); each side gets the variant's seconds of turns. */
@@ -544,7 +546,7 @@ ${goalLines}
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: the fixed cost every request pays before any rule is evaluated; leases add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
 - Garbage collection: workerd runs on one pinned core, so V8 cannot collect on other cores. ${gcSentence(results.gc)} The *GC ms/s* column gives each variant's collection time per second of load; it follows allocation per request. The p99 column does not follow it closely (pass-through keeps a low p99 with collection times like the others'), so collection alone does not explain the p99 of the limiter variants.
-- Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within eight seconds, so a key in steady use costs a call but seldom a write: its floor there is a bare call to each key's own object, ${ratioText(results.summary.warm.rpc?.ratio)}× in this run.${settledSentence(results.samples)}
+- Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within six seconds, so a key in steady use costs a call but seldom a write: its floor there is a bare call to each key's own object, ${ratioText(results.summary.warm.rpc?.ratio)}× in this run.${settledSentence(results.samples)}
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that does nothing runs at ${ratioText(results.summary.fresh.rpc?.ratio)}× here, one that writes a row at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}×. Creating the object is the floor of any design with an object per key, whatever it stores; a limiter that cleans up after itself also sets an alarm on it. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it

@@ -5,20 +5,33 @@ import type { StoredLimit } from './storage';
 
 /**
  * How long a key with a reservation in storage stays quiet before its exact
- * count is written (ms). The pending write keeps the object running (a
- * pending timer protects a Durable Object from eviction from compatibility
- * date 2026-10-01), so one evicted when idle has settled.
- * Eight seconds covers clients that come back every few seconds: their
- * visits are counted in memory instead of costing a write each.
+ * count is written (ms), and how long after a reservation its object first
+ * checks for that (then ever less often while the key stays busy). The check is a storage alarm, not a timer: a pending timer
+ * keeps a Durable Object in memory, billed for its duration, from
+ * compatibility date 2026-10-01, while a pending alarm lets it hibernate.
+ * An object evicted before its alarm keeps the reservation storage holds:
+ * it refuses early by at most that reservation, never admits more.
  */
 export const SETTLE_MS = 8000;
 /**
- * A row changed again within this many ms of its last change is busy: its
- * writes reserve ahead. A key that comes back before a reservation would
- * settle saves writes by reserving; one that comes back later would only
- * add the settling write, so it writes its exact count each time.
+ * A key found busy at a settling check is checked again later each time,
+ * up to this many times {@link SETTLE_MS} apart (128 s): a check costs an
+ * alarm run and a `setAlarm`, so a key in steady use pays one about every
+ * two minutes. A key that goes quiet after that long is usually evicted
+ * before its check (an idle object goes after about 10 s) and keeps its
+ * reservation, which is at most 1 % of the limit.
  */
-export const HOT_MS = SETTLE_MS;
+export const SETTLE_BACKOFF_MAX = 16;
+/**
+ * A row changed again within this many ms of its last change is busy: its
+ * writes reserve ahead. A busy key pays settling checks (an alarm run and a
+ * `setAlarm`, billed as a row written, each) instead of a write per request;
+ * a key that comes back more slowly pays a check for every request or two,
+ * more than the write, and an object idle for about 10 s is evicted between
+ * visits anyway, losing what it counted in memory. So a key that comes back
+ * later than this writes its exact count each time.
+ */
+export const HOT_MS = 6000;
 
 interface Row {
   /** The count this object decides on. */
@@ -42,16 +55,18 @@ interface Row {
  * spent the previous reservation, within 1 % of the limit), so the requests
  * those units cover cost no write. Storage always holds a count at least as
  * restrictive as the one in memory: an object that restarts resumes from it
- * and can refuse early by at most the reservation, never admit more. The exact count is written
- * once the key has been quiet for {@link SETTLE_MS}, so an object evicted when idle loses
- * nothing; a key that stays busy keeps its reservation until it goes quiet.
+ * and can refuse early by at most the reservation, never admit more. The
+ * exact count is written by {@link settleIfQuiet}, which the object's alarm
+ * runs once the key has been quiet for {@link SETTLE_MS} ({@link settleAt}
+ * says when); a key that stays busy keeps its reservation until it goes quiet.
  */
 export class LimitRows {
   private readonly rows = new Map<string, Row>();
   private readonly dirty = new Set<string>();
-  private settling: ReturnType<typeof setTimeout> | undefined;
   /** Wall-clock time of the last change, for settling. */
   private lastChange = 0;
+  /** How many settling checks in a row found the key busy. */
+  private busyChecks = 0;
 
   constructor(private readonly kv: SyncKvStorage) {}
 
@@ -80,32 +95,48 @@ export class LimitRows {
    */
   commit(now: number): number {
     let expiry = 0;
-    let reserved = false;
     for (const name of this.dirty) {
       const row = this.rows.get(name)!;
       const { live, stored } = row;
       const algorithm = algorithmFor(live.config.algorithm);
-      if (stored && sameConfig(stored.config, live.config) && algorithm.covers(stored.state, live.state)) {
-        reserved ||= !exact(row);
-        continue;
-      }
+      if (stored && sameConfig(stored.config, live.config) && algorithm.covers(stored.state, live.state)) continue;
       const units = row.changedAt - row.changedBefore < HOT_MS ? reserveUnits(live.config, spentReservation(row, now)) : 0;
       const state = units > 0 ? reserve(live.state, now, live.config, units) : live.state;
       row.stored = { state, config: live.config };
       row.reserved = state !== live.state ? { units, at: now, windowStart: live.state.windowStart } : undefined;
       this.kv.put<StoredLimit>(name, row.stored);
-      reserved ||= state !== live.state;
       expiry = Math.max(expiry, algorithm.expiresAt(state, live.config));
     }
     this.dirty.clear();
-    if (reserved) this.settleSoon();
     return expiry;
+  }
+
+  /**
+   * When the rows in memory should next be settled (wall-clock ms): once
+   * the key has been quiet for {@link SETTLE_MS} after its last change, but
+   * no sooner than {@link SETTLE_MS} after `now`, twice as long after each
+   * check that found the key busy (up to {@link SETTLE_BACKOFF_MAX} times).
+   * `undefined` when storage holds every row's exact count.
+   */
+  settleAt(now: number): number | undefined {
+    for (const row of this.rows.values()) if (!exact(row)) return Math.max(this.lastChange, now) + SETTLE_MS * Math.min(2 ** this.busyChecks, SETTLE_BACKOFF_MAX);
+    return undefined;
+  }
+
+  /**
+   * Writes the exact count of every row whose storage holds a reservation,
+   * if the key has been quiet for {@link SETTLE_MS} at wall-clock `now`.
+   * Idempotent: a second run writes nothing.
+   */
+  settleIfQuiet(now: number): void {
+    if (now - this.lastChange >= SETTLE_MS) {
+      this.settle();
+      this.busyChecks = 0;
+    } else this.busyChecks++;
   }
 
   /** Writes the exact count of every row whose storage holds a reservation. */
   settle(): void {
-    if (this.settling !== undefined) clearTimeout(this.settling);
-    this.settling = undefined;
     for (const [name, row] of this.rows) {
       if (exact(row)) continue;
       row.stored = row.live;
@@ -123,8 +154,6 @@ export class LimitRows {
 
   /** Forgets every row in memory (storage is the caller's to clear). */
   clear(): void {
-    if (this.settling !== undefined) clearTimeout(this.settling);
-    this.settling = undefined;
     this.rows.clear();
     this.dirty.clear();
   }
@@ -147,18 +176,6 @@ export class LimitRows {
     const loaded = { live: stored, stored, changedBefore: Number.NEGATIVE_INFINITY, changedAt: Number.NEGATIVE_INFINITY };
     this.rows.set(row, loaded);
     return loaded;
-  }
-
-  private settleSoon(): void {
-    if (this.settling !== undefined) return;
-    const wait = (ms: number) => {
-      this.settling = setTimeout(() => {
-        const quietFor = Date.now() - this.lastChange;
-        if (quietFor >= SETTLE_MS) this.settle();
-        else wait(SETTLE_MS - quietFor);
-      }, ms);
-    };
-    wait(SETTLE_MS);
   }
 }
 

@@ -36,7 +36,9 @@ export interface KeySnapshot {
  * so no other request to this key can interleave and over-admit. Counts are
  * decided in memory and written through {@link LimitRows}, which lets a hot
  * key skip the write of most requests without ever admitting more than the
- * limit. An alarm deletes the rows once every window has expired.
+ * limit. One alarm does the object's deferred work: it writes a quiet key's
+ * exact count over its reservation, and deletes the rows once every window
+ * has expired. No timer is ever left pending, so an idle object can hibernate.
  *
  * @example
  * // In your worker's entry module, with a `RATE_LIMITER` binding and a
@@ -44,10 +46,18 @@ export interface KeySnapshot {
  * export { RateLimiter } from 'edge-ratelimit';
  */
 export class RateLimiter extends DurableObject {
-  /** The alarm time this instance last set; avoids a `setAlarm` per request. */
+  /** The alarm time this instance last set; avoids a `setAlarm` (a billed row write) per request. */
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    // An object evicted between visits starts with the alarm it set before, so it does not write a new one.
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt ??= (await ctx.storage.getAlarm()) ?? undefined;
+    });
+  }
 
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
@@ -96,7 +106,7 @@ export class RateLimiter extends DurableObject {
       return decision;
     });
     if (stagedBans) for (const [row, state] of stagedBans) kv.put(row, state);
-    this.scheduleCleanup(Math.max(expiry, this.rows.commit(now)));
+    this.commit(now, expiry);
     return decisions;
   }
 
@@ -108,7 +118,7 @@ export class RateLimiter extends DurableObject {
   lease(request: LeaseRequest): LeaseAnswer {
     const { answer, limitWrites } = grantLease((id) => this.rows.get(limitRow(id))?.state, request);
     this.record(request.limits, limitWrites, request.now);
-    this.scheduleCleanup(this.rows.commit(request.now));
+    this.commit(request.now, 0);
     return answer;
   }
 
@@ -121,7 +131,7 @@ export class RateLimiter extends DurableObject {
       const state = algorithmFor(r.config.algorithm).release(stored.state, now, r.config, r.cost, r.countedAt);
       this.rows.set(row, { state, config: stored.config }, now);
     }
-    this.rows.commit(now);
+    this.commit(now, 0);
   }
 
   /**
@@ -173,27 +183,35 @@ export class RateLimiter extends DurableObject {
   }
 
   /**
-   * Deletes expired rows; reschedules for the rest, or drops all storage when
-   * nothing is left. Idempotent: running twice changes nothing more.
+   * Deletes expired rows, writes the exact count over a reservation once the
+   * key is quiet, and reschedules for what is left (the next settling check
+   * or the latest expiry, whichever comes first); or, when nothing is left,
+   * drops all storage at once. Idempotent: running twice changes nothing more.
    */
   override async alarm(): Promise<void> {
     const kv = this.ctx.storage.kv;
     const now = Date.now();
     let latest = 0;
+    const expiredLimits: string[] = [];
+    const expiredBans: string[] = [];
     for (const [row, stored] of this.rows.list(LIMIT_PREFIX)) {
       const expires = algorithmFor(stored.config.algorithm).expiresAt(stored.state, stored.config);
-      if (expires <= now) this.rows.delete(row);
+      if (expires <= now) expiredLimits.push(row);
       else latest = Math.max(latest, expires);
     }
     for (const [row, ban] of [...kv.list<BanState>({ prefix: BAN_PREFIX })]) {
-      if (ban.expiresAt <= now) kv.delete(row);
+      if (ban.expiresAt <= now) expiredBans.push(row);
       else latest = Math.max(latest, ban.expiresAt);
     }
     this.alarmAt = undefined;
     if (latest > 0) {
-      this.alarmAt = latest;
-      await this.ctx.storage.setAlarm(latest);
+      for (const row of expiredLimits) this.rows.delete(row);
+      for (const row of expiredBans) kv.delete(row);
+      this.rows.settleIfQuiet(now);
+      this.alarmAt = Math.min(latest, this.rows.settleAt(now) ?? latest);
+      await this.ctx.storage.setAlarm(this.alarmAt);
     } else {
+      // Nothing left: one deleteAll() drops every row (and the alarm), with no delete or settling write of its own per row.
       this.rows.clear();
       await this.ctx.storage.deleteAll();
     }
@@ -208,12 +226,18 @@ export class RateLimiter extends DurableObject {
   }
 
   /**
-   * Makes sure an alarm is set once something is stored. The alarm itself
-   * moves on to the latest expiry, so a later expiry needs no new alarm.
+   * Writes the rows storage no longer covers, then makes sure an alarm is
+   * set: once something is stored, and no later than the settling of a
+   * reservation. The alarm itself moves on to the latest expiry, so a later
+   * expiry needs no new alarm, and a busy key's settling check moves on by
+   * itself: a `setAlarm` is written only when none is due soon enough.
    */
-  private scheduleCleanup(expiry: number): void {
-    if (expiry <= 0 || this.alarmAt !== undefined) return;
-    this.alarmAt = expiry;
-    void this.ctx.storage.setAlarm(expiry);
+  private commit(now: number, expiry: number): void {
+    expiry = Math.max(expiry, this.rows.commit(now));
+    const settleAt = this.rows.settleAt(Date.now());
+    const due = this.alarmAt === undefined ? (expiry > 0 ? expiry : settleAt) : settleAt !== undefined && settleAt < this.alarmAt ? settleAt : undefined;
+    if (due === undefined) return;
+    this.alarmAt = Math.min(due, settleAt ?? due);
+    void this.ctx.storage.setAlarm(this.alarmAt);
   }
 }

@@ -1,10 +1,10 @@
-import { runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { LimitRequest } from '../../src/algorithms/decide';
 import { reserveUnits } from '../../src/algorithms/reserve';
 import type { LimitConfig } from '../../src/algorithms/types';
-import { SETTLE_MS } from '../../src/durable-object/limit-rows';
+import { HOT_MS, SETTLE_BACKOFF_MAX, SETTLE_MS } from '../../src/durable-object/limit-rows';
 import type { RateLimiter } from '../../src/durable-object/rate-limiter';
 import type { StoredLimit } from '../../src/durable-object/storage';
 
@@ -82,17 +82,78 @@ describe('a hot key counts in memory and writes ahead', () => {
     });
   }
 
-  it('writes the exact count once the key goes quiet, so a restart after that loses nothing', async () => {
+  it('writes the exact count from its alarm once the key goes quiet, so a restart after that loses nothing', async () => {
     const config = configs[0]!;
     const stub = env.RATE_LIMITER.getByName('hot-settle');
     const now = Date.now();
     expect(await admitted(stub, config, now, 255)).toBe(255);
     expect((await storedOf(stub, config)).current).toBeGreaterThan(255);
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 500));
+    // The settling check is the object's alarm, due SETTLE_MS after the last change (not the cleanup, an hour away).
+    const alarm = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(now + SETTLE_MS);
+    expect(alarm).toBeLessThan(Date.now() + SETTLE_MS + 1000);
+    // The alarm runs once the key has been quiet for SETTLE_MS (its clock moved on, so the test need not sleep, and the object is not evicted meanwhile); a second run changes nothing.
+    const quietAlarm = () =>
+      runInDurableObject(stub, async (instance) => {
+        const realNow = Date.now;
+        Date.now = () => realNow() + SETTLE_MS;
+        try {
+          await instance.alarm();
+        } finally {
+          Date.now = realNow;
+        }
+      });
+    await quietAlarm();
+    await quietAlarm();
     expect((await storedOf(stub, config)).current).toBe(255);
+    // What is left is the cleanup at the window's end.
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBe(Math.floor(now / HOUR) * HOUR + HOUR);
     await crash(stub);
     expect(await admitted(env.RATE_LIMITER.getByName('hot-settle'), config, now, 800)).toBe(745);
-  }, SETTLE_MS + 10_000);
+  }, 30_000);
+
+  it('arms no timer: the settling check is a storage alarm, so the idle object can hibernate', async () => {
+    const config = configs[0]!;
+    const stub = env.RATE_LIMITER.getByName('hot-no-timer');
+    const now = Date.now();
+    const armed = await runInDurableObject(stub, (instance) => {
+      const original = globalThis.setTimeout;
+      let timers = 0;
+      globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => (timers++, original(...args))) as typeof setTimeout;
+      try {
+        for (let i = 0; i < 300; i++) instance.check({ now, limits: [limitOf(config)] });
+      } finally {
+        globalThis.setTimeout = original;
+      }
+      return timers;
+    });
+    expect(armed).toBe(0);
+    expect((await storedOf(stub, config)).current).toBeGreaterThan(300);
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeLessThanOrEqual(Date.now() + SETTLE_MS);
+  });
+
+  it('an alarm while the key is busy keeps the reservation and checks again later each time, never more than the limit', async () => {
+    const config = configs[0]!;
+    const stub = env.RATE_LIMITER.getByName('hot-busy-alarm');
+    const now = Date.now();
+    expect(await admitted(stub, config, now, 40)).toBe(40);
+    const reserved = (await storedOf(stub, config)).current;
+    expect(reserved).toBeGreaterThan(40);
+    const before = Date.now();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await storedOf(stub, config)).current).toBe(reserved);
+    // Each check that finds the key busy doubles the wait before the next: 16 s, then 32 s, never past SETTLE_BACKOFF_MAX × SETTLE_MS.
+    const next = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    // (or at the window's end, when that comes first: the alarm is also the clean-up)
+    expect(next).toBeGreaterThanOrEqual(Math.min(before + 4 * SETTLE_MS, Math.floor(now / HOUR) * HOUR + HOUR));
+    expect(next).toBeLessThanOrEqual(Date.now() + SETTLE_BACKOFF_MAX * SETTLE_MS);
+    // Evicted before it settles: it resumes from the reservation, refusing early by at most that.
+    await crash(stub);
+    const after = await admitted(env.RATE_LIMITER.getByName('hot-busy-alarm'), config, now, 1200);
+    expect(40 + after).toBeLessThanOrEqual(config.limit);
+    expect(40 + after).toBeGreaterThanOrEqual(config.limit - (reserved - 40));
+  }, 30_000);
 
   it('admits exactly the limit to concurrent requests', async () => {
     const config = configs[0]!;
@@ -132,21 +193,21 @@ describe('a hot key counts in memory and writes ahead', () => {
     expect(await writes()).toBeLessThanOrEqual(2 + Math.ceil(300 / 65));
   });
 
-  it('a key that comes back within the settling time reserves too; one that comes back later writes each visit exactly', async () => {
+  it('a key that comes back within HOT_MS reserves too; one that comes back later writes each visit exactly', async () => {
     const config = large;
-    // 100 visits up to SETTLE_MS apart, all in one window that ends well after this test.
+    // 100 visits up to HOT_MS apart, all in one window that ends well after this test.
     const windowStart = Math.floor(Date.now() / HOUR) * HOUR;
-    const start = windowStart + HOUR - Date.now() > 100 * SETTLE_MS + 60_000 ? windowStart : windowStart + HOUR;
+    const start = windowStart + HOUR - Date.now() > 100 * HOT_MS + 60_000 ? windowStart : windowStart + HOUR;
     const visits = async (name: string, gapMs: number) => {
       const stub = env.RATE_LIMITER.getByName(name);
       const writes = await countWrites(stub);
       for (let i = 0; i < 100; i++) expect((await stub.check({ now: start + i * gapMs, limits: [limitOf(config)] })).allowed).toBe(true);
       return { writes: await writes(), stored: (await storedOf(stub, config)).current };
     };
-    const warm = await visits('warm-visits', SETTLE_MS - 1);
+    const warm = await visits('warm-visits', HOT_MS - 1);
     expect(warm.writes).toBeLessThanOrEqual(2 + Math.ceil(100 / 65));
     expect(warm.stored).toBeGreaterThan(100);
-    const cold = await visits('cold-visits', SETTLE_MS);
+    const cold = await visits('cold-visits', HOT_MS);
     expect(cold.writes).toBe(100);
     expect(cold.stored).toBe(100);
   });

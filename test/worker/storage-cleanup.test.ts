@@ -47,6 +47,21 @@ describe('storage that cleans itself', () => {
     expect(after.alarm).toBe(Math.floor(now / WINDOW) * WINDOW + 2 * WINDOW);
   });
 
+  it('an object restarted between visits keeps the alarm it set, writing no new one', async () => {
+    const name = 'cleanup-restarted';
+    const config: LimitConfig = { algorithm: 'fixed-window', limit: 10, windowMs: WINDOW };
+    const now = Date.now();
+    await env.RATE_LIMITER.getByName(name).check({ now, limits: [limit(config)] });
+    const first = (await storageOf(env.RATE_LIMITER.getByName(name))).alarm;
+    expect(first).toBe(Math.floor(now / WINDOW) * WINDOW + WINDOW);
+    await expect(runInDurableObject(env.RATE_LIMITER.getByName(name), (_instance, state) => state.abort('restart'))).rejects.toThrow();
+    // The next visit falls in a later window, whose expiry is later: the alarm already set still runs first and moves on from there.
+    await env.RATE_LIMITER.getByName(name).check({ now: now + WINDOW, limits: [limit(config)] });
+    expect((await storageOf(env.RATE_LIMITER.getByName(name))).alarm).toBe(first);
+    expect(await runDurableObjectAlarm(env.RATE_LIMITER.getByName(name))).toBe(true);
+    expect((await storageOf(env.RATE_LIMITER.getByName(name))).alarm).toBe(Math.floor(now / WINDOW) * WINDOW + 2 * WINDOW);
+  });
+
   it('cleans up leased budget the same way', async () => {
     const stub = env.RATE_LIMITER.getByName('cleanup-lease');
     const lastUse = Date.now() - WINDOW - 1;
