@@ -77,10 +77,10 @@ export function render(rows: readonly Row[], table: RttTable, at: Date): string 
     const cells = REGIONS.map((b) => {
       if (a === b) return String(table.local.ms);
       const pair = table.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a))!;
-      return pair.source === 'approx' ? `${pair.ms}*` : String(pair.ms);
+      return pair.source === 'unverified' ? `${pair.ms}*` : String(pair.ms);
     });
     lines.push(`| ${a} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '\\* typical figure of the published matrices, to be verified; unmarked inter-region figures are cloudping.co\'s af-south-1 row, read 2026-12-06; the same-region figure is an assumption.', '');
+  lines.push('', '\\* no published measurement found: an unverified typical figure. Unmarked inter-region figures are published measurements (cloudping.co, IBM Cloud\'s 2024 inter-region table, a 2017 AWS matrix), read 2026-12-06, each cited with its page and cells in rtt.json; the same-region figure is an assumption.', '');
   return lines.join('\n');
 }
