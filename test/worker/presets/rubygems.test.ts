@@ -188,8 +188,14 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
       ['GET', '/api/v1/dependencies.yaml', ['lb-ip']],
       ['GET', '/api/v1/gems/rails.json', ['lb-ip']],
     ];
+    // The auth-failures floor (our addition) meets every path; the table is about the provider's own rules.
+    const providerRulesOn = (method: string, path: string) => rulesOn(method, path).filter((name) => name !== 'auth-failures');
     it.each(cases)('%s %s: %j', (method, path, expected) => {
-      expect(rulesOn(method, path)).toEqual(expected);
+      expect(providerRulesOn(method, path)).toEqual(expected);
+    });
+
+    it('meets the auth-failures floor on every one of these paths', () => {
+      for (const [method, path] of cases) expect(rulesOn(method, path)).toContain('auth-failures');
     });
 
     it('counts pushes to /api/v1/gems, .json and .yaml toward one cap', async () => {
