@@ -17,6 +17,8 @@ export default defineConfig(async () => {
           test: {
             name: 'workerd',
             include: ['src/**/*.test.ts', 'test/worker/**/*.test.ts'],
+            // Property tests and the crash/packed-check suites make thousands of object calls: on a shared 2-core machine they can pass 5 s.
+            testTimeout: 30_000,
           },
         },
         {
