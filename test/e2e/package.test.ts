@@ -21,7 +21,7 @@ let installedWith: 'npm' | 'links';
 
 /**
  * The other way a worker gets its runtime types: the `@cloudflare/workers-types`
- * package instead of `wrangler types`, with `Env` declared by hand. The README
+ * package instead of `wrangler types`, with `Env` declared by hand. docs/library.md
  * shows both files as they are.
  */
 const workersTypesConfig = `{
@@ -106,17 +106,16 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('the README', () => {
+describe('the library guide (docs/library.md)', () => {
   it('shows the example worker exactly as it is tested: its wrangler.toml and its code', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Use inside your own worker'));
+    const section = readFileSync(join(root, 'docs/library.md'), 'utf8');
     expect(section).toContain(`\`\`\`toml\n${readFileSync(join(example, 'wrangler.toml'), 'utf8')}\`\`\``);
     expect(section).toContain(`\`\`\`ts\n${readFileSync(join(example, 'src/index.ts'), 'utf8')}\`\`\``);
   });
 
   it('shows the tsconfig.json and dev dependencies that type-check it, with wrangler types or with @cloudflare/workers-types', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Use inside your own worker'), readme.indexOf('### The admin API and dashboard in your worker'));
+    const guide = readFileSync(join(root, 'docs/library.md'), 'utf8');
+    const section = guide.slice(0, guide.indexOf('## The admin API and dashboard in your worker'));
     expect(section).toContain(`\`\`\`json\n${readFileSync(join(example, 'tsconfig.json'), 'utf8')}\`\`\``);
     const devDependencies = Object.keys(JSON.parse(readFileSync(join(example, 'package.json'), 'utf8')).devDependencies);
     for (const dep of devDependencies) expect(section).toMatch(new RegExp(`npm install --save-dev [^\\n]*\\b${dep}\\b`));
@@ -126,13 +125,15 @@ describe('the README', () => {
 });
 
 describe('the packed package', () => {
-  it('holds the ESM bundle, its declarations and the policy JSON Schema, and nothing else', () => {
+  it('holds the ESM bundle, its declarations, the policy JSON Schema, the README and the changelog, and nothing else', () => {
+    expect(packed).toContain('README.md');
+    expect(packed).toContain('CHANGELOG.md');
     expect(packed).toContain('dist/lib/index.js');
     expect(packed).toContain('dist/lib/index.d.ts');
     expect(packed).toContain('dist/lib/http/middleware.d.ts');
     expect(packed).toContain('schema/policy.schema.json');
     expect(packed).toContain('package.json');
-    const unexpected = packed.filter((f) => !/^(dist\/lib\/.+\.(js|d\.ts)|schema\/policy\.schema\.json|package\.json|README\.md|LICENSE)$/.test(f));
+    const unexpected = packed.filter((f) => !/^(dist\/lib\/.+\.(js|d\.ts)|schema\/policy\.schema\.json|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f));
     expect(unexpected).toEqual([]);
     expect(packed.filter((f) => /test|worker\.d\.ts|presets/.test(f))).toEqual([]);
   });
