@@ -145,7 +145,7 @@ export class RateLimiter extends DurableObject {
       const step = algorithmFor(c.config.algorithm).consume(this.rows.get(row)?.state, now, c.config, c.cost, true);
       this.rows.set(row, { state: step.state, config: c.config }, now);
     }
-    this.scheduleCleanup(this.rows.commit(now));
+    this.commit(now, 0);
   }
 
   /** The key's live counters and bans, without counting anything. */
