@@ -28,7 +28,7 @@ describe('a refused request says why', () => {
     const body = (await response!.json()) as Problem;
     expect(body['violated-policies']).toEqual(['per-ip/1m']);
     expect(response!.headers.get('RateLimit-Policy')).toContain('"per-ip/1m"');
-  });
+  }, 30_000); // the worker's first request starts its Durable Object and origin connection
 
   it('a daily limit refuses with quota', async () => {
     const policy: PolicyInput = { name: 'daily', onError: generous, rules: [{ name: 'api', key: 'ip', limits: [{ limit: 1, window: '1d' }] }] };
