@@ -17,6 +17,7 @@
 // HTTP: the middleware and what it exposes.
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
 export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
+export { REFUSAL_REASONS, refusalReason, violatedPolicies, type RefusalReason } from './http/refusal-reason';
 // The admin API and the dashboard for a limiter: mount them under a path of your choice.
 export { adminApp, type AdminOptions } from './admin/app';
 export { dashboardApp, type DashboardOptions } from './dashboard/app';

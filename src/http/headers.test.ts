@@ -86,6 +86,56 @@ describe('rateLimitHeaders', () => {
   });
 });
 
+/** A Structured Fields list of items as RateLimit fields use them: string names with integer, string or byte-sequence parameters. */
+function sfItems(field: string): Array<{ name: string; params: Record<string, string | number> }> {
+  const item = /^"((?:[^"\\]|\\["\\])*)"((?:;[a-z*][a-z0-9_.*-]*(?:=(?:-?\d{1,15}|"(?:[^"\\]|\\["\\])*"|:[A-Za-z0-9+/=]*:))?)*)$/;
+  return field.split(/,[ \t]*/).map((member) => {
+    const m = item.exec(member);
+    if (!m) throw new Error(`not a Structured Fields string item: ${member}`);
+    const params: Record<string, string | number> = {};
+    for (const p of m[2]!.split(';').slice(1)) {
+      const [key, value = '?1'] = p.split('=') as [string, string?];
+      params[key] = /^-?\d+$/.test(value) ? Number(value) : value;
+    }
+    return { name: m[1]!, params };
+  });
+}
+
+describe('the IETF fields follow draft-ietf-httpapi-ratelimit-headers-11', () => {
+  const gcra = (decision: Partial<LimitDecision>): LimitResult => {
+    const r = result('token/1s', 1000, { limit: 10, ...decision });
+    return { ...r, limit: { ...r.limit, config: { algorithm: 'gcra', limit: 5, windowMs: 1000, burst: 10 } } };
+  };
+  const cases: Array<[string, LimitResult[], boolean]> = [
+    ['one admitting limit', [result('api/1m', 60_000, { limit: 100, used: 1, remaining: 99, resetAt: NOW + 30_500 })], false],
+    ['several limits, one refusing', [result('api/1m', 60_000, { limit: 3, remaining: 0, allowed: false, retryAfterMs: 1500 }), result('api/1d', 86_400_000, { limit: 1000, remaining: 900, resetAt: NOW + 86_000_000 })], true],
+    ['a sub-second window', [result('api/500ms', 500, { limit: 2, remaining: 1, resetAt: NOW + 200 })], false],
+    ['a GCRA limit with a burst', [gcra({ used: 3, remaining: 7, resetAt: NOW + 600 })], false],
+  ];
+  it.each(cases)('%s: RateLimit-Policy items carry q and w, RateLimit items r and t, under the same names', (_, results, refused) => {
+    const fields = Object.fromEntries(rateLimitHeaders(results, { headers: ['ietf'] }, NOW, refused));
+    const policies = sfItems(fields['RateLimit-Policy']!);
+    const limits = sfItems(fields['RateLimit']!);
+    expect(limits.map((i) => i.name)).toEqual(policies.map((i) => i.name));
+    for (const { params } of policies) {
+      expect(Object.keys(params).every((k) => ['q', 'w', 'qu', 'pk'].includes(k))).toBe(true);
+      expect(Number.isInteger(params['q']) && (params['q'] as number) >= 0).toBe(true);
+      expect(Number.isInteger(params['w']) && (params['w'] as number) > 0).toBe(true);
+    }
+    for (const { params } of limits) {
+      expect(Object.keys(params).every((k) => ['r', 't', 'pk'].includes(k))).toBe(true);
+      expect(Number.isInteger(params['r']) && (params['r'] as number) >= 0).toBe(true);
+      expect(Number.isInteger(params['t']) && (params['t'] as number) >= 0).toBe(true);
+    }
+  });
+
+  it('states a GCRA burst as a quota over the time it takes to refill, so the rate a client plans with is the enforced one', () => {
+    const [[, policy]] = rateLimitHeaders([gcra({ remaining: 10 })], { headers: ['ratelimit-policy'] }, NOW, false) as [[string, string]];
+    // 10 at once, refilling at 5 a second: 10 per 2 s, not 10 per second.
+    expect(policy).toBe('"token/1s";q=10;w=2');
+  });
+});
+
 describe('mergeRateLimitHeaders', () => {
   it('joins IETF lists with the origin’s', () => {
     const h = new Headers({ RateLimit: '"origin";r=5;t=10' });

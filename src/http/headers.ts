@@ -79,6 +79,19 @@ function sfString(text: string): string {
   return `"${text.replace(/[\\"]/g, '\\$&')}"`;
 }
 
+/**
+ * The `w` of a limit's policy item: the seconds its quota `q` applies to.
+ * A GCRA limit's quota is its burst, which refills at `limit` per `window`:
+ * as a quota that is `burst` per `window × burst / limit` (10 a burst at 5 a
+ * second is 10 per 2 s), not `burst` per `window`, which would double the
+ * rate a client plans with. Rounded up, so never a faster rate than enforced.
+ */
+function quotaWindowSeconds(r: LimitResult): number {
+  const { config } = r.limit;
+  const windowMs = config.algorithm === 'gcra' && config.limit > 0 ? (config.windowMs * r.decision.limit) / config.limit : config.windowMs;
+  return Math.max(1, Math.ceil(windowMs / 1000 - 1e-9));
+}
+
 const policyItems = new WeakMap<LimitResult['limit'], { readonly name: string; quota: number; item: string }>();
 
 /** A limit's name as a Structured Fields string, and its `RateLimit-Policy` item for quota `q`; written once per limit and quota. */
@@ -87,7 +100,7 @@ function policyItem(r: LimitResult): { readonly name: string; readonly item: str
   if (!known) policyItems.set(r.limit, (known = { name: sfString(r.limit.id), quota: Number.NaN, item: '' }));
   if (known.quota !== r.decision.limit) {
     known.quota = r.decision.limit;
-    known.item = `${known.name};q=${r.decision.limit};w=${Math.max(1, ceilSeconds(r.limit.config.windowMs))}`;
+    known.item = `${known.name};q=${r.decision.limit};w=${quotaWindowSeconds(r)}`;
   }
   return known;
 }

@@ -2,12 +2,15 @@ import type { Verdict } from '../engine/verdict';
 import type { ResponseSettings } from '../policy/schema';
 import { refusalBody, renderMessage } from './body';
 import { ceilSeconds, rateLimitHeaders } from './headers';
+import { refusalReason, refusingResults, violatedPolicies } from './refusal-reason';
 
 /**
  * The response for a refused request: 429 (limit, or ban configured so),
  * 403 (blocklist or ban) or 503 (a fail-closed limiter fault), with
  * `Retry-After` in whole seconds (never 0 while limited), the policy's
- * rate-limit headers and body.
+ * rate-limit headers and body. The policy's reason header (`RateLimit-Reason`
+ * by default) says why in one token (see `refusal-reason`), and a problem
+ * body of a 429 or 503 names the limits that refused in `violated-policies`.
  */
 export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettings, now: number): Response {
   const settings = verdict.refusedBy?.response ?? policyResponse;
@@ -15,11 +18,14 @@ export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettin
   const headers = new Headers();
   const blocked = verdict.status === 403;
   if (!blocked || verdict.retryAfterMs > 0) headers.set('Retry-After', String(retryAfter));
+  const { reasonHeader } = policyResponse;
+  const reason = reasonHeader === false ? undefined : refusalReason(verdict);
+  if (reasonHeader !== false && reason !== undefined) headers.set(reasonHeader, reason);
   if (verdict.kind === 'limit') for (const [name, value] of rateLimitHeaders(verdict.results, policyResponse, now, true)) headers.set(name, value);
 
   const message = blocked ? settings.blockedMessage : verdict.kind === 'unavailable' ? 'Rate limiter unavailable; retry shortly.' : renderMessage(settings.message, retryAfter);
   const bodySettings = blocked ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' } : settings;
-  const violated = verdict.results.filter((r) => !r.shadow && !r.decision.allowed).map((r) => r.limit.id);
+  const violated = blocked ? refusingResults(verdict.results).map((r) => r.limit.id) : violatedPolicies(verdict);
   // A block-list refusal names the list, and nothing more (not the entry, its reason or which list source).
   const body = refusalBody(bodySettings, verdict.status, message, violated, verdict.kind === 'block' ? { list: 'block' } : {});
   headers.set('Content-Type', body.contentType);

@@ -135,6 +135,17 @@ const headerSetSchema = z.enum([
   'x-ratelimit-interval',
 ]);
 
+/** Headers the limiter writes itself on a refusal: the reason header cannot take their names. */
+const OWN_HEADERS = /^(retry-after|content-type|cache-control|ratelimit|ratelimit-policy|x-ratelimit-.*)$/i;
+
+const reasonHeaderSchema = z.union([
+  z.literal(false),
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'reasonHeader is a header name (letters, digits and "-", at most 64) or false')
+    .refine((name) => !OWN_HEADERS.test(name), { message: 'reasonHeader cannot be a header the limiter already sets (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)' }),
+], { error: 'reasonHeader is a header name or false' });
+
 export const bodyFormatSchema = z.enum(['detail', 'jsonapi', 'problem', 'text']);
 
 /** How refusals and rate-limit headers look. */
@@ -151,6 +162,8 @@ export const responseSchema = z.strictObject({
   code: z.string().max(100).default('TOO_MANY_REQUESTS'),
   /** Message for requests refused by a blocklist or a ban. */
   blockedMessage: z.string().max(1000).default('Access denied.'),
+  /** The header naming why a request was refused (`rate`, `quota`, `ban`, `block`, `unavailable`, …), or `false` for none. */
+  reasonHeader: reasonHeaderSchema.default('RateLimit-Reason'),
 });
 
 /** Partial response settings a rule may override. */

@@ -59,6 +59,7 @@ export default definePolicy({
   quota: { path: '/.well-known/ratelimit' },
   identity: { credential: { header: 'X-Api-Key' }, records: true, defaultTier: 'core' },
   response: {
+    reasonHeader: false, // Cloudsmith's page lists the headers its responses carry: no header of ours beside them.
     headers: ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-interval'],
     headersOn: 'always',
     body: 'detail',

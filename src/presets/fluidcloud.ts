@@ -31,6 +31,7 @@ export default definePolicy({
   quota: { path: '/.well-known/ratelimit' },
   identity: { credential: { header: 'X-API-Key' }, defaultTier: 'partner' },
   response: {
+    reasonHeader: false, // FluidCloud's 429 carries only Retry-After: no header of ours beside them.
     headers: [],
     body: 'detail',
     message: 'Too many requests — please slow down and try again shortly.',

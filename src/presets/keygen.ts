@@ -49,6 +49,7 @@ export default definePolicy({
     defaultTier: 'client',
   },
   response: {
+    reasonHeader: false, // Keygen's page lists every header a 429 carries: no header of ours beside them.
     headers: ['x-ratelimit-window', 'x-ratelimit-count', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
     headersOn: 'always',
     body: 'jsonapi',

@@ -59,7 +59,7 @@ export default definePolicy({
   // The self-service quota endpoint: callers read their own budgets without spending them.
   quota: { path: '/.well-known/ratelimit' },
   identity: { credential: 'authorization', records: true, defaultTier: 'account' },
-  response: { headers: [], body: 'text', message: 'Retry later' },
+  response: { headers: [], body: 'text', message: 'Retry later', reasonHeader: false }, // rack-attack's 429: no other headers.
   rules: [
     {
       name: 'lb-ip',

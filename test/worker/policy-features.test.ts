@@ -15,7 +15,7 @@ describe('policy features through the worker', () => {
     await admitted.arrayBuffer();
     const refused = await send(app, '/x', ip);
     expect(refused.status).toBe(429);
-    expect([...refused.headers.keys()].filter((h) => h.includes('ratelimit')).sort()).toEqual(['ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
+    expect([...refused.headers.keys()].filter((h) => h.includes('ratelimit')).sort()).toEqual(['ratelimit', 'ratelimit-policy', 'ratelimit-reason', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
     await refused.arrayBuffer();
   });
 
