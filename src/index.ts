@@ -20,13 +20,15 @@ export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } fr
 // The admin API and the dashboard for a limiter: mount them under a path of your choice.
 export { adminApp, type AdminOptions } from './admin/app';
 export { dashboardApp, type DashboardOptions } from './dashboard/app';
-export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
+export type { LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
 export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';
 
 // The key's Durable Object: re-export it from your worker's entry module.
-export { RateLimiter, type KeySnapshot, type Release } from './durable-object/rate-limiter';
+export { RateLimiter } from './durable-object/rate-limiter';
+// What crosses to the key's object: the calls it answers and the records they carry.
+export type { Charge, KeyLimiter, KeySnapshot, Release } from './protocol/key-limiter';
 
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';

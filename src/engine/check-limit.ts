@@ -1,11 +1,11 @@
-import type { RateLimiter } from '../durable-object/rate-limiter';
+import type { KeyLimiter, KeyObjectNamespace } from '../protocol/key-limiter';
 import { Metrics, type AnalyticsSink } from '../observability/metrics';
 import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { DenyCache } from './deny-cache';
 import { decideGroups } from './decide-groups';
-import type { Group, KeyLimiter, LimiterDeps, VerdictKind } from './verdict';
+import type { Group, LimiterDeps, VerdictKind } from './verdict';
 import { LeaseCache } from './lease-cache';
 
 type RuleInput = PolicyInput['rules'][number];
@@ -18,7 +18,7 @@ const DEFAULT_KEY_PART = { const: 'check-limit' } as const;
 
 export interface CheckLimitOptions {
   /** The Durable Object binding of {@link RateLimiter}, e.g. `env.RATE_LIMITER`. */
-  readonly namespace: DurableObjectNamespace<RateLimiter>;
+  readonly namespace: KeyObjectNamespace;
   /** The policy whose rules decide (validated once per policy object). Give this or `rules`. */
   readonly policy?: Policy | PolicyInput;
   /** Rules to decide with instead of a policy (validated once per array). */

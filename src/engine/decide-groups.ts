@@ -1,6 +1,6 @@
 import type { BanRequest, LimitRequest } from '../algorithms/decide';
-import type { Charge, Release } from '../durable-object/rate-limiter';
-import { packSpec } from '../durable-object/wire';
+import type { Charge, Release } from '../protocol/key-limiter';
+import { packSpec } from '../protocol/wire';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';

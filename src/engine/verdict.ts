@@ -1,8 +1,5 @@
-import type { KeyDecision, KeyRequest } from '../algorithms/decide';
-import type { LeaseAnswer, LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
-import type { Charge, KeySnapshot, RateLimiter, Release } from '../durable-object/rate-limiter';
-import type { PackedDecision, PackedSpec } from '../durable-object/wire';
+import type { KeyLimiter } from '../protocol/key-limiter';
 import type { Identity } from '../identity/resolve';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { RepeatFolder } from '../observability/repeat-folder';
@@ -14,19 +11,6 @@ import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-
-/** The part of a key's Durable Object the request path calls. */
-export interface KeyLimiter {
-  check(request: Parameters<RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
-  /** `check` in the compact form of `durable-object/wire`, where the object has it. */
-  checkPacked?(now: number, spec: PackedSpec): Promise<PackedDecision> | PackedDecision;
-  release(now: number, releases: readonly Release[]): Promise<void> | void;
-  /** Counts responses of `countResponses` rules after the origin answered. */
-  charge(now: number, charges: readonly Charge[]): Promise<void> | void;
-  lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
-  checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
-  inspect?(now: number): Promise<KeySnapshot> | KeySnapshot;
-}
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };

@@ -3,7 +3,7 @@ import { decideGroups } from '../engine/decide-groups';
 import { blockedVerdict, listedAs } from '../engine/lists';
 import type { LimiterDeps, Verdict } from '../engine/verdict';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
-import type { KeySnapshot } from '../durable-object/rate-limiter';
+import type { KeySnapshot } from '../protocol/key-limiter';
 import { normalizePath } from '../request/normalize-path';
 
 /** One limit as the quota endpoint reports it. */
@@ -97,7 +97,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       const limits = override ? override.limits : rule.limits;
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
-      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect?.(now));
+      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect(now));
       const reported = limits.map((limit): QuotaLimit => {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
