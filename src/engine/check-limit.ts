@@ -1,12 +1,10 @@
-import type { KeyLimiter, KeyObjectNamespace } from '../protocol/key-limiter';
-import { Metrics, type AnalyticsSink } from '../observability/metrics';
-import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy/compile';
+import { Limiter } from '../limiter/limiter';
+import type { Metrics, AnalyticsSink } from '../observability/metrics';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
-import { DenyCache } from './deny-cache';
-import { decideGroups } from './decide-groups';
-import type { Group, LimiterDeps, VerdictKind } from './verdict';
-import { LeaseCache } from './lease-cache';
+import type { KeyObjectNamespace } from '../protocol/key-limiter';
+import type { Group, VerdictKind } from './verdict';
 
 type RuleInput = PolicyInput['rules'][number];
 
@@ -76,29 +74,22 @@ export interface LimitCheck {
   settle(outcome: number | 'error'): Promise<void>;
 }
 
-interface Prepared {
-  readonly compiled: CompiledPolicy;
-  readonly denyCache: DenyCache;
-  readonly leases: LeaseCache;
-  readonly metrics: Metrics;
-}
+/** Limiters built once per policy (or rules array), by the object they were given as. */
+const limiters = new WeakMap<object, Limiter>();
 
-/** Policies already validated and compiled, by the object they were given as. */
-const prepared = new WeakMap<object, Prepared>();
-
-function prepare(options: CheckLimitOptions): Prepared {
+function limiterOf(options: CheckLimitOptions): Limiter {
   const source = options.policy ?? options.rules;
   if ((options.policy === undefined) === (options.rules === undefined)) throw new TypeError('checkLimit: give exactly one of "policy" and "rules"');
   if (typeof source !== 'object' || source === null) throw new TypeError('checkLimit: "policy" must be a policy object and "rules" an array of rules');
-  let entry = prepared.get(source);
-  if (!entry) {
+  let limiter = limiters.get(source);
+  if (!limiter) {
     const policy = options.rules
       ? parsePolicy({ name: 'check-limit', rules: options.rules.map((rule) => ({ ...rule, key: rule.key ?? DEFAULT_KEY_PART })) }, 'checkLimit rules')
       : parsePolicy(options.policy, 'checkLimit policy');
-    entry = { compiled: compilePolicy(policy), denyCache: new DenyCache(), leases: new LeaseCache(), metrics: new Metrics() };
-    prepared.set(source, entry);
+    limiter = new Limiter({ policy, waitForLeases: true });
+    limiters.set(source, limiter);
   }
-  return entry;
+  return limiter;
 }
 
 function selectRules(compiled: CompiledPolicy, only: readonly string[] | undefined): readonly CompiledRule[] {
@@ -139,7 +130,8 @@ function ruleCost(rule: CompiledRule): number {
  * };
  */
 export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck> {
-  const { compiled, denyCache, leases, metrics } = prepare(options);
+  const limiter = limiterOf(options);
+  const { compiled } = limiter;
   const { key, cost, now = Date.now() } = options;
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('checkLimit: "key" must be a non-empty string');
   if (cost !== undefined && !(Number.isInteger(cost) && cost >= 0)) throw new TypeError(`checkLimit: "cost" must be a whole number of at least 0, not ${String(cost)}`);
@@ -156,16 +148,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     for (const limit of rule.limits) group.limits.push({ rule, limit, cost: cost ?? ruleCost(rule) });
   }
 
-  const deps: LimiterDeps = {
-    compiled,
-    limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
-    secrets: {},
-    denyCache,
-    leases,
-    metrics: options.metrics ?? metrics,
-    analytics: options.analytics,
-  };
-  const verdict = await decideGroups([...groups.values()], deps, now);
+  const verdict = await limiter.decideGroups([...groups.values()], now, namespace, { metrics: options.metrics, analytics: options.analytics });
   // Without a response to outlive, a lease top-up this decision started is waited for.
   if (verdict.background) await verdict.background;
   return {

@@ -1,6 +1,6 @@
 import type { LimitDecision } from '../algorithms/types';
 import type { KeyLimiter } from '../protocol/key-limiter';
-import type { Identity } from '../identity/resolve';
+import type { Identity, IdentityRecords } from '../identity/resolve';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { RepeatFolder } from '../observability/repeat-folder';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
@@ -33,6 +33,8 @@ export interface LimiterDeps {
   readonly limiterFor: (name: string) => KeyLimiter;
   readonly kv?: KVNamespace | undefined;
   readonly secrets: Record<string, unknown>;
+  /** Identity records read from KV, cached for the limiter. */
+  readonly identityRecords?: IdentityRecords | undefined;
   readonly denyCache: DenyCache;
   /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
   readonly leases?: LeaseCache | undefined;

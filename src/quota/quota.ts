@@ -66,7 +66,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
-  const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
+  const identity = policy.identity ? await resolveIdentity(request.headers, deps.compiled.identity!, { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords }, now) : ANONYMOUS;
   const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
   if ((await listedAs(view, deps, now)) === 'block') return { refused: blockedVerdict(view, deps) };
