@@ -17,9 +17,12 @@
 // HTTP: the middleware and what it exposes.
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
 export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
-// The admin API and the dashboard for a limiter: mount them under a path of your choice.
-export { adminApp, type AdminOptions } from './admin/app';
+// The admin API and the dashboard for a limiter (`adminApp` both, or each alone): mount them under a path of your choice.
+export { adminApp, type AdminAppOptions } from './operator-app';
+export { adminApi, type AdminOptions } from './admin/app';
 export { dashboardApp, type DashboardOptions } from './dashboard/app';
+// The limiter's core below HTTP, for faces of your own.
+export { Limiter, type LimiterOptions, type RequestScope } from './limiter/limiter';
 export type { LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
