@@ -26,6 +26,7 @@ export { Limiter, type LimiterOptions, type RequestScope } from './limiter/limit
 export type { LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
+export type { LimitStatus } from './engine/limit-status';
 export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';
 
 // The key's Durable Object: re-export it from your worker's entry module.

@@ -4,6 +4,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import type { KeyObjectNamespace } from '../protocol/key-limiter';
+import type { LimitStatus } from './limit-status';
 import type { Group, VerdictKind } from './verdict';
 
 type RuleInput = PolicyInput['rules'][number];
@@ -35,24 +36,12 @@ export interface CheckLimitOptions {
   readonly analytics?: AnalyticsSink;
 }
 
-/** One limit's answer to a {@link checkLimit} call. */
-export interface CheckedLimit {
-  readonly rule: string;
-  /** The limit's name as headers show it (`1m`, `backoff-2`). */
-  readonly name: string;
-  /** Whether this limit admitted the call (a shadow limit may say no without refusing). */
-  readonly allowed: boolean;
-  readonly shadow: boolean;
-  readonly limit: number;
-  /** Units still available right after this decision. */
-  readonly remaining: number;
-  /** Units counted in the current window. */
-  readonly used: number;
-  /** When the current window ends (epoch ms), or when a refused call could next be admitted, if later. */
-  readonly resetAt: number;
-  /** Milliseconds until a call of the same cost could be admitted; 0 when allowed. */
-  readonly retryAfterMs: number;
-}
+/**
+ * One limit's answer to a {@link checkLimit} call.
+ *
+ * @deprecated The same record as {@link LimitStatus}; use that name.
+ */
+export type CheckedLimit = LimitStatus;
 
 /** The decision of a {@link checkLimit} call. */
 export interface LimitCheck {
@@ -65,7 +54,7 @@ export interface LimitCheck {
   /** The rule that refused, when refused. */
   readonly refusedBy?: string;
   /** Every limit asked, in policy order. A key whose object failed open has none here. */
-  readonly limits: readonly CheckedLimit[];
+  readonly limits: readonly LimitStatus[];
   /**
    * For limits with `countWhen`: keeps the reserved count when `outcome` (a
    * status code) matches, gives it back otherwise or on `'error'`. Without a
@@ -156,17 +145,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     kind: verdict.kind,
     retryAfterMs: verdict.retryAfterMs,
     ...(verdict.refusedBy ? { refusedBy: verdict.refusedBy.name } : {}),
-    limits: verdict.results.map(({ rule, limit, decision, shadow }) => ({
-      rule: rule.name,
-      name: limit.name,
-      allowed: decision.allowed,
-      shadow,
-      limit: decision.limit,
-      remaining: decision.remaining,
-      used: decision.used,
-      resetAt: decision.resetAt,
-      retryAfterMs: decision.retryAfterMs,
-    })),
+    limits: verdict.limits,
     settle: verdict.settle,
   };
 }

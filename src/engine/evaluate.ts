@@ -104,5 +104,5 @@ function withBan(verdict: GroupsVerdict & { readonly view: RequestView }, deps: 
 
 /** The verdict for a request no limit applies to (no rule matched, or an allow list named it). */
 function unlimited(view: RequestView): Verdict {
-  return { view, kind: 'allow', results: [], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
+  return { view, kind: 'allow', results: [], limits: [], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
 }

@@ -9,6 +9,7 @@ import type { CheckBatcher } from './check-batcher';
 import type { Clock } from './clock';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
+import type { LimitStatus } from './limit-status';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
 
@@ -56,6 +57,8 @@ export interface LimitResult {
   readonly limit: CompiledLimit;
   readonly decision: LimitDecision;
   readonly shadow: boolean;
+  /** Whether the request was counted against the limit. */
+  readonly counted: boolean;
 }
 
 export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
@@ -65,6 +68,8 @@ export interface Verdict {
   readonly kind: VerdictKind;
   /** Every limit asked, for the rate-limit headers. */
   readonly results: readonly LimitResult[];
+  /** Every limit asked, as the record every caller reads (worked out when first read). */
+  readonly limits: readonly LimitStatus[];
   /** The rule whose limit refused (or whose ban applies). */
   readonly refusedBy?: CompiledRule;
   /** Milliseconds until the request could be admitted; 0 when allowed. */
