@@ -32,7 +32,8 @@ export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleIn
 // The key's Durable Object: re-export it from your worker's entry module.
 export { RateLimiter } from './durable-object/rate-limiter';
 // What crosses to the key's object: the calls it answers and the records they carry.
-export type { Charge, KeyLimiter, KeySnapshot, Release } from './protocol/key-limiter';
+export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } from './protocol/key-limiter';
+export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';
 
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';
