@@ -3,12 +3,13 @@ import type { BanState, KeyDecision, KeyRequest } from '../algorithms/decide';
 import { decideKey } from '../algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
-import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
+import type { LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
 import type { Charge, KeyLimiter, KeySnapshot, Release } from '../protocol/key-limiter';
 import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from '../protocol/wire';
 
+// The records of its calls, for code that imported them from here.
 export type { Charge, KeySnapshot, Release } from '../protocol/key-limiter';
 
 /**
