@@ -28,7 +28,7 @@ import { RateLimiter } from '../src/durable-object/rate-limiter';
 import { forwardToOrigin } from '../src/http/forward';
 import { rateLimit } from '../src/http/middleware';
 import type { PolicyInput } from '../src/policy/schema';
-import type { PackedDecision } from '../src/durable-object/wire';
+import type { PackedDecision } from '../src/protocol/wire';
 import limits from './limits.json';
 
 const TIGHT_LIMIT = limits.tightLimit;

@@ -18,16 +18,23 @@
 export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
 export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
 export { REFUSAL_REASONS, refusalReason, violatedPolicies, type RefusalReason } from './http/refusal-reason';
-// The admin API and the dashboard for a limiter: mount them under a path of your choice.
-export { adminApp, type AdminOptions } from './admin/app';
+// The admin API and the dashboard for a limiter (`adminApp` both, or each alone): mount them under a path of your choice.
+export { adminApp, type AdminAppOptions } from './operator-app';
+export { adminApi, type AdminOptions } from './admin/app';
 export { dashboardApp, type DashboardOptions } from './dashboard/app';
-export type { KeyLimiter, LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
+// The limiter's core below HTTP, for faces of your own.
+export { Limiter, type LimiterOptions, type RequestScope } from './limiter/limiter';
+export type { LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
+export type { LimitStatus } from './engine/limit-status';
 export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';
 
 // The key's Durable Object: re-export it from your worker's entry module.
-export { RateLimiter, type KeySnapshot, type Release } from './durable-object/rate-limiter';
+export { RateLimiter } from './durable-object/rate-limiter';
+// What crosses to the key's object: the calls it answers and the records they carry.
+export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } from './protocol/key-limiter';
+export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';
 
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 // Built on the package's own exports, as any other worker using it would be.
-import { adminApp, dashboardApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
+import { adminApi, dashboardApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';
@@ -13,7 +13,7 @@ type AppEnv = { Bindings: Env };
  * origin, under its host: rules match that host, not the one the client sent.
  */
 const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy, host: (c) => forwardedHost((c.env as Env).ORIGIN_URL) })]));
-const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApp({ limiter })]));
+const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApi({ limiter })]));
 const dashboards = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, dashboardApp({ limiter })]));
 
 /** Where the admin API answers unless `ADMIN_PREFIX` says otherwise. */

@@ -1,7 +1,8 @@
 import { decideKey, type BanState, type KeyDecision, type KeyRequest } from '../../src/algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../../src/algorithms/lease';
 import type { LimitState } from '../../src/algorithms/types';
-import type { KeyLimiter } from '../../src/engine/verdict';
+import type { KeyLimiter } from '../../src/protocol/key-limiter';
+import { keyLimiterFrom } from '../../src/protocol/stand-in';
 import type { Network, Region } from './network';
 import type { SimClock } from './sim-clock';
 
@@ -39,11 +40,10 @@ export class KeyObject {
 
   /** The object as the worker in `caller` sees it: every call crosses the network both ways. */
   stubFrom(caller: Region): KeyLimiter {
-    return {
+    return keyLimiterFrom({
       check: (request: KeyRequest) => this.call(caller, () => this.check(request)),
       lease: (request: LeaseRequest) => this.call(caller, () => this.lease(request)),
-      release: () => undefined,
-    };
+    });
   }
 
   private check(request: KeyRequest): KeyDecision {

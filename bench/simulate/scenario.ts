@@ -2,7 +2,9 @@ import { DenyCache } from '../../src/engine/deny-cache';
 import { decideGroups } from '../../src/engine/decide-groups';
 import { LeaseCache } from '../../src/engine/lease-cache';
 import { after } from '../../src/engine/maybe';
-import type { Group, KeyLimiter, LimiterDeps, VerdictKind } from '../../src/engine/verdict';
+import type { Group, LimiterDeps, VerdictKind } from '../../src/engine/verdict';
+import type { KeyLimiter } from '../../src/protocol/key-limiter';
+import { keyLimiterFrom } from '../../src/protocol/stand-in';
 import { decideKey } from '../../src/algorithms/decide';
 import { Metrics } from '../../src/observability/metrics';
 import { RepeatFolder } from '../../src/observability/repeat-folder';
@@ -194,7 +196,7 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
 /** Runs one refused request for each key through the engine, with an object that refuses at once. */
 async function nameRefusingKeys(compiled: CompiledPolicy, names: readonly string[]): Promise<void> {
   const rule = compiled.rules[0]!;
-  const refusing: KeyLimiter = { check: (request) => decideKey(() => undefined, () => undefined, { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) }).decision, release: () => undefined };
+  const refusing: KeyLimiter = keyLimiterFrom({ check: (request) => decideKey(() => undefined, () => undefined, { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) }).decision });
   const deps: LimiterDeps = { compiled, limiterFor: () => refusing, secrets: {}, denyCache: new DenyCache(), metrics: new Metrics() };
   const log = console.log;
   console.log = () => undefined;

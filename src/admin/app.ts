@@ -27,10 +27,10 @@ export interface AdminOptions {
  *
  * @example
  * const limiter = rateLimit({ policy });
- * app.route('/_ratelimit', adminApp({ limiter }));
+ * app.route('/_ratelimit', adminApi({ limiter }));
  * app.use('*', limiter);
  */
-export function adminApp(options: AdminOptions) {
+export function adminApi(options: AdminOptions) {
   const { limiter, binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', tokenVar = 'ADMIN_TOKEN', now = Date.now } = options;
   const { compiled, metrics } = limiter.handle;
   const policy = compiled.policy;

@@ -3,32 +3,14 @@ import type { BanState, KeyDecision, KeyRequest } from '../algorithms/decide';
 import { decideKey } from '../algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
-import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
+import type { LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
-import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from './wire';
+import type { Charge, KeyLimiter, KeySnapshot, Release } from '../protocol/key-limiter';
+import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from '../protocol/wire';
 
-/** A counted reservation to give back: the limit, its configuration, the cost and when it was counted. */
-export interface Release {
-  readonly id: string;
-  readonly config: LimitConfig;
-  readonly cost: number;
-  readonly countedAt: number;
-}
-
-/** Units to count after the fact: the limit, its configuration and the cost (a response a `countResponses` rule counts). */
-export interface Charge {
-  readonly id: string;
-  readonly config: LimitConfig;
-  readonly cost: number;
-}
-
-/** What `inspect` shows of a key. */
-export interface KeySnapshot {
-  readonly limits: ReadonlyArray<{ id: string; config: LimitConfig; decision: LimitDecision }>;
-  readonly bans: ReadonlyArray<{ rule: string; bannedUntil: number; violations: number }>;
-  readonly alarmAt: number | null;
-}
+// The records of its calls, for code that imported them from here.
+export type { Charge, KeySnapshot, Release } from '../protocol/key-limiter';
 
 /**
  * One object per rate-limit key. A thin adapter: it reads the key's rows,
@@ -45,7 +27,7 @@ export interface KeySnapshot {
  * // `new_sqlite_classes = ["RateLimiter"]` migration in wrangler.toml:
  * export { RateLimiter } from 'edge-ratelimit';
  */
-export class RateLimiter extends DurableObject {
+export class RateLimiter extends DurableObject implements KeyLimiter {
   /** The alarm time this instance last set; avoids a `setAlarm` (a billed row write) per request. */
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);

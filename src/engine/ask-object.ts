@@ -1,5 +1,5 @@
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
-import { unpackDecision, type PackedSpec } from '../durable-object/wire';
+import { unpackDecision, type PackedSpec } from '../protocol/wire';
 import type { OnError } from '../policy/schema';
 import { withTimeout } from './with-timeout';
 import type { Group, LimiterDeps } from './verdict';
@@ -37,9 +37,7 @@ export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterD
       const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs, deps.clock);
       return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
     }
-    const stub = deps.limiterFor(group.name);
-    if (!stub.checkPacked) return answerOf(withTimeout(stub.check({ now, limits, bans }), onError.timeoutMs, deps.clock), (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
-    return answerOf(withTimeout(stub.checkPacked(now, spec), onError.timeoutMs, deps.clock), (packed) => unpackDecision(packed, limits), prepared, deps, now);
+    return answerOf(withTimeout(deps.limiterFor(group.name).checkPacked(now, spec), onError.timeoutMs, deps.clock), (packed) => unpackDecision(packed, limits), prepared, deps, now);
   } catch (error) {
     return Promise.resolve(failed(error, prepared.onError));
   }

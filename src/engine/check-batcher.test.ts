@@ -107,10 +107,10 @@ describe('CheckBatcher', () => {
     expect(key.calls).toEqual([1, 1, 1]);
   });
 
-  it('sends each request alone to an object without batches', async () => {
+  it('sends a batch of one as a plain check', async () => {
     let calls = 0;
     const batcher = new CheckBatcher();
-    const limiter: BatchLimiter = { check: () => (calls++, { allowed: true, outcomes: [] }) };
+    const limiter: BatchLimiter = { check: () => (calls++, { allowed: true, outcomes: [] }), checkBatch: () => Promise.reject(new Error('a batch of one is sent as a check')) };
     await Promise.all([batcher.check('k', () => limiter, request()), batcher.check('k', () => limiter, request())]);
     expect(calls).toBe(2);
   });

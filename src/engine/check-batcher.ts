@@ -3,7 +3,7 @@ import type { KeyDecision, KeyRequest } from '../algorithms/decide';
 /** The object calls a batcher needs: one request, or several decided in order in one call. */
 export interface BatchLimiter {
   check(request: KeyRequest): Promise<KeyDecision> | KeyDecision;
-  checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
+  checkBatch(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
 }
 
 type Turn = { readonly kind: 'decided'; readonly decision: KeyDecision } | { readonly kind: 'lead'; readonly batch: Waiter[]; readonly queue: Queue };
@@ -58,7 +58,6 @@ export class CheckBatcher {
    */
   async check(key: string, stubOf: () => BatchLimiter, request: KeyRequest, patienceMs = 1_000): Promise<KeyDecision> {
     const probe = stubOf();
-    if (!probe.checkBatch) return probe.check(request);
     const queue = this.queues.get(key);
     let batch: Waiter[];
     let mine: Queue;
@@ -92,7 +91,7 @@ export class CheckBatcher {
     for (const w of batch) w.state = 'sent';
     try {
       const limiter = waited ? stubOf() : probe;
-      const decisions = batch.length === 1 ? [await limiter.check(request)] : await limiter.checkBatch!(batch.map((w) => w.request));
+      const decisions = batch.length === 1 ? [await limiter.check(request)] : await limiter.checkBatch(batch.map((w) => w.request));
       batch.forEach((w, i) => {
         if (i > 0) w.resolve({ kind: 'decided', decision: decisions[i]! });
       });

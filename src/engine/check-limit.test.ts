@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { freshIp, limitedApp, send } from '../../test/support/app';
 import { PolicyError } from '../policy/parse';
 import { checkLimit, type CheckLimitOptions } from './check-limit';
+import { keyLimiterFrom } from '../protocol/stand-in';
 
 // Two days ahead of the real clock, so the objects' clean-up alarms cannot fire during a test.
 const MINUTE = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 12 * 3_600_000;
@@ -18,7 +19,7 @@ const generous = { mode: 'open' as const, timeoutMs: 10_000 };
 const jobs = [{ name: 'jobs', onError: generous, limits: [{ limit: 3, window: '1m' }] }];
 
 /** A namespace whose objects always throw, as an unreachable Durable Object would. */
-const broken = { getByName: () => ({ check: () => Promise.reject(new Error('object unreachable')), release: () => undefined }) } as unknown as CheckLimitOptions['namespace'];
+const broken: CheckLimitOptions['namespace'] = { getByName: () => keyLimiterFrom({ check: () => Promise.reject(new Error('object unreachable')) }) };
 
 describe('checkLimit', () => {
   it('admits a key up to its limit with exact remaining and reset, then refuses with the wait', async () => {
@@ -27,7 +28,7 @@ describe('checkLimit', () => {
     for (let i = 0; i < 4; i++) answers.push(await checkLimit({ namespace: env.RATE_LIMITER, rules: jobs, key, now: T0 }));
     expect(answers.map((a) => a.allowed)).toEqual([true, true, true, false]);
     expect(answers.map((a) => a.limits[0]!.remaining)).toEqual([2, 1, 0, 0]);
-    expect(answers[0]).toMatchObject({ kind: 'allow', retryAfterMs: 0, limits: [{ rule: 'jobs', name: '1m', allowed: true, shadow: false, limit: 3, used: 1, resetAt: WINDOW_END, retryAfterMs: 0 }] });
+    expect(answers[0]).toMatchObject({ kind: 'allow', retryAfterMs: 0, limits: [{ rule: 'jobs', name: '1m', policy: 'jobs/1m', allowed: true, counted: true, shadow: false, limit: 3, used: 1, resetAt: WINDOW_END, retryAfterMs: 0 }] });
     expect(answers[3]).toMatchObject({ kind: 'limit', refusedBy: 'jobs', retryAfterMs: WINDOW_END - T0, limits: [{ allowed: false, used: 3, retryAfterMs: WINDOW_END - T0 }] });
   });
 

@@ -1,12 +1,11 @@
-import type { RateLimiter } from '../durable-object/rate-limiter';
-import { Metrics, type AnalyticsSink } from '../observability/metrics';
-import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy/compile';
+import { Limiter } from '../limiter/limiter';
+import type { Metrics, AnalyticsSink } from '../observability/metrics';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
-import { DenyCache } from './deny-cache';
-import { decideGroups } from './decide-groups';
-import type { Group, KeyLimiter, LimiterDeps, VerdictKind } from './verdict';
-import { LeaseCache } from './lease-cache';
+import type { KeyObjectNamespace } from '../protocol/key-limiter';
+import type { LimitStatus } from './limit-status';
+import type { Group, VerdictKind } from './verdict';
 
 type RuleInput = PolicyInput['rules'][number];
 
@@ -18,7 +17,7 @@ const DEFAULT_KEY_PART = { const: 'check-limit' } as const;
 
 export interface CheckLimitOptions {
   /** The Durable Object binding of {@link RateLimiter}, e.g. `env.RATE_LIMITER`. */
-  readonly namespace: DurableObjectNamespace<RateLimiter>;
+  readonly namespace: KeyObjectNamespace;
   /** The policy whose rules decide (validated once per policy object). Give this or `rules`. */
   readonly policy?: Policy | PolicyInput;
   /** Rules to decide with instead of a policy (validated once per array). */
@@ -37,24 +36,12 @@ export interface CheckLimitOptions {
   readonly analytics?: AnalyticsSink;
 }
 
-/** One limit's answer to a {@link checkLimit} call. */
-export interface CheckedLimit {
-  readonly rule: string;
-  /** The limit's name as headers show it (`1m`, `backoff-2`). */
-  readonly name: string;
-  /** Whether this limit admitted the call (a shadow limit may say no without refusing). */
-  readonly allowed: boolean;
-  readonly shadow: boolean;
-  readonly limit: number;
-  /** Units still available right after this decision. */
-  readonly remaining: number;
-  /** Units counted in the current window. */
-  readonly used: number;
-  /** When the current window ends (epoch ms), or when a refused call could next be admitted, if later. */
-  readonly resetAt: number;
-  /** Milliseconds until a call of the same cost could be admitted; 0 when allowed. */
-  readonly retryAfterMs: number;
-}
+/**
+ * One limit's answer to a {@link checkLimit} call.
+ *
+ * @deprecated The same record as {@link LimitStatus}; use that name.
+ */
+export type CheckedLimit = LimitStatus;
 
 /** The decision of a {@link checkLimit} call. */
 export interface LimitCheck {
@@ -67,7 +54,7 @@ export interface LimitCheck {
   /** The rule that refused, when refused. */
   readonly refusedBy?: string;
   /** Every limit asked, in policy order. A key whose object failed open has none here. */
-  readonly limits: readonly CheckedLimit[];
+  readonly limits: readonly LimitStatus[];
   /**
    * For limits with `countWhen`: keeps the reserved count when `outcome` (a
    * status code) matches, gives it back otherwise or on `'error'`. Without a
@@ -76,29 +63,22 @@ export interface LimitCheck {
   settle(outcome: number | 'error'): Promise<void>;
 }
 
-interface Prepared {
-  readonly compiled: CompiledPolicy;
-  readonly denyCache: DenyCache;
-  readonly leases: LeaseCache;
-  readonly metrics: Metrics;
-}
+/** Limiters built once per policy (or rules array), by the object they were given as. */
+const limiters = new WeakMap<object, Limiter>();
 
-/** Policies already validated and compiled, by the object they were given as. */
-const prepared = new WeakMap<object, Prepared>();
-
-function prepare(options: CheckLimitOptions): Prepared {
+function limiterOf(options: CheckLimitOptions): Limiter {
   const source = options.policy ?? options.rules;
   if ((options.policy === undefined) === (options.rules === undefined)) throw new TypeError('checkLimit: give exactly one of "policy" and "rules"');
   if (typeof source !== 'object' || source === null) throw new TypeError('checkLimit: "policy" must be a policy object and "rules" an array of rules');
-  let entry = prepared.get(source);
-  if (!entry) {
+  let limiter = limiters.get(source);
+  if (!limiter) {
     const policy = options.rules
       ? parsePolicy({ name: 'check-limit', rules: options.rules.map((rule) => ({ ...rule, key: rule.key ?? DEFAULT_KEY_PART })) }, 'checkLimit rules')
       : parsePolicy(options.policy, 'checkLimit policy');
-    entry = { compiled: compilePolicy(policy), denyCache: new DenyCache(), leases: new LeaseCache(), metrics: new Metrics() };
-    prepared.set(source, entry);
+    limiter = new Limiter({ policy, waitForLeases: true });
+    limiters.set(source, limiter);
   }
-  return entry;
+  return limiter;
 }
 
 function selectRules(compiled: CompiledPolicy, only: readonly string[] | undefined): readonly CompiledRule[] {
@@ -139,7 +119,8 @@ function ruleCost(rule: CompiledRule): number {
  * };
  */
 export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck> {
-  const { compiled, denyCache, leases, metrics } = prepare(options);
+  const limiter = limiterOf(options);
+  const { compiled } = limiter;
   const { key, cost, now = Date.now() } = options;
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('checkLimit: "key" must be a non-empty string');
   if (cost !== undefined && !(Number.isInteger(cost) && cost >= 0)) throw new TypeError(`checkLimit: "cost" must be a whole number of at least 0, not ${String(cost)}`);
@@ -156,16 +137,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     for (const limit of rule.limits) group.limits.push({ rule, limit, cost: cost ?? ruleCost(rule) });
   }
 
-  const deps: LimiterDeps = {
-    compiled,
-    limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
-    secrets: {},
-    denyCache,
-    leases,
-    metrics: options.metrics ?? metrics,
-    analytics: options.analytics,
-  };
-  const verdict = await decideGroups([...groups.values()], deps, now);
+  const verdict = await limiter.decideGroups([...groups.values()], now, namespace, { metrics: options.metrics, analytics: options.analytics });
   // Without a response to outlive, a lease top-up this decision started is waited for.
   if (verdict.background) await verdict.background;
   return {
@@ -173,17 +145,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     kind: verdict.kind,
     retryAfterMs: verdict.retryAfterMs,
     ...(verdict.refusedBy ? { refusedBy: verdict.refusedBy.name } : {}),
-    limits: verdict.results.map(({ rule, limit, decision, shadow }) => ({
-      rule: rule.name,
-      name: limit.name,
-      allowed: decision.allowed,
-      shadow,
-      limit: decision.limit,
-      remaining: decision.remaining,
-      used: decision.used,
-      resetAt: decision.resetAt,
-      retryAfterMs: decision.retryAfterMs,
-    })),
+    limits: verdict.limits,
     settle: verdict.settle,
   };
 }

@@ -1,6 +1,6 @@
 import type { BanRequest, LimitRequest } from '../algorithms/decide';
-import type { Charge, Release } from '../durable-object/rate-limiter';
-import { packSpec } from '../durable-object/wire';
+import type { Charge, Release } from '../protocol/key-limiter';
+import { packSpec } from '../protocol/wire';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
@@ -9,6 +9,7 @@ import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { after, allOf, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
 import { NOTHING_TO_SETTLE, type Group, type GroupsVerdict, type LimiterDeps, type LimitResult } from './verdict';
+import { limitStatus, type LimitStatus } from './limit-status';
 
 /** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
 function groupOnError(rules: readonly CompiledRule[]): OnError {
@@ -100,7 +101,7 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
     for (let j = 0; j < decision.outcomes.length; j++) {
       const outcome = decision.outcomes[j]!;
       const entry = group.limits[j]!;
-      results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow });
+      results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow, counted: outcome.counted });
       if (outcome.counted && decision.allowed && entry.limit.countWhen) {
         (pending ??= []).push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
       }
@@ -163,7 +164,19 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
   }
 
   const settle = releases.length > 0 || charges.length > 0 ? settler(releases, charges, kind, deps, now) : NOTHING_TO_SETTLE;
-  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = { kind, results, retryAfterMs, status, settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE, view };
+  let limits: LimitStatus[] | undefined;
+  const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = {
+    kind,
+    results,
+    // Most requests never read them: the records are made on first read.
+    get limits() {
+      return (limits ??= results.map(limitStatus));
+    },
+    retryAfterMs,
+    status,
+    settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE,
+    view,
+  };
   if (refusedBy) verdict.refusedBy = refusedBy;
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);

@@ -27,7 +27,7 @@ function costOf(rule: CompiledRule, headers: Headers): number {
 export function evaluate(request: Request, deps: LimiterDeps, now: number, host?: string): MaybePromise<Verdict> {
   const policy = deps.compiled.policy;
   if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now, host);
-  return resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now).then((identity) => evaluateAs(request, identity, deps, now, host));
+  return resolveIdentity(request.headers, deps.compiled.identity!, { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords }, now).then((identity) => evaluateAs(request, identity, deps, now, host));
 }
 
 /** {@link evaluate} once the caller's identity is known: lists first, then the rules. */
@@ -104,5 +104,5 @@ function withBan(verdict: GroupsVerdict & { readonly view: RequestView }, deps: 
 
 /** The verdict for a request no limit applies to (no rule matched, or an allow list named it). */
 function unlimited(view: RequestView): Verdict {
-  return { view, kind: 'allow', results: [], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
+  return { view, kind: 'allow', results: [], limits: [], retryAfterMs: 0, status: 200, settle: NOTHING_TO_SETTLE };
 }

@@ -91,7 +91,6 @@ async function askLease(
     if (!leases.waits && leases.busy(cacheKey)) return undefined;
     // A stub made in this turn: after waiting, a request may resume in another context than an earlier stub's.
     const lease = leaseCall(deps, name);
-    if (!lease) return undefined;
     const decision = await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
       const giveBack = leases.surrender(cacheKey, request.now);
@@ -105,12 +104,11 @@ async function askLease(
   return undefined;
 }
 
-/** The `lease` method of a key's object, made now, or `undefined` for a stub without one. */
-function leaseCall(deps: LimiterDeps, name: string): ((request: LeaseRequest) => Promise<LeaseAnswer> | LeaseAnswer) | undefined {
+/** The `lease` method of a key's object, on a stub made now. */
+function leaseCall(deps: LimiterDeps, name: string): (request: LeaseRequest) => Promise<LeaseAnswer> | LeaseAnswer {
   const stub = deps.limiterFor(name);
-  if (!stub.lease) return undefined;
   // Called on the stub itself: an RPC stub answers every property as a remote method, `bind` included.
-  return (request) => stub.lease!(request);
+  return (request) => stub.lease(request);
 }
 
 /**
@@ -124,7 +122,6 @@ function leaseCall(deps: LimiterDeps, name: string): ((request: LeaseRequest) =>
 async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest, 'giveBack'>, cost: number, deps: LimiterDeps, leases: LeaseCache, timeoutMs: number): Promise<void> {
   try {
     const lease = leaseCall(deps, name);
-    if (!lease) return;
     await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
       const answer = await withTimeout(Promise.resolve(lease({ ...request, size })), timeoutMs, leases.clock);

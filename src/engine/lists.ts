@@ -43,5 +43,5 @@ class ViewFacts implements ListFacts {
 export function blockedVerdict(view: RequestView, deps: LimiterDeps): Verdict {
   deps.metrics.count('(blocklist)', 'blocked', deps.analytics);
   logEvent('blocked', { reason: 'blocklist', path: view.path });
-  return { view, results: [], retryAfterMs: 0, settle: NOTHING_TO_SETTLE, kind: 'block', status: 403 };
+  return { view, results: [], limits: [], retryAfterMs: 0, settle: NOTHING_TO_SETTLE, kind: 'block', status: 403 };
 }

@@ -1,9 +1,6 @@
-import type { KeyDecision, KeyRequest } from '../algorithms/decide';
-import type { LeaseAnswer, LeaseRequest } from '../algorithms/lease';
 import type { LimitDecision } from '../algorithms/types';
-import type { Charge, KeySnapshot, RateLimiter, Release } from '../durable-object/rate-limiter';
-import type { PackedDecision, PackedSpec } from '../durable-object/wire';
-import type { Identity } from '../identity/resolve';
+import type { KeyLimiter } from '../protocol/key-limiter';
+import type { Identity, IdentityRecords } from '../identity/resolve';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { RepeatFolder } from '../observability/repeat-folder';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
@@ -12,21 +9,9 @@ import type { CheckBatcher } from './check-batcher';
 import type { Clock } from './clock';
 import type { DenyCache } from './deny-cache';
 import type { LeaseCache } from './lease-cache';
+import type { LimitStatus } from './limit-status';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-
-/** The part of a key's Durable Object the request path calls. */
-export interface KeyLimiter {
-  check(request: Parameters<RateLimiter['check']>[0]): Promise<KeyDecision> | KeyDecision;
-  /** `check` in the compact form of `durable-object/wire`, where the object has it. */
-  checkPacked?(now: number, spec: PackedSpec): Promise<PackedDecision> | PackedDecision;
-  release(now: number, releases: readonly Release[]): Promise<void> | void;
-  /** Counts responses of `countResponses` rules after the origin answered. */
-  charge(now: number, charges: readonly Charge[]): Promise<void> | void;
-  lease?(request: LeaseRequest): Promise<LeaseAnswer> | LeaseAnswer;
-  checkBatch?(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
-  inspect?(now: number): Promise<KeySnapshot> | KeySnapshot;
-}
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
@@ -49,6 +34,8 @@ export interface LimiterDeps {
   readonly limiterFor: (name: string) => KeyLimiter;
   readonly kv?: KVNamespace | undefined;
   readonly secrets: Record<string, unknown>;
+  /** Identity records read from KV, cached for the limiter. */
+  readonly identityRecords?: IdentityRecords | undefined;
   readonly denyCache: DenyCache;
   /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
   readonly leases?: LeaseCache | undefined;
@@ -70,6 +57,8 @@ export interface LimitResult {
   readonly limit: CompiledLimit;
   readonly decision: LimitDecision;
   readonly shadow: boolean;
+  /** Whether the request was counted against the limit. */
+  readonly counted: boolean;
 }
 
 export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
@@ -79,6 +68,8 @@ export interface Verdict {
   readonly kind: VerdictKind;
   /** Every limit asked, for the rate-limit headers. */
   readonly results: readonly LimitResult[];
+  /** Every limit asked, as the record every caller reads (worked out when first read). */
+  readonly limits: readonly LimitStatus[];
   /** The rule whose limit refused (or whose ban applies). */
   readonly refusedBy?: CompiledRule;
   /** Milliseconds until the request could be admitted; 0 when allowed. */

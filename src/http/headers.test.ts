@@ -13,6 +13,7 @@ function result(id: string, windowMs: number, decision: Partial<LimitDecision>, 
     limit: { id, name, rule, config: { algorithm: 'fixed-window', limit: decision.limit ?? 10, windowMs } },
     decision: { allowed: true, limit: 10, used: 0, remaining: 10, resetAt: NOW + windowMs, retryAfterMs: 0, ...decision },
     shadow,
+    counted: true,
   };
 }
 

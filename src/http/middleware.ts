@@ -1,24 +1,15 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
-import { CheckBatcher } from '../engine/check-batcher';
-import { crossRequestWaitsWork } from '../engine/cross-request';
 import { DenyCache } from '../engine/deny-cache';
-import { LeaseCache } from '../engine/lease-cache';
-import { after, isPending } from '../engine/maybe';
-import { evaluate } from '../engine/evaluate';
+import { isPending } from '../engine/maybe';
 import { ambiguousOverride } from '../engine/request-facts';
-import { NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/verdict';
-import { logEvent } from '../observability/log';
-import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
-import { quotaReport, SnapshotCache } from '../quota/quota';
+import { NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from '../engine/verdict';
+import { Limiter, type RequestScope } from '../limiter/limiter';
+import type { LiveConfigOptions } from '../overrides/live-config';
 import { normalizePath } from '../request/normalize-path';
 import { hostAndPath } from '../request/url-parts';
-import { listKey } from '../overrides/entries';
-import { applyOverride, findOverride } from '../overrides/lookup';
-import { Metrics, type AnalyticsSink } from '../observability/metrics';
-import { RepeatFolder } from '../observability/repeat-folder';
-import { compilePolicy, type CompiledPolicy } from '../policy/compile';
-import { parsePolicy } from '../policy/parse';
+import { Metrics } from '../observability/metrics';
+import type { CompiledPolicy } from '../policy/compile';
 import type { Policy, PolicyInput } from '../policy/schema';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
 import { forwardingOf, type ClientAddressForwarding } from './origin-headers';
@@ -118,23 +109,22 @@ async function afterResponse(c: Context, work: Promise<void>): Promise<void> {
   }
 }
 
-/** `waitUntil` of the request, or nothing where there is no execution context (a test's `app.request`). */
-function keepAliveOf(c: Context): ((work: Promise<unknown>) => void) | undefined {
+/** Hands `work` to the request's `waitUntil`; where there is no execution context (a test's `app.request`), it simply runs. */
+function keepAlive(c: Context, work: Promise<unknown>): void {
   try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
+    c.executionCtx.waitUntil(work);
   } catch {
-    return undefined;
+    // Nothing to keep alive: the work goes on as long as the caller does.
   }
 }
 
-/** What a built limiter exposes besides the handler, for admin and quota endpoints. */
+/** What a built middleware exposes besides the handler, for the admin API, the dashboard and tests. */
 export interface RateLimitHandle {
+  /** The limiter the middleware is a face of. */
+  readonly limiter: Limiter;
   readonly compiled: CompiledPolicy;
   readonly metrics: Metrics;
   readonly denyCache: DenyCache;
-  /** The limiter's dependencies for a request's bindings; `keepAlive` lets background reads outlive it (`waitUntil`). */
-  deps(env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps;
 }
 
 /**
@@ -154,80 +144,13 @@ export interface RateLimitHandle {
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { readonly handle: RateLimitHandle } {
   checkOptions(options);
-  const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS', now = Date.now, onRefused, host: hostOf } = options;
-  // A validated policy is valid input too: parsing again is cheap and happens once, here.
-  const policy = parsePolicy(options.policy);
-  const compiled = compilePolicy(policy);
-  const metrics = options.metrics ?? new Metrics();
-  const denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
-  const coalesce = options.coalesce ?? false;
-  if (coalesce && !crossRequestWaitsWork()) logEvent('coalesce_unsupported', { detail: 'coalesce is on, but handle_cross_request_promise_resolution is off: a request waiting for another\'s call may fail' });
-  // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
-  const leases = new LeaseCache(10_000, 1_000, coalesce);
-  const batcher = coalesce ? new CheckBatcher() : undefined;
-  const repeats = new RepeatFolder();
+  const { now = Date.now, onRefused, host: hostOf } = options;
+  const limiter = new Limiter(options);
+  const { policy } = limiter;
   const forwarding = forwardingOf(policy);
-
-  const live = liveConfigFor(kvBinding, options.live);
-  /** Overrides and lists read from KV for one request; `keepAlive` lets a refresh it starts finish after the response. */
-  const kvSources = (kv: KVNamespace, keepAlive?: (work: Promise<unknown>) => void): Pick<LimiterDeps, 'overrides' | 'lists'> => ({
-    overrides: {
-      lookup: (rule, keyValue, identity, now) =>
-        after(live.current(kv, now, keepAlive), (snapshot) => {
-          const entry = snapshot && findOverride(snapshot, rule.name, keyValue, identity, now);
-          return entry ? applyOverride(rule, entry) : undefined;
-        }),
-    },
-    lists: {
-      current: (now) => live.current(kv, now, keepAlive),
-      async blockAddress(address, until, reason, now) {
-        const target = { list: 'block', kind: 'ip', value: address } as const;
-        const value = { expires: new Date(until).toISOString(), reason };
-        // KV drops the entry itself once the ban is over (it needs an expiry at least 60 s ahead).
-        await kv.put(listKey(target), JSON.stringify(value), { expiration: Math.ceil(Math.max(until, now + 61_000) / 1000) });
-        live.remember({ ...target, key: listKey(target), value_: value }, now);
-      },
-    },
-  });
-
-  /** What does not change between requests with the same bindings, worked out once for them. */
-  const fixedDeps = new WeakMap<Record<string, unknown>, { readonly deps: LimiterDeps; readonly kv: KVNamespace | undefined }>();
-  const fixedFor = (env: Record<string, unknown>) => {
-    let fixed = typeof env === 'object' && env !== null ? fixedDeps.get(env) : undefined;
-    if (!fixed) {
-      const namespace = env?.[binding] as DurableObjectNamespace<RateLimiter> | undefined;
-      if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${binding}" in the environment`);
-      const kv = env[kvBinding] as KVNamespace | undefined;
-      const base: LimiterDeps = {
-        compiled,
-        limiterFor: (name) => namespace.getByName(name) as unknown as KeyLimiter,
-        kv,
-        secrets: env,
-        denyCache,
-        leases,
-        batcher,
-        metrics,
-        repeats,
-        analytics: env[analyticsBinding] as AnalyticsSink | undefined,
-        ...(typeof options.overrides === 'function' ? { overrides: options.overrides(env) } : {}),
-      };
-      fixed = { deps: base, kv: options.overrides === undefined ? kv : undefined };
-      fixedDeps.set(env, fixed);
-    }
-    return fixed;
-  };
-  const withLive = (fixed: ReturnType<typeof fixedFor>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps =>
-    fixed.kv ? { ...fixed.deps, ...kvSources(fixed.kv, keepAlive) } : fixed.deps;
-  const deps = (env: Record<string, unknown>, keepAlive?: (work: Promise<unknown>) => void): LimiterDeps => withLive(fixedFor(env), keepAlive);
-  /** A request's dependencies; its `waitUntil` is looked up only where live configuration may need it. */
-  const requestDeps = (c: Context): LimiterDeps => {
-    const fixed = fixedFor(c.env as Record<string, unknown>);
-    return withLive(fixed, fixed.kv ? keepAliveOf(c) : undefined);
-  };
-
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
-  // A caller polling its quota costs each of its keys' objects one read a second at most.
-  const snapshots = new SnapshotCache();
+  /** Where the request is decided: its bindings, the host its rules match, and its `waitUntil`. */
+  const scopeOf = (c: Context): RequestScope => ({ env: c.env as Record<string, unknown>, host: hostOf?.(c), keepAlive: (work) => keepAlive(c, work) });
 
   const refused = (c: Context, verdict: Verdict, at: number) => {
     const response = refusalResponse(verdict, policy.response, at);
@@ -237,13 +160,13 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
     if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
-      const answer = await quotaReport(c.req.raw, requestDeps(c), at, snapshots, hostOf?.(c));
+      const answer = await limiter.quota(c.req.raw, at, scopeOf(c));
       if ('refused' in answer) return refused(c, answer.refused, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
     }
     const ambiguous = ambiguousOverride(c.req.raw, policy);
     if (ambiguous !== undefined) return badRequestResponse(ambiguous);
-    const deciding = evaluate(c.req.raw, requestDeps(c), at, hostOf?.(c));
+    const deciding = limiter.decide(c.req.raw, at, scopeOf(c));
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
@@ -273,5 +196,5 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       }
     }
   };
-  return Object.assign(handler, { handle: { compiled, metrics, denyCache, deps } });
+  return Object.assign(handler, { handle: { compiled: limiter.compiled, metrics: limiter.metrics, denyCache: limiter.denyCache, limiter } });
 }

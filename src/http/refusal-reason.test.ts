@@ -15,6 +15,7 @@ function result(id: string, windowMs: number, decision: Partial<LimitDecision>, 
     limit: limit(id, windowMs),
     decision: { allowed: true, limit: 10, used: 0, remaining: 10, resetAt: windowMs, retryAfterMs: 0, ...decision },
     shadow,
+    counted: !shadow,
   };
 }
 

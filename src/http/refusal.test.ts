@@ -11,7 +11,7 @@ const DAY = 86_400_000;
 function result(id: string, windowMs: number, retryAfterMs: number): LimitResult {
   const [rule, name] = id.split('/') as [string, string];
   const decision: LimitDecision = { allowed: false, limit: 10, used: 10, remaining: 0, resetAt: NOW + retryAfterMs, retryAfterMs };
-  return { rule: { name: rule } as CompiledRule, limit: { id, name, rule, config: { algorithm: 'fixed-window', limit: 10, windowMs } }, decision, shadow: false };
+  return { rule: { name: rule } as CompiledRule, limit: { id, name, rule, config: { algorithm: 'fixed-window', limit: 10, windowMs } }, decision, shadow: false, counted: true };
 }
 
 function settings(overrides: Partial<ResponseSettings> = {}): ResponseSettings {
@@ -20,7 +20,7 @@ function settings(overrides: Partial<ResponseSettings> = {}): ResponseSettings {
 
 function verdict(kind: Verdict['kind'], status: number, results: LimitResult[], refusedBy?: CompiledRule): Verdict {
   const retryAfterMs = Math.max(1000, ...results.map((r) => r.decision.retryAfterMs));
-  return { kind, status, results, retryAfterMs, view: { method: 'GET' } as Verdict['view'], settle: async () => {}, ...(refusedBy ? { refusedBy } : {}) };
+  return { kind, status, results, limits: [], retryAfterMs, view: { method: 'GET' } as Verdict['view'], settle: async () => {}, ...(refusedBy ? { refusedBy } : {}) };
 }
 
 const rule = (name: string, limitName: string, windowMs: number, response: ResponseSettings) =>

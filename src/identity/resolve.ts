@@ -19,14 +19,43 @@ export interface Identity {
 
 export const ANONYMOUS: Identity = Object.freeze({ tier: 'anonymous', source: 'anonymous' });
 
-const records = new CachedKvReader<IdentityRecord>({
-  ttlMs: 60_000,
-  timeoutMs: 50,
-  validate: (raw) => {
-    const result = identityRecordSchema.safeParse(raw);
-    return result.success ? { ok: true, value: result.data } : { ok: false, error: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ') };
-  },
-});
+/** Identity records read from KV, cached per isolate; one reader per limiter, so a change is forgotten where it was made. */
+export class IdentityRecords {
+  readonly #reader = new CachedKvReader<IdentityRecord>({
+    ttlMs: 60_000,
+    timeoutMs: 50,
+    validate: (raw) => {
+      const result = identityRecordSchema.safeParse(raw);
+      return result.success ? { ok: true, value: result.data } : { ok: false, error: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ') };
+    },
+  });
+
+  get(kv: KVNamespace | undefined, credentialHash: string, now: number): Promise<IdentityRecord | undefined> {
+    return this.#reader.get(kv, identityRow(credentialHash), now);
+  }
+
+  /** Drops a cached record after the operator changes it. */
+  forget(credentialHash: string): void {
+    this.#reader.forget(identityRow(credentialHash));
+  }
+}
+
+/** A policy's identity settings with their token patterns compiled once, when the policy is. */
+export interface CompiledIdentity {
+  readonly settings: IdentitySettings;
+  /** `settings.prefixes` in order, each as a test of a credential. */
+  readonly tiers: ReadonlyArray<{ readonly tier: string; readonly test: (credential: string) => boolean }>;
+}
+
+/** Compiles the token prefixes and patterns of identity settings. */
+export function compileIdentity(settings: IdentitySettings): CompiledIdentity {
+  const tiers = settings.prefixes.map((p) => {
+    const pattern = p.pattern !== undefined ? new RegExp(p.pattern) : undefined;
+    const prefix = p.prefix;
+    return { tier: p.tier, test: (credential: string) => (prefix !== undefined && credential.startsWith(prefix)) || (pattern !== undefined && pattern.test(credential)) };
+  });
+  return { settings, tiers };
+}
 
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
@@ -77,16 +106,17 @@ async function verifyJwt(token: string, settings: NonNullable<IdentitySettings['
  */
 export async function resolveIdentity(
   headers: Headers,
-  settings: IdentitySettings,
-  env: { kv?: KVNamespace | undefined; secrets: Record<string, unknown> },
+  identity: CompiledIdentity,
+  env: { kv?: KVNamespace | undefined; secrets: Record<string, unknown>; records?: IdentityRecords | undefined },
   now: number,
 ): Promise<Identity> {
+  const { settings } = identity;
   const credential = credentialOf(headers, settings);
   if (credential === undefined) return ANONYMOUS;
   const credentialHash = await sha256Hex(credential);
 
-  if (settings.records) {
-    const record = await records.get(env.kv, identityRow(credentialHash), now);
+  if (settings.records && env.records) {
+    const record = await env.records.get(env.kv, credentialHash, now);
     if (record) return { credentialHash, subject: record.subject, ...(record.org ? { org: record.org } : {}), tier: record.tier, source: 'record' };
   }
   if (settings.jwt) {
@@ -102,15 +132,8 @@ export async function resolveIdentity(
       };
     }
   }
-  for (const p of settings.prefixes) {
-    if ((p.prefix !== undefined && credential.startsWith(p.prefix)) || (p.pattern !== undefined && new RegExp(p.pattern).test(credential))) {
-      return { credentialHash, subject: credentialHash, tier: p.tier, source: 'prefix' };
-    }
+  for (const p of identity.tiers) {
+    if (p.test(credential)) return { credentialHash, subject: credentialHash, tier: p.tier, source: 'prefix' };
   }
   return { credentialHash, subject: credentialHash, tier: settings.defaultTier, source: 'default' };
-}
-
-/** Drops a cached identity record after the admin API changes it. */
-export function forgetIdentity(credentialHash: string): void {
-  records.forget(identityRow(credentialHash));
 }

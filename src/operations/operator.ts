@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import type { RateLimitHandle } from '../http/middleware';
 import { identityRecordSchema, identityRow, type IdentityRecord } from '../identity/record';
-import { forgetIdentity } from '../identity/resolve';
 import {
   issuesOf,
   LIST_KINDS,
@@ -24,7 +23,7 @@ import {
   type OverrideValue,
   type TargetKind,
 } from '../overrides/entries';
-import { invalidateLive, LiveConfig, type LiveSnapshot } from '../overrides/live-config';
+import { LiveConfig, type LiveSnapshot } from '../overrides/live-config';
 import { findOverride } from '../overrides/lookup';
 import type { CompiledRule } from '../policy/compile';
 import { sha256Hex } from '../request/credentials';
@@ -179,7 +178,7 @@ export class Operator {
     if (unused) throw new InvalidInput(400, unused.field, unused.reason);
     const hash = credentialHash ?? (await sha256Hex(credential!));
     await this.#kv(env).put(identityRow(hash), JSON.stringify(record));
-    forgetIdentity(hash);
+    this.#handle.limiter.identityChanged(hash);
     return { credentialHash: hash, ...record };
   }
 
@@ -200,7 +199,7 @@ export class Operator {
   async deleteIdentity(env: Bindings, hash: string): Promise<string> {
     const row = identityRow(checkHash(hash));
     await this.#kv(env).delete(row);
-    forgetIdentity(hash);
+    this.#handle.limiter.identityChanged(hash);
     return row;
   }
 
@@ -243,15 +242,15 @@ export class Operator {
   async resetKey(env: Bindings, ruleName: string, query: KeyQuery): Promise<string> {
     const { object } = await this.key(ruleName, query);
     await this.#stub(env, object).reset();
-    this.#handle.denyCache.clear();
+    this.#handle.limiter.keysChanged();
     return object;
   }
 
   /** Lifts a rule's ban on a key, and takes an address a `blockAddress` ban blocked off the block list. */
   async liftBan(env: Bindings, ruleName: string, query: KeyQuery): Promise<{ lifted: number; unblocked?: string; key: string }> {
     const { rule, value, object } = await this.key(ruleName, query);
-    const result = await liftBan(this.#stub(env, object), rule, value, env[this.#kvBinding] as KVNamespace | undefined, this.#kvBinding);
-    this.#handle.denyCache.clear();
+    const result = await liftBan(this.#stub(env, object), rule, value, env[this.#kvBinding] as KVNamespace | undefined, () => this.#handle.limiter.liveChanged());
+    this.#handle.limiter.keysChanged();
     return { ...result, key: value };
   }
 
@@ -270,13 +269,13 @@ export class Operator {
   async #put(env: Bindings, key: string, value: unknown): Promise<void> {
     checkKeySize(key);
     await this.#kv(env).put(key, JSON.stringify(value));
-    invalidateLive(this.#kvBinding);
+    this.#handle.limiter.liveChanged();
   }
 
   async #delete(env: Bindings, key: string): Promise<void> {
     checkKeySize(key);
     await this.#kv(env).delete(key);
-    invalidateLive(this.#kvBinding);
+    this.#handle.limiter.liveChanged();
   }
 }
 

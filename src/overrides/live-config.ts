@@ -222,18 +222,3 @@ function listOf(entries: readonly ListEntry[], list: 'allow' | 'block', now: num
   };
   return compileList(settings);
 }
-
-const configs = new Map<string, LiveConfig>();
-
-/** Makes every live configuration read through `binding` read KV again on its next request (after the admin API writes). */
-export function invalidateLive(binding: string): void {
-  for (const [name, config] of configs) if (name.startsWith(`${binding}|`)) config.invalidate();
-}
-
-/** The isolate's live configuration read through a KV binding (by binding name). */
-export function liveConfigFor(binding: string, options?: LiveConfigOptions): LiveConfig {
-  const name = `${binding}|${options?.ttlMs ?? ''}|${options?.timeoutMs ?? ''}|${options?.maxEntries ?? ''}`;
-  let config = configs.get(name);
-  if (!config) configs.set(name, (config = new LiveConfig(options)));
-  return config;
-}

@@ -3,6 +3,7 @@ import type { LimitConfig } from '../algorithms/types';
 import { formatDuration } from './duration';
 import { compileHostPattern, compilePathPattern } from './path-pattern';
 import type { CountWhen, KeyPart, ListSettings, Limit, OnError, Policy, ResponseSettings, Rule } from './schema';
+import { compileIdentity, type CompiledIdentity } from '../identity/resolve';
 
 /** A limit ready to run: its algorithm settings and where it belongs. */
 export interface CompiledLimit {
@@ -68,6 +69,8 @@ export interface CompiledPolicy {
   readonly quotaRule?: CompiledRule;
   readonly allow: CompiledList;
   readonly block: CompiledList;
+  /** The policy's identity settings with token patterns compiled, when it names callers. */
+  readonly identity?: CompiledIdentity;
 }
 
 /** `[200, "2xx"]` as a test on a status code. */
@@ -202,5 +205,6 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     ...(policy.quota ? { quotaRule: compileRule(policy, quotaRuleOf(policy.quota.perAddress), policy.rules.length) } : {}),
     allow: compileList(policy.allow),
     block: compileList(policy.block),
+    ...(policy.identity ? { identity: compileIdentity(policy.identity) } : {}),
   };
 }

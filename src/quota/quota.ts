@@ -3,18 +3,18 @@ import { decideGroups } from '../engine/decide-groups';
 import { blockedVerdict, listedAs } from '../engine/lists';
 import type { LimiterDeps, Verdict } from '../engine/verdict';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
-import type { KeySnapshot } from '../durable-object/rate-limiter';
+import type { LimitStatus } from '../engine/limit-status';
+import type { KeySnapshot } from '../protocol/key-limiter';
 import { normalizePath } from '../request/normalize-path';
 
-/** One limit as the quota endpoint reports it. */
-export interface QuotaLimit {
-  readonly rule: string;
-  readonly name: string;
+/**
+ * One limit as the quota endpoint reports it: the fields of {@link LimitStatus}
+ * that apply without counting (nothing is counted by reading), with the
+ * window's length, and `resetAt` as ISO 8601 for a JSON reader.
+ */
+export interface QuotaLimit extends Pick<LimitStatus, 'rule' | 'name' | 'policy' | 'limit' | 'used' | 'remaining'> {
   readonly algorithm: string;
-  readonly limit: number;
   readonly windowSeconds: number;
-  readonly used: number;
-  readonly remaining: number;
   /** When the budget is whole again (ISO 8601), or null when nothing is counted. */
   readonly resetAt: string | null;
   /** Present when the limit counts the origin's answers with these statuses (`countResponses`), not requests. */
@@ -66,7 +66,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
-  const identity = policy.identity ? await resolveIdentity(request.headers, policy.identity, { kv: deps.kv, secrets: deps.secrets }, now) : ANONYMOUS;
+  const identity = policy.identity ? await resolveIdentity(request.headers, deps.compiled.identity!, { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords }, now) : ANONYMOUS;
   const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
   if ((await listedAs(view, deps, now)) === 'block') return { refused: blockedVerdict(view, deps) };
@@ -97,7 +97,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       const limits = override ? override.limits : rule.limits;
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
-      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect?.(now));
+      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect(now));
       const reported = limits.map((limit): QuotaLimit => {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
@@ -105,6 +105,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
         return {
           rule: rule.name,
           name: limit.name,
+          policy: limit.id,
           algorithm: limit.config.algorithm,
           limit: total,
           windowSeconds: limit.config.windowMs / 1000,

@@ -1,11 +1,11 @@
-import type { KeyLimiter } from '../../src/engine/verdict';
+import type { KeyLimiter } from '../../src/protocol/key-limiter';
 
 /** A Durable Object namespace that counts the calls made to its objects, per method. */
 export function countingNamespace(namespace: { getByName(name: string): unknown }) {
   const calls: Record<string, number> = { check: 0, lease: 0, release: 0, checkBatch: 0 };
   const wrapped = {
     getByName(name: string): KeyLimiter {
-      const stub = namespace.getByName(name) as unknown as Required<KeyLimiter>;
+      const stub = namespace.getByName(name) as unknown as KeyLimiter;
       return {
         check: (request) => (calls.check!++, stub.check(request)),
         // The packed form of the same call: counted as a check.

@@ -94,7 +94,7 @@ describe('the example policy counts the origin\'s 401 and 403 answers per addres
     // The quota endpoint reports the count and what it counts.
     const quota = JSON.parse((await hit(app, '/.well-known/ratelimit', ip, {}, bindings)).text_) as { limits: Array<Record<string, unknown>> };
     expect(quota.limits.find((l) => l.rule === 'auth-failures')).toEqual({
-      rule: 'auth-failures', name: '10m', algorithm: 'fixed-window', limit: 20, windowSeconds: 600, used: 20, remaining: 0, resetAt: new Date(T0 + 600_000).toISOString(), countsResponses: [401, 403],
+      rule: 'auth-failures', name: '10m', policy: 'auth-failures/10m', algorithm: 'fixed-window', limit: 20, windowSeconds: 600, used: 20, remaining: 0, resetAt: new Date(T0 + 600_000).toISOString(), countsResponses: [401, 403],
     });
 
     const other = await hit(app, '/private?status=401', freshIp(), madeUpToken(), bindings);

@@ -1,7 +1,8 @@
 import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { KeyLimiter } from '../../src/engine/verdict';
+import type { KeyLimiter } from '../../src/protocol/key-limiter';
+import { keyLimiterFrom } from '../../src/protocol/stand-in';
 import { freshIp, limitedApp, manualClock, send } from '../support/app';
 import { countingNamespace } from './counting-namespace';
 
@@ -199,7 +200,7 @@ describe('rules with different keys', () => {
 
   it('ask their objects in parallel, not one after another', async () => {
     const events: string[] = [];
-    const slowStub = (name: string): KeyLimiter => ({
+    const slowStub = (name: string): KeyLimiter => keyLimiterFrom({
       async check(request) {
         events.push(`start ${name}`);
         await new Promise((r) => setTimeout(r, 20));

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { BanRequest, LimitRequest } from '../../src/algorithms/decide';
-import { packSpec, unpackDecision } from '../../src/durable-object/wire';
+import { packSpec, unpackDecision } from '../../src/protocol/wire';
 
 const limits: LimitRequest[] = [
   { id: 'api/1s', config: { algorithm: 'fixed-window', limit: 4, windowMs: 1000 }, cost: 1, countRefused: false, shadow: false },

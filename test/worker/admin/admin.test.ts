@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminApp } from '../../../src/admin/app';
+import { adminApi as adminApp } from '../../../src/admin/app';
 import { openApiDocument } from '../../../src/admin/openapi';
 import { rateLimit } from '../../../src/http/middleware';
 import defaultPolicy from '../../../src/presets/default';

@@ -39,3 +39,32 @@ describe('the admin API and the dashboard mounted side by side in a worker of yo
     await limited.arrayBuffer();
   });
 });
+
+describe('adminApp, both operator faces in one app', () => {
+  it('serves the JSON API and, under /dashboard, the dashboard, as it did before the faces were split', async () => {
+    const limiter = rateLimit({ policy: defaultPolicy });
+    const app = new Hono<{ Bindings: Env }>();
+    app.route('/_ratelimit', adminApp({ limiter, basePath: '/_ratelimit' }));
+    app.use('*', limiter);
+    app.all('*', (c) => forwardToOrigin(c, { originUrl: c.env.ORIGIN_URL }));
+    const bindings = { ...env, ADMIN_TOKEN: TOKEN };
+    expect((await app.request(`${ORIGIN}/_ratelimit/policy`, {}, bindings)).status).toBe(401);
+    const policy = await app.request(`${ORIGIN}/_ratelimit/policy`, { headers: { Authorization: `Bearer ${TOKEN}` } }, bindings);
+    expect(policy.status).toBe(200);
+    expect(((await policy.json()) as { name: string }).name).toBe('default');
+    const signInPage = await app.request(`${ORIGIN}/_ratelimit/dashboard`, {}, bindings);
+    expect(signInPage.status).toBe(401);
+    expect(await signInPage.text()).toContain('action="/_ratelimit/dashboard/login"');
+    const login = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, bindings);
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('Set-Cookie')!.split(';')[0]!;
+    const page = await app.request(`${ORIGIN}/_ratelimit/dashboard`, { headers: { Cookie: cookie } }, bindings);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('default');
+    // A signed-in dashboard session is not a bearer token for the API.
+    expect((await app.request(`${ORIGIN}/_ratelimit/policy`, { headers: { Cookie: cookie } }, bindings)).status).toBe(401);
+    const limited = await app.request(`${ORIGIN}/items`, { headers: { 'CF-Connecting-IP': freshIp() } }, bindings);
+    expect(limited.headers.get('X-RateLimit-Limit')).toBe('10');
+    await limited.arrayBuffer();
+  });
+});

@@ -2,8 +2,9 @@ import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { vi } from 'vitest';
 import type { KeyDecision, KeyRequest } from '../../../src/algorithms/decide';
-import type { Release } from '../../../src/durable-object/rate-limiter';
-import { packDecision, unpackSpec } from '../../../src/durable-object/wire';
+import type { Release } from '../../../src/protocol/key-limiter';
+import { keyLimiterFrom } from '../../../src/protocol/stand-in';
+import { packDecision, unpackSpec } from '../../../src/protocol/wire';
 import { forwardToOrigin, type ForwardOptions } from '../../../src/http/forward';
 import { rateLimit, type RateLimitOptions } from '../../../src/http/middleware';
 import type { PolicyInput } from '../../../src/policy/schema';
@@ -40,19 +41,17 @@ export function fakeLimiter(
     releases,
     namespace: {
       getByName(name: string) {
+        const releaseOf = (now: number, items: readonly Release[]) => {
+          releases.push({ name, now, releases: items });
+          return release?.(name);
+        };
+        // The readable form: a stand-in whose compact calls go through `check`.
+        if (!packed) return keyLimiterFrom({ check: (request) => check(name, request), release: releaseOf });
         return {
-          check: (request: KeyRequest) => check(name, request),
-          ...(packed
-            ? {
-                checkPacked(now: number, spec: string) {
-                  const answered = check(name, { now, ...unpackSpec(spec) });
-                  return answered instanceof Promise ? answered.then(pack) : pack(answered);
-                },
-              }
-            : {}),
-          release(now: number, items: readonly Release[]) {
-            releases.push({ name, now, releases: items });
-            return release?.(name);
+          ...keyLimiterFrom({ check: (request) => check(name, request), release: releaseOf }),
+          checkPacked(now: number, spec: string) {
+            const answered = check(name, { now, ...unpackSpec(spec) });
+            return answered instanceof Promise ? answered.then(pack) : pack(answered);
           },
         };
       },

@@ -36,9 +36,9 @@ describe('the self-service quota endpoint', () => {
         policy: 'quota',
         tier: 'anonymous',
         limits: [
-          { rule: 'per-ip', name: '1m', algorithm: 'fixed-window', limit: 5, windowSeconds: 60, used: 3, remaining: 2, resetAt: new Date(T0 + 60_000).toISOString() },
-          { rule: 'per-ip', name: '1h', algorithm: 'fixed-window', limit: 50, windowSeconds: 3600, used: 3, remaining: 47, resetAt: new Date(T0 + 3_600_000).toISOString() },
-          { rule: 'writes', name: '1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
+          { rule: 'per-ip', name: '1m', policy: 'per-ip/1m', algorithm: 'fixed-window', limit: 5, windowSeconds: 60, used: 3, remaining: 2, resetAt: new Date(T0 + 60_000).toISOString() },
+          { rule: 'per-ip', name: '1h', policy: 'per-ip/1h', algorithm: 'fixed-window', limit: 50, windowSeconds: 3600, used: 3, remaining: 47, resetAt: new Date(T0 + 3_600_000).toISOString() },
+          { rule: 'writes', name: '1m', policy: 'writes/1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
         ],
       });
     }
@@ -69,8 +69,8 @@ describe('the self-service quota endpoint', () => {
     const report = await quota(app, freshIp(), '', { Authorization: `Bearer ${crypto.randomUUID()}` });
     expect(report.tier).toBe('token');
     expect(report.limits).toEqual([
-      { rule: 'writes', name: '1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
-      { rule: 'per-token', name: '1s', algorithm: 'gcra', limit: 20, windowSeconds: 1, used: 0, remaining: 20, resetAt: null },
+      { rule: 'writes', name: '1m', policy: 'writes/1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
+      { rule: 'per-token', name: '1s', policy: 'per-token/1s', algorithm: 'gcra', limit: 20, windowSeconds: 1, used: 0, remaining: 20, resetAt: null },
     ]);
   });
 
