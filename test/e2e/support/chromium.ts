@@ -51,7 +51,8 @@ export async function launchChromium(): Promise<Chromium> {
     );
     const browser = await chromium.launch({
       executablePath,
-      args: chromiumPackage.args,
+      // Not --single-process: in one process, closing a test's last page ends the browser for the tests after it.
+      args: chromiumPackage.args.filter((arg: string) => arg !== '--single-process'),
       // NSS and expat from the package, so the host needs none of its own; its fonts, and a home inside the folder.
       env: { ...process.env, LD_LIBRARY_PATH: [join(dir, 'al2023/lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'), FONTCONFIG_PATH: join(dir, 'fonts'), HOME: dir },
     });
