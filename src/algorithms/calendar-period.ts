@@ -187,6 +187,17 @@ function sequence(period: CalendarPeriod): { index(w: Wall): number; boundary(k:
  * // { start: 2026-01-31T00:00Z, end: 2026-02-28T00:00Z } (as epoch ms)
  */
 export function periodAt(now: number, period: CalendarPeriod): PeriodBounds {
+  // A key's requests mostly fall in the period its last one did.
+  const last = lastBounds.get(period);
+  if (last && last.start <= now && now < last.end) return last;
+  const bounds = computePeriod(now, period);
+  lastBounds.set(period, bounds);
+  return bounds;
+}
+
+const lastBounds = new WeakMap<CalendarPeriod, PeriodBounds>();
+
+function computePeriod(now: number, period: CalendarPeriod): PeriodBounds {
   const { index, boundary } = sequence(period);
   let k = index(wallClock(now, period.timeZone));
   while (boundary(k) > now) k--;
