@@ -44,6 +44,18 @@ export const LONGEST_PERIOD_MS: Readonly<Record<PeriodUnit, number>> = Object.fr
   year: 366 * 86_400_000 + 3_600_000,
 });
 
+/**
+ * A unit's nominal length in milliseconds (a month is 30 days, a year 365):
+ * what `RateLimit-Policy`'s `w` and the quota endpoint's `windowSeconds` show
+ * for a period; its real bounds come from {@link periodAt}.
+ */
+export const NOMINAL_PERIOD_MS: Readonly<Record<PeriodUnit, number>> = Object.freeze({
+  day: 86_400_000,
+  week: 7 * 86_400_000,
+  month: 30 * 86_400_000,
+  year: 365 * 86_400_000,
+});
+
 const DAY_MS = 86_400_000;
 
 /** A wall-clock reading: calendar fields in some zone. `dayIndex` counts days from 1970-01-01 of the calendar date. */

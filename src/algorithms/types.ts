@@ -23,8 +23,8 @@ export interface LimitConfig {
   readonly burst?: number;
   /**
    * Fixed window only: count per calendar period (a billing month, say)
-   * instead of per aligned `windowMs`; `windowMs` is then the period's
-   * longest length.
+   * instead of per aligned `windowMs`; `windowMs` is then the unit's
+   * nominal length (`NOMINAL_PERIOD_MS`), shown in headers.
    */
   readonly period?: CalendarPeriod;
 }

@@ -54,6 +54,9 @@ const identityInputSchema = z
     subject: identityRecordSchema.shape.subject,
     org: identityRecordSchema.shape.org,
     tier: identityRecordSchema.shape.tier,
+    billingAnchor: identityRecordSchema.shape.billingAnchor,
+    timeZone: identityRecordSchema.shape.timeZone,
+    limits: identityRecordSchema.shape.limits,
   })
   .refine((v) => (v.credential === undefined) !== (v.credentialHash === undefined), { message: 'give exactly one of credential and credentialHash', path: ['credential'] });
 

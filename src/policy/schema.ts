@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { anchorError, isTimeZone, LONGEST_PERIOD_MS, PERIOD_UNITS, type CalendarPeriod } from '../algorithms/calendar-period';
+import { anchorError, isTimeZone, NOMINAL_PERIOD_MS, PERIOD_UNITS, type CalendarPeriod } from '../algorithms/calendar-period';
 import { LEASE_ALGORITHMS } from '../algorithms/lease';
 import { formatDuration, parseDuration } from './duration';
 import { pathPatternError } from './path-pattern';
@@ -85,7 +85,7 @@ export const limitSchema = z
   .refine((l) => l.window === undefined || l.period === undefined, { message: 'give a window or a period, not both', path: ['period'] })
   .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', { message: 'calendar periods are counted by the fixed-window algorithm', path: ['algorithm'] })
   .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
-    period ? { ...rest, name: rest.name ?? period.unit, window: LONGEST_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
+    period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
   );
 
 /**
