@@ -122,4 +122,31 @@ describe('billing-anchored monthly quotas', { timeout: 60_000 }, () => {
     const responses = await spend(app, headers, 4);
     expect(responses[3]!.headers.get('Retry-After')).toBe('60');
   });
+
+  it("an override's plan replaces the record's, keeps the units used and may name its own anchor", async () => {
+    const clock = manualClock(at('Y-09-05T12:00:00Z'));
+    const { app } = limitedApp({ policy, now: clock.now, live: { ttlMs: 0, timeoutMs: 5_000 } });
+    const subject = `cust-${crypto.randomUUID()}`;
+    const token = `sk_${crypto.randomUUID()}`;
+    const hash = await sha256Hex(token);
+    await env.RATE_LIMIT_CONFIG.put(identityRow(hash), JSON.stringify({ subject, tier: 'pro', billingAnchor: `${Y}-03-17`, limits: { 'api/month': 2 } }));
+    forgetIdentity(hash);
+    const headers = { Authorization: `Bearer ${token}` };
+    expect((await spend(app, headers, 3)).map((r) => r.status)).toEqual([200, 200, 429]);
+    const override = `override:api:subject:${subject}`;
+    try {
+      // The operator grants 4 this period: the 2 used stay used. Without an anchor of its own the record's applies (17th).
+      await env.RATE_LIMIT_CONFIG.put(override, JSON.stringify({ limits: [{ name: 'month', limit: 4, period: 'month' }], reason: 'upgrade' }));
+      const granted = await spend(app, headers, 3);
+      expect(granted.map((r) => r.status)).toEqual([200, 200, 429]);
+      expect(granted[2]!.headers.get('Retry-After')).toBe(String((at('Y-09-17T00:00:00Z') - clock.now()) / 1000));
+      // An override naming its own anchor moves the period: the 1st of the month, in Tokyo.
+      await env.RATE_LIMIT_CONFIG.put(override, JSON.stringify({ limits: [{ name: 'month', limit: 4, period: { unit: 'month', anchor: `${Y}-01-01`, timeZone: 'Asia/Tokyo' } }] }));
+      const moved = await spend(app, headers, 1);
+      expect(moved[0]!.status).toBe(200);
+      expect(moved[0]!.headers.get('RateLimit')).toBe(`"api/month";r=3;t=${(at('Y-09-30T15:00:00Z') - clock.now()) / 1000}`);
+    } finally {
+      await env.RATE_LIMIT_CONFIG.delete(override);
+    }
+  });
 });
