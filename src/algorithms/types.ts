@@ -27,6 +27,8 @@ export interface LimitConfig {
    * nominal length (`NOMINAL_PERIOD_MS`), shown in headers.
    */
   readonly period?: CalendarPeriod;
+  /** Fixed window only: percentages of `limit` whose first reaching in a window the key's object announces. */
+  readonly notify?: readonly number[];
 }
 
 /**

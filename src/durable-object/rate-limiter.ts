@@ -5,6 +5,7 @@ import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/l
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitConfig, LimitDecision, LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
+import { ThresholdNotices, type EventQueue } from './threshold-notices';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
 import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from './wire';
 
@@ -48,6 +49,7 @@ export class RateLimiter extends DurableObject {
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
+  private readonly notices = new ThresholdNotices(this.ctx.storage.kv, this.ctx.id.name, (this.env as { NOTIFICATIONS?: EventQueue }).NOTIFICATIONS, (p) => this.ctx.waitUntil(p));
 
   /** Decides a request against every limit it meets under this key. */
   check(request: KeyRequest): KeyDecision {
@@ -203,7 +205,9 @@ export class RateLimiter extends DurableObject {
   private record(limits: KeyRequest['limits'], writes: ReadonlyMap<string, LimitState>, now: number): void {
     for (const limit of limits) {
       const state = writes.get(limit.id);
-      if (state) this.rows.set(limitRow(limit.id), { state, config: limit.config }, now);
+      if (!state) continue;
+      this.notices.observe(limit, state, now);
+      this.rows.set(limitRow(limit.id), { state, config: limit.config }, now);
     }
   }
 

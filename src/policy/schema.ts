@@ -78,9 +78,21 @@ export const limitSchema = z
     /** GCRA only: how many units may arrive at once (defaults to `limit`). */
     burst: z.number().int().min(1).max(1e12).optional(),
     countWhen: countWhenSchema.optional(),
+    /**
+     * Near-limit notifications: percentages of `limit` (e.g. `[80, 100]`).
+     * The first request of a window or period to reach one emits one event
+     * for the key (fixed-window limits only).
+     */
+    notify: z
+      .array(z.number().int().min(1, 'thresholds are percentages from 1 to 100').max(100, 'thresholds are percentages from 1 to 100'))
+      .min(1)
+      .max(10)
+      .refine((t) => new Set(t).size === t.length, 'a threshold is named twice')
+      .optional(),
   })
   .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] })
   .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] })
+  .refine((l) => l.notify === undefined || l.algorithm === 'fixed-window', { message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)', path: ['notify'] })
   .refine((l) => l.window !== undefined || l.period !== undefined, { message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`, path: ['window'] })
   .refine((l) => l.window === undefined || l.period === undefined, { message: 'give a window or a period, not both', path: ['period'] })
   .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', { message: 'calendar periods are counted by the fixed-window algorithm', path: ['algorithm'] })
@@ -273,6 +285,7 @@ export const ruleSchema = z
       if (rule.countRefused) leaseIssue('leases cannot be combined with countRefused: refusals must reach the object to count');
       if (rule.shadow) leaseIssue('leases cannot be combined with shadow');
       if (rule.ban) leaseIssue('leases cannot be combined with ban: refusals must reach the object to count toward the ban');
+      if (rule.limits.some((l) => l.notify)) leaseIssue('leases cannot be combined with notify: a lease spends units the object only learns of in bulk');
       if (rule.limits.some((l) => l.period)) leaseIssue('leases cannot be combined with calendar periods: a lease spends units by the window, not the period');
     }
     if (rule.countResponses) {
