@@ -94,7 +94,8 @@ export const limitSchema = z
   .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] })
   .refine((l) => l.notify === undefined || l.algorithm === 'fixed-window', { message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)', path: ['notify'] })
   .refine((l) => l.window !== undefined || l.period !== undefined, { message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`, path: ['window'] })
-  .refine((l) => l.window === undefined || l.period === undefined, { message: 'give a window or a period, not both', path: ['period'] })
+  // A parsed limit gives its period's nominal length as its window: parsing it again must accept it.
+  .refine((l) => l.window === undefined || l.period === undefined || l.window === NOMINAL_PERIOD_MS[l.period.unit], { message: 'give a window or a period, not both', path: ['period'] })
   .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', { message: 'calendar periods are counted by the fixed-window algorithm', path: ['algorithm'] })
   .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
     period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
