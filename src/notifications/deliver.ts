@@ -17,6 +17,21 @@ export interface DeliveryFailure {
   readonly retrying: boolean;
 }
 
+/** A stored failure, or `undefined` when the row is missing or not one (a malformed row is ignored). */
+export function parseDeliveryFailure(text: string | null): DeliveryFailure | undefined {
+  if (text === null) return undefined;
+  try {
+    const f = JSON.parse(text) as Record<string, unknown>;
+    if (typeof f.at === 'string' && typeof f.eventId === 'string' && typeof f.attempt === 'number' && typeof f.error === 'string' && typeof f.retrying === 'boolean') {
+      return { at: f.at, eventId: f.eventId, attempt: f.attempt, error: f.error, retrying: f.retrying };
+    }
+  } catch {
+    // not JSON: ignored below
+  }
+  logEvent('kv_invalid', { key: LAST_FAILURE_ROW });
+  return undefined;
+}
+
 /** How long to wait before the `attempt`-th retry (1 for the first): 10 s, doubling, at most 10 minutes. */
 export function retryDelaySeconds(attempt: number): number {
   return Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
