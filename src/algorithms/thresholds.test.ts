@@ -33,6 +33,12 @@ describe('thresholdsReached', () => {
     expect(thresholdsReached(downgraded.state, at(52), 100, [80, 100]).reached).toEqual([]);
   });
 
+  it('asks for no write until a threshold is reached', () => {
+    expect(thresholdsReached(undefined, at(10), 100, [80])).toEqual({ reached: [], state: undefined });
+    const stored = { windowStart: 0, sent: [80] };
+    expect(thresholdsReached(stored, at(90), 100, [80, 100]).state).toBe(stored);
+  });
+
   it('a limit of 0 announces nothing', () => {
     expect(thresholdsReached(undefined, at(5), 0, [100]).reached).toEqual([]);
   });

@@ -37,13 +37,11 @@ export class ThresholdNotices {
     const thresholds = limit.config.notify;
     if (!thresholds || !this.queue) return;
     const row = `${NOTICE_PREFIX}${limit.id}`;
-    const stored = this.known.has(row) ? this.known.get(row) : this.kv.get<NoticeState>(row);
-    const { reached, state: next } = thresholdsReached(stored, state, limit.config.limit, thresholds);
-    if (next !== stored) {
-      this.kv.put(row, next);
-      this.known.set(row, next);
-    }
+    if (!this.known.has(row)) this.known.set(row, this.kv.get<NoticeState>(row));
+    const { reached, state: next } = thresholdsReached(this.known.get(row), state, limit.config.limit, thresholds);
     if (reached.length === 0) return;
+    this.kv.put(row, next!);
+    this.known.set(row, next);
     const slash = limit.id.indexOf('/');
     const base = {
       type: 'quota.threshold' as const,
