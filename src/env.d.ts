@@ -6,6 +6,10 @@ interface DeploymentSettings {
   ADMIN_TOKEN?: string;
   /** Path prefix of the admin API and dashboard (default `/_ratelimit`). */
   ADMIN_PREFIX?: string;
+  /** Where near-limit notifications are POSTed; unset drops them (logged). */
+  NOTIFY_WEBHOOK_URL?: string;
+  /** HMAC-SHA256 secret the notifications are signed with (`wrangler secret put NOTIFY_WEBHOOK_SECRET`). */
+  NOTIFY_WEBHOOK_SECRET?: string;
 }
 
 interface Env extends DeploymentSettings {}

@@ -36,6 +36,11 @@ export { RateLimiter } from './durable-object/rate-limiter';
 export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } from './protocol/key-limiter';
 export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';
 
+// Near-limit notifications: the queue consumer to export as your worker's `queue` handler, and signatures for receivers.
+export { deliverNotifications, retryDelaySeconds, type DeliveryEnv, type DeliveryFailure, type DeliveryOptions } from './notifications/deliver';
+export { signBody, verifySignature, SIGNATURE_HEADER } from './notifications/signature';
+export type { ThresholdEvent } from './notifications/event';
+
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';
 export type { Ban, CountWhen, IdentitySettings, KeyPart, Limit, ListSettings, OnError, Policy, PolicyInput, ResponseSettings, Rule } from './policy/schema';
@@ -49,6 +54,7 @@ export { Metrics, type AnalyticsSink, type MetricEvent } from './observability/m
 
 // The pure algorithms: `(state, now, limit, cost) → { state, decision }`.
 export { fixedWindow } from './algorithms/fixed-window';
+export { periodAt, type CalendarPeriod, type PeriodBounds, type PeriodUnit } from './algorithms/calendar-period';
 export { slidingWindow } from './algorithms/sliding-window';
 export { gcra } from './algorithms/gcra';
 export { ALGORITHMS, algorithmFor } from './algorithms/registry';

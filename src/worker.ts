@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 // Built on the package's own exports, as any other worker using it would be.
 import { adminApi, dashboardApp, forwardedHost, forwardToOrigin, rateLimit } from './index';
+import { deliverNotifications } from './notifications/deliver';
+import type { ThresholdEvent } from './notifications/event';
 import { POLICIES } from './presets/registry';
 
 export { RateLimiter } from './index';
@@ -47,4 +49,10 @@ export function createApp() {
   return app;
 }
 
-export default createApp();
+const app = createApp();
+
+/** The worker: the app for requests, and the consumer of the near-limit notification queue. */
+export default {
+  fetch: app.fetch,
+  queue: (batch: MessageBatch<ThresholdEvent>, env: Env) => deliverNotifications(batch, env),
+} satisfies ExportedHandler<Env, ThresholdEvent>;

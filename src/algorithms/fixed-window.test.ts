@@ -58,3 +58,29 @@ describe('fixed window', () => {
     expect(b.state.current).toBe(2);
   });
 });
+
+describe('fixed window over a calendar period', () => {
+  const monthly: LimitConfig = { algorithm: 'fixed-window', limit: 2, windowMs: 31 * 86_400_000, period: { unit: 'month', anchor: '2026-01-31' } };
+  const at = (iso: string) => Date.parse(iso);
+
+  it('counts per billing month and reports the real period end as reset and retry', () => {
+    const first = fixedWindow.consume(undefined, at('2026-02-01T00:00:00Z'), monthly, 1, false);
+    const second = fixedWindow.consume(first.state, at('2026-02-10T00:00:00Z'), monthly, 1, false);
+    const third = fixedWindow.consume(second.state, at('2026-02-27T00:00:00Z'), monthly, 1, false);
+    expect(first.state.windowStart).toBe(at('2026-01-31T00:00:00Z'));
+    expect(third.decision).toMatchObject({ allowed: false, remaining: 0, resetAt: at('2026-02-28T00:00:00Z'), retryAfterMs: 86_400_000 });
+    expect(fixedWindow.expiresAt(third.state, monthly)).toBe(at('2026-02-28T00:00:00Z'));
+    const next = fixedWindow.consume(third.state, at('2026-02-28T00:00:00Z'), monthly, 1, false);
+    expect(next.decision).toMatchObject({ allowed: true, remaining: 1, resetAt: at('2026-03-31T00:00:00Z') });
+  });
+
+  it('keeps the units used when the limit changes mid-period (a plan change)', () => {
+    const used = fixedWindow.consume(fixedWindow.consume(undefined, at('2026-02-01T00:00:00Z'), monthly, 1, false).state, at('2026-02-02T00:00:00Z'), monthly, 1, false);
+    expect(used.decision.remaining).toBe(0);
+    const upgraded = { ...monthly, limit: 5 };
+    const after = fixedWindow.consume(used.state, at('2026-02-03T00:00:00Z'), upgraded, 1, false);
+    expect(after.decision).toMatchObject({ allowed: true, used: 3, remaining: 2 });
+    const downgraded = { ...monthly, limit: 1 };
+    expect(fixedWindow.peek(after.state, at('2026-02-04T00:00:00Z'), downgraded)).toMatchObject({ allowed: false, used: 3, remaining: 0 });
+  });
+});

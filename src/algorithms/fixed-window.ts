@@ -1,3 +1,4 @@
+import { periodAt } from './calendar-period';
 import type { Algorithm, LimitConfig, LimitDecision, LimitState } from './types';
 import { EMPTY_STATE } from './types';
 
@@ -6,15 +7,25 @@ export function windowStartOf(now: number, windowMs: number): number {
   return Math.floor(now / windowMs) * windowMs;
 }
 
+/** Start of the window (or calendar period) containing `now`. */
+function startOf(now: number, config: LimitConfig): number {
+  return config.period ? periodAt(now, config.period).start : windowStartOf(now, config.windowMs);
+}
+
+/** End of the window (or calendar period) that starts at `windowStart`. */
+function endOf(windowStart: number, config: LimitConfig): number {
+  return config.period ? periodAt(windowStart, config.period).end : windowStart + config.windowMs;
+}
+
 /** Rolls the stored state into the window that contains `now` (never backwards if clocks disagree). */
 function current(state: LimitState | undefined, now: number, config: LimitConfig): LimitState {
-  const start = windowStartOf(now, config.windowMs);
+  const start = startOf(now, config);
   if (!state || start > state.windowStart) return { ...EMPTY_STATE, windowStart: start };
   return state;
 }
 
 function decision(state: LimitState, now: number, config: LimitConfig, allowed: boolean): LimitDecision {
-  const resetAt = state.windowStart + config.windowMs;
+  const resetAt = endOf(state.windowStart, config);
   return {
     allowed,
     limit: config.limit,
@@ -26,8 +37,11 @@ function decision(state: LimitState, now: number, config: LimitConfig, allowed: 
 }
 
 /**
- * Fixed window: a counter per aligned window of `windowMs`. Exact within a
- * window; a client may spend up to twice the limit across a window boundary.
+ * Fixed window: a counter per aligned window of `windowMs`, or per calendar
+ * period when the config has a `period` (a month from the customer's billing
+ * date, say). Exact within a window; a client may spend up to twice the limit
+ * across a window boundary. A change of `limit` keeps what the window has
+ * counted: a plan changed mid-period keeps the units already used.
  *
  * @example
  * const config = { algorithm: 'fixed-window', limit: 2, windowMs: 60_000 } as const;
@@ -51,7 +65,7 @@ export const fixedWindow: Algorithm = {
     return { ...state, current: Math.max(0, state.current - cost) };
   },
   expiresAt(state, config) {
-    return state.windowStart + config.windowMs;
+    return endOf(state.windowStart, config);
   },
   covers(stored, state) {
     return stored.windowStart === state.windowStart && stored.current >= state.current;

@@ -7,6 +7,8 @@
  * with a decision. Times are epoch milliseconds throughout.
  */
 
+import type { CalendarPeriod } from './calendar-period';
+
 /** Names of the algorithms a limit may use. */
 export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'gcra';
 
@@ -19,6 +21,14 @@ export interface LimitConfig {
   readonly windowMs: number;
   /** GCRA only: how many units may arrive at once. Defaults to `limit`. */
   readonly burst?: number;
+  /**
+   * Fixed window only: count per calendar period (a billing month, say)
+   * instead of per aligned `windowMs`; `windowMs` is then the unit's
+   * nominal length (`NOMINAL_PERIOD_MS`), shown in headers.
+   */
+  readonly period?: CalendarPeriod;
+  /** Fixed window only: percentages of `limit` whose first reaching in a window the key's object announces. */
+  readonly notify?: readonly number[];
 }
 
 /**

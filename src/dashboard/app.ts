@@ -75,7 +75,7 @@ export function dashboardApp(options: DashboardOptions) {
   const kvOf = (c: Context) => envOf(c)[kvBinding] as KVNamespace | undefined;
 
   const render = async (c: Context, extra: { flash?: Flash; lookup?: KeyLookup; form?: FormState } = {}, status: 200 | 400 = 200) => {
-    const snapshot = await operator.snapshot(envOf(c));
+    const [snapshot, notifyFailure] = await Promise.all([operator.snapshot(envOf(c)), operator.lastNotificationFailure(envOf(c))]);
     const editKey = c.req.method === 'GET' ? c.req.query('edit') : extra.form?.values.edit || undefined;
     const editing = editKey ? snapshot?.overrides.find((o) => o.key === editKey) : undefined;
     const flash = extra.flash ?? (editKey && !editing ? { kind: 'bad' as const, text: `No override ${editKey}.` } : undefined);
@@ -93,6 +93,7 @@ export function dashboardApp(options: DashboardOptions) {
         ...(editing ? { editing } : {}),
         ...(extra.form ? { form: extra.form } : {}),
         ...(flash ? { flash } : {}),
+        ...(notifyFailure ? { notifyFailure } : {}),
       }),
       status,
     );

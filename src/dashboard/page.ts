@@ -1,3 +1,4 @@
+import type { DeliveryFailure } from '../notifications/deliver';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { CompiledPolicy } from '../policy/compile';
@@ -82,6 +83,8 @@ export interface DashboardData {
   readonly form?: FormState;
   /** The one-time message a redirect left. */
   readonly flash?: Flash;
+  /** The last failed delivery of a near-limit notification. */
+  readonly notifyFailure?: DeliveryFailure;
 }
 
 export interface FormState {
@@ -279,6 +282,16 @@ function activitySection(d: DashboardData): Html {
   </section>`;
 }
 
+function notificationsSection(d: DashboardData): Html {
+  const f = d.notifyFailure;
+  return html`<section>
+    <h2>Near-limit notifications</h2>
+    ${f
+      ? html`<p class="bad" id="notify-failure">Last failed delivery: ${f.at}, event <code>${f.eventId}</code>, attempt ${f.attempt}: ${f.error}${f.retrying ? ' (retrying)' : ' (given up)'}</p>`
+      : html`<p class="muted" id="notify-failure">No failed deliveries.</p>`}
+  </section>`;
+}
+
 export function dashboardPage(d: DashboardData): Html {
   return layout(
     `edge-ratelimit: ${d.compiled.policy.name}`,
@@ -289,7 +302,7 @@ export function dashboardPage(d: DashboardData): Html {
       <main>
         ${d.flash ? html`<p class="${d.flash.kind}" id="notice" role="status">${d.flash.text}</p>` : ''}
         <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
-        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${activitySection(d)}
+        ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${notificationsSection(d)} ${activitySection(d)}
       </main>`,
   );
 }

@@ -5,6 +5,7 @@ import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/l
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
 import { LimitRows } from './limit-rows';
+import { ThresholdNotices, type EventQueue } from './threshold-notices';
 import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
 import type { Charge, KeyLimiter, KeySnapshot, Release } from '../protocol/key-limiter';
 import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from '../protocol/wire';
@@ -32,6 +33,7 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
+  private readonly notices = new ThresholdNotices(this.ctx.storage.kv, this.ctx.id.name, (this.env as { NOTIFICATIONS?: EventQueue }).NOTIFICATIONS, (p) => this.ctx.waitUntil(p));
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -203,7 +205,9 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
   private record(limits: KeyRequest['limits'], writes: ReadonlyMap<string, LimitState>, now: number): void {
     for (const limit of limits) {
       const state = writes.get(limit.id);
-      if (state) this.rows.set(limitRow(limit.id), { state, config: limit.config }, now);
+      if (!state) continue;
+      this.notices.observe(limit, state, now);
+      this.rows.set(limitRow(limit.id), { state, config: limit.config }, now);
     }
   }
 

@@ -268,7 +268,8 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
     onError: groupOnError(group.rules),
   };
-  return { shape, suffix: limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}`).join(',') };
+  // A calendar period's anchor and zone are part of the key's settings: a refusal cached under one does not hold under another.
+  return { shape, suffix: limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}${l.config.period ? `:${JSON.stringify(l.config.period)}` : ''}`).join(',') };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */

@@ -1,3 +1,4 @@
+import { billedLimits } from '../identity/billing';
 import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
@@ -82,7 +83,7 @@ function decideKeyed(request: Request, view: RequestView, keyed: ReadonlyArray<K
     if (!group) groups.push((group = { name, rules: [], limits: [] }));
     group.rules.push(rule);
     const cost = costOf(rule, request.headers);
-    for (const limit of override ? override.limits : rule.limits) group.limits.push({ rule, limit, cost });
+    for (const limit of billedLimits(override ? override.limits : rule.limits, view.identity, !override)) group.limits.push({ rule, limit, cost });
   }
   if (groups.length === 0) return unlimited(view);
   return after(decideGroups(groups, deps, now, view), (decided) => withBan(decided as GroupsVerdict & { readonly view: RequestView }, deps, now));

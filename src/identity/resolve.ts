@@ -2,6 +2,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { CachedKvReader } from '../kv/cached-reader';
 import type { IdentitySettings } from '../policy/schema';
 import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex } from '../request/credentials';
+import { billingOf, type Billing } from './billing';
 import { identityRecordSchema, identityRow, type IdentityRecord } from './record';
 
 /** Who is calling, as far as the limiter can tell. */
@@ -15,6 +16,8 @@ export interface Identity {
   readonly tier: string;
   /** How the tier was found. */
   readonly source: 'anonymous' | 'record' | 'jwt' | 'prefix' | 'default';
+  /** The customer's billing, from their identity record (see `billedLimits`). */
+  readonly billing?: Billing;
 }
 
 export const ANONYMOUS: Identity = Object.freeze({ tier: 'anonymous', source: 'anonymous' });
@@ -117,7 +120,10 @@ export async function resolveIdentity(
 
   if (settings.records && env.records) {
     const record = await env.records.get(env.kv, credentialHash, now);
-    if (record) return { credentialHash, subject: record.subject, ...(record.org ? { org: record.org } : {}), tier: record.tier, source: 'record' };
+    if (record) {
+      const billing = billingOf(record);
+      return { credentialHash, subject: record.subject, ...(record.org ? { org: record.org } : {}), tier: record.tier, source: 'record', ...(billing ? { billing } : {}) };
+    }
   }
   if (settings.jwt) {
     const payload = await verifyJwt(credential, settings.jwt, env.secrets);

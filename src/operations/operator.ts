@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import type { RateLimitHandle } from '../http/middleware';
+import { LAST_FAILURE_ROW, parseDeliveryFailure, type DeliveryFailure } from '../notifications/deliver';
 import { identityRecordSchema, identityRow, type IdentityRecord } from '../identity/record';
 import {
   issuesOf,
@@ -53,6 +54,9 @@ const identityInputSchema = z
     subject: identityRecordSchema.shape.subject,
     org: identityRecordSchema.shape.org,
     tier: identityRecordSchema.shape.tier,
+    billingAnchor: identityRecordSchema.shape.billingAnchor,
+    timeZone: identityRecordSchema.shape.timeZone,
+    limits: identityRecordSchema.shape.limits,
   })
   .refine((v) => (v.credential === undefined) !== (v.credentialHash === undefined), { message: 'give exactly one of credential and credentialHash', path: ['credential'] });
 
@@ -90,6 +94,12 @@ export class Operator {
   // ---- live configuration --------------------------------------------------------------
 
   /** Live configuration as one read, or `undefined` without a KV binding. */
+  /** The last failed delivery of a near-limit notification, if any (see `notifications/deliver`). */
+  async lastNotificationFailure(env: Bindings): Promise<DeliveryFailure | undefined> {
+    const kv = env[this.#kvBinding] as KVNamespace | undefined;
+    return kv ? parseDeliveryFailure(await kv.get(LAST_FAILURE_ROW, 'text').catch(() => null)) : undefined;
+  }
+
   async snapshot(env: Bindings): Promise<LiveSnapshot | undefined> {
     const kv = env[this.#kvBinding] as KVNamespace | undefined;
     return kv ? new LiveConfig().load(kv, this.now()) : undefined;

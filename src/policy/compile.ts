@@ -90,7 +90,7 @@ function compileLimit(rule: Rule, limit: Limit): CompiledLimit {
     id: `${rule.name}/${name}`,
     name,
     rule: rule.name,
-    config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}) },
+    config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}), ...(limit.period ? { period: limit.period } : {}), ...(limit.notify ? { notify: limit.notify } : {}) },
     ...(limit.countWhen ? { countWhen: statusMatcher(limit.countWhen) } : {}),
     ...(rule.countResponses ? { countResponses: statusMatcher(rule.countResponses) } : {}),
     ...(rule.quiet ? { quiet: true as const } : {}),

@@ -5,7 +5,7 @@ import { backoffSchema, banSchema, costSchema, countWhenSchema, forwardClientAdd
 const DESCRIPTIONS: ReadonlyArray<[z.ZodType, string]> = [
   [policySchema, 'An edge-ratelimit policy: rules that each derive a key from a request and limit it.'],
   [ruleSchema, 'A rule: which requests (match), counted under which key, against which limits.'],
-  [limitSchema, 'One limit: `limit` units per `window` (milliseconds or text such as "30s", "5m", "1d"), counted by `algorithm`.'],
+  [limitSchema, 'One limit: `limit` units per `window` (milliseconds or text such as "30s", "5m", "1d"), counted by `algorithm`; or per calendar `period` ("day", "week", "month", "year", or { unit, anchor, timeZone }) instead of a window.'],
   [keyPartSchema, 'A key part: "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity } or { const }. Credentials are hashed.'],
   [matchSchema, 'Which requests the rule applies to; every listed condition must hold, an omitted one always holds.'],
   [backoffSchema, 'Exponential layers: level n admits `limit × n` requests per `period ^ n` seconds.'],

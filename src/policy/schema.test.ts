@@ -89,7 +89,17 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   ['tiers without an identity section', withRule({ match: { tiers: ['pro'] } }), ['rules[0] "r".key: uses identity or tiers, but the policy has no "identity" section']],
   ['an unknown match field', withRule({ match: { query: 'x' } }), ['rules[0] "r".match: unknown field(s) "query"']],
   // limits
-  ['a limit without a window', policy({}, [rule({ limits: [{ limit: 10 }] })]), ['rules[0] "r".limits[0].window: required: use a number of milliseconds or text such as "30s", "5m", "25h"']],
+  ['a limit without a window', policy({}, [rule({ limits: [{ limit: 10 }] })]), ['rules[0] "r".limits[0].window: required: a window (use a number of milliseconds or text such as "30s", "5m", "25h") or a calendar period ("day", "week", "month", "year")']],
+  ['a limit with a window and a period', withLimit({ period: 'month' }), ['rules[0] "r".limits[0].period: give a window or a period, not both']],
+  ['an unknown period', withRule({ limits: [{ limit: 10, period: 'fortnight' }] }), ['rules[0] "r".limits[0].period: period is "day", "week", "month" or "year", or { unit, anchor?, timeZone? }']],
+  ['a period anchor that is no date', withRule({ limits: [{ limit: 10, period: { unit: 'month', anchor: '2026-02-30' } }] }), ['rules[0] "r".limits[0].period.anchor: 2026-02-30 is not a calendar date']],
+  ['a period in an unknown time zone', withRule({ limits: [{ limit: 10, period: { unit: 'month', timeZone: 'Mars/Olympus_Mons' } }] }), ['rules[0] "r".limits[0].period.timeZone: unknown time zone: use an IANA name such as "UTC" or "Europe/Berlin"']],
+  ['a period counted by gcra', withRule({ limits: [{ limit: 10, period: 'day', algorithm: 'gcra' }] }), ['rules[0] "r".limits[0].algorithm: calendar periods are counted by the fixed-window algorithm']],
+  ['two limits of one period unit', withRule({ limits: [{ limit: 10, period: 'day' }, { limit: 20, period: { unit: 'day', timeZone: 'Europe/Berlin' } }] }), ['rules[0] "r".limits[1].name: duplicate limit name "day"']],
+  ['a threshold above 100 %', withLimit({ notify: [80, 120] }), ['rules[0] "r".limits[0].notify[1]: thresholds are percentages from 1 to 100']],
+  ['a threshold named twice', withLimit({ notify: [80, 80] }), ['rules[0] "r".limits[0].notify: a threshold is named twice']],
+  ['thresholds on a gcra limit', withLimit({ algorithm: 'gcra', notify: [80] }), ['rules[0] "r".limits[0].notify: notify thresholds apply to fixed-window limits (windows or calendar periods)']],
+  ['a lease on a calendar period', withRule({ limits: [{ limit: 10, period: 'month' }], lease: { size: 5 } }), ['rules[0] "r".lease: leases cannot be combined with calendar periods: a lease spends units by the window, not the period']],
   ['a limit without a limit', policy({}, [rule({ limits: [{ window: '1m' }] })]), ['rules[0] "r".limits[0].limit: Invalid input: expected number, received undefined']],
   ['a negative limit', withLimit({ limit: -1 }), ['rules[0] "r".limits[0].limit: Too small: expected number to be >=0']],
   ['a fractional limit', withLimit({ limit: 1.5 }), ['rules[0] "r".limits[0].limit: Invalid input: expected int, received number']],
@@ -206,5 +216,13 @@ describe('policy validation', () => {
     expect(error).toBeInstanceOf(PolicyError);
     expect((error as PolicyError).issues).toEqual(issues);
     expect((error as PolicyError).message).toBe(`invalid policy fixture:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+  });
+});
+
+describe('calendar-period limits', () => {
+  it('parse to fixed windows named after their unit, and a parsed policy parses again unchanged', () => {
+    const once = parsePolicy({ name: 'p', rules: [{ name: 'r', key: 'ip', limits: [{ limit: 100, period: { unit: 'month', anchor: '2026-03-17', timeZone: 'Europe/Berlin' }, notify: [80, 100] }] }] });
+    expect(once.rules[0]!.limits[0]).toEqual({ name: 'month', algorithm: 'fixed-window', limit: 100, window: 30 * 86_400_000, period: { unit: 'month', anchor: '2026-03-17', timeZone: 'Europe/Berlin' }, notify: [80, 100] });
+    expect(parsePolicy(once)).toEqual(once);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { anchorError, isTimeZone, NOMINAL_PERIOD_MS, PERIOD_UNITS, type CalendarPeriod } from '../algorithms/calendar-period';
 import { LEASE_ALGORITHMS } from '../algorithms/lease';
 import { formatDuration, parseDuration } from './duration';
 import { pathPatternError } from './path-pattern';
@@ -22,6 +23,15 @@ const windowSchema = durationSchema.refine((ms) => ms >= 1000 && ms <= MAX_WINDO
   message: 'window must be between 1s and 366d',
 });
 
+/** A billing anchor: a date, a local date and time, or an instant (see `CalendarPeriod.anchor`). */
+export const anchorSchema = z.string().superRefine((anchor, ctx) => {
+  const error = anchorError(anchor);
+  if (error) ctx.addIssue({ code: 'custom', message: error });
+});
+
+/** An IANA time zone name that `Intl` knows, e.g. `Europe/Berlin`. */
+export const timeZoneSchema = z.string().refine(isTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC" or "Europe/Berlin"' });
+
 const statusClass = z.union([
   z.number().int().min(100).max(599),
   z.string().regex(/^[1-5]xx$/, 'status must be a code such as 201 or a class such as "2xx"'),
@@ -40,20 +50,56 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'names 
 
 export const algorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra']);
 
-/** One limit: `limit` units per `window`, counted by `algorithm`. */
+/**
+ * A calendar period: a unit, or `{ unit, anchor?, timeZone? }`. Without an
+ * anchor, a limit takes the customer's billing anchor from their identity
+ * record, or else starts periods at midnight on Mondays, the 1st, 1 January.
+ */
+export const periodSchema = z
+  .union([z.enum(PERIOD_UNITS), z.strictObject({ unit: z.enum(PERIOD_UNITS), anchor: anchorSchema.optional(), timeZone: timeZoneSchema.optional() })], {
+    error: 'period is "day", "week", "month" or "year", or { unit, anchor?, timeZone? }',
+  })
+  .transform((p): CalendarPeriod => (typeof p === 'string' ? { unit: p } : { unit: p.unit, ...(p.anchor !== undefined ? { anchor: p.anchor } : {}), ...(p.timeZone !== undefined ? { timeZone: p.timeZone } : {}) }));
+
+/**
+ * One limit: `limit` units per `window`, counted by `algorithm`; or `limit`
+ * units per calendar `period` (fixed-window only), e.g. a monthly quota that
+ * resets on each customer's billing date.
+ */
 export const limitSchema = z
   .strictObject({
-    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`. */
+    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`, or the period's unit, e.g. `month`. */
     name: nameSchema.optional(),
     algorithm: algorithmSchema.default('fixed-window'),
     limit: z.number().int().min(0).max(1e12),
-    window: windowSchema,
+    window: windowSchema.optional(),
+    /** A calendar period instead of a window (see `periodSchema`). */
+    period: periodSchema.optional(),
     /** GCRA only: how many units may arrive at once (defaults to `limit`). */
     burst: z.number().int().min(1).max(1e12).optional(),
     countWhen: countWhenSchema.optional(),
+    /**
+     * Near-limit notifications: percentages of `limit` (e.g. `[80, 100]`).
+     * The first request of a window or period to reach one emits one event
+     * for the key (fixed-window limits only).
+     */
+    notify: z
+      .array(z.number().int().min(1, 'thresholds are percentages from 1 to 100').max(100, 'thresholds are percentages from 1 to 100'))
+      .min(1)
+      .max(10)
+      .refine((t) => new Set(t).size === t.length, 'a threshold is named twice')
+      .optional(),
   })
   .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] })
-  .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] });
+  .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] })
+  .refine((l) => l.notify === undefined || l.algorithm === 'fixed-window', { message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)', path: ['notify'] })
+  .refine((l) => l.window !== undefined || l.period !== undefined, { message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`, path: ['window'] })
+  // A parsed limit gives its period's nominal length as its window: parsing it again must accept it.
+  .refine((l) => l.window === undefined || l.period === undefined || l.window === NOMINAL_PERIOD_MS[l.period.unit], { message: 'give a window or a period, not both', path: ['period'] })
+  .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', { message: 'calendar periods are counted by the fixed-window algorithm', path: ['algorithm'] })
+  .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
+    period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
+  );
 
 /**
  * Exponential backoff layers in rack-attack's pattern: level `n` (1…levels)
@@ -253,6 +299,8 @@ export const ruleSchema = z
       if (rule.countRefused) leaseIssue('leases cannot be combined with countRefused: refusals must reach the object to count');
       if (rule.shadow) leaseIssue('leases cannot be combined with shadow');
       if (rule.ban) leaseIssue('leases cannot be combined with ban: refusals must reach the object to count toward the ban');
+      if (rule.limits.some((l) => l.notify)) leaseIssue('leases cannot be combined with notify: a lease spends units the object only learns of in bulk');
+      if (rule.limits.some((l) => l.period)) leaseIssue('leases cannot be combined with calendar periods: a lease spends units by the window, not the period');
     }
     if (rule.countResponses) {
       const countIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['countResponses'] });

@@ -3,6 +3,7 @@ import cloudsmith from './cloudsmith';
 import defaultPolicy from './default';
 import fluidcloud from './fluidcloud';
 import keygen from './keygen';
+import quotas from './quotas';
 import rubygems from './rubygems';
 
 /** The policies a deployment can select with the `POLICY` variable. */
@@ -12,4 +13,5 @@ export const POLICIES: Readonly<Record<string, Policy>> = Object.freeze({
   rubygems,
   fluidcloud,
   keygen,
+  quotas,
 });

@@ -1,3 +1,4 @@
+import { billedLimits } from '../identity/billing';
 import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
 import { decideGroups } from '../engine/decide-groups';
 import { blockedVerdict, listedAs } from '../engine/lists';
@@ -6,6 +7,7 @@ import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
 import type { LimitStatus } from '../engine/limit-status';
 import type { KeySnapshot } from '../protocol/key-limiter';
 import { normalizePath } from '../request/normalize-path';
+import { inCalendarPeriod } from './calendar-quota';
 
 /**
  * One limit as the quota endpoint reports it: the fields of {@link LimitStatus}
@@ -19,6 +21,8 @@ export interface QuotaLimit extends Pick<LimitStatus, 'rule' | 'name' | 'policy'
   readonly resetAt: string | null;
   /** Present when the limit counts the origin's answers with these statuses (`countResponses`), not requests. */
   readonly countsResponses?: ReadonlyArray<number | string>;
+  /** Present for calendar-period limits: the current period's unit and bounds (ISO 8601), and its time zone when not UTC. */
+  readonly period?: { readonly unit: string; readonly start: string; readonly end: string; readonly timeZone?: string };
 }
 
 export interface QuotaReport {
@@ -94,11 +98,12 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
       if (value === undefined) return [];
       const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
       if (override?.exempt) return [];
-      const limits = override ? override.limits : rule.limits;
+      const limits = billedLimits(override ? override.limits : rule.limits, identity, !override);
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
       const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect(now));
-      const reported = limits.map((limit): QuotaLimit => {
+      const reported = limits.map((limit): QuotaLimit => inCalendarPeriod(reportOf(limit), limit.config, now));
+      function reportOf(limit: (typeof limits)[number]): QuotaLimit {
         // The object's own view of the limit, as last counted.
         const decision = snapshot?.limits.find((l) => l.id === limit.id)?.decision;
         const total = decision?.limit ?? limit.config.burst ?? limit.config.limit;
@@ -114,7 +119,7 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
           resetAt: decision && decision.used > 0 ? new Date(decision.resetAt).toISOString() : null,
           ...(rule.rule.countResponses ? { countsResponses: rule.rule.countResponses.status } : {}),
         };
-      });
+      }
       // A quiet rule's limits show once they are spent, as they would in a refusal's headers.
       return rule.rule.quiet ? reported.filter((l) => l.remaining === 0) : reported;
     }),

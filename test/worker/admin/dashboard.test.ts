@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardApp } from '../../../src/dashboard/app';
 import { sessionValue } from '../../../src/dashboard/session';
+import { LAST_FAILURE_ROW } from '../../../src/notifications/deliver';
 import { rateLimit } from '../../../src/http/middleware';
 import defaultPolicy from '../../../src/presets/default';
 import { createApp } from '../../../src/worker';
@@ -50,6 +51,22 @@ async function signIn(): Promise<string> {
 }
 
 describe('the dashboard page', () => {
+  it('shows the last failed delivery of a near-limit notification, and ignores a malformed record of one', async () => {
+    const cookie = await signIn();
+    const read = async () => (await page('', { headers: { Cookie: cookie } })).text();
+    try {
+      expect(await read()).toContain('No failed deliveries.');
+      await env.RATE_LIMIT_CONFIG.put(LAST_FAILURE_ROW, JSON.stringify({ at: '2027-01-20T10:00:00.000Z', eventId: 'ab12:api/month:0:80', attempt: 3, error: 'HTTP 503', retrying: true }));
+      expect(await read()).toContain('Last failed delivery: 2027-01-20T10:00:00.000Z, event <code>ab12:api/month:0:80</code>, attempt 3: HTTP 503 (retrying)');
+      await env.RATE_LIMIT_CONFIG.put(LAST_FAILURE_ROW, '{"at": 5}');
+      const malformed = await page('', { headers: { Cookie: cookie } });
+      expect(malformed.status).toBe(200);
+      expect(await malformed.text()).toContain('No failed deliveries.');
+    } finally {
+      await env.RATE_LIMIT_CONFIG.delete(LAST_FAILURE_ROW);
+    }
+  });
+
   it('asks for the admin token, and refuses a wrong one or one posted from another origin', async () => {
     const first = await page('');
     expect(first.status).toBe(401);
