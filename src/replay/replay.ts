@@ -101,10 +101,18 @@ interface Entry {
 }
 
 interface Group {
-  readonly name: string;
+  readonly signature: string;
   readonly digest: string;
   readonly rules: CompiledRule[];
   readonly entries: Entry[];
+  /** Rule indexes and costs, naming the group's shape: groups of one shape ask their object the same way. */
+  shape: string;
+}
+
+/** What a key's object is asked for groups of one shape: prepared once, since few shapes recur millions of times. */
+interface Prepared {
+  readonly limits: readonly LimitRequest[];
+  readonly bans: readonly BanRequest[];
 }
 
 function costOf(rule: CompiledRule, record: TrafficRecord): number {
@@ -141,10 +149,12 @@ function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
  */
 export class Replay {
   private readonly compiled: CompiledPolicy;
-  private readonly keys = new Map<string, KeyState>();
+  /** Each key's state, by key signature, then digest. */
+  private readonly keys = new Map<string, Map<string, KeyState>>();
   private readonly limitStats: LimitStats[] = [];
   private readonly statsById = new Map<string, LimitStats>();
   private readonly ruleStats = new Map<string, RuleStats>();
+  private readonly prepared = new Map<string, Prepared>();
   private readonly bucketMs: number;
   private readonly topKeys: number;
   private records = 0;
@@ -198,22 +208,27 @@ export class Replay {
         ruleStats.unkeyed++;
         continue;
       }
-      const name = `${rule.keySignature}=${digest}`;
+      const signature = rule.keySignature;
       let group: Group | undefined;
-      for (const g of groups) if (g.name === name) group = g;
-      if (!group) groups.push((group = { name, digest, rules: [], entries: [] }));
-      group.rules.push(rule);
+      for (const g of groups) if (g.digest === digest && g.signature === signature) group = g;
       const cost = costOf(rule, record);
+      if (!group) groups.push((group = { signature, digest, rules: [], entries: [], shape: '' }));
+      group.rules.push(rule);
+      group.shape += `${rule.index}:${cost},`;
       for (const limit of rule.limits) group.entries.push({ rule, limit, cost, stats: this.statsById.get(limit.id)! });
     }
 
     let refused = false;
     const steps: Array<{ group: Group; state: KeyState; step: KeyTransition }> = [];
     for (const group of groups) {
-      let state = this.keys.get(group.name);
-      if (!state) this.keys.set(group.name, (state = { limits: new Map(), bans: new Map() }));
+      let byDigest = this.keys.get(group.signature);
+      if (!byDigest) this.keys.set(group.signature, (byDigest = new Map()));
+      let state = byDigest.get(group.digest);
+      if (!state) byDigest.set(group.digest, (state = { limits: new Map(), bans: new Map() }));
       const { limits, bans } = state;
-      const step = decideKey((id) => limits.get(id), (rule) => bans.get(rule), { now, limits: group.entries.map(limitRequest), bans: bansOf(group.rules) });
+      let prepared = this.prepared.get(group.shape);
+      if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map(limitRequest), bans: bansOf(group.rules) }));
+      const step = decideKey((id) => limits.get(id), (rule) => bans.get(rule), { now, limits: prepared.limits, bans: prepared.bans });
       if (!step.decision.allowed) refused = true;
       steps.push({ group, state, step });
     }
@@ -223,7 +238,9 @@ export class Replay {
       for (const [id, s] of step.limitWrites) state.limits.set(id, s);
       for (const [rule, s] of step.banWrites) state.bans.set(rule, s);
       if (step.decision.banned) refusedRules.add(step.decision.banned.rule);
-      step.decision.outcomes.forEach((outcome, i) => {
+      const { outcomes } = step.decision;
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i]!;
         const entry = group.entries[i]!;
         const { stats } = entry;
         const decision = outcome.decision;
@@ -242,7 +259,7 @@ export class Replay {
           if (!outcome.shadow) refusedRules.add(entry.rule.name);
         }
         this.settle(entry, outcome.counted, outcome.shadow, state, now, refused, step.decision.allowed, record, liveRefused);
-      });
+      }
     }
 
     for (const rule of this.compiled.rules) {

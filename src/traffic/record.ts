@@ -44,39 +44,37 @@ export interface TrafficRecord {
   readonly sampleRate: number;
 }
 
-/** A version-1 line as written (short field names keep lines small). */
-interface LineV1 {
-  event: typeof TRAFFIC_EVENT;
-  v: 1;
-  t: number;
-  m: string;
-  h: string;
-  p: string;
-  lp?: string;
-  tier: string;
-  k: Record<string, string>;
-  r: Record<string, RuleOutcome>;
-  c?: Record<string, number>;
-  d: RecordedDecision;
-  s: number;
-  sr?: number;
+/**
+ * A record's fields in the current version's line, without the `event` field
+ * (which `logEvent` adds): short names keep lines small.
+ */
+export function trafficRecordFields(record: TrafficRecord): Record<string, unknown> {
+  return {
+    v: TRAFFIC_RECORD_VERSION,
+    t: record.time,
+    m: record.method,
+    h: record.host,
+    p: record.path,
+    lp: record.literalPath,
+    tier: record.tier,
+    k: record.keys,
+    r: record.rules,
+    c: record.costs && Object.keys(record.costs).length > 0 ? record.costs : undefined,
+    d: record.decision,
+    s: record.status,
+    sr: record.sampleRate === 1 ? undefined : record.sampleRate,
+  };
 }
 
 /**
- * The line for a record, in the current version.
+ * The line for a record, in the current version: what the limiter logs.
  *
  * @example
  * encodeTrafficRecord({ time: 0, method: 'GET', host: 'api.example.com', path: '/v1/items', tier: 'anonymous', keys: { ip: '9f86d081884c7d65' }, rules: { 'per-ip': 'a' }, decision: 'allow', status: 200, sampleRate: 1 });
  * // '{"event":"traffic","v":1,"t":0,"m":"GET","h":"api.example.com","p":"/v1/items","tier":"anonymous","k":{"ip":"9f86d081884c7d65"},"r":{"per-ip":"a"},"d":"allow","s":200}'
  */
 export function encodeTrafficRecord(record: TrafficRecord): string {
-  const line: LineV1 = { event: TRAFFIC_EVENT, v: 1, t: record.time, m: record.method, h: record.host, p: record.path, tier: record.tier, k: { ...record.keys }, r: { ...record.rules }, d: record.decision, s: record.status };
-  if (record.literalPath !== undefined) line.lp = record.literalPath;
-  if (record.costs && Object.keys(record.costs).length > 0) line.c = { ...record.costs };
-  if (record.sampleRate !== 1) line.sr = record.sampleRate;
-  // Field order as the reader expects it to be documented: event and version first.
-  const { event, v, t, m, h, p, lp, tier, k, r, c, d, s, sr } = line;
-  return JSON.stringify({ event, v, t, m, h, p, lp, tier, k, r, c, d, s, sr });
+  return JSON.stringify({ event: TRAFFIC_EVENT, ...trafficRecordFields(record) });
 }
 
 const DECISIONS = new Set<string>(['allow', 'limit', 'block', 'ban', 'unavailable']);
