@@ -9,6 +9,7 @@ import { evaluate } from '../engine/evaluate';
 import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/verdict';
 import { logEvent } from '../observability/log';
+import { trafficRecorder } from '../traffic/recorder';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
 import { quotaReport, SnapshotCache } from '../quota/quota';
 import { normalizePath } from '../request/normalize-path';
@@ -233,6 +234,14 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const response = refusalResponse(verdict, policy.response, at);
     return onRefused ? onRefused(c, verdict, response) : response;
   };
+  // The traffic record (policy `trafficRecord`): one line per decided request, written after the response.
+  const recordTraffic = trafficRecorder(policy);
+  const recordRefusal = async (c: Context, verdict: Verdict, at: number) => {
+    const response = await refused(c, verdict, at);
+    const writing = recordTraffic?.(verdict, response.status, at);
+    if (writing) await afterResponse(c, writing);
+    return response;
+  };
 
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
@@ -247,7 +256,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     if (verdict.background) await afterResponse(c, verdict.background);
-    if (verdict.kind !== 'allow') return refused(c, verdict, at);
+    if (verdict.kind !== 'allow') return recordTraffic ? recordRefusal(c, verdict, at) : refused(c, verdict, at);
     c.set('clientForwarding', forwarding);
 
     let failed = false;
@@ -260,6 +269,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       // Outcome-counted reservations are kept or given back once the status is known, after the response.
       if (verdict.settle !== NOTHING_TO_SETTLE) await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
     }
+    const writing = recordTraffic?.(verdict, c.res.status, at);
+    if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
       const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
       if (ours.length > 0) {
