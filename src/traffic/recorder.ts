@@ -47,7 +47,7 @@ function costsOf(rules: readonly CompiledRule[], headers: Headers): Record<strin
  * const record = trafficRecorder(policy);
  * if (record) c.executionCtx.waitUntil(record(verdict, response.status, at) ?? Promise.resolve());
  */
-export function trafficRecorder(policy: Policy, random: () => number = Math.random): TrafficRecorder | undefined {
+export function trafficRecorder(policy: Policy, random: () => number = () => Math.random()): TrafficRecorder | undefined {
   const settings = policy.trafficRecord;
   if (!settings) return undefined;
   const { sample } = settings;
