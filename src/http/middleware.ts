@@ -10,6 +10,7 @@ import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type KeyLimiter, type LimiterDeps, type OverrideSource, type Verdict } from '../engine/verdict';
 import { logEvent } from '../observability/log';
 import { trafficRecorder } from '../traffic/recorder';
+import { writeUsage } from '../observability/usage-point';
 import { liveConfigFor, type LiveConfigOptions } from '../overrides/live-config';
 import { quotaReport, SnapshotCache } from '../quota/quota';
 import { normalizePath } from '../request/normalize-path';
@@ -255,6 +256,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const deciding = evaluate(c.req.raw, requestDeps(c), at, hostOf?.(c));
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
+    // Usage per customer (subject, org) for the admin API's usage report.
+    writeUsage(verdict, c.req.raw.headers, (c.env as Record<string, unknown> | undefined)?.[analyticsBinding] as AnalyticsSink | undefined);
     if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return recordTraffic ? recordRefusal(c, verdict, at) : refused(c, verdict, at);
     c.set('clientForwarding', forwarding);
