@@ -2,10 +2,12 @@ import { Hono, type Context } from 'hono';
 import type { RateLimitHandle } from '../http/middleware';
 import { InvalidInput } from '../operations/invalid-input';
 import { Operator } from '../operations/operator';
+import { UsageUnavailable } from '../operations/usage';
 import { sameSecret } from '../operator-auth/secret';
 import { setFlash, takeFlash, type Flash } from './flash';
 import { dashboardPage, loginPage, type FormState, type KeyLookup } from './page';
 import { endSession, hasSession, sameOrigin, startSession } from './session';
+import { usagePage } from './usage-page';
 
 export interface DashboardOptions {
   /** The limiter whose policy, counters and objects the dashboard shows and changes. */
@@ -148,6 +150,20 @@ export function dashboardApp(options: DashboardOptions) {
     } catch (error) {
       if (!(error instanceof InvalidInput)) throw error;
       return render(c, { lookup: { ...lookup, error: error.message } });
+    }
+  });
+
+  app.get('/dashboard/usage', async (c) => {
+    const values = c.req.query();
+    const data = { base: base(c), policy: operator.compiled.policy.name, values };
+    if (!values.value) return c.html(usagePage(data));
+    try {
+      const { query, days } = await operator.usage(envOf(c), { [values.by === 'org' ? 'org' : 'subject']: values.value, from: values.from || undefined, to: values.to || undefined });
+      return c.html(usagePage({ ...data, result: { from: query.from, to: query.to, days } }));
+    } catch (error) {
+      if (error instanceof InvalidInput) return c.html(usagePage({ ...data, error: error.message }), 400);
+      if (error instanceof UsageUnavailable) return c.html(usagePage({ ...data, error: error.message, sql: error.sql }), error.status);
+      throw error;
     }
   });
 

@@ -27,7 +27,7 @@ button{font:inherit;padding:3px 10px;cursor:pointer}.bad{color:#a11}.ok{color:#1
 @media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:8px}}
 `;
 
-function layout(title: string, body: Html): Html {
+export function layout(title: string, body: Html): Html {
   return html`<!doctype html>
 <html lang="en">
   <head>
@@ -289,6 +289,7 @@ export function dashboardPage(d: DashboardData): Html {
       <main>
         ${d.flash ? html`<p class="${d.flash.kind}" id="notice" role="status">${d.flash.text}</p>` : ''}
         <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
+        <section><h2>Usage per customer</h2><p><a href="${d.base}/usage" id="usage-link">Allowed and refused requests per day, by subject or org</a> (from Analytics Engine).</p></section>
         ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${activitySection(d)}
       </main>`,
   );
