@@ -1,5 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
-import { usageSource, UsageUnavailable, USAGE_VARIABLES } from './usage';
+import { queryAnalytics, USAGE_VARIABLES } from './analytics-sql';
 
 /** The decisions the deployment-wide view charts, as the limiter's Analytics Engine points name them. */
 export const CHARTED_EVENTS = ['allowed', 'refused', 'shadow_refused'] as const;
@@ -43,26 +43,13 @@ export function decisionsSql(now: number, hours: number, dataset: string): strin
  * the query it would send, as the usage report does.
  */
 export async function readDecisions(env: Record<string, unknown>, now: number, hours = 24, fetcher: typeof fetch = fetch): Promise<DecisionHour[]> {
-  const source = usageSource(env);
   const configured = env[USAGE_VARIABLES.dataset];
   const dataset = typeof configured === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(configured) ? configured : 'edge_ratelimit';
   const sql = decisionsSql(now, hours, dataset);
-  if ('missing' in source) {
-    throw new UsageUnavailable(501, `Decisions across the deployment are read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${source.missing.join(', ')} to read them.`, sql);
-  }
-  const response = await fetcher(`https://api.cloudflare.com/client/v4/accounts/${encodeURIComponent(source.accountId)}/analytics_engine/sql`, { method: 'POST', headers: { Authorization: `Bearer ${source.apiToken}` }, body: sql });
-  const text = await response.text();
-  if (!response.ok) throw new UsageUnavailable(502, `Analytics Engine's SQL API answered ${response.status}: ${text.slice(0, 300)}`, sql);
-  let rows: unknown;
-  try {
-    rows = (JSON.parse(text) as { data?: unknown }).data;
-  } catch {
-    throw new UsageUnavailable(502, "Analytics Engine's SQL API answered with something other than JSON", sql);
-  }
-  if (!Array.isArray(rows)) throw new UsageUnavailable(502, "Analytics Engine's SQL API answered without a data array", sql);
+  const rows = await queryAnalytics(env, sql, (missing) => `Decisions across the deployment are read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read them.`, fetcher);
   return rows
-    .filter((row: Record<string, unknown>) => (CHARTED_EVENTS as readonly unknown[]).includes(row.event))
-    .map((row: Record<string, unknown>) => ({
+    .filter((row) => (CHARTED_EVENTS as readonly unknown[]).includes(row.event))
+    .map((row) => ({
       hour: `${String(row.hour ?? '').replace(' ', 'T')}Z`,
       rule: String(row.rule ?? ''),
       event: row.event as ChartedEvent,

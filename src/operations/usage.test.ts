@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInput } from './invalid-input';
-import { parseUsageQuery, readUsage, usageCsv, usageSql, UsageUnavailable } from './usage';
+import { UsageUnavailable } from './analytics-sql';
+import { parseUsageQuery, readUsage, usageCsv, usageSql } from './usage';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 0);
 const configured = { ANALYTICS_ACCOUNT_ID: '0123456789abcdef0123456789abcdef', ANALYTICS_API_TOKEN: 'token-for-tests', ANALYTICS_DATASET: 'edge_ratelimit' };

@@ -1,4 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
+import { queryAnalytics, usageSource, UsageUnavailable, USAGE_VARIABLES } from './analytics-sql';
 import { InvalidInput } from './invalid-input';
 
 /** Which customer and which days a usage report covers; days are UTC, both ends included. */
@@ -21,16 +22,6 @@ export interface UsageDay {
   readonly refused: number;
   readonly units: number;
 }
-
-/** Where the Analytics Engine SQL API is, and which dataset the limiter writes: from the worker's variables. */
-export interface UsageSource {
-  readonly accountId: string;
-  readonly apiToken: string;
-  readonly dataset: string;
-}
-
-/** The variables a deployment sets to read usage; the token is a secret with Account Analytics: Read. */
-export const USAGE_VARIABLES = { accountId: 'ANALYTICS_ACCOUNT_ID', apiToken: 'ANALYTICS_API_TOKEN', dataset: 'ANALYTICS_DATASET' } as const;
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const DATASET_NAME = /^[A-Za-z0-9_]{1,64}$/;
@@ -102,27 +93,6 @@ export function usageSql(query: UsageQuery, dataset: string): string {
   ].join('\n');
 }
 
-/** The SQL API's settings from the worker's variables, or the names of those missing. */
-export function usageSource(env: Record<string, unknown>): UsageSource | { readonly missing: string[] } {
-  const values = Object.fromEntries(Object.entries(USAGE_VARIABLES).map(([k, name]) => [k, env[name]]));
-  const missing = Object.entries(USAGE_VARIABLES)
-    .filter(([k]) => typeof values[k] !== 'string' || values[k] === '')
-    .map(([, name]) => name);
-  return missing.length > 0 ? { missing } : (values as unknown as UsageSource);
-}
-
-/** Why usage could not be read: not configured here (501), or the SQL API failed (502). */
-export class UsageUnavailable extends Error {
-  constructor(
-    readonly status: 501 | 502,
-    message: string,
-    /** The query that was, or would have been, sent. */
-    readonly sql: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Asks the Analytics Engine SQL API for a customer's usage per day. Where the
  * API is not configured (locally, under `wrangler dev`, where Analytics
@@ -134,25 +104,9 @@ export async function readUsage(env: Record<string, unknown>, query: UsageQuery,
   const configured = env[USAGE_VARIABLES.dataset];
   const datasetOk = typeof configured === 'string' && DATASET_NAME.test(configured);
   const sql = usageSql(query, datasetOk ? configured : DEFAULT_DATASET);
-  if ('missing' in source) {
-    throw new UsageUnavailable(501, `Usage per customer is read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${source.missing.join(', ')} to read it.`, sql);
-  }
-  if (!datasetOk) throw new UsageUnavailable(501, `${USAGE_VARIABLES.dataset} is not a dataset name (letters, digits and "_")`, sql);
-  const response = await fetcher(`https://api.cloudflare.com/client/v4/accounts/${encodeURIComponent(source.accountId)}/analytics_engine/sql`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${source.apiToken}` },
-    body: sql,
-  });
-  const text = await response.text();
-  if (!response.ok) throw new UsageUnavailable(502, `Analytics Engine's SQL API answered ${response.status}: ${text.slice(0, 300)}`, sql);
-  let rows: unknown;
-  try {
-    rows = (JSON.parse(text) as { data?: unknown }).data;
-  } catch {
-    throw new UsageUnavailable(502, "Analytics Engine's SQL API answered with something other than JSON", sql);
-  }
-  if (!Array.isArray(rows)) throw new UsageUnavailable(502, "Analytics Engine's SQL API answered without a data array", sql);
-  return rows.map((row: Record<string, unknown>) => ({
+  if (!datasetOk && !('missing' in source)) throw new UsageUnavailable(501, `${USAGE_VARIABLES.dataset} is not a dataset name (letters, digits and "_")`, sql);
+  const rows = await queryAnalytics(env, sql, (missing) => `Usage per customer is read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read it.`, fetcher);
+  return rows.map((row) => ({
     day: String(row.day ?? '').slice(0, 10),
     subject: String(row.subject ?? ''),
     org: String(row.org ?? ''),
