@@ -34,6 +34,7 @@ const VARIANTS = [
   { id: 'exact-none', label: 'edge-ratelimit (exact), no object call', path: '/exact/open/hot', mode: 'none' },
   { id: 'exact-bare', label: 'edge-ratelimit (exact), a bare call instead', path: '/exact/open/hot', mode: 'bare' },
   { id: 'exact', label: 'edge-ratelimit (exact)', path: '/exact/open/hot', mode: 'real' },
+  { id: 'recorded', label: 'edge-ratelimit (exact), traffic record on', path: '/recorded/open/hot', mode: 'real' },
 ];
 const DIFFERENCES = [
   { label: 'exact mode around its call (no call − pass-through)', of: 'exact-none', minus: 'pass' },
@@ -41,6 +42,7 @@ const DIFFERENCES = [
   { label: 'a bare object call alone (bare-call floor − pass-through)', of: 'rpc', minus: 'pass' },
   { label: 'what the call carries and decides (exact − bare)', of: 'exact', minus: 'exact-bare' },
   { label: 'leases over the memory floor (leases − memory)', of: 'lease', minus: 'memory' },
+  { label: 'the traffic record, a line per request (recorded − exact)', of: 'recorded', minus: 'exact' },
 ];
 
 const clockTicks = (() => {

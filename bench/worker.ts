@@ -228,6 +228,8 @@ interface BenchEnv {
 
 const exact = rateLimit({ policy: policy('exact', false) });
 const leased = rateLimit({ policy: policy('lease', true) });
+// Exact mode with the traffic record on: one log line per request, for `npm run bench:cpu`'s cost of recording.
+const recorded = rateLimit({ policy: { ...policy('recorded', false), trafficRecord: {} } });
 let ourEnv: Record<string, unknown> | undefined;
 let peers: Record<string, ReturnType<typeof honoRateLimiter>> | undefined;
 
@@ -324,9 +326,9 @@ app.use('/memory/*', async function memory(c, next) {
 });
 app.all('/memory/*', forward);
 
-for (const [name, limiter] of [['exact', exact], ['lease', leased]] as const) {
+for (const [name, limiter, variant] of [['exact', exact, 'exact'], ['lease', leased, 'lease'], ['recorded', recorded, 'exact']] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {
-    ourVariant = name;
+    ourVariant = variant;
     ourEnv ??= { ...c.env, RATE_LIMITER: countedOurs(c.env.RATE_LIMITER) };
     c.env = ourEnv as never;
     return limiter(c, next);

@@ -2,6 +2,8 @@ import { Hono, type Context } from 'hono';
 import type { RateLimitHandle } from '../http/middleware';
 import { InvalidInput } from '../operations/invalid-input';
 import { Operator } from '../operations/operator';
+import { UsageUnavailable } from '../operations/analytics-sql';
+import { usageCsv } from '../operations/usage';
 import { requireBearer } from './auth';
 import { jsonBody } from './body';
 import { openApiDocument } from './openapi';
@@ -121,6 +123,17 @@ export function adminApi(options: AdminOptions) {
   app.delete('/identities/:hash', async (c) => c.json({ deleted: await operator.deleteIdentity(envOf(c), c.req.param('hash')) }));
 
   // ---- keys ----------------------------------------------------------------------------
+
+  app.get('/usage', async (c) => {
+    try {
+      const { query, days } = await operator.usage(envOf(c), c.req.query());
+      if (query.format === 'csv') return c.body(usageCsv(days), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="usage-${query.from}-${query.to}.csv"` });
+      return c.json({ ...query, days });
+    } catch (error) {
+      if (error instanceof UsageUnavailable) return c.json({ error: error.message, sql: error.sql }, error.status);
+      throw error;
+    }
+  });
 
   app.get('/keys/:rule', async (c) => c.json(await operator.inspectKey(envOf(c), c.req.param('rule'), c.req.query())));
 

@@ -49,6 +49,13 @@ export function openApiDocument() {
     paths: {
       '/policy': { get: { summary: "the policy's rules at a glance", responses: { 200: ok('rules'), 401: unauthorized } } },
       '/metrics': { get: { summary: "this isolate's decision counters per rule and recent refusals", responses: { 200: ok('counters'), 401: unauthorized } } },
+      '/usage': {
+        get: {
+          summary: "a customer's allowed and refused requests and cost units per day, from Analytics Engine (501 where its SQL API is not configured, with the query it would send)",
+          parameters: ['subject', 'org', 'from', 'to', 'format'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
+          responses: { 200: ok('usage per day, as JSON or CSV'), 400: error, 401: unauthorized, 501: error, 502: error },
+        },
+      },
       '/overrides': { get: { summary: 'overrides in KV, and malformed entries that are ignored', responses: { 200: ok('overrides'), 401: unauthorized } } },
       '/overrides/{rule}/{kind}/{value}': {
         put: { summary: 'write an override', parameters: targetParams, requestBody: { required: true, content: json({ $ref: '#/components/schemas/Override' }) }, responses: { 200: ok('written'), 400: error, 401: unauthorized, 413: error, 415: error } },

@@ -2,10 +2,14 @@ import { Hono, type Context } from 'hono';
 import type { RateLimitHandle } from '../http/middleware';
 import { InvalidInput } from '../operations/invalid-input';
 import { Operator } from '../operations/operator';
+import { UsageUnavailable } from '../operations/analytics-sql';
+import { readDecisions } from '../operations/decisions';
 import { sameSecret } from '../operator-auth/secret';
 import { setFlash, takeFlash, type Flash } from './flash';
 import { dashboardPage, loginPage, type FormState, type KeyLookup } from './page';
 import { endSession, hasSession, sameOrigin, startSession } from './session';
+import { usagePage } from './usage-page';
+import { deploymentPage } from './deployment-page';
 
 export interface DashboardOptions {
   /** The limiter whose policy, counters and objects the dashboard shows and changes. */
@@ -149,6 +153,33 @@ export function dashboardApp(options: DashboardOptions) {
     } catch (error) {
       if (!(error instanceof InvalidInput)) throw error;
       return render(c, { lookup: { ...lookup, error: error.message } });
+    }
+  });
+
+  app.get('/dashboard/usage', async (c) => {
+    const values = c.req.query();
+    const data = { base: base(c), policy: operator.compiled.policy.name, values };
+    if (!values.value) return c.html(usagePage(data));
+    try {
+      const { query, days } = await operator.usage(envOf(c), { [values.by === 'org' ? 'org' : 'subject']: values.value, from: values.from || undefined, to: values.to || undefined });
+      return c.html(usagePage({ ...data, result: { from: query.from, to: query.to, days } }));
+    } catch (error) {
+      if (error instanceof InvalidInput) return c.html(usagePage({ ...data, error: error.message }), 400);
+      if (error instanceof UsageUnavailable) return c.html(usagePage({ ...data, error: error.message, sql: error.sql }), error.status);
+      throw error;
+    }
+  });
+
+  app.get('/dashboard/deployment', async (c) => {
+    const at = now();
+    const hours = 24;
+    const start = Math.floor(at / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000;
+    const data = { base: base(c), policy: operator.compiled.policy.name, rules: operator.compiled.rules.map((r) => r.name), start, hours };
+    try {
+      return c.html(deploymentPage({ ...data, decisions: await readDecisions(envOf(c), at, hours) }));
+    } catch (error) {
+      if (error instanceof UsageUnavailable) return c.html(deploymentPage({ ...data, error: error.message, sql: error.sql }), error.status);
+      throw error;
     }
   });
 

@@ -28,7 +28,7 @@ button{font:inherit;padding:3px 10px;cursor:pointer}.bad{color:#a11}.ok{color:#1
 @media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:8px}}
 `;
 
-function layout(title: string, body: Html): Html {
+export function layout(title: string, body: Html): Html {
   return html`<!doctype html>
 <html lang="en">
   <head>
@@ -268,12 +268,12 @@ function lookupSection(d: DashboardData): Html {
 
 function activitySection(d: DashboardData): Html {
   return html`<section>
-    <h2>Decisions in this isolate</h2>
+    <h2>Decisions in this isolate (the one that served this page)</h2>
     <table id="counters">
       <tr><th>rule</th>${EVENTS.map((e) => html`<th>${e.replace('_', ' ')}</th>`)}</tr>
       ${Object.entries(d.counts).map(([rule, c]) => html`<tr><td><code>${rule}</code></td>${EVENTS.map((e) => html`<td>${c[e] ?? 0}</td>`)}</tr>`)}
     </table>
-    <h2>Recent refusals</h2>
+    <h2>Recent refusals in this isolate</h2>
     <table id="refusals">
       <tr><th>time</th><th>rule</th><th>limit</th><th>key (digest)</th></tr>
       ${d.recent.map((r) => html`<tr><td>${new Date(r.at).toISOString()}</td><td><code>${r.rule}</code></td><td>${r.limit}</td><td><code>${r.key}</code></td></tr>`)}
@@ -302,6 +302,7 @@ export function dashboardPage(d: DashboardData): Html {
       <main>
         ${d.flash ? html`<p class="${d.flash.kind}" id="notice" role="status">${d.flash.text}</p>` : ''}
         <section><h2>Rules</h2>${rulesTable(d.compiled)}</section>
+        <section><h2>Across the deployment</h2><p><a href="${d.base}/deployment" id="deployment-link">Each rule's decisions per hour, every isolate</a> · <a href="${d.base}/usage" id="usage-link">Usage per customer per day, by subject or org</a> (both from Analytics Engine).</p></section>
         ${lookupSection(d)} ${overridesSection(d)} ${listsSection(d)} ${identitySection(d)} ${notificationsSection(d)} ${activitySection(d)}
       </main>`,
   );

@@ -6,6 +6,9 @@ import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from '../engine/verdict';
 import { Limiter, type RequestScope } from '../limiter/limiter';
 import type { LiveConfigOptions } from '../overrides/live-config';
+import type { AnalyticsSink } from '../observability/metrics';
+import { trafficRecorder } from '../traffic/recorder';
+import { writeUsage } from '../observability/usage-point';
 import { normalizePath } from '../request/normalize-path';
 import { hostAndPath } from '../request/url-parts';
 import { Metrics } from '../observability/metrics';
@@ -156,6 +159,14 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const response = refusalResponse(verdict, policy.response, at);
     return onRefused ? onRefused(c, verdict, response) : response;
   };
+  // The traffic record (policy `trafficRecord`): one line per decided request, written after the response.
+  const recordTraffic = trafficRecorder(policy);
+  const recordRefusal = async (c: Context, verdict: Verdict, at: number) => {
+    const response = await refused(c, verdict, at);
+    const writing = recordTraffic?.(verdict, response.status, at);
+    if (writing) await afterResponse(c, writing);
+    return response;
+  };
 
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
@@ -169,8 +180,10 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const deciding = limiter.decide(c.req.raw, at, scopeOf(c));
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
+    // Usage per customer (subject, org) for the admin API's usage report.
+    writeUsage(verdict, c.req.raw.headers, (c.env as Record<string, unknown> | undefined)?.[limiter.analyticsBinding] as AnalyticsSink | undefined);
     if (verdict.background) await afterResponse(c, verdict.background);
-    if (verdict.kind !== 'allow') return refused(c, verdict, at);
+    if (verdict.kind !== 'allow') return recordTraffic ? recordRefusal(c, verdict, at) : refused(c, verdict, at);
     c.set('clientForwarding', forwarding);
 
     let failed = false;
@@ -183,6 +196,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       // Outcome-counted reservations are kept or given back once the status is known, after the response.
       if (verdict.settle !== NOTHING_TO_SETTLE) await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
     }
+    const writing = recordTraffic?.(verdict, c.res.status, at);
+    if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
       const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
       if (ours.length > 0) {

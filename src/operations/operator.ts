@@ -32,6 +32,7 @@ import { unusedIdentityReason } from './identity-use';
 import { InvalidInput } from './invalid-input';
 import { keyValueOf, objectName } from './key-address';
 import { liftBan } from './lift-ban';
+import { parseUsageQuery, readUsage, type UsageDay, type UsageQuery } from './usage';
 
 export interface OperatorOptions {
   /** The limiter whose policy, counters and objects the operations work on. */
@@ -227,6 +228,17 @@ export class Operator {
     const rule = this.rule(ruleName);
     const value = await keyValueOf(rule, this.compiled.policy, query);
     return { rule, value, object: objectName(rule, value) };
+  }
+
+  /**
+   * A customer's usage per day (allowed and refused requests, cost units)
+   * from the limiter's Analytics Engine points: `subject` or `org`, `from`,
+   * `to`, `format`. Throws `UsageUnavailable` where the SQL API is not
+   * configured or fails.
+   */
+  async usage(env: Bindings, query: Record<string, string | undefined>): Promise<{ query: UsageQuery; days: UsageDay[] }> {
+    const parsed = parseUsageQuery(query, this.now());
+    return { query: parsed, days: await readUsage(env, parsed) };
   }
 
   /** A key's live counters, bans and the override that applies to it. */

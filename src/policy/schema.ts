@@ -424,6 +424,16 @@ export const policySchema = z
         perAddress: z.strictObject({ limit: z.number().int().min(1).max(1e9), window: windowSchema }).default({ limit: 60, window: 60_000 }),
       })
       .optional(),
+    /**
+     * The traffic record: one compact line per request (or the `sample`
+     * share of them) through Workers Logs, with key digests only, for
+     * `npm run replay`. Off unless set.
+     */
+    trafficRecord: z
+      .strictObject({
+        sample: z.number().gt(0, 'sample is a share of requests above 0 and at most 1').max(1, 'sample is a share of requests above 0 and at most 1').default(1),
+      })
+      .optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((policy, ctx) => {
