@@ -1,8 +1,24 @@
 // Draws the results as an SVG: throughput as a ratio to pass-through and
 // median latency, per scenario and variant, with the spread across runs.
-const COLORS = { pass: '#9ca3af', norule: '#c4b5fd', memory: '#a5f3fc', rpc: '#d1d5db', rpcwrite: '#6b7280', exact: '#2563eb', lease: '#16a34a', binding: '#f59e0b', peer: '#dc2626' };
+const COLORS = {
+  pass: '#9ca3af',
+  norule: '#c4b5fd',
+  memory: '#a5f3fc',
+  rpc: '#d1d5db',
+  rpcwrite: '#6b7280',
+  exact: '#2563eb',
+  lease: '#16a34a',
+  binding: '#f59e0b',
+  peer: '#dc2626',
+};
 
-const SHORT = { hot: 'one hot key', warm: '1,000 warm keys', fresh: 'never-seen keys', flood: 'flood: refusals', latency: 'one client, hot key' };
+const SHORT = {
+  hot: 'one hot key',
+  warm: '1,000 warm keys',
+  fresh: 'never-seen keys',
+  flood: 'flood: refusals',
+  latency: 'one client, hot key',
+};
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -33,7 +49,9 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
       if (v === null || v === undefined || !Number.isFinite(v)) return;
       const bx = gx + i * barW;
       const top = yOf(v);
-      out.push(`<rect x="${bx + 1}" y="${top}" width="${barW - 2}" height="${yOf(0) - top}" fill="${COLORS[variant]}"><title>${esc(`${label} · ${variant}: ${format(v)}`)}</title></rect>`);
+      out.push(
+        `<rect x="${bx + 1}" y="${top}" width="${barW - 2}" height="${yOf(0) - top}" fill="${COLORS[variant]}"><title>${esc(`${label} · ${variant}: ${format(v)}`)}</title></rect>`,
+      );
       const range = spread?.(key, variant);
       if (range) {
         const [lo, hi] = range;
@@ -42,7 +60,11 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
       if (v > max) out.push(`<text x="${bx + barW / 2}" y="${top - 3}" text-anchor="middle" font-size="9">${format(v)}</text>`);
     });
     const words = label.split(', ');
-    words.forEach((w, j) => out.push(`<text x="${x + left + g * groupW + groupW / 2}" y="${y + 30 + plotH + 16 + j * 12}" text-anchor="middle" font-size="10">${esc(w)}</text>`));
+    words.forEach((w, j) =>
+      out.push(
+        `<text x="${x + left + g * groupW + groupW / 2}" y="${y + 30 + plotH + 16 + j * 12}" text-anchor="middle" font-size="10">${esc(w)}</text>`,
+      ),
+    );
   });
   return out.join('\n');
 }
@@ -52,7 +74,9 @@ export function chart(results) {
   const variants = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
   const width = 980;
   const { summary, labels, scenarios } = results;
-  const throughputScenarios = Object.keys(scenarios).filter((k) => k !== 'latency').map((k) => [k, SHORT[k] ?? scenarios[k]]);
+  const throughputScenarios = Object.keys(scenarios)
+    .filter((k) => k !== 'latency')
+    .map((k) => [k, SHORT[k] ?? scenarios[k]]);
   const latencyScenarios = Object.keys(scenarios).map((k) => [k, SHORT[k] ?? scenarios[k]]);
   const ratioMax = Math.max(1.2, ...throughputScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.ratioSpread[1] ?? 0)));
   const latencyMax = Math.max(...latencyScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.p50Ms ?? 0))) * 1.1;
@@ -92,7 +116,9 @@ export function chart(results) {
   variants.forEach((v, i) => {
     const lx = 20 + (i % 4) * 240;
     const ly = 672 + Math.floor(i / 4) * 18;
-    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[v]}"/><text x="${lx + 16}" y="${ly + 10}" font-size="11">${esc(labels[v])}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[v]}"/><text x="${lx + 16}" y="${ly + 10}" font-size="11">${esc(labels[v])}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -38,7 +38,11 @@ async function bundle(dir, commit) {
       b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: DO_STUB, loader: 'js' }));
       if (!commit) return;
       b.onResolve({ filter: /^\.\/(limit-rows|rate-limiter)$/ }, (args) => ({ path: args.path.slice(2), namespace: 'git' }));
-      b.onLoad({ filter: /.*/, namespace: 'git' }, (args) => ({ contents: fromGit(`${args.path}.ts`), loader: 'ts', resolveDir: objectDir }));
+      b.onLoad({ filter: /.*/, namespace: 'git' }, (args) => ({
+        contents: fromGit(`${args.path}.ts`),
+        loader: 'ts',
+        resolveDir: objectDir,
+      }));
     },
   };
   const outfile = join(dir, `${commit ?? 'current'}.mjs`);
@@ -70,7 +74,17 @@ class Runtime {
     this.events = [];
     this.seq = 0;
     this.objects = new Map();
-    this.counts = { objectCalls: 0, alarms: 0, rowsRead: 0, rowsWritten: 0, setAlarms: 0, awakeMs: 0, objectsCreated: 0, evictions: 0, storageKbSeconds: 0 };
+    this.counts = {
+      objectCalls: 0,
+      alarms: 0,
+      rowsRead: 0,
+      rowsWritten: 0,
+      setAlarms: 0,
+      awakeMs: 0,
+      objectsCreated: 0,
+      evictions: 0,
+      storageKbSeconds: 0,
+    };
     this.current = undefined;
   }
 
@@ -110,7 +124,8 @@ class Runtime {
   advance(time) {
     for (;;) {
       let next;
-      for (const e of this.events) if (!e.cancelled && e.time <= time && (!next || e.time < next.time || (e.time === next.time && e.seq < next.seq))) next = e;
+      for (const e of this.events)
+        if (!e.cancelled && e.time <= time && (!next || e.time < next.time || (e.time === next.time && e.seq < next.seq))) next = e;
       if (!next) break;
       this.events.splice(this.events.indexOf(next), 1);
       this.tick(next.time);
@@ -122,7 +137,8 @@ class Runtime {
   /** Moves the clock, charging awake time and evicting idle objects on the way. */
   tick(time) {
     for (const host of this.objects.values()) {
-      if (host.storage.size > 0 || host.alarmAt !== null) this.counts.storageKbSeconds += (PRICES.sqliteStorage.emptyDatabaseKb * (time - this.now)) / 1000;
+      if (host.storage.size > 0 || host.alarmAt !== null)
+        this.counts.storageKbSeconds += (PRICES.sqliteStorage.emptyDatabaseKb * (time - this.now)) / 1000;
       if (!host.instance) continue;
       if (host.timers.size > 0) {
         this.counts.awakeMs += time - this.now;
@@ -142,7 +158,15 @@ class Runtime {
   host(name) {
     let host = this.objects.get(name);
     if (!host) {
-      host = { name, storage: new Map(), alarmAt: null, alarmEvent: undefined, timers: new Set(), instance: undefined, idleSince: this.now };
+      host = {
+        name,
+        storage: new Map(),
+        alarmAt: null,
+        alarmEvent: undefined,
+        timers: new Set(),
+        instance: undefined,
+        idleSince: this.now,
+      };
       this.objects.set(name, host);
       this.counts.objectsCreated++;
     }
@@ -371,7 +395,14 @@ try {
     const t = price(perRequestOf(timer, { addedCpuMs: ADDED_CPU.exact }));
     // One object per key writing each request's count: a call and a row per request, and the clean-up alarm (a setAlarm and a run) per window the key is seen in.
     const windows = Math.max(1, pace.durationMs / OPEN.windowMs);
-    const writeEach = price({ objectRequests: 1 + windows / alarm.requests, awakeSeconds: 0, rowsWritten: 1 + windows / alarm.requests, rowsRead: 1, addedCpuMs: ADDED_CPU.exact, storageKbSeconds: 0 });
+    const writeEach = price({
+      objectRequests: 1 + windows / alarm.requests,
+      awakeSeconds: 0,
+      rowsWritten: 1 + windows / alarm.requests,
+      rowsRead: 1,
+      addedCpuMs: ADDED_CPU.exact,
+      storageKbSeconds: 0,
+    });
     paces.push({ ...pace, alarm: { run: alarm, cost: a }, timer: { run: timer, cost: t }, writeEach: { cost: writeEach } });
   }
 
@@ -388,10 +419,34 @@ try {
   const leaseRows = measured('hot', 'lease').rowsWrittenPer1k / 1000;
   const scenarios = [
     { name: 'one hot key (1,000 req/s)', exact: perRequestOf(hotRun, { addedCpuMs: ADDED_CPU.exact }), run: hotRun },
-    { name: '1,000 warm keys at 1 req/s each (100 simulated, 10 min)', exact: perRequestOf(warmRun, { addedCpuMs: ADDED_CPU.exact }), run: warmRun },
-    { name: '10,000 polling clients at 1 per 5 s (300 simulated, 30 min)', exact: perRequestOf(pollRun, { addedCpuMs: ADDED_CPU.exact }), run: pollRun, timer: perRequestOf(pollTimerRun, { addedCpuMs: ADDED_CPU.exact }) },
-    { name: 'never-seen keys (one request each)', exact: perRequestOf(freshRun, { addedCpuMs: ADDED_CPU.exact }), run: freshRun, timer: perRequestOf(freshTimerRun, { addedCpuMs: ADDED_CPU.exact }) },
-    { name: 'flood of refusals (one key at 10× its limit)', exact: { objectRequests: floodCalls, awakeSeconds: 0, rowsWritten: 0, rowsRead: floodCalls, storageKbSeconds: 0, addedCpuMs: ADDED_CPU.exact } },
+    {
+      name: '1,000 warm keys at 1 req/s each (100 simulated, 10 min)',
+      exact: perRequestOf(warmRun, { addedCpuMs: ADDED_CPU.exact }),
+      run: warmRun,
+    },
+    {
+      name: '10,000 polling clients at 1 per 5 s (300 simulated, 30 min)',
+      exact: perRequestOf(pollRun, { addedCpuMs: ADDED_CPU.exact }),
+      run: pollRun,
+      timer: perRequestOf(pollTimerRun, { addedCpuMs: ADDED_CPU.exact }),
+    },
+    {
+      name: 'never-seen keys (one request each)',
+      exact: perRequestOf(freshRun, { addedCpuMs: ADDED_CPU.exact }),
+      run: freshRun,
+      timer: perRequestOf(freshTimerRun, { addedCpuMs: ADDED_CPU.exact }),
+    },
+    {
+      name: 'flood of refusals (one key at 10× its limit)',
+      exact: {
+        objectRequests: floodCalls,
+        awakeSeconds: 0,
+        rowsWritten: 0,
+        rowsRead: floodCalls,
+        storageKbSeconds: 0,
+        addedCpuMs: ADDED_CPU.exact,
+      },
+    },
   ];
   const leases = {
     // Lease calls per request and rows per request measured under workerd on the hot key; a lease call writes at most one row per limit and arms no timer.
@@ -404,14 +459,48 @@ try {
   };
   const rows = scenarios.map((s) => {
     const exact = price(s.exact);
-    const writeEach = price({ objectRequests: 1, awakeSeconds: 0, rowsWritten: 1, rowsRead: 1, addedCpuMs: ADDED_CPU.rpc, storageKbSeconds: s.exact.storageKbSeconds });
-    const lease = s.name.startsWith('one hot key') ? price(leases) : s.name.startsWith('flood') ? price({ ...leases, objectRequests: 0, rowsWritten: 0, rowsRead: 0 }) : undefined;
-    return { name: s.name, counts: s.exact, exact, timer: s.timer ? price(s.timer) : undefined, lease, writeEach, binding: price({ objectRequests: 0, awakeSeconds: 0, rowsWritten: 0, rowsRead: 0, addedCpuMs: 0, storageKbSeconds: 0 }), run: s.run };
+    const writeEach = price({
+      objectRequests: 1,
+      awakeSeconds: 0,
+      rowsWritten: 1,
+      rowsRead: 1,
+      addedCpuMs: ADDED_CPU.rpc,
+      storageKbSeconds: s.exact.storageKbSeconds,
+    });
+    const lease = s.name.startsWith('one hot key')
+      ? price(leases)
+      : s.name.startsWith('flood')
+        ? price({ ...leases, objectRequests: 0, rowsWritten: 0, rowsRead: 0 })
+        : undefined;
+    return {
+      name: s.name,
+      counts: s.exact,
+      exact,
+      timer: s.timer ? price(s.timer) : undefined,
+      lease,
+      writeEach,
+      binding: price({ objectRequests: 0, awakeSeconds: 0, rowsWritten: 0, rowsRead: 0, addedCpuMs: 0, storageKbSeconds: 0 }),
+      run: s.run,
+    };
   });
 
   // Never-seen keys: what each new key costs, line by line.
   const fresh = rows.find((r) => r.name.startsWith('never-seen'));
-  const results = { date: new Date(started).toISOString(), prices: PRICES, timerCommit: TIMER_COMMIT, addedCpuMs: ADDED_CPU, paces: paces.map((p) => ({ label: p.label, gapMs: p.gapMs, requests: p.alarm.run.requests, alarm: { counts: p.alarm.run, perMillion: p.alarm.cost }, timer: { counts: p.timer.run, perMillion: p.timer.cost }, writeEach: { perMillion: p.writeEach.cost } })), scenarios: rows.map(({ run, ...r }) => ({ ...r, counts: { ...r.counts, run } })) };
+  const results = {
+    date: new Date(started).toISOString(),
+    prices: PRICES,
+    timerCommit: TIMER_COMMIT,
+    addedCpuMs: ADDED_CPU,
+    paces: paces.map((p) => ({
+      label: p.label,
+      gapMs: p.gapMs,
+      requests: p.alarm.run.requests,
+      alarm: { counts: p.alarm.run, perMillion: p.alarm.cost },
+      timer: { counts: p.timer.run, perMillion: p.timer.cost },
+      writeEach: { perMillion: p.writeEach.cost },
+    })),
+    scenarios: rows.map(({ run, ...r }) => ({ ...r, counts: { ...r.counts, run } })),
+  };
   writeFileSync(join(RESULTS, 'cost.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(RESULTS, 'cost.svg'), chart(rows));
   writeFileSync(join(RESULTS, 'cost.md'), markdown(results, rows, paces, fresh));
@@ -439,17 +528,26 @@ function markdown(results, rows, paces, fresh) {
   const out = [];
   out.push('# What it costs on Cloudflare');
   out.push('');
-  out.push(`Written by \`npm run cost\` on ${results.date}; raw figures in [cost.json](cost.json), the chart in [cost.svg](cost.svg), prices in [../prices.json](../prices.json) (read ${PRICES.read}).`);
+  out.push(
+    `Written by \`npm run cost\` on ${results.date}; raw figures in [cost.json](cost.json), the chart in [cost.svg](cost.svg), prices in [../prices.json](../prices.json) (read ${PRICES.read}).`,
+  );
   out.push('');
   out.push('![limiter cost per million requests, by scenario](cost.svg)');
   out.push('');
   out.push('## Per scenario, $ per million requests');
   out.push('');
-  out.push(`What the limiter adds to the Worker's own request price (${usd(P.workers.requestPerMillion)} per million): object requests (calls and alarms), object duration while a timer keeps it in memory, rows written and read, storage held, and the Worker CPU the limiter adds over pass-through (${n(ADDED_CPU.exact)} ms a request in exact mode, ${n(ADDED_CPU.lease)} ms with leases, measured in bench/results/cpu.md).`);
+  out.push(
+    `What the limiter adds to the Worker's own request price (${usd(P.workers.requestPerMillion)} per million): object requests (calls and alarms), object duration while a timer keeps it in memory, rows written and read, storage held, and the Worker CPU the limiter adds over pass-through (${n(ADDED_CPU.exact)} ms a request in exact mode, ${n(ADDED_CPU.lease)} ms with leases, measured in bench/results/cpu.md).`,
+  );
   out.push('');
-  out.push('| scenario | exact mode | exact, timer settle (before) | leases of 64 | one object per key writing each request | Rate Limiting binding |');
+  out.push(
+    '| scenario | exact mode | exact, timer settle (before) | leases of 64 | one object per key writing each request | Rate Limiting binding |',
+  );
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) out.push(`| ${r.name} | ${usd(r.exact.limiter)} | ${usd(r.timer?.limiter)} | ${usd(r.lease?.limiter)} | ${usd(r.writeEach.limiter)} | ${usd(r.binding.limiter)} |`);
+  for (const r of rows)
+    out.push(
+      `| ${r.name} | ${usd(r.exact.limiter)} | ${usd(r.timer?.limiter)} | ${usd(r.lease?.limiter)} | ${usd(r.writeEach.limiter)} | ${usd(r.binding.limiter)} |`,
+    );
   out.push('');
   out.push('Counts per request behind exact mode (simulated runs of the real object code):');
   out.push('');
@@ -457,19 +555,31 @@ function markdown(results, rows, paces, fresh) {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const r of rows) {
     const [line, value] = Object.entries(r.exact.lines).sort((a, b) => b[1] - a[1])[0];
-    out.push(`| ${r.name} | ${r.run?.requests ?? 'measured'} | ${n(r.counts.objectRequests)} | ${n(r.counts.alarmsPerRequest ?? 0)} | ${n(r.counts.rowsWritten)} | ${n(r.counts.rowsRead)} | ${n(r.counts.awakeSeconds)} | ${line} ${usd(value)} |`);
+    out.push(
+      `| ${r.name} | ${r.run?.requests ?? 'measured'} | ${n(r.counts.objectRequests)} | ${n(r.counts.alarmsPerRequest ?? 0)} | ${n(r.counts.rowsWritten)} | ${n(r.counts.rowsRead)} | ${n(r.counts.awakeSeconds)} | ${line} ${usd(value)} |`,
+    );
   }
   out.push('');
   out.push('## Settle policy by pace: one key, $ per million requests');
   out.push('');
-  out.push('The policy now: alarm settle for a key back within 6 s, an exact write per request for a slower one. *Write every request* is the ideal reference: a call and a row per request and one clean-up alarm per window, nothing else; at slow paces the policy now is that same write plus a real object\'s alarm runs and reads, within a few per cent of it.');
+  out.push(
+    "The policy now: alarm settle for a key back within 6 s, an exact write per request for a slower one. *Write every request* is the ideal reference: a call and a row per request and one clean-up alarm per window, nothing else; at slow paces the policy now is that same write plus a real object's alarm runs and reads, within a few per cent of it.",
+  );
   out.push('');
-  out.push('| pace | requests | timer settle (before) | policy now | write every request | cheapest | awake s/request, timer | rows/request, now | alarms/request, now |');
+  out.push(
+    '| pace | requests | timer settle (before) | policy now | write every request | cheapest | awake s/request, timer | rows/request, now | alarms/request, now |',
+  );
   out.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
   for (const p of paces) {
-    const options = { 'timer settle': p.timer.cost.limiter, 'alarm settle': p.alarm.cost.limiter, 'write every request': p.writeEach.cost.limiter };
+    const options = {
+      'timer settle': p.timer.cost.limiter,
+      'alarm settle': p.alarm.cost.limiter,
+      'write every request': p.writeEach.cost.limiter,
+    };
     const cheapest = Object.entries(options).sort((a, b) => a[1] - b[1])[0][0];
-    out.push(`| ${p.label} | ${p.alarm.run.requests} | ${usd(p.timer.cost.limiter)} | ${usd(p.alarm.cost.limiter)} | ${usd(p.writeEach.cost.limiter)} | ${cheapest} | ${n(p.timer.run.awakeMs / 1000 / p.timer.run.requests)} | ${n(p.alarm.run.rowsWritten / p.alarm.run.requests)} | ${n(p.alarm.run.alarms / p.alarm.run.requests)} |`);
+    out.push(
+      `| ${p.label} | ${p.alarm.run.requests} | ${usd(p.timer.cost.limiter)} | ${usd(p.alarm.cost.limiter)} | ${usd(p.writeEach.cost.limiter)} | ${cheapest} | ${n(p.timer.run.awakeMs / 1000 / p.timer.run.requests)} | ${n(p.alarm.run.rowsWritten / p.alarm.run.requests)} | ${n(p.alarm.run.alarms / p.alarm.run.requests)} |`,
+    );
   }
   out.push('');
   out.push('## Goals');
@@ -478,16 +588,25 @@ function markdown(results, rows, paces, fresh) {
   out.push('| --- | --- | --- |');
   const steady = rows.filter((r) => /hot|warm|polling/.test(r.name));
   const worstSteady = Math.max(...steady.map((r) => r.exact.limiter), ...paces.map((p) => p.alarm.cost.limiter));
-  const worstFast = Math.max(...steady.map((r) => r.exact.limiter), ...paces.filter((p) => p.gapMs < 6000).map((p) => p.alarm.cost.limiter));
-  out.push(`| exact mode, steady traffic, every pace and key count: ≤ $0.25 per million allowed | ${usd(worstFast)} at most for keys back within 6 s; ${usd(worstSteady)} at 1 per 30 s | ${worstSteady <= 0.25 ? 'yes' : '**no**: a key slower than an idle object\'s eviction (about 10 s) is counted afresh by a new instance each visit, so its count must be written each time: the floor is one row written and one call, ' + usd(P.sqliteStorage.rowWrittenPerMillion + P.durableObjects.requestPerMillion)} |`);
+  const worstFast = Math.max(
+    ...steady.map((r) => r.exact.limiter),
+    ...paces.filter((p) => p.gapMs < 6000).map((p) => p.alarm.cost.limiter),
+  );
+  out.push(
+    `| exact mode, steady traffic, every pace and key count: ≤ $0.25 per million allowed | ${usd(worstFast)} at most for keys back within 6 s; ${usd(worstSteady)} at 1 per 30 s | ${worstSteady <= 0.25 ? 'yes' : "**no**: a key slower than an idle object's eviction (about 10 s) is counted afresh by a new instance each visit, so its count must be written each time: the floor is one row written and one call, " + usd(P.sqliteStorage.rowWrittenPerMillion + P.durableObjects.requestPerMillion)} |`,
+  );
   const hotLease = rows.find((r) => r.name.startsWith('one hot key')).lease.limiter;
   out.push(`| leases, hot key: ≤ $0.02 per million | ${usd(hotLease)} | ${hotLease <= 0.02 ? 'yes' : '**no**'} |`);
   const flood = rows.find((r) => r.name.startsWith('flood')).exact.limiter;
   out.push(`| flood of refusals: ≤ $0.01 per million | ${usd(flood)} | ${flood <= 0.01 ? 'yes' : '**no**'} |`);
   const poll = rows.find((r) => /polling/.test(r.name));
-  out.push(`| polling clients: no more than writing every request | ${usd(poll.exact.limiter)} vs ${usd(poll.writeEach.limiter)} | ${poll.exact.limiter <= poll.writeEach.limiter ? 'yes' : '**no**'} |`);
+  out.push(
+    `| polling clients: no more than writing every request | ${usd(poll.exact.limiter)} vs ${usd(poll.writeEach.limiter)} | ${poll.exact.limiter <= poll.writeEach.limiter ? 'yes' : '**no**'} |`,
+  );
   const worstTimerRatio = Math.max(...paces.map((p) => p.alarm.cost.limiter / Math.min(p.timer.cost.limiter, p.writeEach.cost.limiter)));
-  out.push(`| settle policy: the cheaper of timer, alarm and a write per request at every pace | within ${((worstTimerRatio - 1) * 100).toFixed(0)} % of the cheapest at every pace | ${worstTimerRatio <= 1.05 ? 'yes' : '**no**'} |`);
+  out.push(
+    `| settle policy: the cheaper of timer, alarm and a write per request at every pace | within ${((worstTimerRatio - 1) * 100).toFixed(0)} % of the cheapest at every pace | ${worstTimerRatio <= 1.05 ? 'yes' : '**no**'} |`,
+  );
   out.push(`| never-seen keys: against their floor | ${usd(fresh.exact.limiter)} | at the floor (see below) |`);
   out.push('');
   out.push('## Never-seen keys, $ per million new keys');
@@ -496,7 +615,9 @@ function markdown(results, rows, paces, fresh) {
   out.push('| --- | ---: | --- |');
   for (const [line, value] of Object.entries(fresh.exact.lines)) out.push(`| ${line} | ${usd(value)} | |`);
   out.push(`| Worker request | ${usd(P.workers.requestPerMillion)} | |`);
-  out.push(`| **total** | **${usd(fresh.exact.total)}** | ${n(fresh.counts.objectRequests)} object requests, ${n(fresh.counts.rowsWritten)} rows written, ${n(fresh.counts.rowsRead)} rows read; ${fresh.run.objectsLeft} of ${fresh.run.objectsCreated} objects left holding storage after three windows |`);
+  out.push(
+    `| **total** | **${usd(fresh.exact.total)}** | ${n(fresh.counts.objectRequests)} object requests, ${n(fresh.counts.rowsWritten)} rows written, ${n(fresh.counts.rowsRead)} rows read; ${fresh.run.objectsLeft} of ${fresh.run.objectsCreated} objects left holding storage after three windows |`,
+  );
   out.push('');
   out.push(modelText());
   return `${out.join('\n')}\n`;
@@ -538,7 +659,10 @@ function chart(rows) {
   const max = Math.max(...rows.flatMap((r) => series.map(([k]) => r[k]?.limiter ?? 0)));
   const scale = (width - left - 80) / max;
   const h = rows.length * groupH + 60;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif" font-size="11">`, `<text x="10" y="16" font-size="13">Limiter cost, $ per million requests (on top of the Worker's $0.30)</text>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif" font-size="11">`,
+    `<text x="10" y="16" font-size="13">Limiter cost, $ per million requests (on top of the Worker's $0.30)</text>`,
+  ];
   rows.forEach((r, i) => {
     const y0 = 30 + i * groupH;
     parts.push(`<text x="10" y="${y0 + groupH / 2}">${r.name.replace(/&/g, '&amp;')}</text>`);
@@ -551,7 +675,9 @@ function chart(rows) {
     });
   });
   series.forEach(([, label, color], j) => {
-    parts.push(`<rect x="${left + j * 140}" y="${h - 18}" width="10" height="10" fill="${color}"/><text x="${left + j * 140 + 14}" y="${h - 9}">${label}</text>`);
+    parts.push(
+      `<rect x="${left + j * 140}" y="${h - 18}" width="10" height="10" fill="${color}"/><text x="${left + j * 140 + 14}" y="${h - 9}">${label}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -60,7 +60,9 @@ function cpuMicros(pid) {
 
 async function drive(server, variant, requests) {
   const before = cpuMicros(server.pid);
-  const response = await fetch(`${server.url}/__bench/cpu/${requests}/${variant.mode}${variant.path}`, { headers: { 'cf-connecting-ip': '198.51.100.250' } });
+  const response = await fetch(`${server.url}/__bench/cpu/${requests}/${variant.mode}${variant.path}`, {
+    headers: { 'cf-connecting-ip': '198.51.100.250' },
+  });
   const { ok } = await response.json();
   const micros = (cpuMicros(server.pid) - before) / requests;
   if (ok !== requests) throw new Error(`${variant.id}: ${ok} of ${requests} requests answered 200`);
@@ -97,7 +99,15 @@ async function main() {
       requestsPerRound: REQUESTS,
       machine: { cpu: cpus()[0]?.model.trim(), nproc: cpus().length, pinned: 'workerd on CPU 0' },
       variants: Object.fromEntries(
-        VARIANTS.map((v) => [v.id, { label: v.label, microsPerRequest: summary(samples[v.id]), timesPass: summary(samples[v.id].map((x, i) => x / samples.pass[i])), rounds: samples[v.id] }]),
+        VARIANTS.map((v) => [
+          v.id,
+          {
+            label: v.label,
+            microsPerRequest: summary(samples[v.id]),
+            timesPass: summary(samples[v.id].map((x, i) => x / samples.pass[i])),
+            rounds: samples[v.id],
+          },
+        ]),
       ),
       differences: DIFFERENCES.map((d) => ({
         ...d,
@@ -130,7 +140,8 @@ function render(results) {
   const ratio = (n) => n.toFixed(2);
   const row = (label, micros, times) =>
     `${pad(label, 62)}${padl(fixed(micros.median), 15)}${padl(`${fixed(micros.q1)}–${fixed(micros.q3)}`, 14)}${padl(ratio(times.median), 10)}${padl(`${ratio(times.q1)}–${ratio(times.q3)}`, 13)}`;
-  const head = (title) => `${pad(title, 62)}${padl('µs CPU/request', 15)}${padl('quartiles', 14)}${padl('× pass', 10)}${padl('quartiles', 13)}`;
+  const head = (title) =>
+    `${pad(title, 62)}${padl('µs CPU/request', 15)}${padl('quartiles', 14)}${padl('× pass', 10)}${padl('quartiles', 13)}`;
   const lines = [head('variant')];
   for (const v of Object.values(results.variants)) lines.push(row(v.label, v.microsPerRequest, v.timesPass));
   lines.push('', head('difference within a round'));

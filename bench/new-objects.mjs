@@ -59,10 +59,13 @@ async function drive(url, path, amount, address) {
     amount,
     // The run ends on a sample tick: sample often, so its end is the last response's.
     sampleInt: 10,
-    requests: [{ method: 'GET', path, setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'cf-connecting-ip': address() } }) }],
+    requests: [
+      { method: 'GET', path, setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'cf-connecting-ip': address() } }) },
+    ],
   });
   const seconds = (performance.now() - started) / 1000;
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} responses other than 2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${path}: ${result.non2xx} responses other than 2xx, ${result.errors} errors`);
   return amount / seconds;
 }
 
@@ -72,7 +75,8 @@ const openFiles = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 async function evicted(pid, baseline) {
   const deadline = Date.now() + 60_000;
   while (openFiles(pid) > baseline + 16) {
-    if (Date.now() > deadline) throw new Error(`workerd still holds ${openFiles(pid)} files (${baseline} at the start) a minute after the turn`);
+    if (Date.now() > deadline)
+      throw new Error(`workerd still holds ${openFiles(pid)} files (${baseline} at the start) a minute after the turn`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -94,7 +98,9 @@ async function measure(where, base) {
         const rate = await drive(server.url, v.path, KEYS, newAddress);
         ratios[v.id].push(rate / pass);
         rates[v.id].push(rate);
-        console.log(`  ${where} round ${round + 1} ${v.id.padEnd(6)} ${rate.toFixed(0).padStart(6)} req/s, pass-through ${pass.toFixed(0)} req/s: ${(rate / pass).toFixed(3)}×`);
+        console.log(
+          `  ${where} round ${round + 1} ${v.id.padEnd(6)} ${rate.toFixed(0).padStart(6)} req/s, pass-through ${pass.toFixed(0)} req/s: ${(rate / pass).toFixed(3)}×`,
+        );
         await evicted(server.pid, baseline);
       }
     }
@@ -118,7 +124,10 @@ const header = `${'variant'.padEnd(46)}${results.map((r) => `${`${r.where}: × p
 const rows = VARIANTS.map(
   (v) =>
     `${v.label.padEnd(46)}${results
-      .map((r) => `${ratio(median(r.ratios[v.id])).padStart(16)}${`${ratio(Math.min(...r.ratios[v.id]))}–${ratio(Math.max(...r.ratios[v.id]))}`.padStart(14)}${median(r.rates[v.id]).toFixed(0).padStart(8)}`)
+      .map(
+        (r) =>
+          `${ratio(median(r.ratios[v.id])).padStart(16)}${`${ratio(Math.min(...r.ratios[v.id]))}–${ratio(Math.max(...r.ratios[v.id]))}`.padStart(14)}${median(r.rates[v.id]).toFixed(0).padStart(8)}`,
+      )
       .join('')}`,
 );
 const table = [header, ...rows].join('\n');

@@ -35,7 +35,8 @@ const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
 const variantsOf = (scenario) => {
   if (scenario === 'hot' || scenario === 'latency') return VARIANTS;
   // Many keys get their own floors: an object per key, called bare or writing one row per call (for never-seen keys, a new object per request).
-  if (scenario === 'fresh' || scenario === 'warm') return VARIANTS.filter((v) => !REFERENCES.includes(v) || v === 'rpc' || v === 'rpcwrite');
+  if (scenario === 'fresh' || scenario === 'warm')
+    return VARIANTS.filter((v) => !REFERENCES.includes(v) || v === 'rpc' || v === 'rpcwrite');
   return VARIANTS.filter((v) => !REFERENCES.includes(v));
 };
 const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v));
@@ -103,7 +104,15 @@ async function load(url, { path, ip, connections = CONNECTIONS, duration, amount
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]));
   const total = latencies.length;
   const seconds = elapsed;
-  return { rps: total / seconds, requests: total, p50: pct(50), p99: pct(99), statuses, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+  return {
+    rps: total / seconds,
+    requests: total,
+    p50: pct(50),
+    p99: pct(99),
+    statuses,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
 }
 
 /** Length of each side's turn in {@link alternating} runs (ms). */
@@ -164,7 +173,8 @@ async function alternating(server, { base, variant, connections = CONNECTIONS, d
     if (turn < turns && turn % 2 !== side) lastOther[turn] = Math.max(lastOther[turn], at);
   }
   const busyMs = [0, 0];
-  for (let turn = 2; turn < turns; turn++) busyMs[turn % 2] += started + (turn + 1) * TURN_MS - Math.max(started + turn * TURN_MS, lastOther[turn]);
+  for (let turn = 2; turn < turns; turn++)
+    busyMs[turn % 2] += started + (turn + 1) * TURN_MS - Math.max(started + turn * TURN_MS, lastOther[turn]);
   for (const [at, side, responseTime] of stamps) {
     if (at < from || at >= to) continue;
     per[side].latencies.push(responseTime);
@@ -218,7 +228,12 @@ const SLICE_MS = 250;
 async function steadiness(url, pid, seconds) {
   const stamps = [];
   const cpuBefore = cpuMs(pid);
-  const instance = autocannon({ url: `${url}/pass/steadiness`, connections: CONNECTIONS, duration: seconds, headers: { 'cf-connecting-ip': '192.0.2.2' } });
+  const instance = autocannon({
+    url: `${url}/pass/steadiness`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'cf-connecting-ip': '192.0.2.2' },
+  });
   const started = performance.now();
   instance.on('response', () => stamps.push(performance.now() - started));
   await instance;
@@ -255,7 +270,8 @@ async function resetStats(url) {
   await fetch(`${url}/__bench/reset`, { method: 'POST' });
 }
 function costOf(before, after, variant, requests) {
-  if (variant === 'pass' || REFERENCES.includes(variant)) return { doCalls: variant.startsWith('rpc') ? 1000 : 0, rowsWritten: variant === 'rpcwrite' ? 1000 : 0 };
+  if (variant === 'pass' || REFERENCES.includes(variant))
+    return { doCalls: variant.startsWith('rpc') ? 1000 : 0, rowsWritten: variant === 'rpcwrite' ? 1000 : 0 };
   const c = after.counters[variant];
   return { doCalls: (c.doCalls / requests) * 1000, rowsWritten: (c.rowsWritten / requests) * 1000 };
 }
@@ -287,7 +303,11 @@ async function prepare(url, scenario, variant) {
   if (scenario !== 'warm') return;
   // Warm keys are in steady use: each is seen twice in the seconds before the measurement, as a client sending on and on would be.
   let i = 0;
-  await load(url, { path: variant === 'rpc' || variant === 'rpcwrite' ? `/${variant}/per-key` : `${pathOf(variant)}/open/warm`, ip: () => WARM[i++ % WARM.length], amount: 2 * WARM.length });
+  await load(url, {
+    path: variant === 'rpc' || variant === 'rpcwrite' ? `/${variant}/per-key` : `${pathOf(variant)}/open/warm`,
+    ip: () => WARM[i++ % WARM.length],
+    amount: 2 * WARM.length,
+  });
 }
 
 /** The path prefix of a variant; `norule` is our middleware on a path no rule matches. */
@@ -297,8 +317,18 @@ const pathOf = (variant) => (variant === 'norule' ? '/exact/none' : `/${variant}
 function target(scenario, variant) {
   const base = pathOf(variant);
   const own = { connections: CONNECTIONS, duration: DURATION };
-  if ((variant === 'rpc' || variant === 'rpcwrite') && (scenario === 'warm' || scenario === 'fresh')) return { ...own, path: `/${variant}/per-key`, ip: scenario === 'warm' ? warmIp : freshIp };
-  if (REFERENCES.includes(variant)) return { path: `${base}/x`, ip: () => '198.51.100.200', ...(scenario === 'latency' ? { connections: 1, duration: LATENCY_DURATION } : scenario === 'hot' ? { ...own, duration: HOT_DURATION } : own) };
+  if ((variant === 'rpc' || variant === 'rpcwrite') && (scenario === 'warm' || scenario === 'fresh'))
+    return { ...own, path: `/${variant}/per-key`, ip: scenario === 'warm' ? warmIp : freshIp };
+  if (REFERENCES.includes(variant))
+    return {
+      path: `${base}/x`,
+      ip: () => '198.51.100.200',
+      ...(scenario === 'latency'
+        ? { connections: 1, duration: LATENCY_DURATION }
+        : scenario === 'hot'
+          ? { ...own, duration: HOT_DURATION }
+          : own),
+    };
   switch (scenario) {
     case 'hot': {
       const key = `198.51.100.${VARIANTS.indexOf(variant) + 1}`;
@@ -334,7 +364,8 @@ async function settled(url, after, variant) {
 
 /** What settling wrote after our variants' warm-key measurements (see {@link settled}), as a sentence; empty for results without it. */
 function settledSentence(samples) {
-  const of = (variant) => samples.filter((s) => s.scenario === 'warm' && s.variant === variant && s.settled !== undefined).map((s) => s.settled);
+  const of = (variant) =>
+    samples.filter((s) => s.scenario === 'warm' && s.variant === variant && s.settled !== undefined).map((s) => s.settled);
   const exact = of('exact');
   const lease = of('lease');
   if (exact.length === 0 && lease.length === 0) return '';
@@ -371,9 +402,21 @@ async function cleanup(url) {
     await new Promise((r) => setTimeout(r, 2 * window + 250));
     const after = await stats(url, mark.objectSeq);
     // The binding keeps every key in one table: count the rows added since the mark.
-    const alive = (s) => (variant === 'binding' ? { rows: s.counters.binding.rowsAlive - mark.counters.binding.rowsAlive, alarms: 0 } : variant === 'peer' ? s.live.peer : s.live.ours);
+    const alive = (s) =>
+      variant === 'binding'
+        ? { rows: s.counters.binding.rowsAlive - mark.counters.binding.rowsAlive, alarms: 0 }
+        : variant === 'peer'
+          ? s.live.peer
+          : s.live.ours;
     const written = during.counters[variant].rowsWritten - mark.counters[variant].rowsWritten;
-    out[variant] = { windowMs: window, keys: keys.length, rowsWritten: written, afterBurst: alive(during), afterTwoWindows: alive(after), waitedMs: Date.now() - lastUse };
+    out[variant] = {
+      windowMs: window,
+      keys: keys.length,
+      rowsWritten: written,
+      afterBurst: alive(during),
+      afterTwoWindows: alive(after),
+      waitedMs: Date.now() - lastUse,
+    };
   }
   return out;
 }
@@ -447,7 +490,9 @@ function table(summary, exact, cleanupResult) {
   const lines = [];
   const pad = (s, n) => String(s).padEnd(n);
   const padl = (s, n) => String(s).padStart(n);
-  lines.push(`${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}${padl('GC ms/s', 9)}`);
+  lines.push(
+    `${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}${padl('GC ms/s', 9)}`,
+  );
   for (const [scenario, title] of Object.entries(SCENARIOS)) {
     for (const variant of variantsOf(scenario)) {
       const r = summary[scenario][variant];
@@ -458,13 +503,17 @@ function table(summary, exact, cleanupResult) {
     }
   }
   lines.push('');
-  lines.push(`exactness: ${EXACT_CLIENTS} concurrent clients, ${3 * TIGHT_LIMIT} requests, one key, limit ${TIGHT_LIMIT}/min: admitted per run`);
+  lines.push(
+    `exactness: ${EXACT_CLIENTS} concurrent clients, ${3 * TIGHT_LIMIT} requests, one key, limit ${TIGHT_LIMIT}/min: admitted per run`,
+  );
   for (const variant of LIMITERS) lines.push(`  ${pad(LABELS[variant], 42)} ${exact[variant].map((e) => e.admitted).join(', ')}`);
   lines.push('');
   lines.push('storage: 200 new keys, rows written, then rows / alarms left two windows after their last use');
   for (const variant of LIMITERS) {
     const c = cleanupResult[variant];
-    lines.push(`  ${pad(LABELS[variant], 42)} ${padl(c.rowsWritten, 4)} written  →  ${c.afterTwoWindows.rows} rows / ${c.afterTwoWindows.alarms} alarms left  (window ${c.windowMs / 1000}s)`);
+    lines.push(
+      `  ${pad(LABELS[variant], 42)} ${padl(c.rowsWritten, 4)} written  →  ${c.afterTwoWindows.rows} rows / ${c.afterTwoWindows.alarms} alarms left  (window ${c.windowMs / 1000}s)`,
+    );
   }
   return lines.join('\n');
 }
@@ -475,14 +524,26 @@ function goals(summary, exact, perRefusal, cleanupResult) {
   const out = [];
   const add = (goal, figure, met) => out.push({ goal, figure, met });
   add('exact mode, hot key: ≥ 0.5× pass-through throughput', `${ratioText(summary.hot.exact.ratio)}×`, summary.hot.exact.ratio >= 0.5);
-  add('exact mode: p50 latency added ≤ 0.5 ms (one client)', `+${f(summary.latency.exact.p50AddedMs)} ms`, summary.latency.exact.p50AddedMs <= 0.5);
+  add(
+    'exact mode: p50 latency added ≤ 0.5 ms (one client)',
+    `+${f(summary.latency.exact.p50AddedMs)} ms`,
+    summary.latency.exact.p50AddedMs <= 0.5,
+  );
   add('leases, hot key: ≥ 0.9× pass-through throughput', `${ratioText(summary.hot.lease.ratio)}×`, summary.hot.lease.ratio >= 0.9);
-  add('leases ahead of the Rate Limiting binding (hot key)', `${ratioText(summary.hot.lease.ratio)}× vs ${ratioText(summary.hot.binding.ratio)}×`, summary.hot.lease.ratio > summary.hot.binding.ratio);
+  add(
+    'leases ahead of the Rate Limiting binding (hot key)',
+    `${ratioText(summary.hot.lease.ratio)}× vs ${ratioText(summary.hot.binding.ratio)}×`,
+    summary.hot.lease.ratio > summary.hot.binding.ratio,
+  );
   for (const v of ['exact', 'lease']) {
     add(`flood of refusals (${v}): ≥ 1.0× pass-through`, `${ratioText(summary.flood[v].ratio)}×`, summary.flood[v].ratio >= 1);
     add(`flood of refusals (${v}): ≤ 0.01 object calls per refusal`, `${perRefusal[v]}`, perRefusal[v] <= 0.01);
     const admitted = exact[v].map((e) => e.admitted);
-    add(`exactness (${v}): exactly ${TIGHT_LIMIT} admitted every run`, admitted.join(', '), admitted.every((a) => a === TIGHT_LIMIT));
+    add(
+      `exactness (${v}): exactly ${TIGHT_LIMIT} admitted every run`,
+      admitted.join(', '),
+      admitted.every((a) => a === TIGHT_LIMIT),
+    );
   }
   for (const scenario of Object.keys(SCENARIOS)) {
     const ours = summary[scenario].exact.ratio;
@@ -491,7 +552,11 @@ function goals(summary, exact, perRefusal, cleanupResult) {
   }
   for (const v of ['exact', 'lease']) {
     const c = cleanupResult[v].afterTwoWindows;
-    add(`storage (${v}): rows and alarms gone two windows after last use`, `${c.rows} rows, ${c.alarms} alarms left of ${cleanupResult[v].rowsWritten} rows written`, c.rows === 0 && c.alarms === 0 && cleanupResult[v].rowsWritten > 0);
+    add(
+      `storage (${v}): rows and alarms gone two windows after last use`,
+      `${c.rows} rows, ${c.alarms} alarms left of ${cleanupResult[v].rowsWritten} rows written`,
+      c.rows === 0 && c.alarms === 0 && cleanupResult[v].rowsWritten > 0,
+    );
   }
   return out;
 }
@@ -577,9 +642,12 @@ async function main() {
   let steady;
   const info = machine();
   try {
-    console.log(`workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s of turns per variant, as many of pass-through's`);
+    console.log(
+      `workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s of turns per variant, as many of pass-through's`,
+    );
     // Warm-up: JIT, objects, connections.
-    for (const variant of VARIANTS) await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
+    for (const variant of VARIANTS)
+      await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
     steady = await steadiness(server.url, server.pid, QUICK ? 4 : 10);
     console.log(`steadiness: ${steadinessSentence(steady)}`);
 
@@ -596,17 +664,47 @@ async function main() {
           const before = await stats(server.url);
           const result = await measure(server, scenario, variant);
           const after = await stats(server.url);
-          const pass = { run, scenario, variant: 'pass', ...result.base, errors: 0, cost: costOf(before, after, 'pass', result.base.requests) };
-          const sample = { run, scenario, variant, ...result.variant, turns: result.turns, cost: costOf(before, after, variant, result.variant.requests), pass: { rps: result.base.rps, p50: result.base.p50 } };
-          if (scenario === 'warm' && (variant === 'exact' || variant === 'lease')) sample.settled = await settled(server.url, after, variant);
+          const pass = {
+            run,
+            scenario,
+            variant: 'pass',
+            ...result.base,
+            errors: 0,
+            cost: costOf(before, after, 'pass', result.base.requests),
+          };
+          const sample = {
+            run,
+            scenario,
+            variant,
+            ...result.variant,
+            turns: result.turns,
+            cost: costOf(before, after, variant, result.variant.requests),
+            pass: { rps: result.base.rps, p50: result.base.p50 },
+          };
+          if (scenario === 'warm' && (variant === 'exact' || variant === 'lease'))
+            sample.settled = await settled(server.url, after, variant);
           samples.push(pass, sample);
-          process.stdout.write(`  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(sample.rps)} req/s  p50 ${sample.p50.toFixed(2)} ms; pass-through in its turns ${Math.round(pass.rps)} req/s: ${(sample.rps / pass.rps).toFixed(2)}×\n`);
+          process.stdout.write(
+            `  run ${run + 1} ${scenario.padEnd(8)} ${variant.padEnd(8)} ${Math.round(sample.rps)} req/s  p50 ${sample.p50.toFixed(2)} ms; pass-through in its turns ${Math.round(pass.rps)} req/s: ${(sample.rps / pass.rps).toFixed(2)}×\n`,
+          );
         }
       }
       if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
-      for (const s of samples) if (s.pass) console.log(s.scenario, s.variant, Math.round(s.rps), (s.rps / s.pass.rps).toFixed(2), s.p50.toFixed(3), s.p99.toFixed(1), JSON.stringify(s.cost), s.settled === undefined ? '' : `settled ${s.settled} rows`, `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`);
+      for (const s of samples)
+        if (s.pass)
+          console.log(
+            s.scenario,
+            s.variant,
+            Math.round(s.rps),
+            (s.rps / s.pass.rps).toFixed(2),
+            s.p50.toFixed(3),
+            s.p99.toFixed(1),
+            JSON.stringify(s.cost),
+            s.settled === undefined ? '' : `settled ${s.settled} rows`,
+            `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`,
+          );
       return;
     }
     console.log('  storage clean-up …');
@@ -622,13 +720,20 @@ async function main() {
   const floodRefusals = Object.fromEntries(
     LIMITERS.map((v) => {
       const runs = samples.filter((s) => s.scenario === 'flood' && s.variant === v);
-      return [v, round(median(runs.map((s) => ((s.cost.doCalls / 1000) * s.requests) / Math.max(1, s.requests - (s.statuses['200'] ?? 0)))), 4)];
+      return [
+        v,
+        round(median(runs.map((s) => ((s.cost.doCalls / 1000) * s.requests) / Math.max(1, s.requests - (s.statuses['200'] ?? 0)))), 4),
+      ];
     }),
   );
   const text = table(summary, exact, cleanupResult);
   const goalList = goals(summary, exact, floodRefusals, cleanupResult);
   const faults = (events.fail_open ?? 0) + (events.fail_closed ?? 0);
-  goalList.push({ goal: 'no request failed open or closed during the run (logged events)', figure: JSON.stringify(events), met: faults === 0 });
+  goalList.push({
+    goal: 'no request failed open or closed during the run (logged events)',
+    figure: JSON.stringify(events),
+    met: faults === 0,
+  });
   console.log(`\n${text}\n`);
   console.log('DO calls per refused request in the flood:', floodRefusals);
 

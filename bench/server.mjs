@@ -52,11 +52,23 @@ export function pinLoadGenerator() {
 /** Bundles bench/worker.ts (and the limiter it imports from src/) into `dir/build/worker.js`. */
 export function build(dir) {
   const out = join(dir, 'build');
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out, '--config', join(ROOT, 'bench', 'wrangler.toml')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'deploy',
+      '--dry-run',
+      '--outdir',
+      out,
+      '--config',
+      join(ROOT, 'bench', 'wrangler.toml'),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    },
+  );
   return join(out, 'worker.js');
 }
 
@@ -127,7 +139,13 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
   writeFileSync(join(dir, 'config.capnp'), config({ port, tightLimit }));
   // Line-buffered output (coreutils' stdbuf), so each traced collection is read during the measurement it happened in.
   const prefix = [...(pin ? ['taskset', '-c', String(cpu)] : []), ...(hasStdbuf() ? ['stdbuf', '-oL'] : [])];
-  const [command, ...args] = [...prefix, WORKERD, 'serve', 'config.capnp', ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])];
+  const [command, ...args] = [
+    ...prefix,
+    WORKERD,
+    'serve',
+    'config.capnp',
+    ...(inspectorPort ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : []),
+  ];
   const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // The limiter logs one JSON line per event; faults (fail_open, fail_closed) must not happen in a benchmark.
   const events = {};

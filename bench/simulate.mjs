@@ -10,7 +10,15 @@ const ROOT = resolve(import.meta.dirname, '..');
 const out = mkdtempSync(join(tmpdir(), 'simulate-'));
 try {
   const file = join(out, 'simulate.mjs');
-  await build({ entryPoints: [join(ROOT, 'bench', 'simulate', 'main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node22', outfile: file, logLevel: 'warning' });
+  await build({
+    entryPoints: [join(ROOT, 'bench', 'simulate', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outfile: file,
+    logLevel: 'warning',
+  });
   const { main } = await import(pathToFileURL(file).href);
   await main(ROOT);
 } finally {

@@ -5,7 +5,14 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, records: { type: 'string', default: '2000000' }, days: { type: 'string', default: '7' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    records: { type: 'string', default: '2000000' },
+    days: { type: 'string', default: '7' },
+    seed: { type: 'string', default: '1' },
+  },
+});
 if (!values.out) {
   console.error('usage: node bench/traffic-records.mjs --out week.ndjson [--records 2000000] [--days 7] [--seed 1]');
   process.exit(2);
@@ -34,10 +41,24 @@ for (let i = 0; i < total; i++) {
   const c = pick();
   const login = rand() < 0.03;
   const failed = rand() < 0.02;
-  const rules = c.token ? { 'per-token': 'a', 'per-address': 'a', 'auth-failures': 'a' } : { 'per-ip': 'a', 'per-address': 'a', 'auth-failures': 'a' };
+  const rules = c.token
+    ? { 'per-token': 'a', 'per-address': 'a', 'auth-failures': 'a' }
+    : { 'per-ip': 'a', 'per-address': 'a', 'auth-failures': 'a' };
   if (login) rules.login = 'a';
   const keys = c.token ? { ip: c.ip, bearer: c.token } : { ip: c.ip };
-  const line = { event: 'traffic', v: 1, t: Math.floor(time), m: login ? 'POST' : 'GET', h: 'api.example.com', p: login ? '/login' : `/v1/items/${Math.floor(rand() * 1000)}`, tier: c.token ? 'token' : 'anonymous', k: keys, r: rules, d: 'allow', s: failed ? 401 : 200 };
+  const line = {
+    event: 'traffic',
+    v: 1,
+    t: Math.floor(time),
+    m: login ? 'POST' : 'GET',
+    h: 'api.example.com',
+    p: login ? '/login' : `/v1/items/${Math.floor(rand() * 1000)}`,
+    tier: c.token ? 'token' : 'anonymous',
+    k: keys,
+    r: rules,
+    d: 'allow',
+    s: failed ? 401 : 200,
+  };
   if (!out.write(`${JSON.stringify(line)}\n`)) await new Promise((resolve) => out.once('drain', resolve));
 }
 out.end();

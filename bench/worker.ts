@@ -42,7 +42,10 @@ interface Counters {
   doCalls: number;
   rowsWritten: number;
 }
-const counters: Record<Variant, Counters> = Object.fromEntries(VARIANTS.map((v) => [v, { doCalls: 0, rowsWritten: 0 }])) as Record<Variant, Counters>;
+const counters: Record<Variant, Counters> = Object.fromEntries(VARIANTS.map((v) => [v, { doCalls: 0, rowsWritten: 0 }])) as Record<
+  Variant,
+  Counters
+>;
 /** Rows alive and alarm pending, per object, per class. */
 const live: Record<'ours' | 'peer', Map<string, { rows: Set<string>; alarm: boolean; seq: number }>> = { ours: new Map(), peer: new Map() };
 let objectSeq = 0;
@@ -164,8 +167,20 @@ function policy(name: string, lease: boolean): PolicyInput {
     response: { headers: ['ietf'], body: 'problem' },
     rules: [
       { name: `${name}-open`, match: { paths: [`/${name}/open/*`] }, key: 'ip', ...extra, limits: [{ limit: OPEN_LIMIT, window: '1h' }] },
-      { name: `${name}-tight`, match: { paths: [`/${name}/tight/*`] }, key: 'ip', ...extra, limits: [{ limit: TIGHT_LIMIT, window: '1m' }] },
-      { name: `${name}-short`, match: { paths: [`/${name}/short/*`] }, key: 'ip', ...extra, limits: [{ limit: TIGHT_LIMIT, window: '3s' }] },
+      {
+        name: `${name}-tight`,
+        match: { paths: [`/${name}/tight/*`] },
+        key: 'ip',
+        ...extra,
+        limits: [{ limit: TIGHT_LIMIT, window: '1m' }],
+      },
+      {
+        name: `${name}-short`,
+        match: { paths: [`/${name}/short/*`] },
+        key: 'ip',
+        ...extra,
+        limits: [{ limit: TIGHT_LIMIT, window: '3s' }],
+      },
     ],
   };
 }
@@ -195,8 +210,12 @@ function countedOurs(namespace: DurableObjectNamespace<BenchRateLimiter>) {
       const stub = namespace.getByName(name);
       return {
         check: (request: Parameters<RateLimiter['check']>[0]) => (counters[ourVariant].doCalls++, stub.check(request)),
-        checkPacked: (now: number, spec: string) => (counters[ourVariant].doCalls++, callMode === 'real' ? stub.checkPacked(now, spec) : substituteCall(stub, now, spec)),
-        release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (counters[ourVariant].doCalls++, stub.release(now, releases)),
+        checkPacked: (now: number, spec: string) => (
+          counters[ourVariant].doCalls++, callMode === 'real' ? stub.checkPacked(now, spec) : substituteCall(stub, now, spec)
+        ),
+        release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (
+          counters[ourVariant].doCalls++, stub.release(now, releases)
+        ),
         lease: (request: Parameters<RateLimiter['lease']>[0]) => (counters[ourVariant].doCalls++, stub.lease(request)),
         checkBatch: (requests: Parameters<RateLimiter['checkBatch']>[0]) => (counters[ourVariant].doCalls++, stub.checkBatch(requests)),
       };
@@ -210,7 +229,9 @@ function countedPeer(namespace: DurableObjectNamespace) {
     idFromName: (name: string) => namespace.idFromName(name),
     get(id: DurableObjectId) {
       const stub = namespace.get(id) as unknown as Record<string, (...args: unknown[]) => unknown>;
-      const call = (method: string) => (...args: unknown[]) => (counters.peer.doCalls++, stub[method]!(...args));
+      const call =
+        (method: string) =>
+        (...args: unknown[]) => (counters.peer.doCalls++, stub[method]!(...args));
       return { value: call('value'), update: call('update'), reset: call('reset') };
     },
   };
@@ -276,7 +297,11 @@ app.get('/__bench/cpu/:n/:mode/*', async (c) => {
   callMode = mode;
   try {
     for (let i = 0; i < n; i++) {
-      const response = await app.fetch(new Request(`http://bench.local${path}`, { headers: { 'cf-connecting-ip': address } }), c.env, c.executionCtx);
+      const response = await app.fetch(
+        new Request(`http://bench.local${path}`, { headers: { 'cf-connecting-ip': address } }),
+        c.env,
+        c.executionCtx,
+      );
       await response.arrayBuffer();
       if (response.status === 200) ok++;
     }
@@ -326,7 +351,11 @@ app.use('/memory/*', async function memory(c, next) {
 });
 app.all('/memory/*', forward);
 
-for (const [name, limiter, variant] of [['exact', exact, 'exact'], ['lease', leased, 'lease'], ['recorded', recorded, 'exact']] as const) {
+for (const [name, limiter, variant] of [
+  ['exact', exact, 'exact'],
+  ['lease', leased, 'lease'],
+  ['recorded', recorded, 'exact'],
+] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {
     ourVariant = variant;
     ourEnv ??= { ...c.env, RATE_LIMITER: countedOurs(c.env.RATE_LIMITER) };
@@ -355,7 +384,12 @@ app.use('/peer/*', async function peer(c, next) {
       ] as const
     ).map(([tier, limit, windowMs]) => [
       tier,
-      honoRateLimiter({ windowMs, limit, keyGenerator: (ctx) => `${tier}:${ip(ctx)}`, store: new DurableObjectStore({ namespace: countedPeer(c.env.PEER) as never }) }),
+      honoRateLimiter({
+        windowMs,
+        limit,
+        keyGenerator: (ctx) => `${tier}:${ip(ctx)}`,
+        store: new DurableObjectStore({ namespace: countedPeer(c.env.PEER) as never }),
+      }),
     ]),
   );
   const limiter = peers[c.req.path.split('/')[2] ?? 'open'] ?? peers.open!;

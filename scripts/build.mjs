@@ -12,7 +12,10 @@ const target = join(root, 'dist/lib');
 // Built aside and moved into place, so a concurrent `npm pack` never sees half a build.
 const out = join(root, `dist/.lib-${process.pid}`);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].flatMap((name) => [name, `${name}/*`]);
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].flatMap((name) => [
+  name,
+  `${name}/*`,
+]);
 
 rmSync(out, { recursive: true, force: true });
 await build({
@@ -26,7 +29,10 @@ await build({
   logLevel: 'warning',
 });
 try {
-  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', out], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 } catch {
   rmSync(out, { recursive: true, force: true });
   console.error('build: declarations failed (tsc output above)');
@@ -45,7 +51,9 @@ function withExtension(from, specifier) {
 }
 
 function declarations(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? declarations(join(dir, e.name)) : e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? declarations(join(dir, e.name)) : e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const files = declarations(out);

@@ -120,7 +120,8 @@ for (const file of markdownFiles(root)) {
       }
       if (anchor === null || anchor === '') continue;
       if (!resolved.endsWith('.md')) continue;
-      if (!anchorsOf(resolved).has(anchor)) problems.push(`${where}: ${target}: no heading or id "${anchor}" in ${relative(root, resolved)}`);
+      if (!anchorsOf(resolved).has(anchor))
+        problems.push(`${where}: ${target}: no heading or id "${anchor}" in ${relative(root, resolved)}`);
     }
   });
 }

@@ -16,10 +16,21 @@ export function startOrigin(port = 0, host = '127.0.0.1') {
       }
       const status = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1] ?? /^\d{3}$/.exec(url.searchParams.get('status') ?? '')?.[0];
       const delay = Number(/^\/slow\/(\d+)$/.exec(url.pathname)?.[1] ?? 0);
-      setTimeout(() => {
-        res.writeHead(status ? Number(status) : 200, { 'content-type': 'application/json', 'x-demo-origin': '1' });
-        res.end(JSON.stringify({ origin: 'demo', method: req.method, path: url.pathname, query: url.search, bytes: Buffer.concat(chunks).length }));
-      }, Math.min(delay, 30_000));
+      setTimeout(
+        () => {
+          res.writeHead(status ? Number(status) : 200, { 'content-type': 'application/json', 'x-demo-origin': '1' });
+          res.end(
+            JSON.stringify({
+              origin: 'demo',
+              method: req.method,
+              path: url.pathname,
+              query: url.search,
+              bytes: Buffer.concat(chunks).length,
+            }),
+          );
+        },
+        Math.min(delay, 30_000),
+      );
     });
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));

@@ -29,7 +29,17 @@ for (const [p, variable] of [
 await startOrigin(originPort);
 console.log(`demo origin on http://127.0.0.1:${originPort}`);
 
-const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', `ORIGIN_URL:http://127.0.0.1:${originPort}`, ...process.argv.slice(2)];
+const args = [
+  'wrangler',
+  'dev',
+  '--ip',
+  '127.0.0.1',
+  '--port',
+  String(port),
+  '--var',
+  `ORIGIN_URL:http://127.0.0.1:${originPort}`,
+  ...process.argv.slice(2),
+];
 // Local runs use wrangler's placeholder `request.cf` instead of downloading one (offline, that download fails with two stack traces).
 const child = spawn('npx', args, { stdio: 'inherit', env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env } });
 const stop = () => child.kill('SIGTERM');

@@ -29,7 +29,26 @@ const origin = await startOrigin(0);
 const port = await freePort();
 const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-latency-'));
 const env = { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
-const dev = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:http://127.0.0.1:${origin.address().port}`, '--var', `ADMIN_TOKEN:${TOKEN}`], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+const dev = spawn(
+  bin('wrangler'),
+  [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persist-to',
+    state,
+    '--inspector-port',
+    '0',
+    '--show-interactive-dev-session=false',
+    '--var',
+    `ORIGIN_URL:http://127.0.0.1:${origin.address().port}`,
+    '--var',
+    `ADMIN_TOKEN:${TOKEN}`,
+  ],
+  { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+);
 let log = '';
 dev.stdout.on('data', (d) => (log += d));
 dev.stderr.on('data', (d) => (log += d));
@@ -74,13 +93,21 @@ try {
     const ip = `192.0.2.${10 + run}`;
     if ((await limitOf(ip)) !== 10) throw new Error('the example policy limits per-ip at 10 a minute');
     const value = JSON.stringify({ limits: [{ limit: 70 + run, window: '1m' }], reason: 'override-latency' });
-    await promisify(execFile)(bin('wrangler'), ['kv', 'key', 'put', '--local', '--persist-to', state, '--binding', 'RATE_LIMIT_CONFIG', `override:per-ip:key:${ip}`, value], { cwd: root, env });
+    await promisify(execFile)(
+      bin('wrangler'),
+      ['kv', 'key', 'put', '--local', '--persist-to', state, '--binding', 'RATE_LIMIT_CONFIG', `override:per-ip:key:${ip}`, value],
+      { cwd: root, env },
+    );
     const written = Date.now();
     results.kvPut.push(await appliedAfter(ip, 70 + run, written, 150_000));
 
     const viaAdmin = `192.0.2.${100 + run}`;
     const put = Date.now();
-    const response = await fetch(`${url}/_ratelimit/overrides/per-ip/key/${viaAdmin}`, { method: 'PUT', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ limits: [{ limit: 80 + run, window: '1m' }] }) });
+    const response = await fetch(`${url}/_ratelimit/overrides/per-ip/key/${viaAdmin}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ limits: [{ limit: 80 + run, window: '1m' }] }),
+    });
     if (response.status !== 200) throw new Error(`admin API answered ${response.status}: ${await response.text()}`);
     results.adminApi.push(await appliedAfter(viaAdmin, 80 + run, put, 150_000));
   }

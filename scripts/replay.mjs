@@ -20,7 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 
-const USAGE = 'usage: npm run replay -- --policy <file or preset> --records <file.ndjson> [--records <more>] [--html report.html] [--json report.json] [--bucket 1h] [--top 10]';
+const USAGE =
+  'usage: npm run replay -- --policy <file or preset> --records <file.ndjson> [--records <more>] [--html report.html] [--json report.json] [--bucket 1h] [--top 10]';
 
 let args;
 try {
@@ -52,7 +53,9 @@ const entry = join(dir, 'entry.ts');
 writeFileSync(
   entry,
   [
-    policyIsFile ? `export { default as policyModule } from ${JSON.stringify(resolve(args.policy))};` : 'export const policyModule = undefined;',
+    policyIsFile
+      ? `export { default as policyModule } from ${JSON.stringify(resolve(args.policy))};`
+      : 'export const policyModule = undefined;',
     `export { POLICIES } from ${src('presets/registry.ts')};`,
     `export { parsePolicy } from ${src('policy/parse.ts')};`,
     `export { parseDuration } from ${src('policy/duration.ts')};`,
@@ -66,11 +69,23 @@ writeFileSync(
 let exitCode = 0;
 try {
   const out = join(dir, 'replay.mjs');
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'warning', loader: { '.json': 'json' } });
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: out,
+    logLevel: 'warning',
+    loader: { '.json': 'json' },
+  });
   const lib = await import(pathToFileURL(out).href);
 
   const input = policyIsFile ? lib.policyModule : lib.POLICIES[args.policy];
-  if (input === undefined) throw new Error(`--policy: "${args.policy}" is neither a policy file (.json, .ts, .js) nor a preset (${Object.keys(lib.POLICIES).join(', ')})`);
+  if (input === undefined)
+    throw new Error(
+      `--policy: "${args.policy}" is neither a policy file (.json, .ts, .js) nor a preset (${Object.keys(lib.POLICIES).join(', ')})`,
+    );
   const policy = lib.parsePolicy(input, args.policy);
   const bucketMs = lib.parseDuration(args.bucket);
   if (!bucketMs || bucketMs <= 0) throw new Error(`--bucket: "${args.bucket}" is not a duration such as 15m or 1h`);
@@ -104,7 +119,9 @@ try {
 
   console.log(lib.formatReplayTable(report));
   if (skipped > 0) console.error(`\nSkipped ${skipped} unreadable lines, for example:\n  ${problems.join('\n  ')}`);
-  console.error(`\nReplayed ${report.records} records in ${seconds.toFixed(1)} s (${Math.round(report.records / Math.max(seconds, 1e-9))} records/s; ${cpuSeconds.toFixed(1)} s of CPU, ${Math.round(report.records / Math.max(cpuSeconds, 1e-9))} records per CPU second).`);
+  console.error(
+    `\nReplayed ${report.records} records in ${seconds.toFixed(1)} s (${Math.round(report.records / Math.max(seconds, 1e-9))} records/s; ${cpuSeconds.toFixed(1)} s of CPU, ${Math.round(report.records / Math.max(cpuSeconds, 1e-9))} records per CPU second).`,
+  );
   if (args.html) {
     writeFileSync(args.html, lib.replayHtml(report));
     console.error(`HTML report: ${args.html}`);

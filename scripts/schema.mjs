@@ -13,7 +13,14 @@ const target = join(root, 'schema/policy.schema.json');
 const dir = mkdtempSync(join(tmpdir(), 'policy-schema-'));
 try {
   const out = join(dir, 'json-schema.mjs');
-  await build({ entryPoints: [join(root, 'src/policy/json-schema.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'silent' });
+  await build({
+    entryPoints: [join(root, 'src/policy/json-schema.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: out,
+    logLevel: 'silent',
+  });
   const { policyJsonSchema } = await import(pathToFileURL(out).href);
   const text = `${JSON.stringify(policyJsonSchema(), null, 2)}\n`;
   if (process.argv.includes('--check')) {

@@ -68,7 +68,8 @@ function descendants(pid) {
     const p = stack.pop();
     let children = [];
     try {
-      for (const task of readdirSync(`/proc/${p}/task`)) children.push(...readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      for (const task of readdirSync(`/proc/${p}/task`))
+        children.push(...readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
     } catch {
       children = [];
     }
@@ -134,12 +135,27 @@ async function storedRows(stateDir) {
  * edits made to the working tree while it lasts.
  */
 function buildWorker(dir) {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', join(dir, 'build'), '--config', join(ROOT, 'test/soak/wrangler.toml')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  const source = readFileSync(join(ROOT, 'test/soak/wrangler.toml'), 'utf8').replace(/^main = .*$/m, 'main = "build/worker.js"\nno_bundle = true');
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+      'deploy',
+      '--dry-run',
+      '--outdir',
+      join(dir, 'build'),
+      '--config',
+      join(ROOT, 'test/soak/wrangler.toml'),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    },
+  );
+  const source = readFileSync(join(ROOT, 'test/soak/wrangler.toml'), 'utf8').replace(
+    /^main = .*$/m,
+    'main = "build/worker.js"\nno_bundle = true',
+  );
   writeFileSync(join(dir, 'wrangler.toml'), source);
   return join(dir, 'wrangler.toml');
 }
@@ -148,14 +164,34 @@ async function startWorker(originUrl) {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-soak-'));
   const config = buildWorker(state);
-  const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
-    'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(state, 'persist'),
-    '--inspector-port', '0', '--show-interactive-dev-session=false', '--var', `ORIGIN_URL:${originUrl}`, '--var', `SOAK_COALESCE:${args.coalesce ? 'on' : 'off'}`, '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn',
-  ], {
-    cwd: ROOT,
-    env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    join(ROOT, 'node_modules/.bin/wrangler'),
+    [
+      'dev',
+      '--config',
+      config,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      join(state, 'persist'),
+      '--inspector-port',
+      '0',
+      '--show-interactive-dev-session=false',
+      '--var',
+      `ORIGIN_URL:${originUrl}`,
+      '--var',
+      `SOAK_COALESCE:${args.coalesce ? 'on' : 'off'}`,
+      '--log-level',
+      process.env.SOAK_LOG_LEVEL ?? 'warn',
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   child.stdout.on('data', (d) => (log = (log + d).slice(-20_000)));
   child.stderr.on('data', (d) => (log = (log + d).slice(-20_000)));
@@ -241,9 +277,39 @@ async function drive(url, until, record) {
             violated = ['(unreadable body)'];
           }
         }
-        record({ ip, token, post, path, status: response.status, fromOrigin: response.headers.get('x-demo-origin') === '1', now: Number(response.headers.get('x-soak-now')), counted: Object.fromEntries((response.headers.get('x-soak-counted') ?? '').split(',').filter(Boolean).map((kv) => { const i = kv.lastIndexOf('='); return [kv.slice(0, i), Number(kv.slice(i + 1))]; })), violated, rateLimit: response.headers.get('ratelimit') });
+        record({
+          ip,
+          token,
+          post,
+          path,
+          status: response.status,
+          fromOrigin: response.headers.get('x-demo-origin') === '1',
+          now: Number(response.headers.get('x-soak-now')),
+          counted: Object.fromEntries(
+            (response.headers.get('x-soak-counted') ?? '')
+              .split(',')
+              .filter(Boolean)
+              .map((kv) => {
+                const i = kv.lastIndexOf('=');
+                return [kv.slice(0, i), Number(kv.slice(i + 1))];
+              }),
+          ),
+          violated,
+          rateLimit: response.headers.get('ratelimit'),
+        });
       } catch (error) {
-        record({ ip, token, post, path, status: 0, fromOrigin: false, now: Date.now(), counted: {}, violated: [], error: String(error?.cause?.code ?? error) });
+        record({
+          ip,
+          token,
+          post,
+          path,
+          status: 0,
+          fromOrigin: false,
+          now: Date.now(),
+          counted: {},
+          violated: [],
+          error: String(error?.cause?.code ?? error),
+        });
       }
     }
   };
@@ -285,16 +351,43 @@ function analyse(records) {
   const inObjectWindow = (id) => (r) => `${r.ip}@${r.counted[id]}`;
   const decidedBy = (id) => admitted.filter((r) => r.counted[id] !== undefined);
   const fixed = countBy(decidedBy('per-ip/fixed'), inObjectWindow('per-ip/fixed'));
-  checks.push({ check: 'per-IP fixed window: admitted per key and window', limit: LIMITS.fixed.limit, worst: maxOf(fixed), violations: [...fixed.values()].filter((n) => n > LIMITS.fixed.limit).length, groups: fixed.size });
+  checks.push({
+    check: 'per-IP fixed window: admitted per key and window',
+    limit: LIMITS.fixed.limit,
+    worst: maxOf(fixed),
+    violations: [...fixed.values()].filter((n) => n > LIMITS.fixed.limit).length,
+    groups: fixed.size,
+  });
 
   const sliding = countBy(decidedBy('per-ip/sliding'), inObjectWindow('per-ip/sliding'));
-  checks.push({ check: 'per-IP sliding window: admitted per key and window', limit: LIMITS.sliding.limit, worst: maxOf(sliding), violations: [...sliding.values()].filter((n) => n > LIMITS.sliding.limit).length, groups: sliding.size });
+  checks.push({
+    check: 'per-IP sliding window: admitted per key and window',
+    limit: LIMITS.sliding.limit,
+    worst: maxOf(sliding),
+    violations: [...sliding.values()].filter((n) => n > LIMITS.sliding.limit).length,
+    groups: sliding.size,
+  });
 
-  const kept = countBy(decidedBy('writes/kept').filter((r) => r.post && r.status >= 200 && r.status < 300), inObjectWindow('writes/kept'));
-  checks.push({ check: 'POST 2xx kept (countWhen) per key and window', limit: LIMITS.kept.limit, worst: maxOf(kept), violations: [...kept.values()].filter((n) => n > LIMITS.kept.limit).length, groups: kept.size });
+  const kept = countBy(
+    decidedBy('writes/kept').filter((r) => r.post && r.status >= 200 && r.status < 300),
+    inObjectWindow('writes/kept'),
+  );
+  checks.push({
+    check: 'POST 2xx kept (countWhen) per key and window',
+    limit: LIMITS.kept.limit,
+    worst: maxOf(kept),
+    violations: [...kept.values()].filter((n) => n > LIMITS.kept.limit).length,
+    groups: kept.size,
+  });
 
   const everyone = countBy(admitted, (r) => windowOf(r, LIMITS.everyone.windowMs));
-  checks.push({ check: 'hot key with leases: admitted per window (request clock)', limit: LIMITS.everyone.limit, worst: maxOf(everyone), violations: [...everyone.values()].filter((n) => n > LIMITS.everyone.limit).length, groups: everyone.size });
+  checks.push({
+    check: 'hot key with leases: admitted per window (request clock)',
+    limit: LIMITS.everyone.limit,
+    worst: maxOf(everyone),
+    violations: [...everyone.values()].filter((n) => n > LIMITS.everyone.limit).length,
+    groups: everyone.size,
+  });
 
   // GCRA, as the object saw it: every admission moves the token's arrival time (tat) on by one
   // interval, and is admitted only while tat − now stays within the burst. Two admissions closer
@@ -306,7 +399,12 @@ function analyse(records) {
   let tokenViolations = 0;
   const byToken = new Map();
   for (const r of decidedBy('per-token/1s')) if (r.token >= 0) (byToken.get(r.token) ?? byToken.set(r.token, []).get(r.token)).push(r);
-  const releasedOf = countBy(records.filter((r) => r.token >= 0 && r.status === 429 && r.counted['per-token/1s'] !== undefined && !r.violated.includes('per-token/1s')), (r) => r.token);
+  const releasedOf = countBy(
+    records.filter(
+      (r) => r.token >= 0 && r.status === 429 && r.counted['per-token/1s'] !== undefined && !r.violated.includes('per-token/1s'),
+    ),
+    (r) => r.token,
+  );
   for (const [token, list] of byToken) {
     list.sort((a, b) => a.counted['per-token/1s'] - b.counted['per-token/1s']);
     let close = 0;
@@ -318,27 +416,48 @@ function analyse(records) {
       const isClose = gap < interval - 1e-6;
       if (isClose) close++;
       if (ahead > LIMITS.token.burst + 1e-9 || (isClose && close > (releasedOf.get(token) ?? 0))) {
-        if (tokenViolations++ === 0) console.log(`first GCRA violation: token ${r.token}, tat ${tat} (previous ${list[k - 1]?.counted['per-token/1s']}), now ${r.now}, ${close} close admissions against ${releasedOf.get(token) ?? 0} released units`);
+        if (tokenViolations++ === 0)
+          console.log(
+            `first GCRA violation: token ${r.token}, tat ${tat} (previous ${list[k - 1]?.counted['per-token/1s']}), now ${r.now}, ${close} close admissions against ${releasedOf.get(token) ?? 0} released units`,
+          );
       }
     });
   }
-  checks.push({ check: 'per-token GCRA: burst in use after an admission; lost updates', limit: LIMITS.token.burst, worst: Number(tokenWorst.toFixed(2)), violations: tokenViolations, groups: byToken.size });
+  checks.push({
+    check: 'per-token GCRA: burst in use after an admission; lost updates',
+    limit: LIMITS.token.burst,
+    worst: Number(tokenWorst.toFixed(2)),
+    violations: tokenViolations,
+    groups: byToken.size,
+  });
 
   // Wrong refusals of the exact per-IP limit: a refusal naming it in a window
   // where the key's object had counted fewer than the limit. Requests refused
   // by another key were still counted by the IP key; those refused on the IP
   // key were not.
   const countedByIp = countBy(
-    records.filter((r) => (r.fromOrigin || r.status === 429) && !r.violated.some((v) => v.startsWith('per-ip/') || v.startsWith('writes/'))),
+    records.filter(
+      (r) => (r.fromOrigin || r.status === 429) && !r.violated.some((v) => v.startsWith('per-ip/') || v.startsWith('writes/')),
+    ),
     inObjectWindow('per-ip/fixed'),
   );
   const underLimit = (r) => (countedByIp.get(inObjectWindow('per-ip/fixed')(r)) ?? 0) < LIMITS.fixed.limit;
   // Refused by the fixed window alone while it had room: a wrong refusal.
-  const wrongRefusals = records.filter((r) => r.violated.includes('per-ip/fixed') && !r.violated.includes('per-ip/sliding') && underLimit(r)).length;
-  checks.push({ check: 'per-IP fixed window: refused by it alone before its limit', limit: 0, worst: wrongRefusals, violations: wrongRefusals, groups: fixed.size });
+  const wrongRefusals = records.filter(
+    (r) => r.violated.includes('per-ip/fixed') && !r.violated.includes('per-ip/sliding') && underLimit(r),
+  ).length;
+  checks.push({
+    check: 'per-IP fixed window: refused by it alone before its limit',
+    limit: 0,
+    worst: wrongRefusals,
+    violations: wrongRefusals,
+    groups: fixed.size,
+  });
   // Refused by the sliding window, but also naming a fixed window that had room again: a refusal
   // answered from the deny cache keeps the reasons it was cached with until its longest wait ends.
-  staleReasons = records.filter((r) => r.violated.includes('per-ip/fixed') && r.violated.includes('per-ip/sliding') && underLimit(r)).length;
+  staleReasons = records.filter(
+    (r) => r.violated.includes('per-ip/fixed') && r.violated.includes('per-ip/sliding') && underLimit(r),
+  ).length;
 
   // The stamp is the clock the limiter decided on: the fixed window's `t` must agree with it.
   let stampMismatches = 0;
@@ -348,21 +467,33 @@ function analyse(records) {
     const expected = Math.ceil((Math.floor(r.now / LIMITS.fixed.windowMs) * LIMITS.fixed.windowMs + LIMITS.fixed.windowMs - r.now) / 1000);
     if (Number(item[1]) !== expected) stampMismatches++;
   }
-  checks.push({ check: 'decision clock stamps agree with the RateLimit header', limit: 0, worst: stampMismatches, violations: stampMismatches, groups: admitted.length });
+  checks.push({
+    check: 'decision clock stamps agree with the RateLimit header',
+    limit: 0,
+    worst: stampMismatches,
+    violations: stampMismatches,
+    groups: admitted.length,
+  });
 
-  const unexpected = records.filter((r) => !((r.status === 200 && r.fromOrigin) || r.status === 429 || (r.status === 500 && r.fromOrigin && r.path === '/status/500')));
+  const unexpected = records.filter(
+    (r) => !((r.status === 200 && r.fromOrigin) || r.status === 429 || (r.status === 500 && r.fromOrigin && r.path === '/status/500')),
+  );
   return { checks, unexpected, admitted: admitted.length };
 }
 
 function table(rows, columns) {
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
-  return [line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n');
+  return [line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(columns.map((c) => r[c])))].join(
+    '\n',
+  );
 }
 
 const origin = await startOrigin(0);
 const originUrl = `http://127.0.0.1:${origin.address().port}`;
-console.log(`soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only${args.coalesce ? ', coalescing on' : ''}`);
+console.log(
+  `soak: ${DURATION_S} s, ${KEYS} client addresses (${HOT_KEYS} hot), ${TOKENS} tokens, ${CONCURRENCY} concurrent clients, loopback only${args.coalesce ? ', coalescing on' : ''}`,
+);
 const worker = await startWorker(originUrl);
 let failed = false;
 try {
@@ -388,9 +519,14 @@ try {
   const emptyAfter = (Date.now() - settleStarted) / 1000;
 
   const { counts: metrics, faults: faultEvents } = await (await fetch(`${worker.url}/__soak/metrics`)).json();
-  const faults = Object.entries(metrics).flatMap(([rule, counts]) => ['fail_open', 'fail_closed'].filter((e) => counts[e]).map((e) => `${rule} ${e}: ${counts[e]}`));
+  const faults = Object.entries(metrics).flatMap(([rule, counts]) =>
+    ['fail_open', 'fail_closed'].filter((e) => counts[e]).map((e) => `${rule} ${e}: ${counts[e]}`),
+  );
   const { checks, unexpected, admitted } = analyse(records);
-  const statuses = [...countBy(records, (r) => (r.status === 0 ? `network error` : String(r.status))).entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ');
+  const statuses = [...countBy(records, (r) => (r.status === 0 ? `network error` : String(r.status))).entries()]
+    .sort()
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ');
   const warm = samples.filter((s) => s.t >= WARMUP_S && Number.isFinite(s.rss));
   const third = Math.max(1, Math.floor(warm.length / 3));
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
@@ -400,30 +536,95 @@ try {
   const memoryFlat = !JUDGE_MEMORY || (Number.isFinite(growth) && growth <= 0.15);
 
   console.log('\n## Traffic\n');
-  console.log(table([
-    { measure: 'duration', value: `${elapsed.toFixed(1)} s (warm-up ${WARMUP_S} s)` },
-    { measure: 'requests', value: `${records.length} sent ${sent}, ${(records.length / elapsed).toFixed(0)} req/s` },
-    { measure: 'client addresses seen', value: new Set(records.map((r) => r.ip)).size },
-    { measure: 'tokens seen', value: new Set(records.filter((r) => r.token >= 0).map((r) => r.token)).size },
-    { measure: 'admitted', value: admitted },
-    { measure: 'statuses', value: statuses },
-    { measure: 'refusals by limit', value: [...countBy(records.flatMap((r) => r.violated), (v) => v)].sort().map(([v, n]) => `${v}: ${n}`).join(', ') || 'none' },
-  ], ['measure', 'value']));
-  const timeline = samples.filter((s, i) => i % 15 === 0 || i === samples.length - 1).map((s) => `${s.t.toFixed(0)} s: ${s.rss.toFixed(0)} MB (${s.each.map((m) => m.toFixed(0)).join(' + ')})`).join(', ');
+  console.log(
+    table(
+      [
+        { measure: 'duration', value: `${elapsed.toFixed(1)} s (warm-up ${WARMUP_S} s)` },
+        { measure: 'requests', value: `${records.length} sent ${sent}, ${(records.length / elapsed).toFixed(0)} req/s` },
+        { measure: 'client addresses seen', value: new Set(records.map((r) => r.ip)).size },
+        { measure: 'tokens seen', value: new Set(records.filter((r) => r.token >= 0).map((r) => r.token)).size },
+        { measure: 'admitted', value: admitted },
+        { measure: 'statuses', value: statuses },
+        {
+          measure: 'refusals by limit',
+          value:
+            [
+              ...countBy(
+                records.flatMap((r) => r.violated),
+                (v) => v,
+              ),
+            ]
+              .sort()
+              .map(([v, n]) => `${v}: ${n}`)
+              .join(', ') || 'none',
+        },
+      ],
+      ['measure', 'value'],
+    ),
+  );
+  const timeline = samples
+    .filter((s, i) => i % 15 === 0 || i === samples.length - 1)
+    .map((s) => `${s.t.toFixed(0)} s: ${s.rss.toFixed(0)} MB (${s.each.map((m) => m.toFixed(0)).join(' + ')})`)
+    .join(', ');
   console.log(`\nworkerd RSS over time: ${timeline}`);
   console.log('\n## Checks\n');
-  console.log(table(checks.map((c) => ({ ...c, result: c.violations === 0 ? 'ok' : 'FAIL' })), ['check', 'limit', 'worst', 'violations', 'groups', 'result']));
+  console.log(
+    table(
+      checks.map((c) => ({ ...c, result: c.violations === 0 ? 'ok' : 'FAIL' })),
+      ['check', 'limit', 'worst', 'violations', 'groups', 'result'],
+    ),
+  );
   console.log('\n## Errors, memory and storage\n');
-  console.log(table([
-    { check: 'responses other than 200, 429 and the origin 500s asked for', value: unexpected.length, result: unexpected.length === 0 ? 'ok' : 'FAIL' },
-    { check: 'refusals also naming a fixed window that had room (cached reasons)', value: staleReasons, result: 'info' },
-    { check: 'limiter faults (fail-open admits uncounted)', value: faults.join(', ') || 'none', result: faults.length === 0 ? 'ok' : 'FAIL' },
-    { check: 'workerd RSS after warm-up: early → late median (max)', value: `${early.toFixed(1)} → ${late.toFixed(1)} MB (${Math.max(...warm.map((s) => s.rss)).toFixed(1)}), ${(growth * 100).toFixed(1)} %`, result: JUDGE_MEMORY ? (memoryFlat ? 'ok' : 'FAIL') : 'info (run too short to judge)' },
-    { check: 'rows left in key objects after the windows expired', value: `${storage.rows} rows in ${storage.objectsWithRows} of ${storage.files} objects, checked ${emptyAfter.toFixed(1)} s after the traffic`, result: storage.rows === 0 && storage.files > 0 ? 'ok' : 'FAIL' },
-  ], ['check', 'value', 'result']));
-  if (faultEvents.length) console.log('\nfirst fault events:', faultEvents.slice(0, 5).map((e) => JSON.stringify(e)).join('\n  '));
-  if (unexpected.length) console.log('\nunexpected responses:', [...countBy(unexpected, (r) => `${r.status} ${r.fromOrigin ? 'from the origin' : 'from the worker'} ${r.error ?? ''}`)].map(([k, n]) => `${k.trim()}: ${n}`).join(', '));
-  failed = checks.some((c) => c.violations > 0) || faults.length > 0 || unexpected.length > 0 || !memoryFlat || storage.rows > 0 || storage.files === 0;
+  console.log(
+    table(
+      [
+        {
+          check: 'responses other than 200, 429 and the origin 500s asked for',
+          value: unexpected.length,
+          result: unexpected.length === 0 ? 'ok' : 'FAIL',
+        },
+        { check: 'refusals also naming a fixed window that had room (cached reasons)', value: staleReasons, result: 'info' },
+        {
+          check: 'limiter faults (fail-open admits uncounted)',
+          value: faults.join(', ') || 'none',
+          result: faults.length === 0 ? 'ok' : 'FAIL',
+        },
+        {
+          check: 'workerd RSS after warm-up: early → late median (max)',
+          value: `${early.toFixed(1)} → ${late.toFixed(1)} MB (${Math.max(...warm.map((s) => s.rss)).toFixed(1)}), ${(growth * 100).toFixed(1)} %`,
+          result: JUDGE_MEMORY ? (memoryFlat ? 'ok' : 'FAIL') : 'info (run too short to judge)',
+        },
+        {
+          check: 'rows left in key objects after the windows expired',
+          value: `${storage.rows} rows in ${storage.objectsWithRows} of ${storage.files} objects, checked ${emptyAfter.toFixed(1)} s after the traffic`,
+          result: storage.rows === 0 && storage.files > 0 ? 'ok' : 'FAIL',
+        },
+      ],
+      ['check', 'value', 'result'],
+    ),
+  );
+  if (faultEvents.length)
+    console.log(
+      '\nfirst fault events:',
+      faultEvents
+        .slice(0, 5)
+        .map((e) => JSON.stringify(e))
+        .join('\n  '),
+    );
+  if (unexpected.length)
+    console.log(
+      '\nunexpected responses:',
+      [...countBy(unexpected, (r) => `${r.status} ${r.fromOrigin ? 'from the origin' : 'from the worker'} ${r.error ?? ''}`)]
+        .map(([k, n]) => `${k.trim()}: ${n}`)
+        .join(', '),
+    );
+  failed =
+    checks.some((c) => c.violations > 0) ||
+    faults.length > 0 ||
+    unexpected.length > 0 ||
+    !memoryFlat ||
+    storage.rows > 0 ||
+    storage.files === 0;
   console.log(`\n${failed ? 'SOAK FAILED' : 'soak passed: nothing over-admitted, nothing lost'}`);
   if (failed) console.log(`\nwrangler output (tail):\n${worker.log().slice(-3000)}`);
 } finally {

@@ -37,13 +37,31 @@ export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } fro
 export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';
 
 // Near-limit notifications: the queue consumer to export as your worker's `queue` handler, and signatures for receivers.
-export { deliverNotifications, retryDelaySeconds, type DeliveryEnv, type DeliveryFailure, type DeliveryOptions } from './notifications/deliver';
+export {
+  deliverNotifications,
+  retryDelaySeconds,
+  type DeliveryEnv,
+  type DeliveryFailure,
+  type DeliveryOptions,
+} from './notifications/deliver';
 export { signBody, verifySignature, SIGNATURE_HEADER } from './notifications/signature';
 export type { ThresholdEvent } from './notifications/event';
 
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';
-export type { Ban, CountWhen, IdentitySettings, KeyPart, Limit, ListSettings, OnError, Policy, PolicyInput, ResponseSettings, Rule } from './policy/schema';
+export type {
+  Ban,
+  CountWhen,
+  IdentitySettings,
+  KeyPart,
+  Limit,
+  ListSettings,
+  OnError,
+  Policy,
+  PolicyInput,
+  ResponseSettings,
+  Rule,
+} from './policy/schema';
 export { definePolicy, parsePolicy, PolicyError } from './policy/parse';
 export { compilePolicy, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './policy/compile';
 export type { Identity } from './identity/resolve';
@@ -58,5 +76,22 @@ export { periodAt, type CalendarPeriod, type PeriodBounds, type PeriodUnit } fro
 export { slidingWindow } from './algorithms/sliding-window';
 export { gcra } from './algorithms/gcra';
 export { ALGORITHMS, algorithmFor } from './algorithms/registry';
-export { EMPTY_STATE, type Algorithm, type AlgorithmName, type LimitConfig, type LimitDecision, type LimitState, type Transition } from './algorithms/types';
-export { decideKey, type BanRequest, type BanState, type KeyDecision, type KeyRequest, type KeyTransition, type LimitOutcome, type LimitRequest } from './algorithms/decide';
+export {
+  EMPTY_STATE,
+  type Algorithm,
+  type AlgorithmName,
+  type LimitConfig,
+  type LimitDecision,
+  type LimitState,
+  type Transition,
+} from './algorithms/types';
+export {
+  decideKey,
+  type BanRequest,
+  type BanState,
+  type KeyDecision,
+  type KeyRequest,
+  type KeyTransition,
+  type LimitOutcome,
+  type LimitRequest,
+} from './algorithms/decide';

@@ -14,7 +14,9 @@ type AppEnv = { Bindings: Env };
  * each with its admin API and dashboard. With `ORIGIN_URL` every request goes to that one
  * origin, under its host: rules match that host, not the one the client sent.
  */
-const limiters = Object.fromEntries(Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy, host: (c) => forwardedHost((c.env as Env).ORIGIN_URL) })]));
+const limiters = Object.fromEntries(
+  Object.entries(POLICIES).map(([name, policy]) => [name, rateLimit({ policy, host: (c) => forwardedHost((c.env as Env).ORIGIN_URL) })]),
+);
 const admins = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, adminApi({ limiter })]));
 const dashboards = Object.fromEntries(Object.entries(limiters).map(([name, limiter]) => [name, dashboardApp({ limiter })]));
 

@@ -47,7 +47,11 @@ export class KeyObject {
   }
 
   private check(request: KeyRequest): KeyDecision {
-    const { decision, limitWrites, banWrites } = decideKey((id) => this.rows.get(id), (rule) => this.bans.get(rule), request);
+    const { decision, limitWrites, banWrites } = decideKey(
+      (id) => this.rows.get(id),
+      (rule) => this.bans.get(rule),
+      request,
+    );
     for (const [id, state] of limitWrites) this.rows.set(id, state);
     for (const [rule, state] of banWrites) this.bans.set(rule, state);
     return decision;
@@ -61,23 +65,26 @@ export class KeyObject {
 
   private call<T>(caller: Region, work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.clock.setTimeout(() => {
-        const arrived = this.clock.now();
-        const back = this.network.oneWay(this.region, caller);
-        const start = Math.max(arrived, this.busyUntil);
-        if (start - arrived > this.model.maxQueueMs) {
-          this.overloaded++;
-          const error = Object.assign(new Error('Durable Object is overloaded'), { overloaded: true });
-          this.clock.setTimeout(() => reject(error), back);
-          return;
-        }
-        this.busyUntil = start + this.model.serviceMs;
-        this.clock.at(this.busyUntil, () => {
-          this.calls++;
-          const answer = work();
-          this.clock.setTimeout(() => resolve(answer), back);
-        });
-      }, this.network.oneWay(caller, this.region));
+      this.clock.setTimeout(
+        () => {
+          const arrived = this.clock.now();
+          const back = this.network.oneWay(this.region, caller);
+          const start = Math.max(arrived, this.busyUntil);
+          if (start - arrived > this.model.maxQueueMs) {
+            this.overloaded++;
+            const error = Object.assign(new Error('Durable Object is overloaded'), { overloaded: true });
+            this.clock.setTimeout(() => reject(error), back);
+            return;
+          }
+          this.busyUntil = start + this.model.serviceMs;
+          this.clock.at(this.busyUntil, () => {
+            this.calls++;
+            const answer = work();
+            this.clock.setTimeout(() => resolve(answer), back);
+          });
+        },
+        this.network.oneWay(caller, this.region),
+      );
     });
   }
 }

@@ -38,13 +38,24 @@ export async function main(root: string): Promise<void> {
         seconds: (performance.now() - t) / 1000,
       });
       const r = rows.at(-1)!;
-      console.log(`${scenario.name.padEnd(36)} admitted: p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  admitted/limit ≤ ${r.worstRatio.toFixed(3)}  object in ${r.placements.join(',')}  (${r.seconds.toFixed(1)} s)`);
+      console.log(
+        `${scenario.name.padEnd(36)} admitted: p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  admitted/limit ≤ ${r.worstRatio.toFixed(3)}  object in ${r.placements.join(',')}  (${r.seconds.toFixed(1)} s)`,
+      );
     }
   }
   const results = join(root, 'bench', 'results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'simulate.md'), render(rows, table, new Date()));
   writeFileSync(join(results, 'simulate.svg'), chart(rows));
-  writeFileSync(join(results, 'simulate.json'), `${JSON.stringify(rows.map(({ case: c, scenario, ...r }) => ({ case: c.id, variant: c.variant, ...r, scenario })), null, 1)}\n`);
-  console.log(`\nwrote bench/results/simulate.md, simulate.svg and simulate.json in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  writeFileSync(
+    join(results, 'simulate.json'),
+    `${JSON.stringify(
+      rows.map(({ case: c, scenario, ...r }) => ({ case: c.id, variant: c.variant, ...r, scenario })),
+      null,
+      1,
+    )}\n`,
+  );
+  console.log(
+    `\nwrote bench/results/simulate.md, simulate.svg and simulate.json in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 }

@@ -30,7 +30,8 @@ export class Network {
       if (this.rtts.has(`${a}|${b}`)) throw new Error(`rtt table: pairs[${i}]: ${a}–${b} given twice`);
       this.rtts.set(`${a}|${b}`, ms).set(`${b}|${a}`, ms);
     }
-    for (const a of REGIONS) for (const b of REGIONS) if (!this.rtts.has(`${a}|${b}`)) throw new Error(`rtt table: pairs: no round trip for ${a}–${b}`);
+    for (const a of REGIONS)
+      for (const b of REGIONS) if (!this.rtts.has(`${a}|${b}`)) throw new Error(`rtt table: pairs: no round trip for ${a}–${b}`);
   }
 
   /** The table's round trip between two regions, in ms. */

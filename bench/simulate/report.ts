@@ -53,7 +53,9 @@ export function render(rows: readonly Row[], table: RttTable, at: Date): string 
   for (const r of rows) {
     const title = r.case.variant ? `${r.case.title}; ${r.case.variant}` : r.case.title;
     const where = r.placements.length > 3 ? `${r.placements.length} regions (each key its first caller's)` : r.placements.join(', ');
-    lines.push(`| ${title} | ${r.mode} | ${where} | ${r.requests} | ${r.admitted} | ${ms(r.p50)} | ${ms(r.p99)} | ${(100 * r.waited).toFixed(1)} % | ${ms(r.allP50)} | ${ms(r.allP99)} | ${ratio(r.worstRatio)} | ${ratio(r.meanRatio)} | ${r.objectCallsPerRequest.toFixed(3)} | ${r.failedOpen} | ${r.overloaded} |`);
+    lines.push(
+      `| ${title} | ${r.mode} | ${where} | ${r.requests} | ${r.admitted} | ${ms(r.p50)} | ${ms(r.p99)} | ${(100 * r.waited).toFixed(1)} % | ${ms(r.allP50)} | ${ms(r.allP99)} | ${ratio(r.worstRatio)} | ${ratio(r.meanRatio)} | ${r.objectCallsPerRequest.toFixed(3)} | ${r.failedOpen} | ${r.overloaded} |`,
+    );
   }
   const { row, met } = goal(rows);
   lines.push(
@@ -81,6 +83,10 @@ export function render(rows: readonly Row[], table: RttTable, at: Date): string 
     });
     lines.push(`| ${a} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '\\* no published measurement found: an unverified typical figure. Unmarked inter-region figures are published measurements (cloudping.co, IBM Cloud\'s 2024 inter-region table, a 2017 AWS matrix), read 2026-12-06, each cited with its page and cells in rtt.json; the same-region figure is an assumption.', '');
+  lines.push(
+    '',
+    "\\* no published measurement found: an unverified typical figure. Unmarked inter-region figures are published measurements (cloudping.co, IBM Cloud's 2024 inter-region table, a 2017 AWS matrix), read 2026-12-06, each cited with its page and cells in rtt.json; the same-region figure is an assumption.",
+    '',
+  );
   return lines.join('\n');
 }

@@ -51,7 +51,16 @@ describe('the simulator', () => {
   });
 
   it('queues calls at an object that is served one at a time: past its throughput, waits grow and calls are refused as overloaded', async () => {
-    const outcome = await runScenario({ ...tiny, clients: [{ region: 'weur', key: 'k', ratePerSecond: 2_000 }], limit: 1_000_000, object: { serviceMs: 1, maxQueueMs: 200 }, onError: { mode: 'closed', timeoutMs: 1_000 } }, INSTANT);
+    const outcome = await runScenario(
+      {
+        ...tiny,
+        clients: [{ region: 'weur', key: 'k', ratePerSecond: 2_000 }],
+        limit: 1_000_000,
+        object: { serviceMs: 1, maxQueueMs: 200 },
+        onError: { mode: 'closed', timeoutMs: 1_000 },
+      },
+      INSTANT,
+    );
     expect(outcome.overloaded).toBeGreaterThan(0);
     expect(outcome.unavailable).toBe(outcome.overloaded);
     // About 1,000 calls a second are served, whatever is offered.
@@ -68,12 +77,17 @@ describe('the simulator', () => {
     expect(Math.max(...outcome.latencies)).toBeCloseTo(50, 3);
   });
 
-  it('places each key\'s object in the region of its first caller', async () => {
-    const outcome = await runScenario({ ...tiny, clients: REGIONS.map((region) => ({ region, key: `client-in-${region}`, ratePerSecond: 5 })) }, TABLE);
+  it("places each key's object in the region of its first caller", async () => {
+    const outcome = await runScenario(
+      { ...tiny, clients: REGIONS.map((region) => ({ region, key: `client-in-${region}`, ratePerSecond: 5 })) },
+      TABLE,
+    );
     expect(new Map(outcome.placements)).toEqual(new Map(REGIONS.map((r) => [`client-in-${r}`, r])));
   });
 
   it('refuses a round-trip table that misses a pair, naming it', () => {
-    expect(() => new Network({ local: { ms: 5 }, pairs: TABLE.pairs.slice(1) }, () => 0)).toThrow('rtt table: pairs: no round trip for afr–apac');
+    expect(() => new Network({ local: { ms: 5 }, pairs: TABLE.pairs.slice(1) }, () => 0)).toThrow(
+      'rtt table: pairs: no round trip for afr–apac',
+    );
   });
 });

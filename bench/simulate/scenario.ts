@@ -146,7 +146,11 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
     const arrivedAt = clock.now();
     const pool = isolates.get(client.region)!;
     const deps = pool[Math.floor(random() * pool.length)]!;
-    const group: Group = { name: `${rule.keySignature}=${client.key}`, rules: [rule], limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })) };
+    const group: Group = {
+      name: `${rule.keySignature}=${client.key}`,
+      rules: [rule],
+      limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })),
+    };
     after(decideGroups([group], deps, arrivedAt), (verdict) => record(client.key, arrivedAt, verdict.kind));
   };
 
@@ -196,12 +200,20 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
 /** Runs one refused request for each key through the engine, with an object that refuses at once. */
 async function nameRefusingKeys(compiled: CompiledPolicy, names: readonly string[]): Promise<void> {
   const rule = compiled.rules[0]!;
-  const refusing: KeyLimiter = keyLimiterFrom({ check: (request) => decideKey(() => undefined, () => undefined, { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) }).decision });
+  const refusing: KeyLimiter = keyLimiterFrom({
+    check: (request) =>
+      decideKey(
+        () => undefined,
+        () => undefined,
+        { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) },
+      ).decision,
+  });
   const deps: LimiterDeps = { compiled, limiterFor: () => refusing, secrets: {}, denyCache: new DenyCache(), metrics: new Metrics() };
   const log = console.log;
   console.log = () => undefined;
   try {
-    for (const name of names) await decideGroups([{ name, rules: [rule], limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })) }], deps, EPOCH);
+    for (const name of names)
+      await decideGroups([{ name, rules: [rule], limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })) }], deps, EPOCH);
   } finally {
     console.log = log;
   }

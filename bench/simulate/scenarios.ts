@@ -32,7 +32,9 @@ export const CASES: readonly Case[] = [
       name: `per-ip ${mode}`,
       mode,
       // 10 addresses in each of the 9 regions, 10 requests/s each against 60 per 10 s.
-      clients: REGIONS.flatMap((region): ClientGroup[] => Array.from({ length: 10 }, (_, i) => ({ region, key: `${region}-client-${i}`, ratePerSecond: 10 }))),
+      clients: REGIONS.flatMap((region): ClientGroup[] =>
+        Array.from({ length: 10 }, (_, i) => ({ region, key: `${region}-client-${i}`, ratePerSecond: 10 })),
+      ),
       limit: 60,
       isolatesPerRegion: 8,
       durationMs: 20_000,
@@ -88,7 +90,7 @@ export const CASES: readonly Case[] = [
   },
   {
     id: 'hot',
-    title: 'one key at 10× its object\'s ~1,000 requests/s',
+    title: "one key at 10× its object's ~1,000 requests/s",
     modes: ['exact', 'leases'],
     make: (mode) => ({
       ...base,
@@ -104,7 +106,7 @@ export const CASES: readonly Case[] = [
   },
   {
     id: 'hot-coalesce',
-    title: 'one key at 10× its object\'s ~1,000 requests/s',
+    title: "one key at 10× its object's ~1,000 requests/s",
     variant: 'middleware option `coalesce: true`',
     modes: ['leases'],
     make: (mode) => ({

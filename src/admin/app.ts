@@ -48,7 +48,10 @@ export function adminApi(options: AdminOptions) {
   app.notFound((c) => c.json({ error: 'not found' }, 404));
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
-  app.use('*', requireBearer((env) => env[tokenVar] as string | undefined));
+  app.use(
+    '*',
+    requireBearer((env) => env[tokenVar] as string | undefined),
+  );
 
   app.get('/policy', (c) =>
     c.json({
@@ -57,7 +60,12 @@ export function adminApi(options: AdminOptions) {
         name: r.name,
         match: r.rule.match,
         key: r.keySignature,
-        limits: r.limits.map((l) => ({ id: l.id, name: l.name, ...l.config, ...(l.countWhen ? { countWhen: r.rule.limits.find((x) => x.name === l.name)?.countWhen ?? r.rule.backoff?.countWhen } : {}) })),
+        limits: r.limits.map((l) => ({
+          id: l.id,
+          name: l.name,
+          ...l.config,
+          ...(l.countWhen ? { countWhen: r.rule.limits.find((x) => x.name === l.name)?.countWhen ?? r.rule.backoff?.countWhen } : {}),
+        })),
         shadow: r.rule.shadow,
         countRefused: r.rule.countRefused,
         onError: r.onError,
@@ -78,7 +86,10 @@ export function adminApi(options: AdminOptions) {
 
   app.get('/overrides', async (c) => {
     const snapshot = await liveOf(c);
-    return c.json({ overrides: snapshot.overrides.map(({ key, rule, kind, value, value_ }) => ({ key, rule, kind, value, ...value_ })), malformed: snapshot.malformed.filter((m) => m.key.startsWith('override:')) });
+    return c.json({
+      overrides: snapshot.overrides.map(({ key, rule, kind, value, value_ }) => ({ key, rule, kind, value, ...value_ })),
+      malformed: snapshot.malformed.filter((m) => m.key.startsWith('override:')),
+    });
   });
 
   const overrideTarget = (c: Context) => operator.overrideTarget(c.req.param('rule')!, c.req.param('kind')!, c.req.param('value')!);
@@ -127,7 +138,11 @@ export function adminApi(options: AdminOptions) {
   app.get('/usage', async (c) => {
     try {
       const { query, days } = await operator.usage(envOf(c), c.req.query());
-      if (query.format === 'csv') return c.body(usageCsv(days), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="usage-${query.from}-${query.to}.csv"` });
+      if (query.format === 'csv')
+        return c.body(usageCsv(days), 200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Disposition': `attachment; filename="usage-${query.from}-${query.to}.csv"`,
+        });
       return c.json({ ...query, days });
     } catch (error) {
       if (error instanceof UsageUnavailable) return c.json({ error: error.message, sql: error.sql }, error.status);

@@ -2,17 +2,43 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LONGEST_PERIOD_MS, PERIOD_UNITS, periodAt, wallClock, type CalendarPeriod } from './calendar-period';
 
-const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Pacific/Chatham', 'America/Sao_Paulo'] as const;
+const ZONES = [
+  'UTC',
+  'Europe/Berlin',
+  'America/New_York',
+  'Australia/Lord_Howe',
+  'Asia/Kolkata',
+  'Pacific/Chatham',
+  'America/Sao_Paulo',
+] as const;
 /** 1990 to 2100: leap years, the 2100 non-leap century year and decades of daylight-saving rules. */
 const instant = fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2100, 11, 1) });
 const pad = (n: number) => String(n).padStart(2, '0');
 const localAnchor = fc
-  .record({ year: fc.integer({ min: 1995, max: 2090 }), month: fc.integer({ min: 1, max: 12 }), day: fc.integer({ min: 1, max: 31 }), hour: fc.integer({ min: 0, max: 23 }), minute: fc.constantFrom(0, 15, 30, 59) })
-  .map(({ year, month, day, hour, minute }) => ({ year, month, day: Math.min(day, new Date(Date.UTC(year, month, 0)).getUTCDate()), hour, minute }));
+  .record({
+    year: fc.integer({ min: 1995, max: 2090 }),
+    month: fc.integer({ min: 1, max: 12 }),
+    day: fc.integer({ min: 1, max: 31 }),
+    hour: fc.integer({ min: 0, max: 23 }),
+    minute: fc.constantFrom(0, 15, 30, 59),
+  })
+  .map(({ year, month, day, hour, minute }) => ({
+    year,
+    month,
+    day: Math.min(day, new Date(Date.UTC(year, month, 0)).getUTCDate()),
+    hour,
+    minute,
+  }));
 const period = fc.record({
   unit: fc.constantFrom(...PERIOD_UNITS),
   timeZone: fc.constantFrom(...ZONES),
-  anchor: fc.option(fc.oneof(localAnchor.map((a) => `${a.year}-${pad(a.month)}-${pad(a.day)}T${pad(a.hour)}:${pad(a.minute)}`), instant.map((ms) => new Date(ms).toISOString())), { nil: undefined }),
+  anchor: fc.option(
+    fc.oneof(
+      localAnchor.map((a) => `${a.year}-${pad(a.month)}-${pad(a.day)}T${pad(a.hour)}:${pad(a.minute)}`),
+      instant.map((ms) => new Date(ms).toISOString()),
+    ),
+    { nil: undefined },
+  ),
 }) as fc.Arbitrary<CalendarPeriod>;
 
 const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -54,7 +80,7 @@ describe('calendar periods (property)', () => {
         }
         // Consecutive boundaries are one calendar month apart.
         const [s, e] = [wallClock(start), wallClock(end)];
-        expect((e.year * 12 + e.month) - (s.year * 12 + s.month)).toBe(1);
+        expect(e.year * 12 + e.month - (s.year * 12 + s.month)).toBe(1);
       }),
       { numRuns: 400 },
     );
@@ -91,19 +117,26 @@ describe('calendar periods (property)', () => {
 
   it('in any zone, boundaries fall at the anchor wall time on the anchor day (unless a daylight-saving gap skips that time)', () => {
     fc.assert(
-      fc.property(instant, localAnchor, fc.constantFrom(...ZONES), fc.constantFrom('day', 'week', 'month', 'year' as const), (now, a, timeZone, unit) => {
-        const anchor = `${a.year}-${pad(a.month)}-${pad(a.day)}T${pad(a.hour)}:${pad(a.minute)}`;
-        const { start } = periodAt(now, { unit, anchor, timeZone });
-        const w = wallClock(start, timeZone);
-        const wanted = (a.hour * 60 + a.minute) * 60_000;
-        // A skipped wall time lands within the gap's length (at most an hour) of it.
-        expect(Math.abs(w.timeOfDay - wanted) <= 3_600_000 || Math.abs(w.timeOfDay - wanted) >= 86_400_000 - 3_600_000).toBe(true);
-        if (w.timeOfDay === wanted) {
-          if (unit === 'month') expect(w.day).toBe(Math.min(a.day, daysIn(w.year, w.month)));
-          if (unit === 'year') expect([w.month, w.day]).toEqual([a.month, Math.min(a.day, daysIn(w.year, a.month))]);
-          if (unit === 'week') expect((((w.dayIndex - Math.floor(Date.UTC(a.year, a.month - 1, a.day) / 86_400_000)) % 7) + 7) % 7).toBe(0);
-        }
-      }),
+      fc.property(
+        instant,
+        localAnchor,
+        fc.constantFrom(...ZONES),
+        fc.constantFrom('day', 'week', 'month', 'year' as const),
+        (now, a, timeZone, unit) => {
+          const anchor = `${a.year}-${pad(a.month)}-${pad(a.day)}T${pad(a.hour)}:${pad(a.minute)}`;
+          const { start } = periodAt(now, { unit, anchor, timeZone });
+          const w = wallClock(start, timeZone);
+          const wanted = (a.hour * 60 + a.minute) * 60_000;
+          // A skipped wall time lands within the gap's length (at most an hour) of it.
+          expect(Math.abs(w.timeOfDay - wanted) <= 3_600_000 || Math.abs(w.timeOfDay - wanted) >= 86_400_000 - 3_600_000).toBe(true);
+          if (w.timeOfDay === wanted) {
+            if (unit === 'month') expect(w.day).toBe(Math.min(a.day, daysIn(w.year, w.month)));
+            if (unit === 'year') expect([w.month, w.day]).toEqual([a.month, Math.min(a.day, daysIn(w.year, a.month))]);
+            if (unit === 'week')
+              expect((((w.dayIndex - Math.floor(Date.UTC(a.year, a.month - 1, a.day) / 86_400_000)) % 7) + 7) % 7).toBe(0);
+          }
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -51,20 +51,32 @@ describe('periodAt', () => {
 
   it('an instant anchor is read as its date and time in the period time zone', () => {
     // 2026-03-17T00:00Z is 16 March, 20:00 in New York.
-    expect(bounds('2026-04-20T00:00:00Z', { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' })).toEqual(['2026-04-17T00:00:00.000Z', '2026-05-17T00:00:00.000Z']);
-    expect(bounds('2026-04-16T12:00:00Z', { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' })).toEqual(['2026-03-17T00:00:00.000Z', '2026-04-17T00:00:00.000Z']);
+    expect(bounds('2026-04-20T00:00:00Z', { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' })).toEqual([
+      '2026-04-17T00:00:00.000Z',
+      '2026-05-17T00:00:00.000Z',
+    ]);
+    expect(bounds('2026-04-16T12:00:00Z', { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' })).toEqual([
+      '2026-03-17T00:00:00.000Z',
+      '2026-04-17T00:00:00.000Z',
+    ]);
   });
 
   it('a weekly anchor resets on its weekday', () => {
     // 2026-03-19 is a Thursday.
-    expect(bounds('2026-03-30T00:00:00Z', { unit: 'week', anchor: '2026-03-19T12:00' })).toEqual(['2026-03-26T12:00:00.000Z', '2026-04-02T12:00:00.000Z']);
+    expect(bounds('2026-03-30T00:00:00Z', { unit: 'week', anchor: '2026-03-19T12:00' })).toEqual([
+      '2026-03-26T12:00:00.000Z',
+      '2026-04-02T12:00:00.000Z',
+    ]);
   });
 });
 
 describe('anchorError and isTimeZone', () => {
-  it.each(['2026-03-17', '2026-03-17T09:00', '2026-03-17T09:00:30.5', '2026-03-17T00:00:00Z', '2026-03-17T00:00:00+05:30'])('accepts %s', (anchor) => {
-    expect(anchorError(anchor)).toBeUndefined();
-  });
+  it.each(['2026-03-17', '2026-03-17T09:00', '2026-03-17T09:00:30.5', '2026-03-17T00:00:00Z', '2026-03-17T00:00:00+05:30'])(
+    'accepts %s',
+    (anchor) => {
+      expect(anchorError(anchor)).toBeUndefined();
+    },
+  );
   it.each(['2026-02-30', '2026-13-01', '2026-03-17T24:00', 'next tuesday', '17/03/2026'])('refuses %s, saying why', (anchor) => {
     expect(anchorError(anchor)).toContain(anchor);
   });

@@ -74,7 +74,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(timeZone, f);
   }
   return f;
@@ -99,7 +108,14 @@ export function wallClock(epoch: number, timeZone?: string): Wall {
   let year: number, month: number, day: number, hour: number, minute: number, second: number;
   if (isUtc(timeZone)) {
     const d = new Date(epoch);
-    [year, month, day, hour, minute, second] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    [year, month, day, hour, minute, second] = [
+      d.getUTCFullYear(),
+      d.getUTCMonth() + 1,
+      d.getUTCDate(),
+      d.getUTCHours(),
+      d.getUTCMinutes(),
+      d.getUTCSeconds(),
+    ];
   } else {
     const parts: Record<string, number> = {};
     for (const p of formatterFor(timeZone!).formatToParts(epoch)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
@@ -140,7 +156,8 @@ export function anchorError(anchor: string): string | undefined {
     if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return `${anchor} is not a time of day`;
     return undefined;
   }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(anchor) && Number.isFinite(Date.parse(anchor))) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(anchor) && Number.isFinite(Date.parse(anchor)))
+    return undefined;
   return `${anchor} is not a date such as "2026-03-17", a local time such as "2026-03-17T09:00" or an instant such as "2026-03-17T00:00:00Z"`;
 }
 
@@ -187,7 +204,10 @@ function sequence(period: CalendarPeriod): { index(w: Wall): number; boundary(k:
         },
       };
     case 'year':
-      return { index: (w) => w.year, boundary: (k) => instantOf(dayIndexOf(k, a.month, Math.min(a.day, daysInMonth(k, a.month))), a.timeOfDay, zone) };
+      return {
+        index: (w) => w.year,
+        boundary: (k) => instantOf(dayIndexOf(k, a.month, Math.min(a.day, daysInMonth(k, a.month))), a.timeOfDay, zone),
+      };
   }
 }
 

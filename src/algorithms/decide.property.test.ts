@@ -11,14 +11,19 @@ function store() {
   return {
     limits,
     check(now: number, requests: readonly LimitRequest[]) {
-      const t = decideKey((id) => limits.get(id), (rule) => bans.get(rule), { now, limits: requests });
+      const t = decideKey(
+        (id) => limits.get(id),
+        (rule) => bans.get(rule),
+        { now, limits: requests },
+      );
       for (const [id, s] of t.limitWrites) limits.set(id, s);
       for (const [rule, s] of t.banWrites) bans.set(rule, s);
       return t;
     },
     release(now: number, request: LimitRequest, countedAt: number) {
       const state = limits.get(request.id);
-      if (state) limits.set(request.id, algorithmFor(request.config.algorithm).release(state, now, request.config, request.cost, countedAt));
+      if (state)
+        limits.set(request.id, algorithmFor(request.config.algorithm).release(state, now, request.config, request.cost, countedAt));
     },
   };
 }
@@ -26,15 +31,27 @@ function store() {
 const T0 = 1_800_000_000_000;
 const windowMs = fc.constantFrom(1000, 2000, 5000, 60_000);
 const limitOf = (algorithm: AlgorithmName) =>
-  fc.record({ limit: fc.integer({ min: 1, max: 12 }), windowMs, countRefused: fc.boolean() }).map(
-    ({ limit, windowMs, countRefused }, i = 0): LimitRequest => ({ id: `r${i}/${algorithm}-${limit}-${windowMs}`, config: { algorithm, limit, windowMs }, cost: 1, countRefused, shadow: false }),
-  );
+  fc
+    .record({ limit: fc.integer({ min: 1, max: 12 }), windowMs, countRefused: fc.boolean() })
+    .map(
+      ({ limit, windowMs, countRefused }, i = 0): LimitRequest => ({
+        id: `r${i}/${algorithm}-${limit}-${windowMs}`,
+        config: { algorithm, limit, windowMs },
+        cost: 1,
+        countRefused,
+        shadow: false,
+      }),
+    );
 /** One to three limits on one key, with distinct ids. */
 const limitSet = (algorithms: AlgorithmName[]) =>
-  fc.array(fc.constantFrom(...algorithms).chain(limitOf), { minLength: 1, maxLength: 3 }).map((ls) => ls.map((l, i) => ({ ...l, id: `${i}:${l.id}` })));
+  fc
+    .array(fc.constantFrom(...algorithms).chain(limitOf), { minLength: 1, maxLength: 3 })
+    .map((ls) => ls.map((l, i) => ({ ...l, id: `${i}:${l.id}` })));
 /** Arrivals: a time step (negative steps are callers with lagging clocks), a cost, and whether the origin later fails (a release). */
 const arrivals = (maxLag: number) =>
-  fc.array(fc.record({ step: fc.integer({ min: -maxLag, max: 2500 }), cost: fc.integer({ min: 1, max: 3 }), fails: fc.boolean() }), { maxLength: 150 });
+  fc.array(fc.record({ step: fc.integer({ min: -maxLag, max: 2500 }), cost: fc.integer({ min: 1, max: 3 }), fails: fc.boolean() }), {
+    maxLength: 150,
+  });
 
 describe('one key, several limits (property)', () => {
   it('a decision is all or nothing: admitted requests are counted by every limit, refused ones by only those that count refusals', () => {
@@ -109,7 +126,13 @@ describe('one key, several limits (property)', () => {
         const admitted: Array<{ now: number; cost: number }> = [];
         for (const { step, cost } of seq) {
           now += Math.max(0, step);
-          if (s.check(now, withBurst.map((l) => ({ ...l, cost }))).decision.allowed) admitted.push({ now, cost });
+          if (
+            s.check(
+              now,
+              withBurst.map((l) => ({ ...l, cost })),
+            ).decision.allowed
+          )
+            admitted.push({ now, cost });
         }
         for (const l of withBurst.filter((x) => x.config.algorithm === 'gcra')) {
           const interval = l.config.windowMs / l.config.limit;
@@ -133,7 +156,10 @@ describe('one key, several limits (property)', () => {
         let now = T0;
         for (const { step, cost } of seq) {
           now += step;
-          s.check(now, limits.map((l) => ({ ...l, cost })));
+          s.check(
+            now,
+            limits.map((l) => ({ ...l, cost })),
+          );
           for (const l of limits) if (!l.countRefused) expect(s.limits.get(l.id)?.current ?? 0).toBeLessThanOrEqual(l.config.limit);
         }
       }),

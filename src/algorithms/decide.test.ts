@@ -19,7 +19,11 @@ function store() {
     limits,
     bans,
     decide(request: KeyRequest) {
-      const t = decideKey((id) => limits.get(id), (rule) => bans.get(rule), request);
+      const t = decideKey(
+        (id) => limits.get(id),
+        (rule) => bans.get(rule),
+        request,
+      );
       for (const [id, s] of t.limitWrites) limits.set(id, s);
       for (const [rule, s] of t.banWrites) bans.set(rule, s);
       return t.decision;

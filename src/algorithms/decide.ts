@@ -87,12 +87,21 @@ export function decideKey(
   for (const ban of request.bans ?? []) {
     const state = readBan(ban.rule);
     if (state && state.bannedUntil > now) {
-      const outcomes = request.limits.map((l) => ({ id: l.id, shadow: l.shadow, counted: false, decision: algorithmFor(l.config.algorithm).peek(read(l.id), now, l.config) }));
+      const outcomes = request.limits.map((l) => ({
+        id: l.id,
+        shadow: l.shadow,
+        counted: false,
+        decision: algorithmFor(l.config.algorithm).peek(read(l.id), now, l.config),
+      }));
       return { decision: { allowed: false, outcomes, banned: { until: state.bannedUntil, rule: ban.rule } }, limitWrites, banWrites };
     }
   }
 
-  const trials = request.limits.map((l) => ({ l, state: read(l.id), trial: algorithmFor(l.config.algorithm).consume(read(l.id), now, l.config, l.cost, false) }));
+  const trials = request.limits.map((l) => ({
+    l,
+    state: read(l.id),
+    trial: algorithmFor(l.config.algorithm).consume(read(l.id), now, l.config, l.cost, false),
+  }));
   const allowed = trials.every(({ l, trial }) => l.shadow || trial.decision.allowed);
 
   const outcomes: LimitOutcome[] = trials.map(({ l, state, trial }) => {
@@ -107,7 +116,12 @@ export function decideKey(
     if (l.countRefused) {
       const counted = algorithm.consume(state, now, l.config, l.cost, true);
       limitWrites.set(l.id, counted.state);
-      return { id: l.id, shadow: l.shadow, counted: true, decision: { ...counted.decision, allowed: selfAdmits, retryAfterMs: trial.decision.retryAfterMs } };
+      return {
+        id: l.id,
+        shadow: l.shadow,
+        counted: true,
+        decision: { ...counted.decision, allowed: selfAdmits, retryAfterMs: trial.decision.retryAfterMs },
+      };
     }
     const unchanged = selfAdmits ? { ...algorithm.peek(state, now, l.config), allowed: true, retryAfterMs: 0 } : trial.decision;
     return { id: l.id, shadow: l.shadow, counted: false, decision: unchanged };

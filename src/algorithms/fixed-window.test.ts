@@ -60,7 +60,12 @@ describe('fixed window', () => {
 });
 
 describe('fixed window over a calendar period', () => {
-  const monthly: LimitConfig = { algorithm: 'fixed-window', limit: 2, windowMs: 31 * 86_400_000, period: { unit: 'month', anchor: '2026-01-31' } };
+  const monthly: LimitConfig = {
+    algorithm: 'fixed-window',
+    limit: 2,
+    windowMs: 31 * 86_400_000,
+    period: { unit: 'month', anchor: '2026-01-31' },
+  };
   const at = (iso: string) => Date.parse(iso);
 
   it('counts per billing month and reports the real period end as reset and retry', () => {
@@ -75,7 +80,13 @@ describe('fixed window over a calendar period', () => {
   });
 
   it('keeps the units used when the limit changes mid-period (a plan change)', () => {
-    const used = fixedWindow.consume(fixedWindow.consume(undefined, at('2026-02-01T00:00:00Z'), monthly, 1, false).state, at('2026-02-02T00:00:00Z'), monthly, 1, false);
+    const used = fixedWindow.consume(
+      fixedWindow.consume(undefined, at('2026-02-01T00:00:00Z'), monthly, 1, false).state,
+      at('2026-02-02T00:00:00Z'),
+      monthly,
+      1,
+      false,
+    );
     expect(used.decision.remaining).toBe(0);
     const upgraded = { ...monthly, limit: 5 };
     const after = fixedWindow.consume(used.state, at('2026-02-03T00:00:00Z'), upgraded, 1, false);

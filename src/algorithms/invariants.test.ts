@@ -10,7 +10,15 @@ function simulate(name: AlgorithmName, config: LimitConfig, seq: Array<{ gap: nu
   const algorithm = ALGORITHMS[name];
   let state: LimitState | undefined;
   let now = 1_700_000_000_000;
-  const log: Array<{ now: number; cost: number; allowed: boolean; remaining: number; resetAt: number; retryAfterMs: number; stateBefore: LimitState | undefined }> = [];
+  const log: Array<{
+    now: number;
+    cost: number;
+    allowed: boolean;
+    remaining: number;
+    resetAt: number;
+    retryAfterMs: number;
+    stateBefore: LimitState | undefined;
+  }> = [];
   for (const { gap, cost } of seq) {
     now += gap;
     const before = state;
@@ -48,7 +56,8 @@ describe.each(['fixed-window', 'sliding-window', 'gcra'] as const)('%s invariant
           const algorithm = ALGORITHMS[name];
           const state = algorithm.consume(d.stateBefore, d.now, config, d.cost, false).state;
           expect(algorithm.consume(state, d.now + d.retryAfterMs, config, d.cost, false).decision.allowed).toBe(true);
-          if (d.retryAfterMs > 1) expect(algorithm.consume(state, d.now + d.retryAfterMs - 1, config, d.cost, false).decision.allowed).toBe(false);
+          if (d.retryAfterMs > 1)
+            expect(algorithm.consume(state, d.now + d.retryAfterMs - 1, config, d.cost, false).decision.allowed).toBe(false);
         }
       }),
     );

@@ -59,7 +59,7 @@ describe('grantLease', () => {
     expect(key.rows.get('r/1m')!.current).toBe(3 + 5);
   });
 
-  it('never takes back a lease counted in a later window than the asker\'s clock says', () => {
+  it("never takes back a lease counted in a later window than the asker's clock says", () => {
     const key = store();
     // Another isolate, its clock ahead, already moved this key into the next window.
     key.lease({ now: 180_000, limits: [limit(sliding)], size: 2, ttlMs: 1_000 });
@@ -89,7 +89,9 @@ describe('grantLease', () => {
   });
 
   it('refuses to lease a GCRA bucket', () => {
-    expect(() => store().lease({ now: 0, limits: [limit({ algorithm: 'gcra', limit: 10, windowMs: 1_000 })], size: 2, ttlMs: 1_000 })).toThrow(/cannot be leased/);
+    expect(() =>
+      store().lease({ now: 0, limits: [limit({ algorithm: 'gcra', limit: 10, windowMs: 1_000 })], size: 2, ttlMs: 1_000 }),
+    ).toThrow(/cannot be leased/);
   });
 
   it('never admits more in a window than the limit, whatever isolates do with their leases', () => {
@@ -100,31 +102,39 @@ describe('grantLease', () => {
       giveBack: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(event, { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 100, max: 30_000 }), (events, size, ttlMs) => {
-        const config: LimitConfig = { algorithm: 'fixed-window', limit: 10, windowMs: 10_000 };
-        const key = store();
-        const isolates = new Map<number, { balance: number; countedAt: number; expiresAt: number }>();
-        const spentPerWindow = new Map<number, number>();
-        let now = 0;
-        for (const e of events) {
-          now += e.advance;
-          let lease = isolates.get(e.isolate);
-          for (let i = 0; i < e.spend; i++) {
-            if (!lease || lease.expiresAt <= now || lease.balance < 1) {
-              const giveBack = e.giveBack && lease && lease.balance > 0 ? { units: lease.balance, countedAt: lease.countedAt } : undefined;
-              const { answer } = key.lease({ now, limits: [limit(config)], size, ttlMs, ...(giveBack ? { giveBack } : {}) });
-              lease = answer.grant ? { balance: answer.grant.units, countedAt: answer.grant.countedAt, expiresAt: answer.grant.expiresAt } : undefined;
-              if (lease) isolates.set(e.isolate, lease);
-              else isolates.delete(e.isolate);
-              if (!lease) break;
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 100, max: 30_000 }),
+        (events, size, ttlMs) => {
+          const config: LimitConfig = { algorithm: 'fixed-window', limit: 10, windowMs: 10_000 };
+          const key = store();
+          const isolates = new Map<number, { balance: number; countedAt: number; expiresAt: number }>();
+          const spentPerWindow = new Map<number, number>();
+          let now = 0;
+          for (const e of events) {
+            now += e.advance;
+            let lease = isolates.get(e.isolate);
+            for (let i = 0; i < e.spend; i++) {
+              if (!lease || lease.expiresAt <= now || lease.balance < 1) {
+                const giveBack =
+                  e.giveBack && lease && lease.balance > 0 ? { units: lease.balance, countedAt: lease.countedAt } : undefined;
+                const { answer } = key.lease({ now, limits: [limit(config)], size, ttlMs, ...(giveBack ? { giveBack } : {}) });
+                lease = answer.grant
+                  ? { balance: answer.grant.units, countedAt: answer.grant.countedAt, expiresAt: answer.grant.expiresAt }
+                  : undefined;
+                if (lease) isolates.set(e.isolate, lease);
+                else isolates.delete(e.isolate);
+                if (!lease) break;
+              }
+              lease.balance -= 1;
+              const window = Math.floor(now / config.windowMs);
+              spentPerWindow.set(window, (spentPerWindow.get(window) ?? 0) + 1);
             }
-            lease.balance -= 1;
-            const window = Math.floor(now / config.windowMs);
-            spentPerWindow.set(window, (spentPerWindow.get(window) ?? 0) + 1);
           }
-        }
-        for (const spent of spentPerWindow.values()) expect(spent).toBeLessThanOrEqual(config.limit);
-      }),
+          for (const spent of spentPerWindow.values()) expect(spent).toBeLessThanOrEqual(config.limit);
+        },
+      ),
       { numRuns: 300 },
     );
   });

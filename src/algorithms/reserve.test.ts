@@ -5,7 +5,10 @@ import { RESERVE_AHEAD_MS, RESERVE_BASE, RESERVE_GROWTH, reserve, reserveUnits }
 import type { AlgorithmName, LimitConfig, LimitState } from './types';
 
 const T0 = 1_700_000_000_000;
-const arrivals = fc.array(fc.record({ gap: fc.integer({ min: 0, max: 1500 }), cost: fc.integer({ min: 1, max: 3 }), crash: fc.boolean() }), { maxLength: 150 });
+const arrivals = fc.array(
+  fc.record({ gap: fc.integer({ min: 0, max: 1500 }), cost: fc.integer({ min: 1, max: 3 }), crash: fc.boolean() }),
+  { maxLength: 150 },
+);
 const configs = fc.record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.constantFrom(1000, 2000, 5000) });
 const units = fc.integer({ min: 1, max: 12 });
 
@@ -64,14 +67,19 @@ describe('reserveUnits', () => {
 
   it('stays within 1 % of the limit and within RESERVE_GROWTH of the previous reservation, even when clocks disagree (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10_000_000 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: -120_000, max: 120_000 }), (limit, spent, lastedMs) => {
-        const config: LimitConfig = { algorithm: 'fixed-window', limit, windowMs: 60_000 };
-        const units = reserveUnits(config, { units: spent, lastedMs });
-        expect(units).toBeGreaterThanOrEqual(0);
-        expect(units).toBeLessThanOrEqual(Math.floor(limit / 100));
-        expect(units).toBeLessThanOrEqual(Math.max(RESERVE_BASE, spent * RESERVE_GROWTH));
-        expect(Number.isInteger(units)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.integer({ min: -120_000, max: 120_000 }),
+        (limit, spent, lastedMs) => {
+          const config: LimitConfig = { algorithm: 'fixed-window', limit, windowMs: 60_000 };
+          const units = reserveUnits(config, { units: spent, lastedMs });
+          expect(units).toBeGreaterThanOrEqual(0);
+          expect(units).toBeLessThanOrEqual(Math.floor(limit / 100));
+          expect(units).toBeLessThanOrEqual(Math.max(RESERVE_BASE, spent * RESERVE_GROWTH));
+          expect(Number.isInteger(units)).toBe(true);
+        },
+      ),
     );
   });
 

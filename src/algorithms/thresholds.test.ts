@@ -22,7 +22,10 @@ describe('thresholdsReached', () => {
   it('starts afresh in a new window', () => {
     const first = thresholdsReached(undefined, at(90, 0), 100, [80]);
     expect(thresholdsReached(first.state, at(90, 0), 100, [80]).reached).toEqual([]);
-    expect(thresholdsReached(first.state, at(85, 60_000), 100, [80])).toEqual({ reached: [80], state: { windowStart: 60_000, sent: [80] } });
+    expect(thresholdsReached(first.state, at(85, 60_000), 100, [80])).toEqual({
+      reached: [80],
+      state: { windowStart: 60_000, sent: [80] },
+    });
   });
 
   it('after a downgrade, announces what the new limit puts behind the count, never one twice', () => {

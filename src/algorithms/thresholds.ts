@@ -20,7 +20,12 @@ export interface NoticeState {
  * thresholdsReached(undefined, { windowStart: 0, current: 80, previous: 0, tat: 0 }, 100, [80, 100]);
  * // { reached: [80], state: { windowStart: 0, sent: [80] } }
  */
-export function thresholdsReached(stored: NoticeState | undefined, state: LimitState, limit: number, thresholds: readonly number[]): { reached: number[]; state: NoticeState | undefined } {
+export function thresholdsReached(
+  stored: NoticeState | undefined,
+  state: LimitState,
+  limit: number,
+  thresholds: readonly number[],
+): { reached: number[]; state: NoticeState | undefined } {
   const sent = stored && stored.windowStart === state.windowStart ? stored.sent : [];
   const reached = limit > 0 ? thresholds.filter((t) => !sent.includes(t) && state.current * 100 >= t * limit) : [];
   // Nothing new: the stored bookkeeping stands (a row of an earlier window is as good as none).

@@ -110,7 +110,11 @@ export function dashboardApp(options: DashboardOptions) {
   };
 
   /** A refused post: the page again, 400, the form as typed with the error beside its field (or at the top, for a form without one). */
-  const refused = (c: Context, error: unknown, form?: { id: FormState['id']; values: Record<string, string>; fields: typeof OVERRIDE_FIELDS }) => {
+  const refused = (
+    c: Context,
+    error: unknown,
+    form?: { id: FormState['id']; values: Record<string, string>; fields: typeof OVERRIDE_FIELDS },
+  ) => {
     if (!(error instanceof InvalidInput)) throw error;
     if (!form) return render(c, { flash: { kind: 'bad', text: error.message } }, 400);
     const field = form.fields[error.field];
@@ -121,7 +125,11 @@ export function dashboardApp(options: DashboardOptions) {
 
   const formOf = async (c: Context): Promise<Record<string, string>> => {
     const body = await c.req.parseBody();
-    return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string').map(([k, v]) => [k, v.trim()]));
+    return Object.fromEntries(
+      Object.entries(body)
+        .filter((e): e is [string, string] => typeof e[1] === 'string')
+        .map(([k, v]) => [k, v.trim()]),
+    );
   };
 
   app.post('/dashboard/login', async (c) => {
@@ -161,7 +169,11 @@ export function dashboardApp(options: DashboardOptions) {
     const data = { base: base(c), policy: operator.compiled.policy.name, values };
     if (!values.value) return c.html(usagePage(data));
     try {
-      const { query, days } = await operator.usage(envOf(c), { [values.by === 'org' ? 'org' : 'subject']: values.value, from: values.from || undefined, to: values.to || undefined });
+      const { query, days } = await operator.usage(envOf(c), {
+        [values.by === 'org' ? 'org' : 'subject']: values.value,
+        from: values.from || undefined,
+        to: values.to || undefined,
+      });
       return c.html(usagePage({ ...data, result: { from: query.from, to: query.to, days } }));
     } catch (error) {
       if (error instanceof InvalidInput) return c.html(usagePage({ ...data, error: error.message }), 400);
@@ -194,7 +206,8 @@ export function dashboardApp(options: DashboardOptions) {
     try {
       const target = operator.overrideTarget(field('rule'), field('kind'), field('value'));
       const expires = formExpires(field('expires'));
-      if (field('exempt') !== 'true' && field('limit') === '') throw new InvalidInput(400, 'limits.0.limit', 'limits.0.limit: give a number, or tick Exempt', 'give a number, or tick Exempt');
+      if (field('exempt') !== 'true' && field('limit') === '')
+        throw new InvalidInput(400, 'limits.0.limit', 'limits.0.limit: give a number, or tick Exempt', 'give a number, or tick Exempt');
       const raw = {
         ...(field('exempt') === 'true' ? { exempt: true } : { limits: [{ limit: Number(field('limit')), window: field('window') }] }),
         ...(expires ? { expires } : {}),
@@ -221,7 +234,10 @@ export function dashboardApp(options: DashboardOptions) {
     try {
       const target = operator.listTarget(field('list'), field('kind'), field('value'));
       const expires = formExpires(field('expires'));
-      const { key } = await operator.putListEntry(envOf(c), target, { ...(field('reason') ? { reason: field('reason') } : {}), ...(expires ? { expires } : {}) });
+      const { key } = await operator.putListEntry(envOf(c), target, {
+        ...(field('reason') ? { reason: field('reason') } : {}),
+        ...(expires ? { expires } : {}),
+      });
       return done(c, { kind: 'ok', text: `Saved ${key}.` });
     } catch (error) {
       return refused(c, error, { id: 'list-form', values, fields: LIST_FIELDS });
@@ -243,7 +259,10 @@ export function dashboardApp(options: DashboardOptions) {
     const kept = { subject, org, tier };
     try {
       const record = await operator.putIdentity(envOf(c), { credential, subject, ...(org ? { org } : {}), tier });
-      return done(c, { kind: 'ok', text: `Saved the identity record of credential ${record.credentialHash.slice(0, 12)}… (subject ${record.subject}, tier ${record.tier}).` });
+      return done(c, {
+        kind: 'ok',
+        text: `Saved the identity record of credential ${record.credentialHash.slice(0, 12)}… (subject ${record.subject}, tier ${record.tier}).`,
+      });
     } catch (error) {
       return refused(c, error, { id: 'identity-form', values: kept, fields: IDENTITY_FIELDS });
     }
@@ -253,7 +272,10 @@ export function dashboardApp(options: DashboardOptions) {
     const { rule = '', by = '', value = '' } = await formOf(c);
     try {
       const { lifted, unblocked, key } = await operator.liftBan(envOf(c), rule, { [by]: value });
-      return done(c, { kind: 'ok', text: `Lifted ${lifted} ban${lifted === 1 ? '' : 's'} of ${rule} on ${key}${unblocked ? `, and removed ${unblocked}` : ''}.` });
+      return done(c, {
+        kind: 'ok',
+        text: `Lifted ${lifted} ban${lifted === 1 ? '' : 's'} of ${rule} on ${key}${unblocked ? `, and removed ${unblocked}` : ''}.`,
+      });
     } catch (error) {
       return refused(c, error);
     }

@@ -9,7 +9,12 @@ export interface Flash {
   readonly text: string;
 }
 
-const options = (c: Context, path: string) => ({ httpOnly: true, secure: new URL(c.req.url).protocol === 'https:', sameSite: 'Strict' as const, path });
+const options = (c: Context, path: string) => ({
+  httpOnly: true,
+  secure: new URL(c.req.url).protocol === 'https:',
+  sameSite: 'Strict' as const,
+  path,
+});
 
 /** Leaves a message for the next page, in a short-lived cookie on the dashboard's path. */
 export function setFlash(c: Context, path: string, flash: Flash): void {
@@ -23,7 +28,9 @@ export function takeFlash(c: Context, path: string): Flash | undefined {
   deleteCookie(c, COOKIE, options(c, path));
   try {
     const parsed = JSON.parse(raw) as Partial<Flash>;
-    return (parsed.kind === 'ok' || parsed.kind === 'bad') && typeof parsed.text === 'string' ? { kind: parsed.kind, text: parsed.text.slice(0, 1000) } : undefined;
+    return (parsed.kind === 'ok' || parsed.kind === 'bad') && typeof parsed.text === 'string'
+      ? { kind: parsed.kind, text: parsed.text.slice(0, 1000) }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -64,7 +64,11 @@ export interface KeyLookup {
   readonly rule: string;
   readonly by: string;
   readonly value: string;
-  readonly result?: { readonly key: string; readonly limits: ReadonlyArray<{ id: string; limit: number; used: number; remaining: number; resetAt: string }>; readonly bans: ReadonlyArray<{ rule: string; bannedUntil: string | null; violations: number }> };
+  readonly result?: {
+    readonly key: string;
+    readonly limits: ReadonlyArray<{ id: string; limit: number; used: number; remaining: number; resetAt: string }>;
+    readonly bans: ReadonlyArray<{ rule: string; bannedUntil: string | null; violations: number }>;
+  };
   readonly error?: string;
 }
 
@@ -96,9 +100,10 @@ export interface FormState {
 /** The error beside a field, when the form came back with one. */
 function fieldError(form: FormState | undefined, name: string): Html | string {
   const error = form?.errors[name];
-  return error ? html`<span class="field-error bad" id="${name === '(form)' ? `${form!.id}-error` : `${form!.id}-${name}-error`}" role="alert">${error}</span>` : '';
+  return error
+    ? html`<span class="field-error bad" id="${name === '(form)' ? `${form!.id}-error` : `${form!.id}-${name}-error`}" role="alert">${error}</span>`
+    : '';
 }
-
 
 /** `2026-12-31T23:00:00.000Z` as a `datetime-local` input's value (UTC). */
 const localInput = (iso: string | undefined) => (iso ? iso.slice(0, 16) : '');
@@ -110,7 +115,16 @@ function rulesTable(compiled: CompiledPolicy): Html {
     <tr><th>rule</th><th>applies to</th><th>key</th><th>limits</th><th></th></tr>
     ${compiled.rules.map((r) => {
       const m = r.rule.match;
-      const applies = [m.methods?.join(' '), m.hosts?.join(' '), m.paths?.join(' '), m.exceptPaths && `except ${m.exceptPaths.join(' ')}`, m.tiers && `tiers ${m.tiers.join(', ')}`].filter(Boolean).join(' · ') || 'every request';
+      const applies =
+        [
+          m.methods?.join(' '),
+          m.hosts?.join(' '),
+          m.paths?.join(' '),
+          m.exceptPaths && `except ${m.exceptPaths.join(' ')}`,
+          m.tiers && `tiers ${m.tiers.join(', ')}`,
+        ]
+          .filter(Boolean)
+          .join(' · ') || 'every request';
       return html`<tr>
         <td><code>${r.name}</code></td>
         <td>${applies}</td>
@@ -136,9 +150,11 @@ function overridesSection(d: DashboardData): Html {
           <td>${o.value_.expires ?? ''}</td>
           <td>${o.value_.reason ?? ''}</td>
           <td>
-            ${'limits' in o.value_ && o.value_.limits.length > 1
-              ? html`<span class="muted">several limits: edit with the admin API</span>`
-              : html`<a href="${d.base}?edit=${encodeURIComponent(o.key)}#override-form" class="edit">Edit</a>`}
+            ${
+              'limits' in o.value_ && o.value_.limits.length > 1
+                ? html`<span class="muted">several limits: edit with the admin API</span>`
+                : html`<a href="${d.base}?edit=${encodeURIComponent(o.key)}#override-form" class="edit">Edit</a>`
+            }
             <form method="post" action="${d.base}/overrides/delete" class="inline"><input type="hidden" name="key" value="${o.key}" /><button type="submit">Delete</button></form>
           </td>
         </tr>`,
@@ -192,14 +208,18 @@ function listsSection(d: DashboardData): Html {
     <table id="lists">
       <tr><th>list</th><th>entry</th><th>reason</th><th>expires</th><th></th></tr>
       ${d.lists.map(
-        (e) => html`<tr><td>${e.list}</td><td><code>${e.kind}:${e.value}</code></td><td>${e.value_.reason ?? ''}</td><td>${e.value_.expires ?? ''}</td>
+        (
+          e,
+        ) => html`<tr><td>${e.list}</td><td><code>${e.kind}:${e.value}</code></td><td>${e.value_.reason ?? ''}</td><td>${e.value_.expires ?? ''}</td>
           <td><form method="post" action="${d.base}/lists/delete" class="inline"><input type="hidden" name="key" value="${e.key}" /><button type="submit">Remove</button></form></td></tr>`,
       )}
     </table>
     ${listForm(d)}
-    ${d.malformed.length > 0
-      ? html`<h2 class="bad">Malformed entries (ignored)</h2><table id="malformed">${d.malformed.map((m) => html`<tr><td><code>${m.key}</code></td><td class="bad">${m.errors.join('; ')}</td></tr>`)}</table>`
-      : ''}
+    ${
+      d.malformed.length > 0
+        ? html`<h2 class="bad">Malformed entries (ignored)</h2><table id="malformed">${d.malformed.map((m) => html`<tr><td><code>${m.key}</code></td><td class="bad">${m.errors.join('; ')}</td></tr>`)}</table>`
+        : ''
+    }
   </section>`;
 }
 
@@ -248,21 +268,27 @@ function lookupSection(d: DashboardData): Html {
       <button type="submit">Look up</button>
     </form>
     ${l?.error ? html`<p class="bad" id="lookup-error">${l.error}</p>` : ''}
-    ${l?.result
-      ? html`<table id="lookup-result">
+    ${
+      l?.result
+        ? html`<table id="lookup-result">
           <tr><th>limit</th><th>used</th><th>remaining</th><th>resets</th></tr>
           ${l.result.limits.map((x) => html`<tr><td><code>${x.id}</code></td><td>${x.used}</td><td>${x.remaining} of ${x.limit}</td><td>${x.resetAt}</td></tr>`)}
           ${l.result.limits.length === 0 ? html`<tr><td colspan="4" class="muted">Nothing counted for this key: its whole budget is left.</td></tr>` : ''}
           ${l.result.bans.map(
-            (b) => html`<tr><td colspan="3" class="bad">banned by ${b.rule} until ${b.bannedUntil ?? '(expired)'} after ${b.violations} refusals</td>
-              <td>${b.bannedUntil
-                ? html`<form method="post" action="${d.base}/bans/lift" class="inline" id="lift-ban">
+            (
+              b,
+            ) => html`<tr><td colspan="3" class="bad">banned by ${b.rule} until ${b.bannedUntil ?? '(expired)'} after ${b.violations} refusals</td>
+              <td>${
+                b.bannedUntil
+                  ? html`<form method="post" action="${d.base}/bans/lift" class="inline" id="lift-ban">
                     <input type="hidden" name="rule" value="${l.rule}" /><input type="hidden" name="by" value="${l.by}" /><input type="hidden" name="value" value="${l.value}" />
                     <button type="submit">Lift ban</button></form>`
-                : ''}</td></tr>`,
+                  : ''
+              }</td></tr>`,
           )}
         </table>`
-      : ''}
+        : ''
+    }
   </section>`;
 }
 
@@ -286,9 +312,11 @@ function notificationsSection(d: DashboardData): Html {
   const f = d.notifyFailure;
   return html`<section>
     <h2>Near-limit notifications</h2>
-    ${f
-      ? html`<p class="bad" id="notify-failure">Last failed delivery: ${f.at}, event <code>${f.eventId}</code>, attempt ${f.attempt}: ${f.error}${f.retrying ? ' (retrying)' : ' (given up)'}</p>`
-      : html`<p class="muted" id="notify-failure">No failed deliveries.</p>`}
+    ${
+      f
+        ? html`<p class="bad" id="notify-failure">Last failed delivery: ${f.at}, event <code>${f.eventId}</code>, attempt ${f.attempt}: ${f.error}${f.retrying ? ' (retrying)' : ' (given up)'}</p>`
+        : html`<p class="muted" id="notify-failure">No failed deliveries.</p>`
+    }
   </section>`;
 }
 

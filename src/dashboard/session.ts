@@ -36,7 +36,11 @@ export async function sessionValue(secret: string, issuedAt: number, id: string 
 }
 
 /** The session a cookie value proves, or `undefined`: its MAC checks, it was issued no later than now and under eight hours ago. */
-export async function verifySession(value: string | undefined, secret: string | undefined, now: number): Promise<{ id: string; issuedAt: number } | undefined> {
+export async function verifySession(
+  value: string | undefined,
+  secret: string | undefined,
+  now: number,
+): Promise<{ id: string; issuedAt: number } | undefined> {
   if (!secret || !value) return undefined;
   const match = /^(\d{1,15})\.([0-9a-f]{32})\.([0-9a-f]{64})$/.exec(value);
   if (!match) return undefined;
@@ -55,7 +59,12 @@ export async function hasSession(c: Context, secret: string | undefined, now: nu
   return !kv || (await kv.get(`${ENDED_PREFIX}${session.id}`)) === null;
 }
 
-const cookieOptions = (c: Context, path: string) => ({ httpOnly: true, secure: new URL(c.req.url).protocol === 'https:', sameSite: 'Strict' as const, path });
+const cookieOptions = (c: Context, path: string) => ({
+  httpOnly: true,
+  secure: new URL(c.req.url).protocol === 'https:',
+  sameSite: 'Strict' as const,
+  path,
+});
 
 /** Starts a session: an HttpOnly, SameSite=Strict cookie for the dashboard's path only, Secure when served over https. */
 export async function startSession(c: Context, secret: string, path: string, now: number): Promise<void> {
@@ -67,7 +76,13 @@ export async function startSession(c: Context, secret: string, path: string, now
  * as ended in KV until it would have expired, so a copy of the cookie value
  * no longer works either.
  */
-export async function endSession(c: Context, secret: string | undefined, path: string, now: number, kv: KVNamespace | undefined): Promise<void> {
+export async function endSession(
+  c: Context,
+  secret: string | undefined,
+  path: string,
+  now: number,
+  kv: KVNamespace | undefined,
+): Promise<void> {
   const session = await verifySession(getCookie(c, COOKIE), secret, now);
   deleteCookie(c, COOKIE, cookieOptions(c, path));
   if (!session || !kv) return;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { usageChart } from './usage-chart';
 
-const bars = (svg: string) => [...svg.matchAll(/data-day="([^"]+)" data-allowed="(\d+)" data-refused="(\d+)"/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
+const bars = (svg: string) =>
+  [...svg.matchAll(/data-day="([^"]+)" data-allowed="(\d+)" data-refused="(\d+)"/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
 
 describe('usageChart', () => {
   it('draws every day of the range, days without points empty, and adds up the subjects of a day', () => {

@@ -10,7 +10,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  */
 export function usageChart(days: readonly UsageDay[], from: string, to: string): string {
   const totals = new Map<string, { allowed: number; refused: number }>();
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) totals.set(new Date(t).toISOString().slice(0, 10), { allowed: 0, refused: 0 });
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
+    totals.set(new Date(t).toISOString().slice(0, 10), { allowed: 0, refused: 0 });
   for (const d of days) {
     const day = totals.get(d.day);
     if (!day) continue;
@@ -28,9 +29,13 @@ export function usageChart(days: readonly UsageDay[], from: string, to: string):
   const slot = (width - left - 8) / Math.max(1, entries.length);
   const bar = Math.max(1, slot * 0.8);
   const y = (v: number) => (v / max) * plotH;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" id="usage-chart" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="Allowed and refused requests per day, ${esc(from)} to ${esc(to)}" font-family="system-ui,sans-serif" font-size="11">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" id="usage-chart" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="Allowed and refused requests per day, ${esc(from)} to ${esc(to)}" font-family="system-ui,sans-serif" font-size="11">`,
+  ];
   parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${width - 8}" y2="${top + plotH}" stroke="#99a"/>`);
-  parts.push(`<text x="${left - 6}" y="${top + 8}" text-anchor="end">${max}</text><text x="${left - 6}" y="${top + plotH}" text-anchor="end">0</text>`);
+  parts.push(
+    `<text x="${left - 6}" y="${top + 8}" text-anchor="end">${max}</text><text x="${left - 6}" y="${top + plotH}" text-anchor="end">0</text>`,
+  );
   entries.forEach(([day, d], i) => {
     const x = left + i * slot + (slot - bar) / 2;
     const a = y(d.allowed);
@@ -41,7 +46,9 @@ export function usageChart(days: readonly UsageDay[], from: string, to: string):
         `<rect x="${x.toFixed(1)}" y="${(top + plotH - a - r).toFixed(1)}" width="${bar.toFixed(1)}" height="${r.toFixed(1)}" fill="#c0392b"/></g>`,
     );
   });
-  parts.push(`<text x="${left}" y="${height - 8}">${esc(from)}</text><text x="${width - 8}" y="${height - 8}" text-anchor="end">${esc(to)}</text>`);
+  parts.push(
+    `<text x="${left}" y="${height - 8}">${esc(from)}</text><text x="${width - 8}" y="${height - 8}" text-anchor="end">${esc(to)}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('');
 }

@@ -22,7 +22,10 @@ export interface UsagePageData {
 export function usagePage(d: UsagePageData): Html {
   const v = d.values;
   const by = v.by === 'org' ? 'org' : 'subject';
-  const total = d.result?.days.reduce((t, day) => ({ allowed: t.allowed + day.allowed, refused: t.refused + day.refused, units: t.units + day.units }), { allowed: 0, refused: 0, units: 0 });
+  const total = d.result?.days.reduce(
+    (t, day) => ({ allowed: t.allowed + day.allowed, refused: t.refused + day.refused, units: t.units + day.units }),
+    { allowed: 0, refused: 0, units: 0 },
+  );
   return layout(
     `edge-ratelimit: usage`,
     html`<header><h1>edge-ratelimit · policy <code>${d.policy}</code> · usage</h1><a href="${d.base}" style="color:#fff">Back to the dashboard</a></header>
@@ -39,15 +42,17 @@ export function usagePage(d: UsagePageData): Html {
           ${d.error ? html`<p class="bad" id="usage-error" role="status">${d.error}</p>` : ''}
           ${d.sql ? html`<p class="muted">The query it would send:</p><pre id="usage-sql"><code>${d.sql}</code></pre>` : ''}
         </section>
-        ${d.result && total
-          ? html`<section>
+        ${
+          d.result && total
+            ? html`<section>
               <h2>${by} <code>${v.value}</code>, ${d.result.from} to ${d.result.to}: ${total.allowed} allowed, ${total.refused} refused, ${total.units} units</h2>
               ${raw(usageChart(d.result.days, d.result.from, d.result.to))}
               <table id="usage-days"><thead><tr><th>Day</th><th>Subject</th><th>Org</th><th>Allowed</th><th>Refused</th><th>Units</th></tr></thead><tbody>
                 ${d.result.days.map((day) => html`<tr><td>${day.day}</td><td><code>${day.subject}</code></td><td>${day.org}</td><td>${day.allowed}</td><td>${day.refused}</td><td>${day.units}</td></tr>`)}
               </tbody></table>
             </section>`
-          : ''}
+            : ''
+        }
       </main>`,
   );
 }

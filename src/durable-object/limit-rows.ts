@@ -119,7 +119,8 @@ export class LimitRows {
    * `undefined` when storage holds every row's exact count.
    */
   settleAt(now: number): number | undefined {
-    for (const row of this.rows.values()) if (!exact(row)) return Math.max(this.lastChange, now) + SETTLE_MS * Math.min(2 ** this.busyChecks, SETTLE_BACKOFF_MAX);
+    for (const row of this.rows.values())
+      if (!exact(row)) return Math.max(this.lastChange, now) + SETTLE_MS * Math.min(2 ** this.busyChecks, SETTLE_BACKOFF_MAX);
     return undefined;
   }
 

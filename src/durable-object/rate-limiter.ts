@@ -33,7 +33,12 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
   private alarmAt: number | undefined;
   private readonly rows = new LimitRows(this.ctx.storage.kv);
   private readonly specs = new SpecCache();
-  private readonly notices = new ThresholdNotices(this.ctx.storage.kv, this.ctx.id.name, (this.env as { NOTIFICATIONS?: EventQueue }).NOTIFICATIONS, (p) => this.ctx.waitUntil(p));
+  private readonly notices = new ThresholdNotices(
+    this.ctx.storage.kv,
+    this.ctx.id.name,
+    (this.env as { NOTIFICATIONS?: EventQueue }).NOTIFICATIONS,
+    (p) => this.ctx.waitUntil(p),
+  );
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -221,7 +226,14 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
   private commit(now: number, expiry: number): void {
     expiry = Math.max(expiry, this.rows.commit(now));
     const settleAt = this.rows.settleAt(Date.now());
-    const due = this.alarmAt === undefined ? (expiry > 0 ? expiry : settleAt) : settleAt !== undefined && settleAt < this.alarmAt ? settleAt : undefined;
+    const due =
+      this.alarmAt === undefined
+        ? expiry > 0
+          ? expiry
+          : settleAt
+        : settleAt !== undefined && settleAt < this.alarmAt
+          ? settleAt
+          : undefined;
     if (due === undefined) return;
     this.alarmAt = Math.min(due, settleAt ?? due);
     void this.ctx.storage.setAlarm(this.alarmAt);

@@ -59,7 +59,11 @@ export class ThresholdNotices {
       this.digest().then((key) =>
         Promise.all(
           reached.map((threshold) =>
-            queue.send({ ...base, threshold, key, id: `${key}:${limit.id}:${state.windowStart}:${threshold}` }).catch((error: unknown) => logEvent('notify_enqueue_failed', { rule: base.rule, limit: base.limit, threshold, error: String(error) })),
+            queue
+              .send({ ...base, threshold, key, id: `${key}:${limit.id}:${state.windowStart}:${threshold}` })
+              .catch((error: unknown) =>
+                logEvent('notify_enqueue_failed', { rule: base.rule, limit: base.limit, threshold, error: String(error) }),
+              ),
           ),
         ),
       ),
@@ -67,7 +71,9 @@ export class ThresholdNotices {
   }
 
   private digest(): Promise<string> {
-    this.keyDigest ??= crypto.subtle.digest('SHA-256', new TextEncoder().encode(this.keyName ?? '')).then((d) => [...new Uint8Array(d).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+    this.keyDigest ??= crypto.subtle
+      .digest('SHA-256', new TextEncoder().encode(this.keyName ?? ''))
+      .then((d) => [...new Uint8Array(d).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(''));
     return this.keyDigest;
   }
 }

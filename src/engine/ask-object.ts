@@ -34,17 +34,33 @@ export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterD
   try {
     const { limits, bans, spec, onError } = prepared;
     if (deps.batcher) {
-      const asking = withTimeout(deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2), onError.timeoutMs, deps.clock);
+      const asking = withTimeout(
+        deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2),
+        onError.timeoutMs,
+        deps.clock,
+      );
       return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
     }
-    return answerOf(withTimeout(deps.limiterFor(group.name).checkPacked(now, spec), onError.timeoutMs, deps.clock), (packed) => unpackDecision(packed, limits), prepared, deps, now);
+    return answerOf(
+      withTimeout(deps.limiterFor(group.name).checkPacked(now, spec), onError.timeoutMs, deps.clock),
+      (packed) => unpackDecision(packed, limits),
+      prepared,
+      deps,
+      now,
+    );
   } catch (error) {
     return Promise.resolve(failed(error, prepared.onError));
   }
 }
 
 /** The group answer once `asking` settles: the decision `read` finds in the object's answer, or the fault. */
-function answerOf<A>(asking: Promise<A>, read: (answer: A) => KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+function answerOf<A>(
+  asking: Promise<A>,
+  read: (answer: A) => KeyDecision | undefined,
+  prepared: PreparedGroup,
+  deps: LimiterDeps,
+  now: number,
+): Promise<GroupAnswer> {
   return asking.then(
     (answer) => {
       try {
@@ -65,7 +81,8 @@ function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, de
 }
 
 export function failed(error: unknown, onError: OnError): GroupAnswer {
-  const overloaded = typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
+  const overloaded =
+    typeof error === 'object' && error !== null && 'overloaded' in error && (error as { overloaded?: unknown }).overloaded === true;
   return { kind: 'failed', onError, error: overloaded ? 'overloaded' : String(error) };
 }
 
@@ -73,11 +90,17 @@ export function failed(error: unknown, onError: OnError): GroupAnswer {
 function asKeyDecision(value: unknown, limits: number): KeyDecision | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const d = value as Partial<KeyDecision>;
-  const fits = (
+  const fits =
     typeof d.allowed === 'boolean' &&
     Array.isArray(d.outcomes) &&
     d.outcomes.length === limits &&
-    d.outcomes.every((o) => typeof o === 'object' && o !== null && typeof o.decision === 'object' && o.decision !== null && typeof o.decision.allowed === 'boolean')
-  );
+    d.outcomes.every(
+      (o) =>
+        typeof o === 'object' &&
+        o !== null &&
+        typeof o.decision === 'object' &&
+        o.decision !== null &&
+        typeof o.decision.allowed === 'boolean',
+    );
   return fits ? (value as KeyDecision) : undefined;
 }

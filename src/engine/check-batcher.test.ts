@@ -110,7 +110,10 @@ describe('CheckBatcher', () => {
   it('sends a batch of one as a plain check', async () => {
     let calls = 0;
     const batcher = new CheckBatcher();
-    const limiter: BatchLimiter = { check: () => (calls++, { allowed: true, outcomes: [] }), checkBatch: () => Promise.reject(new Error('a batch of one is sent as a check')) };
+    const limiter: BatchLimiter = {
+      check: () => (calls++, { allowed: true, outcomes: [] }),
+      checkBatch: () => Promise.reject(new Error('a batch of one is sent as a check')),
+    };
     await Promise.all([batcher.check('k', () => limiter, request()), batcher.check('k', () => limiter, request())]);
     expect(calls).toBe(2);
   });

@@ -6,7 +6,9 @@ export interface BatchLimiter {
   checkBatch(requests: readonly KeyRequest[]): Promise<KeyDecision[]> | KeyDecision[];
 }
 
-type Turn = { readonly kind: 'decided'; readonly decision: KeyDecision } | { readonly kind: 'lead'; readonly batch: Waiter[]; readonly queue: Queue };
+type Turn =
+  | { readonly kind: 'decided'; readonly decision: KeyDecision }
+  | { readonly kind: 'lead'; readonly batch: Waiter[]; readonly queue: Queue };
 
 interface Waiter {
   readonly request: KeyRequest;

@@ -19,7 +19,9 @@ const generous = { mode: 'open' as const, timeoutMs: 10_000 };
 const jobs = [{ name: 'jobs', onError: generous, limits: [{ limit: 3, window: '1m' }] }];
 
 /** A namespace whose objects always throw, as an unreachable Durable Object would. */
-const broken: CheckLimitOptions['namespace'] = { getByName: () => keyLimiterFrom({ check: () => Promise.reject(new Error('object unreachable')) }) };
+const broken: CheckLimitOptions['namespace'] = {
+  getByName: () => keyLimiterFrom({ check: () => Promise.reject(new Error('object unreachable')) }),
+};
 
 describe('checkLimit', () => {
   it('admits a key up to its limit with exact remaining and reset, then refuses with the wait', async () => {
@@ -28,8 +30,30 @@ describe('checkLimit', () => {
     for (let i = 0; i < 4; i++) answers.push(await checkLimit({ namespace: env.RATE_LIMITER, rules: jobs, key, now: T0 }));
     expect(answers.map((a) => a.allowed)).toEqual([true, true, true, false]);
     expect(answers.map((a) => a.limits[0]!.remaining)).toEqual([2, 1, 0, 0]);
-    expect(answers[0]).toMatchObject({ kind: 'allow', retryAfterMs: 0, limits: [{ rule: 'jobs', name: '1m', policy: 'jobs/1m', allowed: true, counted: true, shadow: false, limit: 3, used: 1, resetAt: WINDOW_END, retryAfterMs: 0 }] });
-    expect(answers[3]).toMatchObject({ kind: 'limit', refusedBy: 'jobs', retryAfterMs: WINDOW_END - T0, limits: [{ allowed: false, used: 3, retryAfterMs: WINDOW_END - T0 }] });
+    expect(answers[0]).toMatchObject({
+      kind: 'allow',
+      retryAfterMs: 0,
+      limits: [
+        {
+          rule: 'jobs',
+          name: '1m',
+          policy: 'jobs/1m',
+          allowed: true,
+          counted: true,
+          shadow: false,
+          limit: 3,
+          used: 1,
+          resetAt: WINDOW_END,
+          retryAfterMs: 0,
+        },
+      ],
+    });
+    expect(answers[3]).toMatchObject({
+      kind: 'limit',
+      refusedBy: 'jobs',
+      retryAfterMs: WINDOW_END - T0,
+      limits: [{ allowed: false, used: 3, retryAfterMs: WINDOW_END - T0 }],
+    });
   });
 
   it('keeps keys apart', async () => {
@@ -51,7 +75,11 @@ describe('checkLimit', () => {
   });
 
   it('shares the budget of a rule with the middleware: a rule keyed by ip counts that address', async () => {
-    const policy = { name: 'shared', onError: generous, rules: [{ name: 'per-ip', key: 'ip' as const, limits: [{ limit: 3, window: '1m' }] }] };
+    const policy = {
+      name: 'shared',
+      onError: generous,
+      rules: [{ name: 'per-ip', key: 'ip' as const, limits: [{ limit: 3, window: '1m' }] }],
+    };
     const ip = freshIp();
     const { app } = limitedApp({ policy, now: () => T0, denyCache: false });
     expect((await send(app, '/a', ip)).status).toBe(200);
@@ -71,7 +99,10 @@ describe('checkLimit', () => {
     };
     const key = freshKey();
     const both = await checkLimit({ namespace: env.RATE_LIMITER, policy, key, now: T0 });
-    expect(both.limits.map((l) => [l.rule, l.remaining])).toEqual([['per-tenant', 0], ['per-region', 4]]);
+    expect(both.limits.map((l) => [l.rule, l.remaining])).toEqual([
+      ['per-tenant', 0],
+      ['per-region', 4],
+    ]);
     const regionOnly = await checkLimit({ namespace: env.RATE_LIMITER, policy, only: ['per-region'], key, now: T0 });
     expect(regionOnly.allowed).toBe(true);
     expect(regionOnly.limits.map((l) => [l.rule, l.remaining])).toEqual([['per-region', 3]]);
@@ -81,11 +112,23 @@ describe('checkLimit', () => {
 
   it('checks every limit of a rule together: a refusal by one counts in none', async () => {
     const key = freshKey();
-    const rules = [{ name: 'paired', onError: generous, limits: [{ limit: 5, window: '1m' }, { limit: 2, window: '1h' }] }];
+    const rules = [
+      {
+        name: 'paired',
+        onError: generous,
+        limits: [
+          { limit: 5, window: '1m' },
+          { limit: 2, window: '1h' },
+        ],
+      },
+    ];
     for (let i = 0; i < 3; i++) await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
     const check = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
     expect(check.allowed).toBe(false);
-    expect(check.limits.map((l) => [l.name, l.used, l.allowed])).toEqual([['1m', 2, true], ['1h', 2, false]]);
+    expect(check.limits.map((l) => [l.name, l.used, l.allowed])).toEqual([
+      ['1m', 2, true],
+      ['1h', 2, false],
+    ]);
   });
 
   it('gives back an outcome-counted reservation when settled with a status that does not count', async () => {
@@ -112,20 +155,38 @@ describe('checkLimit', () => {
   it('refuses bad input with a clear error', async () => {
     const ns = env.RATE_LIMITER;
     await expect(checkLimit({ namespace: ns, key: 'k' })).rejects.toThrow('checkLimit: give exactly one of "policy" and "rules"');
-    await expect(checkLimit({ namespace: ns, rules: jobs, policy: { name: 'p', rules: [] }, key: 'k' })).rejects.toThrow('give exactly one of');
+    await expect(checkLimit({ namespace: ns, rules: jobs, policy: { name: 'p', rules: [] }, key: 'k' })).rejects.toThrow(
+      'give exactly one of',
+    );
     await expect(checkLimit({ namespace: ns, rules: jobs, key: '' })).rejects.toThrow('checkLimit: "key" must be a non-empty string');
-    await expect(checkLimit({ namespace: ns, rules: jobs, key: 'k', cost: -1 })).rejects.toThrow('checkLimit: "cost" must be a whole number of at least 0, not -1');
+    await expect(checkLimit({ namespace: ns, rules: jobs, key: 'k', cost: -1 })).rejects.toThrow(
+      'checkLimit: "cost" must be a whole number of at least 0, not -1',
+    );
     await expect(checkLimit({ namespace: ns, rules: jobs, key: 'k', cost: 1.5 })).rejects.toThrow('not 1.5');
-    await expect(checkLimit({ namespace: ns, rules: jobs, key: 'k', now: Number.NaN })).rejects.toThrow('checkLimit: "now" must be epoch milliseconds, not NaN');
-    await expect(checkLimit({ namespace: {} as typeof ns, rules: jobs, key: 'k' })).rejects.toThrow('checkLimit: "namespace" must be the Durable Object binding of RateLimiter');
-    await expect(checkLimit({ namespace: ns, policy: { name: 'p', rules: [{ name: 'r', key: 'ip', limits: [] }] }, only: ['nope'], key: 'k' })).rejects.toThrow('a rule needs at least one limit');
+    await expect(checkLimit({ namespace: ns, rules: jobs, key: 'k', now: Number.NaN })).rejects.toThrow(
+      'checkLimit: "now" must be epoch milliseconds, not NaN',
+    );
+    await expect(checkLimit({ namespace: {} as typeof ns, rules: jobs, key: 'k' })).rejects.toThrow(
+      'checkLimit: "namespace" must be the Durable Object binding of RateLimiter',
+    );
+    await expect(
+      checkLimit({ namespace: ns, policy: { name: 'p', rules: [{ name: 'r', key: 'ip', limits: [] }] }, only: ['nope'], key: 'k' }),
+    ).rejects.toThrow('a rule needs at least one limit');
     const policy = { name: 'p', rules: [{ name: 'r', key: 'ip' as const, limits: [{ limit: 1, window: '1m' }] }] };
-    await expect(checkLimit({ namespace: ns, policy, only: ['nope'], key: 'k' })).rejects.toThrow('checkLimit: no rule named "nope" in policy "p"');
+    await expect(checkLimit({ namespace: ns, policy, only: ['nope'], key: 'k' })).rejects.toThrow(
+      'checkLimit: no rule named "nope" in policy "p"',
+    );
   });
 
   it('names the field of an invalid rule', async () => {
-    const error = await checkLimit({ namespace: env.RATE_LIMITER, rules: [{ name: 'jobs', limits: [{ limit: 3, window: '5 minutes' }] }], key: 'k' }).catch((e: unknown) => e);
+    const error = await checkLimit({
+      namespace: env.RATE_LIMITER,
+      rules: [{ name: 'jobs', limits: [{ limit: 3, window: '5 minutes' }] }],
+      key: 'k',
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PolicyError);
-    expect((error as PolicyError).issues).toEqual(['rules[0] "jobs".limits[0].window: invalid duration "5 minutes": use a number of milliseconds or text such as "30s", "5m", "25h"']);
+    expect((error as PolicyError).issues).toEqual([
+      'rules[0] "jobs".limits[0].window: invalid duration "5 minutes": use a number of milliseconds or text such as "30s", "5m", "25h"',
+    ]);
   });
 });

@@ -68,12 +68,17 @@ const limiters = new WeakMap<object, Limiter>();
 
 function limiterOf(options: CheckLimitOptions): Limiter {
   const source = options.policy ?? options.rules;
-  if ((options.policy === undefined) === (options.rules === undefined)) throw new TypeError('checkLimit: give exactly one of "policy" and "rules"');
-  if (typeof source !== 'object' || source === null) throw new TypeError('checkLimit: "policy" must be a policy object and "rules" an array of rules');
+  if ((options.policy === undefined) === (options.rules === undefined))
+    throw new TypeError('checkLimit: give exactly one of "policy" and "rules"');
+  if (typeof source !== 'object' || source === null)
+    throw new TypeError('checkLimit: "policy" must be a policy object and "rules" an array of rules');
   let limiter = limiters.get(source);
   if (!limiter) {
     const policy = options.rules
-      ? parsePolicy({ name: 'check-limit', rules: options.rules.map((rule) => ({ ...rule, key: rule.key ?? DEFAULT_KEY_PART })) }, 'checkLimit rules')
+      ? parsePolicy(
+          { name: 'check-limit', rules: options.rules.map((rule) => ({ ...rule, key: rule.key ?? DEFAULT_KEY_PART })) },
+          'checkLimit rules',
+        )
       : parsePolicy(options.policy, 'checkLimit policy');
     limiter = new Limiter({ policy, waitForLeases: true });
     limiters.set(source, limiter);
@@ -85,7 +90,8 @@ function selectRules(compiled: CompiledPolicy, only: readonly string[] | undefin
   if (only === undefined) return compiled.rules;
   const known = new Set(compiled.rules.map((r) => r.name));
   const unknown = only.filter((name) => !known.has(name));
-  if (unknown.length > 0) throw new TypeError(`checkLimit: no rule named ${unknown.map((n) => `"${n}"`).join(', ')} in policy "${compiled.policy.name}"`);
+  if (unknown.length > 0)
+    throw new TypeError(`checkLimit: no rule named ${unknown.map((n) => `"${n}"`).join(', ')} in policy "${compiled.policy.name}"`);
   return compiled.rules.filter((r) => only.includes(r.name));
 }
 
@@ -123,10 +129,12 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
   const { compiled } = limiter;
   const { key, cost, now = Date.now() } = options;
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('checkLimit: "key" must be a non-empty string');
-  if (cost !== undefined && !(Number.isInteger(cost) && cost >= 0)) throw new TypeError(`checkLimit: "cost" must be a whole number of at least 0, not ${String(cost)}`);
+  if (cost !== undefined && !(Number.isInteger(cost) && cost >= 0))
+    throw new TypeError(`checkLimit: "cost" must be a whole number of at least 0, not ${String(cost)}`);
   if (!Number.isFinite(now)) throw new TypeError(`checkLimit: "now" must be epoch milliseconds, not ${String(now)}`);
   const namespace = options.namespace;
-  if (typeof namespace?.getByName !== 'function') throw new TypeError('checkLimit: "namespace" must be the Durable Object binding of RateLimiter');
+  if (typeof namespace?.getByName !== 'function')
+    throw new TypeError('checkLimit: "namespace" must be the Durable Object binding of RateLimiter');
 
   const groups = new Map<string, Group>();
   for (const rule of selectRules(compiled, options.only)) {
@@ -137,7 +145,10 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     for (const limit of rule.limits) group.limits.push({ rule, limit, cost: cost ?? ruleCost(rule) });
   }
 
-  const verdict = await limiter.decideGroups([...groups.values()], now, namespace, { metrics: options.metrics, analytics: options.analytics });
+  const verdict = await limiter.decideGroups([...groups.values()], now, namespace, {
+    metrics: options.metrics,
+    analytics: options.analytics,
+  });
   // Without a response to outlive, a lease top-up this decision started is waited for.
   if (verdict.background) await verdict.background;
   return {

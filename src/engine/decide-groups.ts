@@ -20,12 +20,20 @@ function groupOnError(rules: readonly CompiledRule[]): OnError {
 }
 
 function toRequest(entry: Group['limits'][number]): LimitRequest {
-  const request = { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+  const request = {
+    id: entry.limit.id,
+    config: entry.limit.config,
+    cost: entry.cost,
+    countRefused: entry.rule.rule.countRefused,
+    shadow: entry.rule.rule.shadow,
+  };
   return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
 }
 
 function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
-  return rules.flatMap((r) => (r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : []));
+  return rules.flatMap((r) =>
+    r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : [],
+  );
 }
 
 /**
@@ -56,7 +64,9 @@ export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: 
   return after(allOf(asked), (answers) => {
     // Refusals are logged under a short digest of their key.
     if (!answers.some(refuses)) return fold(ordered, answers, NO_DIGESTS, deps, now, topUps, view);
-    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name) : ''))), (named) => fold(ordered, answers, named, deps, now, topUps, view));
+    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name) : ''))), (named) =>
+      fold(ordered, answers, named, deps, now, topUps, view),
+    );
   });
 }
 
@@ -68,7 +78,15 @@ function refuses(answer: GroupAnswer): boolean {
 const NO_DIGESTS: readonly string[] = [];
 
 /** Folds the groups' answers into one verdict (see {@link decideGroups}); `keyDigests` name refusing keys in logs. */
-function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDigests: readonly string[], deps: LimiterDeps, now: number, topUps: Array<Promise<void>>, view: RequestView | undefined): MaybePromise<GroupsVerdict> {
+function fold(
+  ordered: readonly Group[],
+  answers: readonly GroupAnswer[],
+  keyDigests: readonly string[],
+  deps: LimiterDeps,
+  now: number,
+  topUps: Array<Promise<void>>,
+  view: RequestView | undefined,
+): MaybePromise<GroupsVerdict> {
   const { metrics } = deps;
   const results: LimitResult[] = [];
   const releases: Releases = [];
@@ -103,14 +121,26 @@ function fold(ordered: readonly Group[], answers: readonly GroupAnswer[], keyDig
       const entry = group.limits[j]!;
       results.push({ rule: entry.rule, limit: entry.limit, decision: outcome.decision, shadow: outcome.shadow, counted: outcome.counted });
       if (outcome.counted && decision.allowed && entry.limit.countWhen) {
-        (pending ??= []).push({ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: entry.limit.countWhen });
+        (pending ??= []).push({
+          release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now },
+          countWhen: entry.limit.countWhen,
+        });
       }
       if (entry.limit.countResponses && decision.allowed) {
-        (chargeable ??= []).push({ charge: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost }, counts: entry.limit.countResponses });
+        (chargeable ??= []).push({
+          charge: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost },
+          counts: entry.limit.countResponses,
+        });
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
-        const fields = { rule: entry.rule.name, key: keyDigest, limit: entry.limit.config.limit, window: entry.limit.name, windowMs: entry.limit.config.windowMs };
+        const fields = {
+          rule: entry.rule.name,
+          key: keyDigest,
+          limit: entry.limit.config.limit,
+          window: entry.limit.name,
+          windowMs: entry.limit.config.windowMs,
+        };
         if (!answer.cached || !deps.repeats) logEvent(event, answer.cached ? { ...fields, cached: true } : fields);
         else {
           // Refusals answered in the isolate: one line a second per key and limit, counting the ones it stands for.
@@ -196,7 +226,13 @@ type Charges = Array<{ group: Group; pending: Array<{ charge: Charge; counts: (s
  * origin failed), and charges each key whose rules count the response's
  * status, in one call per key. A response no rule counts costs no call.
  */
-function settler(releases: Releases, charges: Charges, kind: GroupsVerdict['kind'], deps: LimiterDeps, now: number): (outcome: number | 'error') => Promise<void> {
+function settler(
+  releases: Releases,
+  charges: Charges,
+  kind: GroupsVerdict['kind'],
+  deps: LimiterDeps,
+  now: number,
+): (outcome: number | 'error') => Promise<void> {
   return async (outcome) => {
     const charging = kind === 'allow' && outcome !== 'error' ? charges : [];
     await Promise.all([
@@ -229,7 +265,13 @@ function settler(releases: Releases, charges: Charges, kind: GroupsVerdict['kind
  */
 const ruleShapes = new WeakMap<
   CompiledRule,
-  { readonly cost: number; readonly leases: boolean; readonly shape: Omit<PreparedGroup, 'cacheKey'>; readonly suffix: string; readonly byName: Map<string, PreparedGroup> }
+  {
+    readonly cost: number;
+    readonly leases: boolean;
+    readonly shape: Omit<PreparedGroup, 'cacheKey'>;
+    readonly suffix: string;
+    readonly byName: Map<string, PreparedGroup>;
+  }
 >();
 
 /** Prepared groups kept per rule shape, at most. */
@@ -237,7 +279,8 @@ const PREPARED_PER_RULE = 1_000;
 
 function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
   const rule = group.rules[0]!;
-  const atPolicyLimits = group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
+  const atPolicyLimits =
+    group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
   let known = atPolicyLimits ? ruleShapes.get(rule) : undefined;
   const cost = group.limits[0]?.cost ?? 0;
   const leases = deps.leases !== undefined;
@@ -269,11 +312,22 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
     onError: groupOnError(group.rules),
   };
   // A calendar period's anchor and zone are part of the key's settings: a refusal cached under one does not hold under another.
-  return { shape, suffix: limits.map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}${l.config.period ? `:${JSON.stringify(l.config.period)}` : ''}`).join(',') };
+  return {
+    shape,
+    suffix: limits
+      .map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}${l.config.period ? `:${JSON.stringify(l.config.period)}` : ''}`)
+      .join(','),
+  };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
-function askGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
+function askGroup(
+  group: Group,
+  prepared: PreparedGroup,
+  deps: LimiterDeps,
+  now: number,
+  topUps: Array<Promise<void>>,
+): Promise<GroupAnswer> {
   return prepared.lease && deps.leases ? askLeasedGroup(group, prepared, deps, now, topUps) : askExactly(group, prepared, deps, now);
 }
 

@@ -5,7 +5,14 @@ import { DenyCache } from './deny-cache';
 function refusal(retryAfterMs: number): KeyDecision {
   return {
     allowed: false,
-    outcomes: [{ id: 'r/1m', shadow: false, counted: false, decision: { allowed: false, limit: 10, remaining: 0, used: 10, resetAt: 60_000, retryAfterMs } }],
+    outcomes: [
+      {
+        id: 'r/1m',
+        shadow: false,
+        counted: false,
+        decision: { allowed: false, limit: 10, remaining: 0, used: 10, resetAt: 60_000, retryAfterMs },
+      },
+    ],
   };
 }
 

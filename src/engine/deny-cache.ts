@@ -31,7 +31,9 @@ export class DenyCache {
     return {
       ...entry.decision,
       outcomes: entry.decision.outcomes.map((o) =>
-        o.decision.allowed ? o : { ...o, counted: false, decision: { ...o.decision, retryAfterMs: Math.max(1, o.decision.retryAfterMs - elapsed) } },
+        o.decision.allowed
+          ? o
+          : { ...o, counted: false, decision: { ...o.decision, retryAfterMs: Math.max(1, o.decision.retryAfterMs - elapsed) } },
       ),
     };
   }

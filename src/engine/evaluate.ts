@@ -28,14 +28,21 @@ function costOf(rule: CompiledRule, headers: Headers): number {
 export function evaluate(request: Request, deps: LimiterDeps, now: number, host?: string): MaybePromise<Verdict> {
   const policy = deps.compiled.policy;
   if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now, host);
-  return resolveIdentity(request.headers, deps.compiled.identity!, { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords }, now).then((identity) => evaluateAs(request, identity, deps, now, host));
+  return resolveIdentity(
+    request.headers,
+    deps.compiled.identity!,
+    { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords },
+    now,
+  ).then((identity) => evaluateAs(request, identity, deps, now, host));
 }
 
 /** {@link evaluate} once the caller's identity is known: lists first, then the rules. */
 function evaluateAs(request: Request, identity: Identity, deps: LimiterDeps, now: number, host: string | undefined): MaybePromise<Verdict> {
   const view = viewOf(request, deps.compiled.policy, identity, host);
   if (!hasLists(deps)) return limitsFor(request, view, deps, now);
-  return after(listedAs(view, deps, now), (listed) => (listed === 'allow' ? unlimited(view) : listed === 'block' ? blockedVerdict(view, deps) : limitsFor(request, view, deps, now)));
+  return after(listedAs(view, deps, now), (listed) =>
+    listed === 'allow' ? unlimited(view) : listed === 'block' ? blockedVerdict(view, deps) : limitsFor(request, view, deps, now),
+  );
 }
 
 /** A matching rule and its key's value for the request (`undefined`: the key's part is absent, the rule does not apply). */
@@ -58,20 +65,37 @@ function limitsFor(request: Request, view: RequestView, deps: LimiterDeps, now: 
   }
   if (keyed.length === 0) return unlimited(view);
   if (!hashing) return withOverrides(request, view, keyed as Array<Keyed<string | undefined>>, deps, now);
-  return Promise.all(keyed.map(async ({ rule, value }) => ({ rule, value: await value }))).then((known) => withOverrides(request, view, known, deps, now));
+  return Promise.all(keyed.map(async ({ rule, value }) => ({ rule, value: await value }))).then((known) =>
+    withOverrides(request, view, known, deps, now),
+  );
 }
 
 /** Live overrides (Workers KV) of each keyed rule, then the decision. */
-function withOverrides(request: Request, view: RequestView, keyed: ReadonlyArray<Keyed<string | undefined>>, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+function withOverrides(
+  request: Request,
+  view: RequestView,
+  keyed: ReadonlyArray<Keyed<string | undefined>>,
+  deps: LimiterDeps,
+  now: number,
+): MaybePromise<Verdict> {
   const present = (keyed.every((k) => k.value !== undefined) ? keyed : keyed.filter((k) => k.value !== undefined)) as ReadonlyArray<Keyed>;
   if (present.length === 0) return unlimited(view);
   const source = deps.overrides;
   if (!source) return decideKeyed(request, view, present, undefined, deps, now);
-  return after(allOf(present.map(({ rule, value }) => source.lookup(rule, value, view.identity, now))), (overrides) => decideKeyed(request, view, present, overrides, deps, now));
+  return after(allOf(present.map(({ rule, value }) => source.lookup(rule, value, view.identity, now))), (overrides) =>
+    decideKeyed(request, view, present, overrides, deps, now),
+  );
 }
 
 /** Groups the keyed rules by key (one object call per key) and decides; a ban that blocks the address is written after the response. */
-function decideKeyed(request: Request, view: RequestView, keyed: ReadonlyArray<Keyed>, overrides: ReadonlyArray<LimitOverride | undefined> | undefined, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
+function decideKeyed(
+  request: Request,
+  view: RequestView,
+  keyed: ReadonlyArray<Keyed>,
+  overrides: ReadonlyArray<LimitOverride | undefined> | undefined,
+  deps: LimiterDeps,
+  now: number,
+): MaybePromise<Verdict> {
   // Few rules match one request: a list is quicker to search than a map is to build.
   const groups: Group[] = [];
   for (const [i, { rule, value }] of keyed.entries()) {
@@ -83,10 +107,13 @@ function decideKeyed(request: Request, view: RequestView, keyed: ReadonlyArray<K
     if (!group) groups.push((group = { name, rules: [], limits: [] }));
     group.rules.push(rule);
     const cost = costOf(rule, request.headers);
-    for (const limit of billedLimits(override ? override.limits : rule.limits, view.identity, !override)) group.limits.push({ rule, limit, cost });
+    for (const limit of billedLimits(override ? override.limits : rule.limits, view.identity, !override))
+      group.limits.push({ rule, limit, cost });
   }
   if (groups.length === 0) return unlimited(view);
-  return after(decideGroups(groups, deps, now, view), (decided) => withBan(decided as GroupsVerdict & { readonly view: RequestView }, deps, now));
+  return after(decideGroups(groups, deps, now, view), (decided) =>
+    withBan(decided as GroupsVerdict & { readonly view: RequestView }, deps, now),
+  );
 }
 
 /** The verdict, with the block-list write of a ban that blocks the client's address started (it finishes after the response). */
@@ -98,7 +125,9 @@ function withBan(verdict: GroupsVerdict & { readonly view: RequestView }, deps: 
   if (address === undefined) return verdict;
   const rule = verdict.placedBan!.rule;
   const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
-  const background = deps.lists.blockAddress(address, verdict.placedBan!.until, reason, now).catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
+  const background = deps.lists
+    .blockAddress(address, verdict.placedBan!.until, reason, now)
+    .catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
   logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });
   return { ...verdict, background: verdict.background ? Promise.all([verdict.background, background]).then(() => undefined) : background };
 }

@@ -5,11 +5,18 @@ import { LeaseCache } from './lease-cache';
 
 const granted: KeyDecision = {
   allowed: true,
-  outcomes: [{ id: 'r/1m', shadow: false, counted: true, decision: { allowed: true, limit: 100, remaining: 80, used: 20, resetAt: 60_000, retryAfterMs: 0 } }],
+  outcomes: [
+    {
+      id: 'r/1m',
+      shadow: false,
+      counted: true,
+      decision: { allowed: true, limit: 100, remaining: 80, used: 20, resetAt: 60_000, retryAfterMs: 0 },
+    },
+  ],
 };
 
 describe('LeaseCache', () => {
-  it('spends a lease locally, showing this isolate\'s unspent units as remaining', () => {
+  it("spends a lease locally, showing this isolate's unspent units as remaining", () => {
     const cache = new LeaseCache();
     const asker = cache.store('k', { units: 4, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     expect(asker.outcomes[0]!.decision).toMatchObject({ remaining: 83, used: 17 });
@@ -19,7 +26,7 @@ describe('LeaseCache', () => {
     expect(cache.take('k', 1_002, 1)).toBeUndefined();
   });
 
-  it('stops spending at the lease\'s end and gives back what is left', () => {
+  it("stops spending at the lease's end and gives back what is left", () => {
     const cache = new LeaseCache();
     cache.store('k', { units: 5, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     expect(cache.take('k', 2_000, 1)).toBeUndefined();
@@ -45,7 +52,7 @@ describe('LeaseCache', () => {
     expect(cache.low('k', 1_000, 1_000)).toBe(false);
   });
 
-  it('is not topped up when this isolate\'s pace would not spend it before it ends', () => {
+  it("is not topped up when this isolate's pace would not spend it before it ends", () => {
     const cache = new LeaseCache();
     cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     for (const at of [1_500, 1_800, 1_900]) cache.take('k', at, 1);
@@ -58,7 +65,7 @@ describe('LeaseCache', () => {
     expect(busy.low('k', 1_003, 1_000)).toBe(true);
   });
 
-  it('adds a grant counted in the lease\'s windows to it, and lets one counted after it replace it', () => {
+  it("adds a grant counted in the lease's windows to it, and lets one counted after it replace it", () => {
     const cache = new LeaseCache();
     cache.store('k', { units: 8, countedAt: 1_000, expiresAt: 2_000 }, 1, granted, 1_000);
     for (let i = 0; i < 5; i++) cache.take('k', 1_100, 1);
@@ -148,7 +155,7 @@ describe('LeaseCache lease sizes', () => {
     expect(closerSizes.slice(1)).toEqual(Array(9).fill(2));
   });
 
-  it('grows a busy key\'s leases to the rule\'s size within a few calls, and never past it', () => {
+  it("grows a busy key's leases to the rule's size within a few calls, and never past it", () => {
     const cache = new LeaseCache();
     const sizes: number[] = [];
     // A hundred requests a second for one second, spending as the request path does: a new lease when there is none, a top-up when it runs low.
@@ -194,7 +201,7 @@ describe('LeaseCache lease sizes', () => {
     expect(cache.askSize('k', now, 1_000, TTL)).toBe(Math.ceil((3 * 32 * TTL) / 1_200));
   });
 
-  it('starts anew after a pause longer than one grant\'s lifetime, however long top-ups kept the lease alive', () => {
+  it("starts anew after a pause longer than one grant's lifetime, however long top-ups kept the lease alive", () => {
     const cache = new LeaseCache();
     let now = 1_000;
     cache.store('k', { units: 64, countedAt: 1_000, expiresAt: now + TTL }, 1, granted, now);

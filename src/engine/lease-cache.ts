@@ -127,7 +127,17 @@ export class LeaseCache {
       if (oldest !== undefined) this.leases.delete(oldest);
     }
     const pace = this.paceFor(key, now);
-    const lease = { balance: Math.max(0, grant.units - spent), granted: grant.units, pace, grantedAt: now, spentBefore: pace.spent, lifetimeMs: grant.expiresAt - now, countedAt: grant.countedAt, expiresAt: grant.expiresAt, decision };
+    const lease = {
+      balance: Math.max(0, grant.units - spent),
+      granted: grant.units,
+      pace,
+      grantedAt: now,
+      spentBefore: pace.spent,
+      lifetimeMs: grant.expiresAt - now,
+      countedAt: grant.countedAt,
+      expiresAt: grant.expiresAt,
+      decision,
+    };
     pace.spent += spent;
     this.leases.set(key, lease);
     return view(lease);
@@ -169,7 +179,8 @@ export class LeaseCache {
    */
   low(key: string, now: number, ttlMs: number): boolean {
     const lease = this.leases.get(key);
-    if (lease === undefined || lease.final || lease.expiresAt <= now || lease.balance * 2 > lease.granted || this.pending.has(key)) return false;
+    if (lease === undefined || lease.final || lease.expiresAt <= now || lease.balance * 2 > lease.granted || this.pending.has(key))
+      return false;
     return (lease.pace.spent * (lease.expiresAt - now)) / measured(lease.pace, now, ttlMs) > lease.balance;
   }
 
@@ -188,13 +199,28 @@ export class LeaseCache {
    */
   topUp(key: string, grant: LeaseGrant, decision: KeyDecision, now: number): void {
     const lease = this.leases.get(key);
-    const joins = lease !== undefined && lease.countedAt !== 0 && grant.countedAt !== 0 && grant.countedAt >= lease.countedAt && grant.countedAt < lease.expiresAt;
+    const joins =
+      lease !== undefined &&
+      lease.countedAt !== 0 &&
+      grant.countedAt !== 0 &&
+      grant.countedAt >= lease.countedAt &&
+      grant.countedAt < lease.expiresAt;
     if (!joins) {
       this.store(key, grant, 0, decision, now);
       return;
     }
     const { pace, grantedAt, spentBefore, lifetimeMs } = lease;
-    this.leases.set(key, { balance: lease.balance + grant.units, granted: grant.units, pace, grantedAt, spentBefore, lifetimeMs, countedAt: lease.countedAt, expiresAt: Math.max(lease.expiresAt, grant.expiresAt), decision });
+    this.leases.set(key, {
+      balance: lease.balance + grant.units,
+      granted: grant.units,
+      pace,
+      grantedAt,
+      spentBefore,
+      lifetimeMs,
+      countedAt: lease.countedAt,
+      expiresAt: Math.max(lease.expiresAt, grant.expiresAt),
+      decision,
+    });
   }
 
   /**
@@ -251,7 +277,14 @@ function view(lease: Lease): KeyDecision {
       id,
       shadow,
       counted,
-      decision: { allowed: d.allowed, limit: d.limit, remaining: d.remaining + left, used: Math.max(0, d.used - left), resetAt: d.resetAt, retryAfterMs: d.retryAfterMs },
+      decision: {
+        allowed: d.allowed,
+        limit: d.limit,
+        remaining: d.remaining + left,
+        used: Math.max(0, d.used - left),
+        resetAt: d.resetAt,
+        retryAfterMs: d.retryAfterMs,
+      },
     })),
   };
 }

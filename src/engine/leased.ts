@@ -11,7 +11,13 @@ import type { Group, LimiterDeps } from './verdict';
  * with units left; the top-up of a lease running low is pushed onto
  * `topUps`. `undefined` when the object must be asked (`askLeasedGroup`).
  */
-export function spendLease(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): GroupAnswer | undefined {
+export function spendLease(
+  group: Group,
+  prepared: PreparedGroup,
+  deps: LimiterDeps,
+  now: number,
+  topUps: Array<Promise<void>>,
+): GroupAnswer | undefined {
   const { lease, cacheKey, cost, limits, onError } = prepared;
   if (!lease || !deps.leases) return undefined;
   const decision = spendLocally(group.name, cacheKey, limits, lease, now, cost, deps, deps.leases, onError.timeoutMs, topUps);
@@ -38,12 +44,19 @@ function spendLocally(
 ): KeyDecision | undefined {
   const decision = leases.take(cacheKey, now, cost);
   if (!decision) return undefined;
-  if (leases.low(cacheKey, now, lease.ttlMs)) topUps.push(topUp(name, cacheKey, { now, limits, size: lease.size, ttlMs: lease.ttlMs }, cost, deps, leases, timeoutMs));
+  if (leases.low(cacheKey, now, lease.ttlMs))
+    topUps.push(topUp(name, cacheKey, { now, limits, size: lease.size, ttlMs: lease.ttlMs }, cost, deps, leases, timeoutMs));
   return decision;
 }
 
 /** Spends or fetches a lease for the group, or asks the object exactly when that cannot decide. */
-export async function askLeasedGroup(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
+export async function askLeasedGroup(
+  group: Group,
+  prepared: PreparedGroup,
+  deps: LimiterDeps,
+  now: number,
+  topUps: Array<Promise<void>>,
+): Promise<GroupAnswer> {
   const { limits, cost, cacheKey, lease, onError } = prepared;
   try {
     const leased = await askLease(group.name, cacheKey, { now, limits, ...lease! }, cost, deps, deps.leases!, onError.timeoutMs, topUps);
@@ -94,7 +107,11 @@ async function askLease(
     const decision = await leases.single(cacheKey, async () => {
       const size = leases.askSize(cacheKey, request.now, request.size, request.ttlMs);
       const giveBack = leases.surrender(cacheKey, request.now);
-      const answer = await withTimeout(Promise.resolve(lease({ ...request, size, ...(giveBack ? { giveBack } : {}) })), timeoutMs, leases.clock);
+      const answer = await withTimeout(
+        Promise.resolve(lease({ ...request, size, ...(giveBack ? { giveBack } : {}) })),
+        timeoutMs,
+        leases.clock,
+      );
       if (answer.grant) return leases.store(cacheKey, answer.grant, cost, answer.decision, request.now);
       if (!answer.decision.allowed) deps.denyCache.remember(cacheKey, request.now, cost, answer.decision);
       return answer.decision;
@@ -119,7 +136,15 @@ function leaseCall(deps: LimiterDeps, name: string): (request: LeaseRequest) => 
  * response, see `Verdict.background`); a failed fetch only costs its
  * units.
  */
-async function topUp(name: string, cacheKey: string, request: Omit<LeaseRequest, 'giveBack'>, cost: number, deps: LimiterDeps, leases: LeaseCache, timeoutMs: number): Promise<void> {
+async function topUp(
+  name: string,
+  cacheKey: string,
+  request: Omit<LeaseRequest, 'giveBack'>,
+  cost: number,
+  deps: LimiterDeps,
+  leases: LeaseCache,
+  timeoutMs: number,
+): Promise<void> {
   try {
     const lease = leaseCall(deps, name);
     await leases.single(cacheKey, async () => {

@@ -8,7 +8,9 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /** Whether `value` is a promise (or another thenable) to wait for. */
 export function isPending<T>(value: MaybePromise<T> | PromiseLike<T>): value is Promise<T> {
-  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
+  return (
+    value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+  );
 }
 
 /** `next(value)`: at once when `value` is a plain value, once it resolves otherwise. */

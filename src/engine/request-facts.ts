@@ -101,7 +101,12 @@ function hashedPart(part: KeyPart): boolean {
  * Credentials are hashed; `hash` memoises digests within the request. A key
  * with nothing to hash is known at once, without waiting.
  */
-export function keyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): string | undefined | Promise<string | undefined> {
+export function keyValue(
+  parts: readonly KeyPart[],
+  view: RequestView,
+  policy: Policy,
+  hash: (text: string) => Promise<string>,
+): string | undefined | Promise<string | undefined> {
   if (parts.some(hashedPart)) return hashedKeyValue(parts, view, policy, hash);
   if (parts.length === 1) return withAbsence(parts[0]!, plainValue(parts[0]!, view, policy));
   const values: string[] = [];
@@ -113,7 +118,12 @@ export function keyValue(parts: readonly KeyPart[], view: RequestView, policy: P
   return values.join('|');
 }
 
-async function hashedKeyValue(parts: readonly KeyPart[], view: RequestView, policy: Policy, hash: (text: string) => Promise<string>): Promise<string | undefined> {
+async function hashedKeyValue(
+  parts: readonly KeyPart[],
+  view: RequestView,
+  policy: Policy,
+  hash: (text: string) => Promise<string>,
+): Promise<string | undefined> {
   const values: string[] = [];
   for (const part of parts) {
     const value = withAbsence(part, hashedPart(part) ? await hashedValue(part, view, hash) : plainValue(part, view, policy));

@@ -38,7 +38,11 @@ describe('withTimeout', () => {
   it('times the call on the clock it is given, not the system timers', async () => {
     const timers = new Map<number, () => void>();
     let next = 0;
-    const clock: Clock = { now: () => 0, setTimeout: (run) => (timers.set(++next, run), next), clearTimeout: (handle) => timers.delete(handle as number) };
+    const clock: Clock = {
+      now: () => 0,
+      setTimeout: (run) => (timers.set(++next, run), next),
+      clearTimeout: (handle) => timers.delete(handle as number),
+    };
     const outcome = withTimeout(new Promise<number>(() => {}), 50, clock).catch((error: unknown) => error);
     expect(timers.size).toBe(1);
     for (const run of timers.values()) run();

@@ -5,7 +5,10 @@ const base = { message: 'Wait {retryAfter}s', title: 'Too many requests', code: 
 
 describe('refusalBody', () => {
   it('writes {"detail"}', () => {
-    expect(refusalBody({ ...base, body: 'detail' }, 429, 'Wait 3s', [])).toEqual({ contentType: 'application/json', text: '{"detail":"Wait 3s"}' });
+    expect(refusalBody({ ...base, body: 'detail' }, 429, 'Wait 3s', [])).toEqual({
+      contentType: 'application/json',
+      text: '{"detail":"Wait 3s"}',
+    });
   });
 
   it('writes JSON:API errors', () => {
@@ -28,11 +31,20 @@ describe('refusalBody', () => {
 
   it('adds extension members to problem details, such as the list that refused a request', () => {
     const body = refusalBody({ ...base, title: 'Forbidden', body: 'problem' }, 403, 'Access denied.', [], { list: 'block' });
-    expect(JSON.parse(body.text)).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'Access denied.', list: 'block' });
+    expect(JSON.parse(body.text)).toEqual({
+      type: 'about:blank',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'Access denied.',
+      list: 'block',
+    });
   });
 
   it('writes plain text', () => {
-    expect(refusalBody({ ...base, body: 'text' }, 429, 'Retry later', [])).toEqual({ contentType: 'text/plain; charset=utf-8', text: 'Retry later\n' });
+    expect(refusalBody({ ...base, body: 'text' }, 429, 'Retry later', [])).toEqual({
+      contentType: 'text/plain; charset=utf-8',
+      text: 'Retry later\n',
+    });
   });
 });
 

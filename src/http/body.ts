@@ -18,7 +18,13 @@ export function renderMessage(template: string, retryAfterSeconds: number): stri
  * details also carry `extensions` (e.g. `{"list": "block"}` for a request a
  * block list refused).
  */
-export function refusalBody(settings: BodySettings, status: number, message: string, violated: readonly string[], extensions: Readonly<Record<string, string>> = {}): { contentType: string; text: string } {
+export function refusalBody(
+  settings: BodySettings,
+  status: number,
+  message: string,
+  violated: readonly string[],
+  extensions: Readonly<Record<string, string>> = {},
+): { contentType: string; text: string } {
   switch (settings.body) {
     case 'detail':
       return { contentType: 'application/json', text: JSON.stringify({ detail: message }) };

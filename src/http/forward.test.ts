@@ -19,7 +19,11 @@ describe('forwardToOrigin', () => {
   it('keeps method, path under the origin base path, query and body, and drops hop-by-hop headers', async () => {
     const app = new Hono();
     app.all('*', (c) => forwardToOrigin(c, { originUrl: `${env.ORIGIN_URL}/base` }));
-    const response = await app.request('http://api.example.test/v1/items?x=1', { method: 'PUT', body: 'twelve bytes', headers: { Connection: 'keep-alive', 'Keep-Alive': 'timeout=5' } });
+    const response = await app.request('http://api.example.test/v1/items?x=1', {
+      method: 'PUT',
+      body: 'twelve bytes',
+      headers: { Connection: 'keep-alive', 'Keep-Alive': 'timeout=5' },
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ origin: 'demo', method: 'PUT', path: '/base/v1/items', query: '?x=1', bytes: 12 });
   });
@@ -43,13 +47,26 @@ describe('forwardToOrigin tells the origin the client address', () => {
   });
 
   it('behind the limiter with a trusted proxy, keeping its chain, appending the hop the limiter used, and in Forwarded when asked', async () => {
-    const policy = { name: 'fwd-proxy', rules, clientIp: { trustedProxyHeader: 'X-Forwarded-For' as const, trustedHops: 2 }, forwardClientAddress: ['X-Forwarded-For' as const, 'X-Real-IP' as const, 'Forwarded' as const] };
+    const policy = {
+      name: 'fwd-proxy',
+      rules,
+      clientIp: { trustedProxyHeader: 'X-Forwarded-For' as const, trustedHops: 2 },
+      forwardClientAddress: ['X-Forwarded-For' as const, 'X-Real-IP' as const, 'Forwarded' as const],
+    };
     const { app } = limitedApp({ policy });
-    const headers = await received(app, { ...SPOOFED, 'X-Forwarded-For': 'spoofed, [2001:db8::9]:443, 10.0.0.9', 'CF-Connecting-IP': '10.0.0.1' });
-    expect(told(headers)).toEqual({ xff: 'spoofed, [2001:db8::9]:443, 10.0.0.9, 2001:db8::9', realIp: '2001:db8::9', forwarded: 'for="[2001:db8::9]"' });
+    const headers = await received(app, {
+      ...SPOOFED,
+      'X-Forwarded-For': 'spoofed, [2001:db8::9]:443, 10.0.0.9',
+      'CF-Connecting-IP': '10.0.0.1',
+    });
+    expect(told(headers)).toEqual({
+      xff: 'spoofed, [2001:db8::9]:443, 10.0.0.9, 2001:db8::9',
+      realIp: '2001:db8::9',
+      forwarded: 'for="[2001:db8::9]"',
+    });
   });
 
-  it('leaves the client\'s headers alone when the policy turns it off', async () => {
+  it("leaves the client's headers alone when the policy turns it off", async () => {
     const { app } = limitedApp({ policy: { name: 'fwd-off', rules, forwardClientAddress: false } });
     const headers = await received(app, { ...SPOOFED, 'CF-Connecting-IP': '203.0.113.71' });
     expect(told(headers)).toEqual({ xff: '6.6.6.6', realIp: '6.6.6.7', forwarded: 'for=6.6.6.8' });
@@ -62,9 +79,16 @@ describe('forwardToOrigin tells the origin the client address', () => {
     expect(told(headers)).toEqual({ xff: '2001:db8::70', realIp: '2001:db8::70', forwarded: undefined });
   });
 
-  it('drops the headers the client\'s Connection header names, and Proxy-Authorization', async () => {
+  it("drops the headers the client's Connection header names, and Proxy-Authorization", async () => {
     const { app } = limitedApp({ policy: { name: 'fwd-hop', rules } });
-    const headers = await received(app, { 'CF-Connecting-IP': '203.0.113.72', Connection: 'close, X-Hop-Secret', 'X-Hop-Secret': 'hop', 'Proxy-Authorization': 'Basic cHJveHk6c2VjcmV0', 'Keep-Alive': 'timeout=5', 'X-Kept': 'end-to-end' });
+    const headers = await received(app, {
+      'CF-Connecting-IP': '203.0.113.72',
+      Connection: 'close, X-Hop-Secret',
+      'X-Hop-Secret': 'hop',
+      'Proxy-Authorization': 'Basic cHJveHk6c2VjcmV0',
+      'Keep-Alive': 'timeout=5',
+      'X-Kept': 'end-to-end',
+    });
     expect(headers['x-hop-secret']).toBeUndefined();
     expect(headers['proxy-authorization']).toBeUndefined();
     expect(headers['keep-alive']).toBeUndefined();

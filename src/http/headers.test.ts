@@ -37,7 +37,11 @@ describe('headlineResult', () => {
 });
 
 describe('floors in the headers', () => {
-  const floor = (id: string, decision: Partial<LimitDecision>, extra: { quiet?: true; countResponses?: (status: number) => boolean }): LimitResult => {
+  const floor = (
+    id: string,
+    decision: Partial<LimitDecision>,
+    extra: { quiet?: true; countResponses?: (status: number) => boolean },
+  ): LimitResult => {
     const r = result(id, 600_000, decision);
     return { ...r, limit: { ...r.limit, ...extra } };
   };
@@ -54,9 +58,15 @@ describe('floors in the headers', () => {
   });
 
   it('report the floor that refuses', () => {
-    const failures = floor('auth-failures/10m', { allowed: false, limit: 20, used: 20, remaining: 0, retryAfterMs: 300_000 }, { countResponses: () => true });
+    const failures = floor(
+      'auth-failures/10m',
+      { allowed: false, limit: 20, used: 20, remaining: 0, retryAfterMs: 300_000 },
+      { countResponses: () => true },
+    );
     expect(headlineResult([perToken, failures], true)).toBe(failures);
-    expect(rateLimitHeaders([perToken, failures], { headers: ['ratelimit'] }, NOW, true)).toEqual([['RateLimit', '"per-token/1m";r=99;t=60, "auth-failures/10m";r=0;t=300']]);
+    expect(rateLimitHeaders([perToken, failures], { headers: ['ratelimit'] }, NOW, true)).toEqual([
+      ['RateLimit', '"per-token/1m";r=99;t=60, "auth-failures/10m";r=0;t=300'],
+    ]);
   });
 });
 
@@ -71,7 +81,14 @@ describe('rateLimitHeaders', () => {
   });
 
   it('writes the X-RateLimit family with the reset in epoch seconds and the interval as a decimal', () => {
-    expect(rateLimitHeaders(results, { headers: ['x-ratelimit', 'x-ratelimit-interval', 'x-ratelimit-count', 'x-ratelimit-window'] }, NOW, false)).toEqual([
+    expect(
+      rateLimitHeaders(
+        results,
+        { headers: ['x-ratelimit', 'x-ratelimit-interval', 'x-ratelimit-count', 'x-ratelimit-window'] },
+        NOW,
+        false,
+      ),
+    ).toEqual([
       ['X-RateLimit-Window', '1m'],
       ['X-RateLimit-Count', '1'],
       ['X-RateLimit-Limit', '100'],
@@ -109,7 +126,14 @@ describe('the IETF fields follow draft-ietf-httpapi-ratelimit-headers-11', () =>
   };
   const cases: Array<[string, LimitResult[], boolean]> = [
     ['one admitting limit', [result('api/1m', 60_000, { limit: 100, used: 1, remaining: 99, resetAt: NOW + 30_500 })], false],
-    ['several limits, one refusing', [result('api/1m', 60_000, { limit: 3, remaining: 0, allowed: false, retryAfterMs: 1500 }), result('api/1d', 86_400_000, { limit: 1000, remaining: 900, resetAt: NOW + 86_000_000 })], true],
+    [
+      'several limits, one refusing',
+      [
+        result('api/1m', 60_000, { limit: 3, remaining: 0, allowed: false, retryAfterMs: 1500 }),
+        result('api/1d', 86_400_000, { limit: 1000, remaining: 900, resetAt: NOW + 86_000_000 }),
+      ],
+      true,
+    ],
     ['a sub-second window', [result('api/500ms', 500, { limit: 2, remaining: 1, resetAt: NOW + 200 })], false],
     ['a GCRA limit with a burst', [gcra({ used: 3, remaining: 7, resetAt: NOW + 600 })], false],
   ];
@@ -146,10 +170,16 @@ describe('mergeRateLimitHeaders', () => {
 
   it('keeps a tighter origin X-RateLimit family and replaces a looser one', () => {
     const tighter = new Headers({ 'X-RateLimit-Limit': '10', 'X-RateLimit-Remaining': '2' });
-    mergeRateLimitHeaders(tighter, [['X-RateLimit-Limit', '100'], ['X-RateLimit-Remaining', '50']]);
+    mergeRateLimitHeaders(tighter, [
+      ['X-RateLimit-Limit', '100'],
+      ['X-RateLimit-Remaining', '50'],
+    ]);
     expect([tighter.get('X-RateLimit-Limit'), tighter.get('X-RateLimit-Remaining')]).toEqual(['10', '2']);
     const looser = new Headers({ 'X-RateLimit-Limit': '1000', 'X-RateLimit-Remaining': '900' });
-    mergeRateLimitHeaders(looser, [['X-RateLimit-Limit', '100'], ['X-RateLimit-Remaining', '50']]);
+    mergeRateLimitHeaders(looser, [
+      ['X-RateLimit-Limit', '100'],
+      ['X-RateLimit-Remaining', '50'],
+    ]);
     expect([looser.get('X-RateLimit-Limit'), looser.get('X-RateLimit-Remaining')]).toEqual(['100', '50']);
   });
 });

@@ -115,15 +115,22 @@ function rateLimitItem(r: LimitResult, now: number): string {
  * The rate-limit headers for a response, in the families the policy asks
  * for. Pure: a function of the results, the settings and the clock.
  */
-export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick<ResponseSettings, 'headers'>, now: number, refused: boolean): Array<[string, string]> {
+export function rateLimitHeaders(
+  results: readonly LimitResult[],
+  settings: Pick<ResponseSettings, 'headers'>,
+  now: number,
+  refused: boolean,
+): Array<[string, string]> {
   const { names: wanted, headline } = expand(settings.headers);
   const out: Array<[string, string]> = [];
   const visible = results.some(hidden) ? results.filter((r) => !hidden(r)) : results;
   if (visible.length === 0) return out;
 
   // Most requests meet one limit: its item is the whole field.
-  if (wanted.has('ratelimit-policy')) out.push(['RateLimit-Policy', visible.length === 1 ? policyItem(visible[0]!).item : visible.map((r) => policyItem(r).item).join(', ')]);
-  if (wanted.has('ratelimit')) out.push(['RateLimit', visible.length === 1 ? rateLimitItem(visible[0]!, now) : visible.map((r) => rateLimitItem(r, now)).join(', ')]);
+  if (wanted.has('ratelimit-policy'))
+    out.push(['RateLimit-Policy', visible.length === 1 ? policyItem(visible[0]!).item : visible.map((r) => policyItem(r).item).join(', ')]);
+  if (wanted.has('ratelimit'))
+    out.push(['RateLimit', visible.length === 1 ? rateLimitItem(visible[0]!, now) : visible.map((r) => rateLimitItem(r, now)).join(', ')]);
 
   const head = headline ? headlineResult(results, refused) : undefined;
   if (!head) return out;
@@ -141,7 +148,14 @@ export function rateLimitHeaders(results: readonly LimitResult[], settings: Pick
   return out;
 }
 
-const X_FAMILY = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-RateLimit-Count', 'X-RateLimit-Window', 'X-RateLimit-Interval'];
+const X_FAMILY = [
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'X-RateLimit-Count',
+  'X-RateLimit-Window',
+  'X-RateLimit-Interval',
+];
 
 /**
  * Adds the limiter's headers to an origin response without loosening what
@@ -155,7 +169,8 @@ export function mergeRateLimitHeaders(target: Headers, ours: ReadonlyArray<[stri
     const origin = target.get('X-RateLimit-Remaining');
     const originRemaining = Number(origin);
     const oursRemaining = Number(ours.find(([n]) => n === 'X-RateLimit-Remaining')?.[1]);
-    keepOriginFamily = origin !== null && Number.isFinite(originRemaining) && (!Number.isFinite(oursRemaining) || originRemaining < oursRemaining);
+    keepOriginFamily =
+      origin !== null && Number.isFinite(originRemaining) && (!Number.isFinite(oursRemaining) || originRemaining < oursRemaining);
   }
   for (const [name, value] of ours) {
     if (name === 'RateLimit' || name === 'RateLimit-Policy') {

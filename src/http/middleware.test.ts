@@ -3,7 +3,11 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { rateLimit, type RateLimitOptions } from './middleware';
 
-const policy = { name: 'm', onError: { mode: 'open' as const, timeoutMs: 10_000 }, rules: [{ name: 'r', key: 'ip' as const, limits: [{ limit: 1, window: '1h' }] }] };
+const policy = {
+  name: 'm',
+  onError: { mode: 'open' as const, timeoutMs: 10_000 },
+  rules: [{ name: 'r', key: 'ip' as const, limits: [{ limit: 1, window: '1h' }] }],
+};
 
 describe('rateLimit', () => {
   it.each([
@@ -21,7 +25,9 @@ describe('rateLimit', () => {
   });
 
   it('refuses an invalid policy when it is built, naming the rule and field', () => {
-    expect(() => rateLimit({ policy: { ...policy, rules: [{ name: 'r', key: 'ip', limits: [{ limit: -1, window: '1h' }] }] } })).toThrow(/rules\[0\] "r"\.limits\[0\]\.limit/);
+    expect(() => rateLimit({ policy: { ...policy, rules: [{ name: 'r', key: 'ip', limits: [{ limit: -1, window: '1h' }] }] } })).toThrow(
+      /rules\[0\] "r"\.limits\[0\]\.limit/,
+    );
   });
 
   it('is a named handler that sets the verdict as a typed context variable, and lets the caller shape refusals', async () => {

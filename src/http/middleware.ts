@@ -87,12 +87,16 @@ function checkOptions(options: RateLimitOptions): void {
   };
   for (const name of ['binding', 'kvBinding', 'analyticsBinding'] as const) {
     const value = options[name];
-    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value))) fail(name, 'a binding name such as "RATE_LIMITER"');
+    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)))
+      fail(name, 'a binding name such as "RATE_LIMITER"');
   }
-  for (const name of ['now', 'onRefused', 'host'] as const) if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function');
-  if (options.overrides !== undefined && options.overrides !== false && typeof options.overrides !== 'function') fail('overrides', 'false or a function');
+  for (const name of ['now', 'onRefused', 'host'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function') fail(name, 'a function');
+  if (options.overrides !== undefined && options.overrides !== false && typeof options.overrides !== 'function')
+    fail('overrides', 'false or a function');
   if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') fail('coalesce', 'true or false');
-  if (options.denyCache !== undefined && options.denyCache !== false && !(options.denyCache instanceof DenyCache)) fail('denyCache', 'false or a DenyCache');
+  if (options.denyCache !== undefined && options.denyCache !== false && !(options.denyCache instanceof DenyCache))
+    fail('denyCache', 'false or a DenyCache');
   if (options.metrics !== undefined && !(options.metrics instanceof Metrics)) fail('metrics', 'a Metrics');
   // A cache time of 0 reads live configuration on every request.
   const ttl = options.live?.ttlMs;
@@ -153,7 +157,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const forwarding = forwardingOf(policy);
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
   /** Where the request is decided: its bindings, the host its rules match, and its `waitUntil`. */
-  const scopeOf = (c: Context): RequestScope => ({ env: c.env as Record<string, unknown>, host: hostOf?.(c), keepAlive: (work) => keepAlive(c, work) });
+  const scopeOf = (c: Context): RequestScope => ({
+    env: c.env as Record<string, unknown>,
+    host: hostOf?.(c),
+    keepAlive: (work) => keepAlive(c, work),
+  });
 
   const refused = (c: Context, verdict: Verdict, at: number) => {
     const response = refusalResponse(verdict, policy.response, at);
@@ -170,7 +178,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
 
   const handler = async function rateLimit(c: Context, next: () => Promise<void>) {
     const at = now();
-    if (quotaPath !== undefined && (c.req.method === 'GET' || c.req.method === 'HEAD') && normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath) {
+    if (
+      quotaPath !== undefined &&
+      (c.req.method === 'GET' || c.req.method === 'HEAD') &&
+      normalizePath(hostAndPath(c.req.url).pathname, policy.caseSensitivePaths) === quotaPath
+    ) {
       const answer = await limiter.quota(c.req.raw, at, scopeOf(c));
       if ('refused' in answer) return refused(c, answer.refused, at);
       return c.json(answer.report, 200, { 'Cache-Control': 'no-store' });
@@ -181,7 +193,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const verdict = isPending(deciding) ? await deciding : deciding;
     c.set('rateLimit', verdict);
     // Usage per customer (subject, org) for the admin API's usage report.
-    writeUsage(verdict, c.req.raw.headers, (c.env as Record<string, unknown> | undefined)?.[limiter.analyticsBinding] as AnalyticsSink | undefined);
+    writeUsage(
+      verdict,
+      c.req.raw.headers,
+      (c.env as Record<string, unknown> | undefined)?.[limiter.analyticsBinding] as AnalyticsSink | undefined,
+    );
     if (verdict.background) await afterResponse(c, verdict.background);
     if (verdict.kind !== 'allow') return recordTraffic ? recordRefusal(c, verdict, at) : refused(c, verdict, at);
     c.set('clientForwarding', forwarding);
@@ -194,7 +210,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       throw error;
     } finally {
       // Outcome-counted reservations are kept or given back once the status is known, after the response.
-      if (verdict.settle !== NOTHING_TO_SETTLE) await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
+      if (verdict.settle !== NOTHING_TO_SETTLE)
+        await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
     }
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
@@ -211,5 +228,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       }
     }
   };
-  return Object.assign(handler, { handle: { compiled: limiter.compiled, metrics: limiter.metrics, denyCache: limiter.denyCache, limiter } });
+  return Object.assign(handler, {
+    handle: { compiled: limiter.compiled, metrics: limiter.metrics, denyCache: limiter.denyCache, limiter },
+  });
 }

@@ -47,7 +47,10 @@ export function forwardingOf(policy: Pick<Policy, 'forwardClientAddress' | 'clie
 }
 
 /** What a policy that says nothing asks for: `X-Forwarded-For` and `X-Real-IP`, no proxy trusted. */
-export const DEFAULT_FORWARDING: ClientAddressForwarding = Object.freeze({ headers: Object.freeze(['X-Forwarded-For', 'X-Real-IP'] as const), keepChain: false });
+export const DEFAULT_FORWARDING: ClientAddressForwarding = Object.freeze({
+  headers: Object.freeze(['X-Forwarded-For', 'X-Real-IP'] as const),
+  keepChain: false,
+});
 
 /** An RFC 7239 `for=` element: IPv6 quoted and in brackets. */
 export function forwardedFor(address: string): string {

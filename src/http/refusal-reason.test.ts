@@ -19,8 +19,10 @@ function result(id: string, windowMs: number, decision: Partial<LimitDecision>, 
   };
 }
 
-const refused = (id: string, windowMs: number, retryAfterMs: number, shadow = false) => result(id, windowMs, { allowed: false, remaining: 0, retryAfterMs }, shadow);
-const rule = (name: string, windows: number[]) => ({ name, limits: windows.map((w, i) => limit(`${name}/l${i}`, w)) }) as unknown as CompiledRule;
+const refused = (id: string, windowMs: number, retryAfterMs: number, shadow = false) =>
+  result(id, windowMs, { allowed: false, remaining: 0, retryAfterMs }, shadow);
+const rule = (name: string, windows: number[]) =>
+  ({ name, limits: windows.map((w, i) => limit(`${name}/l${i}`, w)) }) as unknown as CompiledRule;
 
 describe('refusalReason', () => {
   const cases: Array<[string, Pick<Verdict, 'kind' | 'results'>, string | undefined]> = [
@@ -29,10 +31,26 @@ describe('refusalReason', () => {
     ['a window just under a day is still a rate', { kind: 'limit', results: [refused('api/23h', QUOTA_WINDOW_MS - 1, 5_000)] }, 'rate'],
     ['a limit of a day is a quota', { kind: 'limit', results: [refused('api/1d', QUOTA_WINDOW_MS, 5_000)] }, 'quota'],
     ['a limit of a month is a quota', { kind: 'limit', results: [refused('api/30d', 30 * QUOTA_WINDOW_MS, 5_000)] }, 'quota'],
-    ['the refusing limit with the longest wait decides: the daily one', { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), refused('api/1d', QUOTA_WINDOW_MS, 3_600_000)] }, 'quota'],
-    ['the refusing limit with the longest wait decides: the minute one', { kind: 'limit', results: [refused('api/1m', 60_000, 50_000), refused('api/1d', QUOTA_WINDOW_MS, 1_000)] }, 'rate'],
-    ['an admitting daily limit does not make it a quota', { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), result('api/1d', QUOTA_WINDOW_MS, { remaining: 0 })] }, 'rate'],
-    ['a shadow daily limit does not make it a quota', { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), refused('api/1d', QUOTA_WINDOW_MS, 9_000_000, true)] }, 'rate'],
+    [
+      'the refusing limit with the longest wait decides: the daily one',
+      { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), refused('api/1d', QUOTA_WINDOW_MS, 3_600_000)] },
+      'quota',
+    ],
+    [
+      'the refusing limit with the longest wait decides: the minute one',
+      { kind: 'limit', results: [refused('api/1m', 60_000, 50_000), refused('api/1d', QUOTA_WINDOW_MS, 1_000)] },
+      'rate',
+    ],
+    [
+      'an admitting daily limit does not make it a quota',
+      { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), result('api/1d', QUOTA_WINDOW_MS, { remaining: 0 })] },
+      'rate',
+    ],
+    [
+      'a shadow daily limit does not make it a quota',
+      { kind: 'limit', results: [refused('api/1m', 60_000, 5_000), refused('api/1d', QUOTA_WINDOW_MS, 9_000_000, true)] },
+      'rate',
+    ],
     ['a ban', { kind: 'ban', results: [] }, 'ban'],
     ['a block list', { kind: 'block', results: [] }, 'block'],
     ['a fail-closed limiter fault', { kind: 'unavailable', results: [] }, 'unavailable'],
@@ -52,17 +70,28 @@ describe('refusalReason', () => {
 
 describe('violatedPolicies', () => {
   it('names the limits that refused, not those that admitted or only shadow', () => {
-    const results = [refused('api/1m', 60_000, 5_000), result('api/1h', 3_600_000, {}), refused('api/1d', QUOTA_WINDOW_MS, 9_000, true), refused('login/5m', 300_000, 1_000)];
+    const results = [
+      refused('api/1m', 60_000, 5_000),
+      result('api/1h', 3_600_000, {}),
+      refused('api/1d', QUOTA_WINDOW_MS, 9_000, true),
+      refused('login/5m', 300_000, 1_000),
+    ];
     expect(violatedPolicies({ kind: 'limit', results })).toEqual(['api/1m', 'login/5m']);
   });
 
-  it('names the banning rule\'s limits for a ban', () => {
-    expect(violatedPolicies({ kind: 'ban', results: [result('api/1m', 60_000, {})], refusedBy: rule('auth', [600_000]) })).toEqual(['auth/l0']);
+  it("names the banning rule's limits for a ban", () => {
+    expect(violatedPolicies({ kind: 'ban', results: [result('api/1m', 60_000, {})], refusedBy: rule('auth', [600_000]) })).toEqual([
+      'auth/l0',
+    ]);
   });
 
   it('names the limits of the rule whose object failed, for a fail-closed fault, once each', () => {
     const results = [refused('other/1m', 60_000, 5_000)];
-    expect(violatedPolicies({ kind: 'unavailable', results, refusedBy: rule('other', [60_000, 3_600_000]) })).toEqual(['other/1m', 'other/l0', 'other/l1']);
+    expect(violatedPolicies({ kind: 'unavailable', results, refusedBy: rule('other', [60_000, 3_600_000]) })).toEqual([
+      'other/1m',
+      'other/l0',
+      'other/l1',
+    ]);
     expect(violatedPolicies({ kind: 'unavailable', results: [], refusedBy: rule('per-ip', [60_000]) })).toEqual(['per-ip/l0']);
   });
 

@@ -21,9 +21,14 @@ export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettin
   const { reasonHeader } = policyResponse;
   const reason = reasonHeader === false ? undefined : refusalReason(verdict);
   if (reasonHeader !== false && reason !== undefined) headers.set(reasonHeader, reason);
-  if (verdict.kind === 'limit') for (const [name, value] of rateLimitHeaders(verdict.results, policyResponse, now, true)) headers.set(name, value);
+  if (verdict.kind === 'limit')
+    for (const [name, value] of rateLimitHeaders(verdict.results, policyResponse, now, true)) headers.set(name, value);
 
-  const message = blocked ? settings.blockedMessage : verdict.kind === 'unavailable' ? 'Rate limiter unavailable; retry shortly.' : renderMessage(settings.message, retryAfter);
+  const message = blocked
+    ? settings.blockedMessage
+    : verdict.kind === 'unavailable'
+      ? 'Rate limiter unavailable; retry shortly.'
+      : renderMessage(settings.message, retryAfter);
   const bodySettings = blocked ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' } : settings;
   const violated = blocked ? refusingResults(verdict.results).map((r) => r.limit.id) : violatedPolicies(verdict);
   // A block-list refusal names the list, and nothing more (not the entry, its reason or which list source).

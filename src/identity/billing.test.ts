@@ -27,10 +27,21 @@ describe('billedLimits', () => {
   });
 
   it("anchors calendar limits without an anchor of their own to the customer's, in their zone, and sets plan limits by id", () => {
-    const billing = billingOf({ subject: 's', tier: 'pro', billingAnchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York', limits: { 'api/month': 5000, 'api/1m': 20 } })!;
+    const billing = billingOf({
+      subject: 's',
+      tier: 'pro',
+      billingAnchor: '2026-03-17T00:00:00Z',
+      timeZone: 'America/New_York',
+      limits: { 'api/month': 5000, 'api/1m': 20 },
+    })!;
     const [minute, month, fixed] = billedLimits(limits, { billing }, true);
     expect(minute!.config).toEqual({ ...limits[0]!.config, limit: 20 });
-    expect(month!.config).toEqual({ algorithm: 'fixed-window', limit: 5000, windowMs: 30 * 86_400_000, period: { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' } });
+    expect(month!.config).toEqual({
+      algorithm: 'fixed-window',
+      limit: 5000,
+      windowMs: 30 * 86_400_000,
+      period: { unit: 'month', anchor: '2026-03-17T00:00:00Z', timeZone: 'America/New_York' },
+    });
     // A limit that names its own anchor and zone keeps them.
     expect(fixed).toBe(limits[2]);
     // Ids stay, so counts carry over; the same customer gets the same objects.

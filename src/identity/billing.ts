@@ -33,7 +33,11 @@ const billed = new WeakMap<CompiledLimit, WeakMap<Billing, CompiledLimit>>();
  * @example
  * billedLimits(rule.limits, { billing: { anchor: '2026-03-17', limits: { 'api/month': 200_000 } } }, true);
  */
-export function billedLimits(limits: readonly CompiledLimit[], identity: { readonly billing?: Billing | undefined }, planLimits: boolean): readonly CompiledLimit[] {
+export function billedLimits(
+  limits: readonly CompiledLimit[],
+  identity: { readonly billing?: Billing | undefined },
+  planLimits: boolean,
+): readonly CompiledLimit[] {
   const billing = identity.billing;
   if (!billing) return limits;
   let changed = false;
@@ -48,7 +52,9 @@ export function billedLimits(limits: readonly CompiledLimit[], identity: { reado
 function billLimit(limit: CompiledLimit, billing: Billing, planLimits: boolean): CompiledLimit {
   const plan = planLimits ? billing.limits?.[limit.id] : undefined;
   const period = limit.config.period;
-  const anchored = period !== undefined && ((period.anchor === undefined && billing.anchor !== undefined) || (period.timeZone === undefined && billing.timeZone !== undefined));
+  const anchored =
+    period !== undefined &&
+    ((period.anchor === undefined && billing.anchor !== undefined) || (period.timeZone === undefined && billing.timeZone !== undefined));
   if (plan === undefined && !anchored) return limit;
   let byBilling = billed.get(limit);
   const known = byBilling?.get(billing);
@@ -56,7 +62,9 @@ function billLimit(limit: CompiledLimit, billing: Billing, planLimits: boolean):
   const config = {
     ...limit.config,
     ...(plan !== undefined ? { limit: plan } : {}),
-    ...(anchored ? { period: { unit: period.unit, anchor: period.anchor ?? billing.anchor, timeZone: period.timeZone ?? billing.timeZone } } : {}),
+    ...(anchored
+      ? { period: { unit: period.unit, anchor: period.anchor ?? billing.anchor, timeZone: period.timeZone ?? billing.timeZone } }
+      : {}),
   };
   const next = Object.freeze({ ...limit, config });
   if (!byBilling) billed.set(limit, (byBilling = new WeakMap()));

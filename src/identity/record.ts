@@ -25,7 +25,15 @@ export const identityRecordSchema = z.strictObject({
   timeZone: timeZoneSchema.optional(),
   /** Their plan's limits by `<rule>/<limit name>`, replacing the policy's; units already used in the period stay used. */
   limits: z
-    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'plan limits are named "<rule>/<limit name>", e.g. "api/month"'), z.number().int().min(0).max(1e12))
+    .record(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+          'plan limits are named "<rule>/<limit name>", e.g. "api/month"',
+        ),
+      z.number().int().min(0).max(1e12),
+    )
     .optional(),
 });
 

@@ -29,7 +29,9 @@ export class IdentityRecords {
     timeoutMs: 50,
     validate: (raw) => {
       const result = identityRecordSchema.safeParse(raw);
-      return result.success ? { ok: true, value: result.data } : { ok: false, error: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ') };
+      return result.success
+        ? { ok: true, value: result.data }
+        : { ok: false, error: result.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ') };
     },
   });
 
@@ -55,7 +57,11 @@ export function compileIdentity(settings: IdentitySettings): CompiledIdentity {
   const tiers = settings.prefixes.map((p) => {
     const pattern = p.pattern !== undefined ? new RegExp(p.pattern) : undefined;
     const prefix = p.prefix;
-    return { tier: p.tier, test: (credential: string) => (prefix !== undefined && credential.startsWith(prefix)) || (pattern !== undefined && pattern.test(credential)) };
+    return {
+      tier: p.tier,
+      test: (credential: string) =>
+        (prefix !== undefined && credential.startsWith(prefix)) || (pattern !== undefined && pattern.test(credential)),
+    };
   });
   return { settings, tiers };
 }
@@ -72,10 +78,18 @@ export function credentialOf(headers: Headers, settings: IdentitySettings): stri
 
 function claim(payload: JWTPayload, name: string): string | undefined {
   const value = payload[name];
-  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : typeof value === 'number' ? String(value) : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= 256
+    ? value
+    : typeof value === 'number'
+      ? String(value)
+      : undefined;
 }
 
-async function verifyJwt(token: string, settings: NonNullable<IdentitySettings['jwt']>, secrets: Record<string, unknown>): Promise<JWTPayload | undefined> {
+async function verifyJwt(
+  token: string,
+  settings: NonNullable<IdentitySettings['jwt']>,
+  secrets: Record<string, unknown>,
+): Promise<JWTPayload | undefined> {
   if (token.split('.').length !== 3) return undefined;
   const options = {
     algorithms: settings.algorithms,
@@ -122,7 +136,14 @@ export async function resolveIdentity(
     const record = await env.records.get(env.kv, credentialHash, now);
     if (record) {
       const billing = billingOf(record);
-      return { credentialHash, subject: record.subject, ...(record.org ? { org: record.org } : {}), tier: record.tier, source: 'record', ...(billing ? { billing } : {}) };
+      return {
+        credentialHash,
+        subject: record.subject,
+        ...(record.org ? { org: record.org } : {}),
+        tier: record.tier,
+        source: 'record',
+        ...(billing ? { billing } : {}),
+      };
     }
   }
   if (settings.jwt) {

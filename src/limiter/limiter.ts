@@ -104,7 +104,10 @@ export class Limiter {
     this.denyCache = options.denyCache === false ? new DenyCache(0) : (options.denyCache ?? new DenyCache());
     this.#overrides = options.overrides;
     const coalesce = options.coalesce ?? false;
-    if (coalesce && !crossRequestWaitsWork()) logEvent('coalesce_unsupported', { detail: 'coalesce is on, but handle_cross_request_promise_resolution is off: a request waiting for another\'s call may fail' });
+    if (coalesce && !crossRequestWaitsWork())
+      logEvent('coalesce_unsupported', {
+        detail: "coalesce is on, but handle_cross_request_promise_resolution is off: a request waiting for another's call may fail",
+      });
     // Budgets leased by rules with `lease`; unused (and empty) when no rule opts in.
     this.#leases = new LeaseCache(10_000, 1_000, options.waitForLeases ?? coalesce);
     this.#batcher = coalesce ? new CheckBatcher() : undefined;
@@ -125,7 +128,12 @@ export class Limiter {
    * Decides groups of limits without a request (`checkLimit`): each group's
    * object counts its limits; request conditions and lists do not apply.
    */
-  decideGroups(groups: Group[], now: number, objects: KeyObjectNamespace, sinks: { readonly metrics?: Metrics | undefined; readonly analytics?: AnalyticsSink | undefined } = {}): MaybePromise<GroupsVerdict> {
+  decideGroups(
+    groups: Group[],
+    now: number,
+    objects: KeyObjectNamespace,
+    sinks: { readonly metrics?: Metrics | undefined; readonly analytics?: AnalyticsSink | undefined } = {},
+  ): MaybePromise<GroupsVerdict> {
     const deps: LimiterDeps = {
       compiled: this.compiled,
       limiterFor: (name) => objects.getByName(name) as KeyLimiter,

@@ -4,7 +4,20 @@ import { deliverNotifications, LAST_FAILURE_ROW, retryDelaySeconds } from './del
 import { SIGNATURE_HEADER, verifySignature } from './signature';
 
 const NOW = 1_800_000_000_000;
-const event: ThresholdEvent = { type: 'quota.threshold', id: 'k:api/month:0:80', rule: 'api', limit: 'month', quota: 100, threshold: 80, used: 80, periodStart: '2027-01-01T00:00:00.000Z', periodEnd: '2027-02-01T00:00:00.000Z', key: 'k', subject: 'cust-1', occurredAt: '2027-01-20T00:00:00.000Z' };
+const event: ThresholdEvent = {
+  type: 'quota.threshold',
+  id: 'k:api/month:0:80',
+  rule: 'api',
+  limit: 'month',
+  quota: 100,
+  threshold: 80,
+  used: 80,
+  periodStart: '2027-01-01T00:00:00.000Z',
+  periodEnd: '2027-02-01T00:00:00.000Z',
+  key: 'k',
+  subject: 'cust-1',
+  occurredAt: '2027-01-20T00:00:00.000Z',
+};
 
 function batchOf(attempts: number) {
   const seen: Array<{ acked?: true; retry?: number }> = [];
@@ -16,7 +29,12 @@ function batchOf(attempts: number) {
     ack: () => seen.push({ acked: true }),
     retry: (o?: { delaySeconds?: number }) => seen.push({ retry: o?.delaySeconds ?? 0 }),
   };
-  const batch = { queue: 'q', messages: [message], ackAll: () => seen.push({ acked: true }), retryAll: () => undefined } as unknown as MessageBatch<ThresholdEvent>;
+  const batch = {
+    queue: 'q',
+    messages: [message],
+    ackAll: () => seen.push({ acked: true }),
+    retryAll: () => undefined,
+  } as unknown as MessageBatch<ThresholdEvent>;
   return { batch, seen };
 }
 
@@ -29,7 +47,11 @@ describe('deliverNotifications', () => {
   it('POSTs the event signed with the secret and acknowledges a 2xx', async () => {
     const { batch, seen } = batchOf(1);
     const requests: Request[] = [];
-    await deliverNotifications(batch, { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec' }, { now: () => NOW, fetch: async (input, init) => (requests.push(new Request(input, init)), new Response(null, { status: 204 })) });
+    await deliverNotifications(
+      batch,
+      { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec' },
+      { now: () => NOW, fetch: async (input, init) => (requests.push(new Request(input, init)), new Response(null, { status: 204 })) },
+    );
     expect(seen).toEqual([{ acked: true }]);
     const body = await requests[0]!.text();
     expect(JSON.parse(body)).toEqual(event);
@@ -39,15 +61,29 @@ describe('deliverNotifications', () => {
   it('retries a failure with backoff and records it as the last failure', async () => {
     const { batch, seen } = batchOf(3);
     const store = kv();
-    await deliverNotifications(batch, { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec', RATE_LIMIT_CONFIG: store.ns }, { now: () => NOW, fetch: async () => new Response('down', { status: 503 }) });
+    await deliverNotifications(
+      batch,
+      { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec', RATE_LIMIT_CONFIG: store.ns },
+      { now: () => NOW, fetch: async () => new Response('down', { status: 503 }) },
+    );
     expect(seen).toEqual([{ retry: 40 }]);
-    expect(JSON.parse(store.rows.get(LAST_FAILURE_ROW)!)).toEqual({ at: new Date(NOW).toISOString(), eventId: event.id, attempt: 3, error: 'HTTP 503', retrying: true });
+    expect(JSON.parse(store.rows.get(LAST_FAILURE_ROW)!)).toEqual({
+      at: new Date(NOW).toISOString(),
+      eventId: event.id,
+      attempt: 3,
+      error: 'HTTP 503',
+      retrying: true,
+    });
   });
 
   it('records an unreachable webhook, and the last attempt as not retried', async () => {
     const { batch } = batchOf(9);
     const store = kv();
-    await deliverNotifications(batch, { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec', RATE_LIMIT_CONFIG: store.ns }, { now: () => NOW, fetch: async () => Promise.reject(new TypeError('connection refused')) });
+    await deliverNotifications(
+      batch,
+      { NOTIFY_WEBHOOK_URL: 'https://hooks.example/q', NOTIFY_WEBHOOK_SECRET: 'whsec', RATE_LIMIT_CONFIG: store.ns },
+      { now: () => NOW, fetch: async () => Promise.reject(new TypeError('connection refused')) },
+    );
     expect(JSON.parse(store.rows.get(LAST_FAILURE_ROW)!)).toMatchObject({ error: 'TypeError: connection refused', retrying: false });
   });
 

@@ -22,7 +22,13 @@ export function parseDeliveryFailure(text: string | null): DeliveryFailure | und
   if (text === null) return undefined;
   try {
     const f = JSON.parse(text) as Record<string, unknown>;
-    if (typeof f.at === 'string' && typeof f.eventId === 'string' && typeof f.attempt === 'number' && typeof f.error === 'string' && typeof f.retrying === 'boolean') {
+    if (
+      typeof f.at === 'string' &&
+      typeof f.eventId === 'string' &&
+      typeof f.attempt === 'number' &&
+      typeof f.error === 'string' &&
+      typeof f.retrying === 'boolean'
+    ) {
       return { at: f.at, eventId: f.eventId, attempt: f.attempt, error: f.error, retrying: f.retrying };
     }
   } catch {
@@ -64,7 +70,11 @@ export interface DeliveryOptions {
  * @example
  * export default { fetch: app.fetch, queue: (batch, env) => deliverNotifications(batch, env) };
  */
-export async function deliverNotifications(batch: MessageBatch<ThresholdEvent>, env: DeliveryEnv, options: DeliveryOptions = {}): Promise<void> {
+export async function deliverNotifications(
+  batch: MessageBatch<ThresholdEvent>,
+  env: DeliveryEnv,
+  options: DeliveryOptions = {},
+): Promise<void> {
   const { maxAttempts = 9, timeoutMs = 10_000, now = Date.now } = options;
   const send = options.fetch ?? fetch;
   const url = env.NOTIFY_WEBHOOK_URL;
@@ -81,7 +91,11 @@ export async function deliverNotifications(batch: MessageBatch<ThresholdEvent>, 
       try {
         const response = await send(url, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json', [SIGNATURE_HEADER]: await signBody(secret, body, now()), 'User-Agent': 'edge-ratelimit-webhook' },
+          headers: {
+            'Content-Type': 'application/json',
+            [SIGNATURE_HEADER]: await signBody(secret, body, now()),
+            'User-Agent': 'edge-ratelimit-webhook',
+          },
           body,
           signal: AbortSignal.timeout(timeoutMs),
         });
@@ -95,7 +109,13 @@ export async function deliverNotifications(batch: MessageBatch<ThresholdEvent>, 
         error = String(e);
       }
       const retrying = message.attempts < maxAttempts;
-      const failure: DeliveryFailure = { at: new Date(now()).toISOString(), eventId: message.body.id, attempt: message.attempts, error, retrying };
+      const failure: DeliveryFailure = {
+        at: new Date(now()).toISOString(),
+        eventId: message.body.id,
+        attempt: message.attempts,
+        error,
+        retrying,
+      };
       logEvent('notify_failed', { ...failure });
       await env.RATE_LIMIT_CONFIG?.put(LAST_FAILURE_ROW, JSON.stringify(failure)).catch(() => undefined);
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });

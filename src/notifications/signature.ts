@@ -30,7 +30,13 @@ export async function signBody(secret: string, body: string, nowMs: number): Pro
  * Whether a signature header is valid for a body, signed at most
  * `toleranceS` seconds before (or after) `nowMs`. Compares in constant time.
  */
-export async function verifySignature(secret: string, body: string, header: string | null, nowMs: number, toleranceS = DEFAULT_TOLERANCE_S): Promise<boolean> {
+export async function verifySignature(
+  secret: string,
+  body: string,
+  header: string | null,
+  nowMs: number,
+  toleranceS = DEFAULT_TOLERANCE_S,
+): Promise<boolean> {
   if (!header) return false;
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts.t);

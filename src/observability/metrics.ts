@@ -26,7 +26,10 @@ export class Metrics {
     if (this.recent.length > 100) this.recent.shift();
   }
 
-  snapshot(): { counts: Record<string, Partial<Record<MetricEvent, number>>>; recentRefusals: ReadonlyArray<{ at: number; rule: string; key: string; limit: string }> } {
+  snapshot(): {
+    counts: Record<string, Partial<Record<MetricEvent, number>>>;
+    recentRefusals: ReadonlyArray<{ at: number; rule: string; key: string; limit: string }>;
+  } {
     const counts: Record<string, Partial<Record<MetricEvent, number>>> = {};
     for (const [rule, events] of this.counts) counts[rule] = { ...events };
     return { counts, recentRefusals: [...this.recent].reverse() };

@@ -6,7 +6,11 @@ export interface UsageSource {
 }
 
 /** The variables a deployment sets to read usage; the token is a secret with Account Analytics: Read. */
-export const USAGE_VARIABLES = { accountId: 'ANALYTICS_ACCOUNT_ID', apiToken: 'ANALYTICS_API_TOKEN', dataset: 'ANALYTICS_DATASET' } as const;
+export const USAGE_VARIABLES = {
+  accountId: 'ANALYTICS_ACCOUNT_ID',
+  apiToken: 'ANALYTICS_API_TOKEN',
+  dataset: 'ANALYTICS_DATASET',
+} as const;
 
 /** The SQL API's settings from the worker's variables, or the names of those missing. */
 export function usageSource(env: Record<string, unknown>): UsageSource | { readonly missing: string[] } {
@@ -35,14 +39,22 @@ export class UsageUnavailable extends Error {
  * is not configured (locally, under `wrangler dev`); it gets the names of
  * the missing settings. Failures throw `UsageUnavailable` with the query.
  */
-export async function queryAnalytics(env: Record<string, unknown>, sql: string, unavailable: (missing: string) => string, fetcher: typeof fetch): Promise<Array<Record<string, unknown>>> {
+export async function queryAnalytics(
+  env: Record<string, unknown>,
+  sql: string,
+  unavailable: (missing: string) => string,
+  fetcher: typeof fetch,
+): Promise<Array<Record<string, unknown>>> {
   const source = usageSource(env);
   if ('missing' in source) throw new UsageUnavailable(501, unavailable(source.missing.join(', ')), sql);
-  const response = await fetcher(`https://api.cloudflare.com/client/v4/accounts/${encodeURIComponent(source.accountId)}/analytics_engine/sql`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${source.apiToken}` },
-    body: sql,
-  });
+  const response = await fetcher(
+    `https://api.cloudflare.com/client/v4/accounts/${encodeURIComponent(source.accountId)}/analytics_engine/sql`,
+    {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${source.apiToken}` },
+      body: sql,
+    },
+  );
   const text = await response.text();
   if (!response.ok) throw new UsageUnavailable(502, `Analytics Engine's SQL API answered ${response.status}: ${text.slice(0, 300)}`, sql);
   let rows: unknown;

@@ -6,7 +6,7 @@ const NOW = Date.UTC(2026, 11, 6, 21, 30);
 const configured = { ANALYTICS_ACCOUNT_ID: 'acc', ANALYTICS_API_TOKEN: 'token-for-tests', ANALYTICS_DATASET: 'edge_ratelimit' };
 
 describe('decisionsSql', () => {
-  it('counts each rule\'s allowed, refused and shadow-refused points per hour over whole hours up to the current one, leaving usage points out', () => {
+  it("counts each rule's allowed, refused and shadow-refused points per hour over whole hours up to the current one, leaving usage points out", () => {
     expect(decisionsSql(NOW, 24, 'edge_ratelimit')).toBe(
       [
         'SELECT toStartOfHour(timestamp) AS hour, blob1 AS rule, blob2 AS event, SUM(_sample_interval * double1) AS count',
@@ -31,7 +31,10 @@ describe('readDecisions', () => {
   });
 
   it('reads the rows the SQL API answers as hours in UTC', async () => {
-    const fetcher = (async () => Response.json({ data: [{ hour: '2026-12-06 20:00:00', rule: 'per-ip', event: 'refused', count: 41.9 }] })) as unknown as typeof fetch;
-    expect(await readDecisions(configured, NOW, 24, fetcher)).toEqual([{ hour: '2026-12-06T20:00:00Z', rule: 'per-ip', event: 'refused', count: 42 }]);
+    const fetcher = (async () =>
+      Response.json({ data: [{ hour: '2026-12-06 20:00:00', rule: 'per-ip', event: 'refused', count: 41.9 }] })) as unknown as typeof fetch;
+    expect(await readDecisions(configured, NOW, 24, fetcher)).toEqual([
+      { hour: '2026-12-06T20:00:00Z', rule: 'per-ip', event: 'refused', count: 42 },
+    ]);
   });
 });

@@ -42,11 +42,22 @@ export function decisionsSql(now: number, hours: number, dataset: string): strin
  * SQL API; where it is not configured, throws `UsageUnavailable` (501) with
  * the query it would send, as the usage report does.
  */
-export async function readDecisions(env: Record<string, unknown>, now: number, hours = 24, fetcher: typeof fetch = fetch): Promise<DecisionHour[]> {
+export async function readDecisions(
+  env: Record<string, unknown>,
+  now: number,
+  hours = 24,
+  fetcher: typeof fetch = fetch,
+): Promise<DecisionHour[]> {
   const configured = env[USAGE_VARIABLES.dataset];
   const dataset = typeof configured === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(configured) ? configured : 'edge_ratelimit';
   const sql = decisionsSql(now, hours, dataset);
-  const rows = await queryAnalytics(env, sql, (missing) => `Decisions across the deployment are read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read them.`, fetcher);
+  const rows = await queryAnalytics(
+    env,
+    sql,
+    (missing) =>
+      `Decisions across the deployment are read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read them.`,
+    fetcher,
+  );
   return rows
     .filter((row) => (CHARTED_EVENTS as readonly unknown[]).includes(row.event))
     .map((row) => ({

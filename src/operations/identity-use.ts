@@ -8,8 +8,14 @@ import type { Policy } from '../policy/schema';
  * by the tier itself.
  */
 export function unusedIdentityReason(policy: Policy, tier: string): { field: string; reason: string } | undefined {
-  if (!policy.identity?.records) return { field: '(body)', reason: `policy "${policy.name}" reads no identity records (identity.records is not set), so this record would never be used` };
-  const keyedByTier = policy.rules.some((r) => (r.key ?? []).some((p) => typeof p === 'object' && p !== null && 'identity' in p && p.identity === 'tier'));
+  if (!policy.identity?.records)
+    return {
+      field: '(body)',
+      reason: `policy "${policy.name}" reads no identity records (identity.records is not set), so this record would never be used`,
+    };
+  const keyedByTier = policy.rules.some((r) =>
+    (r.key ?? []).some((p) => typeof p === 'object' && p !== null && 'identity' in p && p.identity === 'tier'),
+  );
   if (keyedByTier) return undefined;
   const tiers = knownTiers(policy);
   if (tiers.has(tier)) return undefined;

@@ -26,15 +26,18 @@ export async function keyValueOf(rule: CompiledRule, policy: Policy, query: Reco
     return value;
   }
   if (query.credential !== undefined) {
-    const credentialKey = single === 'bearer' || single === 'authorization' || single === 'basic-user' || (typeof single === 'object' && 'header' in single);
+    const credentialKey =
+      single === 'bearer' || single === 'authorization' || single === 'basic-user' || (typeof single === 'object' && 'header' in single);
     if (!credentialKey) throw new InvalidInput(400, 'credential', `rule "${rule.name}" is not keyed by a credential alone; give key=`);
-    if (query.credential.length === 0 || query.credential.length > 4096) throw new InvalidInput(400, 'credential', 'credential is 1 to 4096 characters');
+    if (query.credential.length === 0 || query.credential.length > 4096)
+      throw new InvalidInput(400, 'credential', 'credential is 1 to 4096 characters');
     return sha256Hex(single === 'basic-user' ? userKey(query.credential) : query.credential);
   }
   for (const field of ['subject', 'org'] as const) {
     const value = query[field];
     if (value === undefined) continue;
-    if (!(typeof single === 'object' && 'identity' in single && single.identity === field)) throw new InvalidInput(400, field, `rule "${rule.name}" is not keyed by ${field} alone; give key=`);
+    if (!(typeof single === 'object' && 'identity' in single && single.identity === field))
+      throw new InvalidInput(400, field, `rule "${rule.name}" is not keyed by ${field} alone; give key=`);
     return value;
   }
   throw new InvalidInput(400, 'key', 'name the key: key=, ip=, credential=, subject= or org=');

@@ -51,7 +51,10 @@ export type KeyQuery = Record<string, string | undefined>;
 const identityInputSchema = z
   .strictObject({
     credential: z.string().min(1).max(4096).optional(),
-    credentialHash: z.string().regex(/^[0-9a-f]{64}$/, 'credentialHash is a SHA-256 hex digest').optional(),
+    credentialHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'credentialHash is a SHA-256 hex digest')
+      .optional(),
     subject: identityRecordSchema.shape.subject,
     org: identityRecordSchema.shape.org,
     tier: identityRecordSchema.shape.tier,
@@ -59,7 +62,10 @@ const identityInputSchema = z
     timeZone: identityRecordSchema.shape.timeZone,
     limits: identityRecordSchema.shape.limits,
   })
-  .refine((v) => (v.credential === undefined) !== (v.credentialHash === undefined), { message: 'give exactly one of credential and credentialHash', path: ['credential'] });
+  .refine((v) => (v.credential === undefined) !== (v.credentialHash === undefined), {
+    message: 'give exactly one of credential and credentialHash',
+    path: ['credential'],
+  });
 
 type Bindings = Record<string, unknown>;
 
@@ -194,7 +200,10 @@ export class Operator {
   }
 
   /** The identity record of a credential digest: `null` when there is none, its errors when it is malformed (the limiter ignores it). */
-  async identity(env: Bindings, hash: string): Promise<({ credentialHash: string } & IdentityRecord) | { credentialHash: string; malformed: string[] } | null> {
+  async identity(
+    env: Bindings,
+    hash: string,
+  ): Promise<({ credentialHash: string } & IdentityRecord) | { credentialHash: string; malformed: string[] } | null> {
     const text = await this.#kv(env).get(identityRow(checkHash(hash)), 'text');
     if (text === null) return null;
     let json: unknown;
@@ -219,7 +228,12 @@ export class Operator {
   /** A rule of the policy by name. */
   rule(name: string): CompiledRule {
     const rule = this.compiled.rules.find((r) => r.name === name);
-    if (!rule) throw new InvalidInput(400, 'rule', `no rule "${name}" in policy "${this.compiled.policy.name}" (rules: ${this.compiled.rules.map((r) => r.name).join(', ')})`);
+    if (!rule)
+      throw new InvalidInput(
+        400,
+        'rule',
+        `no rule "${name}" in policy "${this.compiled.policy.name}" (rules: ${this.compiled.rules.map((r) => r.name).join(', ')})`,
+      );
     return rule;
   }
 
@@ -247,15 +261,33 @@ export class Operator {
     const at = this.now();
     const snapshot = await this.#stub(env, object).inspect(at);
     const live = await this.snapshot(env);
-    const override = live && findOverride(live, rule.name, value, { tier: '', source: 'default', ...(query.subject ? { subject: query.subject } : {}), ...(query.org ? { org: query.org } : {}) }, at);
+    const override =
+      live &&
+      findOverride(
+        live,
+        rule.name,
+        value,
+        { tier: '', source: 'default', ...(query.subject ? { subject: query.subject } : {}), ...(query.org ? { org: query.org } : {}) },
+        at,
+      );
     return {
       rule: rule.name,
       key: value,
       object,
       limits: snapshot.limits
         .filter((l) => l.id.startsWith(`${rule.name}/`))
-        .map((l) => ({ id: l.id, algorithm: l.config.algorithm, limit: l.decision.limit, windowMs: l.config.windowMs, used: l.decision.used, remaining: l.decision.remaining, resetAt: new Date(l.decision.resetAt).toISOString() })),
-      bans: snapshot.bans.filter((b) => b.rule === rule.name).map((b) => ({ ...b, bannedUntil: b.bannedUntil > at ? new Date(b.bannedUntil).toISOString() : null })),
+        .map((l) => ({
+          id: l.id,
+          algorithm: l.config.algorithm,
+          limit: l.decision.limit,
+          windowMs: l.config.windowMs,
+          used: l.decision.used,
+          remaining: l.decision.remaining,
+          resetAt: new Date(l.decision.resetAt).toISOString(),
+        })),
+      bans: snapshot.bans
+        .filter((b) => b.rule === rule.name)
+        .map((b) => ({ ...b, bannedUntil: b.bannedUntil > at ? new Date(b.bannedUntil).toISOString() : null })),
       override: override ? { key: override.key, ...override.value_ } : null,
     };
   }
@@ -271,7 +303,9 @@ export class Operator {
   /** Lifts a rule's ban on a key, and takes an address a `blockAddress` ban blocked off the block list. */
   async liftBan(env: Bindings, ruleName: string, query: KeyQuery): Promise<{ lifted: number; unblocked?: string; key: string }> {
     const { rule, value, object } = await this.key(ruleName, query);
-    const result = await liftBan(this.#stub(env, object), rule, value, env[this.#kvBinding] as KVNamespace | undefined, () => this.#handle.limiter.liveChanged());
+    const result = await liftBan(this.#stub(env, object), rule, value, env[this.#kvBinding] as KVNamespace | undefined, () =>
+      this.#handle.limiter.liveChanged(),
+    );
     this.#handle.limiter.keysChanged();
     return { ...result, key: value };
   }
@@ -303,7 +337,8 @@ export class Operator {
 
 /** KV refuses keys over 512 bytes: a value that long is the caller's fault, named as such. */
 function checkKeySize(key: string): void {
-  if (new TextEncoder().encode(key).length > 512) throw new InvalidInput(400, 'value', "the entry's KV key would be over 512 bytes: use a shorter value");
+  if (new TextEncoder().encode(key).length > 512)
+    throw new InvalidInput(400, 'value', "the entry's KV key would be over 512 bytes: use a shorter value");
 }
 
 function checkHash(hash: string): string {

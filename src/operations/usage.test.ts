@@ -4,7 +4,11 @@ import { UsageUnavailable } from './analytics-sql';
 import { parseUsageQuery, readUsage, usageCsv, usageSql } from './usage';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 0);
-const configured = { ANALYTICS_ACCOUNT_ID: '0123456789abcdef0123456789abcdef', ANALYTICS_API_TOKEN: 'token-for-tests', ANALYTICS_DATASET: 'edge_ratelimit' };
+const configured = {
+  ANALYTICS_ACCOUNT_ID: '0123456789abcdef0123456789abcdef',
+  ANALYTICS_API_TOKEN: 'token-for-tests',
+  ANALYTICS_DATASET: 'edge_ratelimit',
+};
 
 function fieldOf(run: () => unknown): string | undefined {
   try {
@@ -18,7 +22,12 @@ function fieldOf(run: () => unknown): string | undefined {
 
 describe('parseUsageQuery', () => {
   it('defaults to the 30 days ending today, as JSON', () => {
-    expect(parseUsageQuery({ subject: 'user_42' }, NOW)).toEqual({ subject: 'user_42', from: '2026-11-07', to: '2026-12-06', format: 'json' });
+    expect(parseUsageQuery({ subject: 'user_42' }, NOW)).toEqual({
+      subject: 'user_42',
+      from: '2026-11-07',
+      to: '2026-12-06',
+      format: 'json',
+    });
   });
 
   it.each([
@@ -36,7 +45,7 @@ describe('parseUsageQuery', () => {
 });
 
 describe('usageSql', () => {
-  it('sums a subject\'s points per day by its index, weighted by the sample interval, to the end of the last day', () => {
+  it("sums a subject's points per day by its index, weighted by the sample interval, to the end of the last day", () => {
     expect(usageSql({ subject: 'user_42', from: '2026-11-01', to: '2026-11-30', format: 'json' }, 'edge_ratelimit')).toBe(
       [
         'SELECT toStartOfDay(timestamp) AS day, blob2 AS subject, blob3 AS org,',
@@ -65,15 +74,20 @@ describe('readUsage', () => {
     const error = await readUsage({}, query, () => Promise.reject(new Error('no call expected'))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageUnavailable);
     expect((error as UsageUnavailable).status).toBe(501);
-    expect((error as UsageUnavailable).message).toMatch(/not available here.*Set ANALYTICS_ACCOUNT_ID, ANALYTICS_API_TOKEN, ANALYTICS_DATASET/);
+    expect((error as UsageUnavailable).message).toMatch(
+      /not available here.*Set ANALYTICS_ACCOUNT_ID, ANALYTICS_API_TOKEN, ANALYTICS_DATASET/,
+    );
     expect((error as UsageUnavailable).sql).toBe(usageSql(query, 'edge_ratelimit'));
   });
 
-  it('posts the SQL to the account\'s SQL API with the token and reads the days', async () => {
+  it("posts the SQL to the account's SQL API with the token and reads the days", async () => {
     const calls: Array<{ url: string; init: RequestInit }> = [];
     const fetcher = (async (url: string, init: RequestInit) => {
       calls.push({ url, init });
-      return Response.json({ data: [{ day: '2026-11-01 00:00:00', subject: 'user_42', org: 'acme', allowed: 120, refused: 3, units: 240 }], rows: 1 });
+      return Response.json({
+        data: [{ day: '2026-11-01 00:00:00', subject: 'user_42', org: 'acme', allowed: 120, refused: 3, units: 240 }],
+        rows: 1,
+      });
     }) as unknown as typeof fetch;
     const days = await readUsage(configured, query, fetcher);
     expect(days).toEqual([{ day: '2026-11-01', subject: 'user_42', org: 'acme', allowed: 120, refused: 3, units: 240 }]);
@@ -92,6 +106,8 @@ describe('readUsage', () => {
 
 describe('usageCsv', () => {
   it('writes a header and one row a day, quoting what needs it and neutralising formulas', () => {
-    expect(usageCsv([{ day: '2026-11-01', subject: 'a,b', org: '=cmd()', allowed: 1, refused: 2, units: 3 }])).toBe("day,subject,org,allowed,refused,units\r\n2026-11-01,\"a,b\",'=cmd(),1,2,3\r\n");
+    expect(usageCsv([{ day: '2026-11-01', subject: 'a,b', org: '=cmd()', allowed: 1, refused: 2, units: 3 }])).toBe(
+      'day,subject,org,allowed,refused,units\r\n2026-11-01,"a,b",\'=cmd(),1,2,3\r\n',
+    );
   });
 });

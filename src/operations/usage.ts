@@ -33,13 +33,15 @@ const MAX_DAYS = 366;
 
 function dayOf(field: 'from' | 'to', text: string): number {
   const ms = DAY.test(text) ? Date.parse(`${text}T00:00:00Z`) : Number.NaN;
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== text) throw new InvalidInput(400, field, `${field} is a day such as 2026-11-01`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== text)
+    throw new InvalidInput(400, field, `${field} is a day such as 2026-11-01`);
   return ms;
 }
 
 function identityValue(field: 'subject' | 'org', value: string): string {
   // Printable text only: it is written into a SQL string literal, escaped, and must be what the limiter wrote.
-  if (value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) throw new InvalidInput(400, field, `${field} is 1 to 256 printable characters`);
+  if (value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
+    throw new InvalidInput(400, field, `${field} is 1 to 256 printable characters`);
   return value;
 }
 
@@ -63,7 +65,12 @@ export function parseUsageQuery(query: Record<string, string | undefined>, now: 
   if ((toMs - fromMs) / DAY_MS + 1 > MAX_DAYS) throw new InvalidInput(400, 'from', `a report covers at most ${MAX_DAYS} days`);
   const format = query.format ?? 'json';
   if (format !== 'json' && format !== 'csv') throw new InvalidInput(400, 'format', 'format is json or csv');
-  return { ...(subject !== undefined ? { subject: identityValue('subject', subject) } : { org: identityValue('org', org!) }), from, to, format };
+  return {
+    ...(subject !== undefined ? { subject: identityValue('subject', subject) } : { org: identityValue('org', org!) }),
+    from,
+    to,
+    format,
+  };
 }
 
 /** A SQL string literal: backslashes and quotes escaped. */
@@ -78,7 +85,8 @@ function literal(text: string): string {
  * by the points' index (fast); an org by its blob.
  */
 export function usageSql(query: UsageQuery, dataset: string): string {
-  if (!DATASET_NAME.test(dataset)) throw new Error(`${USAGE_VARIABLES.dataset}: "${dataset}" is not a dataset name (letters, digits and "_")`);
+  if (!DATASET_NAME.test(dataset))
+    throw new Error(`${USAGE_VARIABLES.dataset}: "${dataset}" is not a dataset name (letters, digits and "_")`);
   const who = query.subject !== undefined ? `index1 = ${literal(query.subject)}` : `blob3 = ${literal(query.org!)}`;
   const end = new Date(Date.parse(`${query.to}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
   return [
@@ -104,8 +112,15 @@ export async function readUsage(env: Record<string, unknown>, query: UsageQuery,
   const configured = env[USAGE_VARIABLES.dataset];
   const datasetOk = typeof configured === 'string' && DATASET_NAME.test(configured);
   const sql = usageSql(query, datasetOk ? configured : DEFAULT_DATASET);
-  if (!datasetOk && !('missing' in source)) throw new UsageUnavailable(501, `${USAGE_VARIABLES.dataset} is not a dataset name (letters, digits and "_")`, sql);
-  const rows = await queryAnalytics(env, sql, (missing) => `Usage per customer is read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read it.`, fetcher);
+  if (!datasetOk && !('missing' in source))
+    throw new UsageUnavailable(501, `${USAGE_VARIABLES.dataset} is not a dataset name (letters, digits and "_")`, sql);
+  const rows = await queryAnalytics(
+    env,
+    sql,
+    (missing) =>
+      `Usage per customer is read from Analytics Engine's SQL API, which is not available here (it answers only for a deployed worker's account). Set ${missing} to read it.`,
+    fetcher,
+  );
   return rows.map((row) => ({
     day: String(row.day ?? '').slice(0, 10),
     subject: String(row.subject ?? ''),

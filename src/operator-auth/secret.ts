@@ -17,4 +17,3 @@ export function bearerOf(header: string | undefined): string | undefined {
   const match = /^Bearer[ ]+(\S{1,4096})\s*$/i.exec(header ?? '');
   return match?.[1];
 }
-

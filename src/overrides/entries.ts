@@ -37,7 +37,8 @@ const exemptSchema = z.strictObject({ exempt: z.literal(true), expires: expiresS
 const replaceSchema = z
   .strictObject({ limits: z.array(limitSchema).min(1).max(16), expires: expiresSchema, reason: reasonSchema })
   .superRefine((value, ctx) => {
-    for (const { index, message } of duplicateLimitNames(value.limits)) ctx.addIssue({ code: 'custom', message, path: ['limits', index, 'name'] });
+    for (const { index, message } of duplicateLimitNames(value.limits))
+      ctx.addIssue({ code: 'custom', message, path: ['limits', index, 'name'] });
   });
 
 /** The JSON value of an override: replaced limits, or an exemption. */
@@ -47,7 +48,9 @@ export type OverrideValue = z.output<typeof overrideValueSchema>;
 /** Validates an override's value against the form it claims (`exempt` or `limits`), so errors name the field at fault. */
 export function parseOverrideValue(raw: unknown) {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return overrideValueSchema.safeParse(raw, { error: () => 'an override is {"limits": [...]} or {"exempt": true}, with optional "expires" and "reason"' });
+    return overrideValueSchema.safeParse(raw, {
+      error: () => 'an override is {"limits": [...]} or {"exempt": true}, with optional "expires" and "reason"',
+    });
   }
   return 'exempt' in raw ? exemptSchema.safeParse(raw) : replaceSchema.safeParse(raw);
 }
@@ -126,11 +129,14 @@ export function parseListKey(key: string): ListTarget | { error: string } {
  * time passes); an expired one is ignored.
  */
 export function pastExpiry(value: { expires?: string | undefined }, now: number): string | undefined {
-  return value.expires !== undefined && Date.parse(value.expires) <= now ? `expires ${value.expires} has passed: give a time after ${new Date(now).toISOString()}` : undefined;
+  return value.expires !== undefined && Date.parse(value.expires) <= now
+    ? `expires ${value.expires} has passed: give a time after ${new Date(now).toISOString()}`
+    : undefined;
 }
 
 /** Whether an entry's `expires` has passed. */
-export const expired = (value: { expires?: string | undefined }, now: number): boolean => value.expires !== undefined && Date.parse(value.expires) <= now;
+export const expired = (value: { expires?: string | undefined }, now: number): boolean =>
+  value.expires !== undefined && Date.parse(value.expires) <= now;
 
 /** Zod issues as `field: message` lines. */
 export function issuesOf(error: z.ZodError): string[] {

@@ -55,7 +55,6 @@ export interface LiveConfigOptions {
   readonly maxEntries?: number;
 }
 
-
 /**
  * Overrides and list entries from Workers KV, read as a whole (list, then
  * get) at most once per `ttlMs` per isolate, validated entry by entry. The
@@ -91,7 +90,11 @@ export class LiveConfig {
   }
 
   /** `keepAlive` receives a read this request starts, so it can finish after the response (`waitUntil`). */
-  private async latest(kv: KVNamespace | undefined, now: number, keepAlive?: (read: Promise<unknown>) => void): Promise<LiveSnapshot | undefined> {
+  private async latest(
+    kv: KVNamespace | undefined,
+    now: number,
+    keepAlive?: (read: Promise<unknown>) => void,
+  ): Promise<LiveSnapshot | undefined> {
     if (!kv) return undefined;
     const age = this.snapshot ? now - this.snapshot.loadedAt : -1;
     // A clock behind the snapshot's (another request's) counts as stale too.

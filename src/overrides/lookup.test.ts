@@ -8,7 +8,13 @@ import { findOverride } from './lookup';
 const NOW = Date.parse('2026-06-01T00:00:00Z');
 
 function entry(rule: string, kind: TargetKind, value: string, limit: number, expires?: string): OverrideEntry {
-  return { rule, kind, value, key: `override:${rule}:${kind}:${value}`, value_: { limits: [{ algorithm: 'fixed-window', limit, window: 60_000 }], ...(expires ? { expires } : {}) } };
+  return {
+    rule,
+    kind,
+    value,
+    key: `override:${rule}:${kind}:${value}`,
+    value_: { limits: [{ algorithm: 'fixed-window', limit, window: 60_000 }], ...(expires ? { expires } : {}) },
+  };
 }
 
 function snapshot(overrides: OverrideEntry[]): LiveSnapshot {
@@ -25,7 +31,11 @@ const found = (s: LiveSnapshot, rule = 'api', key = 'key-123', identity = caller
 describe('findOverride over a snapshot indexed by rule, kind and value', () => {
   // Each row: the entries, and the limit of the one that must win.
   const cases: Array<[string, OverrideEntry[], number | undefined]> = [
-    ['an exact key beats an exact subject and org', [entry('api', 'org', 'acme', 3), entry('api', 'subject', 'user-7', 2), entry('api', 'key', 'key-123', 1)], 1],
+    [
+      'an exact key beats an exact subject and org',
+      [entry('api', 'org', 'acme', 3), entry('api', 'subject', 'user-7', 2), entry('api', 'key', 'key-123', 1)],
+      1,
+    ],
     ['an exact subject beats an exact org', [entry('api', 'org', 'acme', 3), entry('api', 'subject', 'user-7', 2)], 2],
     ['an exact org beats any prefix', [entry('api', 'key', 'key-*', 9), entry('api', 'org', 'acme', 3)], 3],
     ['a longer prefix beats a shorter one', [entry('api', 'key', 'k*', 8), entry('api', 'key', 'key-1*', 7)], 7],
@@ -34,8 +44,16 @@ describe('findOverride over a snapshot indexed by rule, kind and value', () => {
     ['an entry for every rule applies to this one', [entry('*', 'key', 'key-123', 5)], 5],
     ['a prefix naming the rule beats the same prefix for every rule', [entry('*', 'key', 'key-*', 5), entry('api', 'key', 'key-*', 4)], 4],
     ["another rule's entry never applies", [entry('other', 'key', 'key-123', 5), entry('other', 'key', 'key-*', 6)], undefined],
-    ['an expired entry gives way to the next most specific', [entry('api', 'key', 'key-123', 1, '2026-05-01T00:00:00Z'), entry('api', 'org', 'acme', 3)], 3],
-    ['an expired prefix gives way to a shorter one', [entry('api', 'key', 'key-1*', 7, '2026-05-01T00:00:00Z'), entry('api', 'key', 'k*', 8)], 8],
+    [
+      'an expired entry gives way to the next most specific',
+      [entry('api', 'key', 'key-123', 1, '2026-05-01T00:00:00Z'), entry('api', 'org', 'acme', 3)],
+      3,
+    ],
+    [
+      'an expired prefix gives way to a shorter one',
+      [entry('api', 'key', 'key-1*', 7, '2026-05-01T00:00:00Z'), entry('api', 'key', 'k*', 8)],
+      8,
+    ],
     ['nothing matches a different value', [entry('api', 'key', 'key-999', 1), entry('api', 'key', 'x*', 2)], undefined],
   ];
   it.each(cases)('%s', (_, overrides, limit) => {

@@ -27,7 +27,8 @@ function overrideIndex(overrides: readonly OverrideEntry[]): OverrideIndex {
       if (entry.value.endsWith('*')) prefixes[entry.kind].push(entry);
       else if (!exact.has(exactKey(entry.rule, entry.kind, entry.value))) exact.set(exactKey(entry.rule, entry.kind, entry.value), entry);
     }
-    for (const kind of KINDS) prefixes[kind].sort((a, b) => b.value.length - a.value.length || Number(a.rule === '*') - Number(b.rule === '*'));
+    for (const kind of KINDS)
+      prefixes[kind].sort((a, b) => b.value.length - a.value.length || Number(a.rule === '*') - Number(b.rule === '*'));
     indexes.set(overrides, (index = { exact, prefixes }));
   }
   return index;
@@ -44,7 +45,13 @@ function exactKey(rule: string, kind: TargetKind, value: string): string {
  * entry naming the rule beats one for every rule (`*`). Expired entries are
  * ignored. The snapshot is indexed once, so a lookup reads a few map entries.
  */
-export function findOverride(snapshot: LiveSnapshot, rule: string, keyValue: string, identity: Identity, now: number): OverrideEntry | undefined {
+export function findOverride(
+  snapshot: LiveSnapshot,
+  rule: string,
+  keyValue: string,
+  identity: Identity,
+  now: number,
+): OverrideEntry | undefined {
   if (snapshot.overrides.length === 0) return undefined;
   const index = overrideIndex(snapshot.overrides);
   const values: Record<TargetKind, string | undefined> = { key: keyValue, subject: identity.subject, org: identity.org };
@@ -60,7 +67,8 @@ export function findOverride(snapshot: LiveSnapshot, rule: string, keyValue: str
     const actual = values[kind];
     if (actual === undefined) continue;
     for (const entry of index.prefixes[kind]) {
-      if ((entry.rule === rule || entry.rule === '*') && actual.startsWith(entry.value.slice(0, -1)) && !expired(entry.value_, now)) return entry;
+      if ((entry.rule === rule || entry.rule === '*') && actual.startsWith(entry.value.slice(0, -1)) && !expired(entry.value_, now))
+        return entry;
     }
   }
   return undefined;
@@ -75,7 +83,10 @@ export function applyOverride(rule: CompiledRule, entry: OverrideEntry): LimitOv
   if (!byRule) applied.set(entry, (byRule = new Map()));
   let limits = byRule.get(rule);
   if (!limits) {
-    limits = 'exempt' in entry.value_ ? { exempt: true } : { exempt: false, limits: ruleLimits({ ...rule.rule, limits: entry.value_.limits, backoff: undefined }) };
+    limits =
+      'exempt' in entry.value_
+        ? { exempt: true }
+        : { exempt: false, limits: ruleLimits({ ...rule.rule, limits: entry.value_.limits, backoff: undefined }) };
     byRule.set(rule, limits);
   }
   return limits;

@@ -56,7 +56,10 @@ describe('compilePolicy', () => {
 
 describe('backoff', () => {
   it("expands rack-attack's levels: limit × n per period^n seconds", () => {
-    const [rule] = parsePolicy({ name: 'b', rules: [{ name: 'sensitive', key: 'ip', backoff: { limit: 300, period: '5m', levels: 2 } }] }).rules;
+    const [rule] = parsePolicy({
+      name: 'b',
+      rules: [{ name: 'sensitive', key: 'ip', backoff: { limit: 300, period: '5m', levels: 2 } }],
+    }).rules;
     expect(backoffLimits(rule!)).toEqual([
       { name: 'backoff-1', algorithm: 'fixed-window', limit: 300, window: 300_000 },
       { name: 'backoff-2', algorithm: 'fixed-window', limit: 600, window: 90_000_000 },

@@ -90,7 +90,14 @@ function compileLimit(rule: Rule, limit: Limit): CompiledLimit {
     id: `${rule.name}/${name}`,
     name,
     rule: rule.name,
-    config: { algorithm: limit.algorithm, limit: limit.limit, windowMs: limit.window, ...(limit.burst !== undefined ? { burst: limit.burst } : {}), ...(limit.period ? { period: limit.period } : {}), ...(limit.notify ? { notify: limit.notify } : {}) },
+    config: {
+      algorithm: limit.algorithm,
+      limit: limit.limit,
+      windowMs: limit.window,
+      ...(limit.burst !== undefined ? { burst: limit.burst } : {}),
+      ...(limit.period ? { period: limit.period } : {}),
+      ...(limit.notify ? { notify: limit.notify } : {}),
+    },
     ...(limit.countWhen ? { countWhen: statusMatcher(limit.countWhen) } : {}),
     ...(rule.countResponses ? { countResponses: statusMatcher(rule.countResponses) } : {}),
     ...(rule.quiet ? { quiet: true as const } : {}),
@@ -171,7 +178,11 @@ function quotaRuleOf(perAddress: { readonly limit: number; readonly window: numb
 /** Compiles allow or block list entries (addresses and CIDR ranges, countries, ASNs, credential digests). */
 export function compileList(list: ListSettings | undefined): CompiledList {
   if (!list) return EMPTY_LIST;
-  const ranges = list.ips.map((entry) => (entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
+  const ranges = list.ips.map((entry) =>
+    entry.includes('/')
+      ? ipaddr.parseCIDR(entry)
+      : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number]),
+  );
   const countries = new Set(list.countries);
   const asns = new Set(list.asns);
   const credentials = new Set(list.credentials);

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { policyJsonSchema } from './json-schema';
 import { parsePolicy } from './parse';
 
-type Node = { type?: string; properties?: Record<string, Node>; items?: Node; required?: string[]; additionalProperties?: boolean; enum?: string[]; description?: string; default?: unknown };
+type Node = {
+  type?: string;
+  properties?: Record<string, Node>;
+  items?: Node;
+  required?: string[];
+  additionalProperties?: boolean;
+  enum?: string[];
+  description?: string;
+  default?: unknown;
+};
 
 describe('the JSON Schema of a policy', () => {
   const schema = policyJsonSchema() as Node & { $schema: string; title: string };
@@ -23,14 +32,23 @@ describe('the JSON Schema of a policy', () => {
   it('offers the choices and defaults of the zod schema for completion', () => {
     expect(limit.properties!.algorithm).toMatchObject({ enum: ['fixed-window', 'sliding-window', 'gcra'], default: 'fixed-window' });
     expect(rule.properties!.countRefused).toMatchObject({ type: 'boolean', default: false });
-    expect(schema.properties!.response!.properties!.body).toMatchObject({ enum: ['detail', 'jsonapi', 'problem', 'text'], default: 'problem' });
+    expect(schema.properties!.response!.properties!.body).toMatchObject({
+      enum: ['detail', 'jsonapi', 'problem', 'text'],
+      default: 'problem',
+    });
     expect(limit.description).toMatch(/^One limit/);
   });
 
   it('lets a JSON policy name its schema with "$schema", which the parser accepts and keeps', () => {
     expect(schema.properties!.$schema).toEqual({ type: 'string' });
-    const policy = parsePolicy({ $schema: './node_modules/edge-ratelimit/schema/policy.schema.json', name: 'p', rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1s' }] }] });
+    const policy = parsePolicy({
+      $schema: './node_modules/edge-ratelimit/schema/policy.schema.json',
+      name: 'p',
+      rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1s' }] }],
+    });
     expect(policy.$schema).toBe('./node_modules/edge-ratelimit/schema/policy.schema.json');
-    expect(() => parsePolicy({ $schema: 42, name: 'p', rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1s' }] }] })).toThrow('$schema: Invalid input: expected string, received number');
+    expect(() => parsePolicy({ $schema: 42, name: 'p', rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1s' }] }] })).toThrow(
+      '$schema: Invalid input: expected string, received number',
+    );
   });
 });

@@ -26,9 +26,13 @@ describe('lease in a policy', () => {
 
   it('refuses a lease where refusals or responses must reach the object', () => {
     expect(issues({ lease: { size: 10 }, countRefused: true })).toContain('leases cannot be combined with countRefused');
-    expect(issues({ lease: { size: 10 }, ban: { after: 3, within: '1m', duration: '1h' } })).toContain('leases cannot be combined with ban');
+    expect(issues({ lease: { size: 10 }, ban: { after: 3, within: '1m', duration: '1h' } })).toContain(
+      'leases cannot be combined with ban',
+    );
     expect(issues({ lease: { size: 10 }, shadow: true })).toContain('leases cannot be combined with shadow');
-    expect(issues({ lease: { size: 10 } }, [{ limit: 5, window: '1m', countWhen: { status: ['2xx'] } }])).toContain('leases cannot be combined with countWhen');
+    expect(issues({ lease: { size: 10 } }, [{ limit: 5, window: '1m', countWhen: { status: ['2xx'] } }])).toContain(
+      'leases cannot be combined with countWhen',
+    );
   });
 
   it('bounds size and ttl', () => {

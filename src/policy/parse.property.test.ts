@@ -4,9 +4,13 @@ import { compilePolicy } from './compile';
 import { parsePolicy, PolicyError } from './parse';
 
 /** Either a plausible value for a field or anything at all, so the fuzzer reaches deep fields. */
-const maybe = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: fc.jsonValue() as fc.Arbitrary<unknown> });
+const maybe = <T>(valid: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: fc.jsonValue() as fc.Arbitrary<unknown> });
 
-const duration = fc.oneof(fc.integer({ min: -10, max: 40_000_000_000 }), fc.constantFrom('1s', '30s', '5m', '1h', '1d', '366d', '367d', '500ms', '1.5s', '', ' 1m ', '1 m', '1e3s', 'NaNs'));
+const duration = fc.oneof(
+  fc.integer({ min: -10, max: 40_000_000_000 }),
+  fc.constantFrom('1s', '30s', '5m', '1h', '1d', '366d', '367d', '500ms', '1.5s', '', ' 1m ', '1 m', '1e3s', 'NaNs'),
+);
 const name = fc.oneof(fc.constantFrom('a', 'per-ip', 'x.y_z', '-bad', ''), fc.string({ maxLength: 70 }));
 const keyPart = fc.oneof(
   fc.constantFrom('ip', 'bearer', 'basic-user', 'authorization', 'method', 'path', 'user'),
@@ -22,22 +26,48 @@ const limit = fc.record(
     limit: maybe(fc.oneof(fc.integer({ min: -2, max: 1000 }), fc.double())),
     window: maybe(duration),
     burst: maybe(fc.integer({ min: -1, max: 100 })),
-    countWhen: maybe(fc.record({ status: fc.array(fc.oneof(fc.integer({ min: 0, max: 700 }), fc.constantFrom('2xx', '5xx', '9xx', 'x')), { maxLength: 3 }) })),
+    countWhen: maybe(
+      fc.record({
+        status: fc.array(fc.oneof(fc.integer({ min: 0, max: 700 }), fc.constantFrom('2xx', '5xx', '9xx', 'x')), { maxLength: 3 }),
+      }),
+    ),
   },
   { requiredKeys: ['limit', 'window'] },
 );
 const rule = fc.record(
   {
     name: maybe(name),
-    match: maybe(fc.record({ methods: fc.array(fc.constantFrom('GET', 'post', 'GET POST'), { maxLength: 2 }), paths: fc.array(fc.constantFrom('*', '/x', '/x/*', '/a/:id', 'x', '/(', '/[a-z]+'), { maxLength: 2 }), hosts: fc.array(fc.constantFrom('api.example.com', '*.example.com', ''), { maxLength: 2 }), tiers: fc.array(fc.constantFrom('pro', 'anonymous'), { maxLength: 2 }) }, { requiredKeys: [] })),
+    match: maybe(
+      fc.record(
+        {
+          methods: fc.array(fc.constantFrom('GET', 'post', 'GET POST'), { maxLength: 2 }),
+          paths: fc.array(fc.constantFrom('*', '/x', '/x/*', '/a/:id', 'x', '/(', '/[a-z]+'), { maxLength: 2 }),
+          hosts: fc.array(fc.constantFrom('api.example.com', '*.example.com', ''), { maxLength: 2 }),
+          tiers: fc.array(fc.constantFrom('pro', 'anonymous'), { maxLength: 2 }),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
     key: maybe(fc.oneof(keyPart, fc.array(keyPart, { maxLength: 9 }))),
     limits: maybe(fc.array(limit, { maxLength: 3 })),
     backoff: maybe(fc.record({ limit: fc.integer({ min: 0, max: 10 }), period: duration, levels: fc.integer({ min: 0, max: 5 }) })),
     countRefused: maybe(fc.boolean()),
     shadow: maybe(fc.boolean()),
-    onError: maybe(fc.record({ mode: fc.constantFrom('open', 'closed', 'half'), timeoutMs: fc.integer({ min: -1, max: 40_000 }) }, { requiredKeys: [] })),
-    cost: maybe(fc.oneof(fc.integer({ min: -1, max: 10 }), fc.record({ header: fc.constantFrom('X-Cost', 'X Cost'), max: fc.integer({ min: 0, max: 10 }) }, { requiredKeys: ['header'] }))),
-    ban: maybe(fc.record({ after: fc.integer({ min: 0, max: 5 }), within: duration, duration, status: fc.constantFrom(403, 429, 500) }, { requiredKeys: ['after'] })),
+    onError: maybe(
+      fc.record({ mode: fc.constantFrom('open', 'closed', 'half'), timeoutMs: fc.integer({ min: -1, max: 40_000 }) }, { requiredKeys: [] }),
+    ),
+    cost: maybe(
+      fc.oneof(
+        fc.integer({ min: -1, max: 10 }),
+        fc.record({ header: fc.constantFrom('X-Cost', 'X Cost'), max: fc.integer({ min: 0, max: 10 }) }, { requiredKeys: ['header'] }),
+      ),
+    ),
+    ban: maybe(
+      fc.record(
+        { after: fc.integer({ min: 0, max: 5 }), within: duration, duration, status: fc.constantFrom(403, 429, 500) },
+        { requiredKeys: ['after'] },
+      ),
+    ),
     lease: maybe(fc.record({ size: fc.integer({ min: 0, max: 100 }), ttl: duration }, { requiredKeys: ['size'] })),
   },
   { requiredKeys: ['name', 'key'] },
@@ -54,14 +84,47 @@ const list = fc.record(
 const policy = fc.record(
   {
     name: maybe(name),
-    clientIp: maybe(fc.record({ trustedProxyHeader: fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'Forwarded'), trustedHops: fc.integer({ min: 0, max: 20 }), ipv6Prefix: fc.integer({ min: 0, max: 130 }) }, { requiredKeys: [] })),
+    clientIp: maybe(
+      fc.record(
+        {
+          trustedProxyHeader: fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'Forwarded'),
+          trustedHops: fc.integer({ min: 0, max: 20 }),
+          ipv6Prefix: fc.integer({ min: 0, max: 130 }),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
     methodOverrideHeader: maybe(fc.constantFrom('X-HTTP-Method-Override', 'X Override')),
     caseSensitivePaths: maybe(fc.boolean()),
-    identity: maybe(fc.record({ credential: fc.constantFrom('bearer', 'cookie'), prefixes: fc.array(fc.record({ prefix: fc.constantFrom('pk_', ''), pattern: fc.constantFrom('^sk_', '(', '[a-'), tier: fc.constantFrom('pro', '') }, { requiredKeys: ['tier'] }), { maxLength: 2 }) }, { requiredKeys: ['credential'] })),
+    identity: maybe(
+      fc.record(
+        {
+          credential: fc.constantFrom('bearer', 'cookie'),
+          prefixes: fc.array(
+            fc.record(
+              { prefix: fc.constantFrom('pk_', ''), pattern: fc.constantFrom('^sk_', '(', '[a-'), tier: fc.constantFrom('pro', '') },
+              { requiredKeys: ['tier'] },
+            ),
+            { maxLength: 2 },
+          ),
+        },
+        { requiredKeys: ['credential'] },
+      ),
+    ),
     allow: maybe(list),
     block: maybe(list),
-    response: maybe(fc.record({ headers: fc.array(fc.constantFrom('ietf', 'x-ratelimit', 'draft-7'), { maxLength: 2 }), body: fc.constantFrom('problem', 'html') }, { requiredKeys: [] })),
-    onError: maybe(fc.record({ mode: fc.constantFrom('open', 'closed'), timeoutMs: fc.integer({ min: 0, max: 31_000 }) }, { requiredKeys: [] })),
+    response: maybe(
+      fc.record(
+        {
+          headers: fc.array(fc.constantFrom('ietf', 'x-ratelimit', 'draft-7'), { maxLength: 2 }),
+          body: fc.constantFrom('problem', 'html'),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+    onError: maybe(
+      fc.record({ mode: fc.constantFrom('open', 'closed'), timeoutMs: fc.integer({ min: 0, max: 31_000 }) }, { requiredKeys: [] }),
+    ),
     rules: maybe(fc.array(rule, { maxLength: 4 })),
   },
   { requiredKeys: ['name', 'rules'] },
@@ -69,16 +132,38 @@ const policy = fc.record(
 
 /** Policies built from valid parts only, so the parser's accepting path is fuzzed too. */
 const validLimit = fc.oneof(
-  fc.record({ algorithm: fc.constantFrom('fixed-window', 'sliding-window'), limit: fc.integer({ min: 0, max: 1e6 }), window: fc.constantFrom('1s', '10s', '1m', '1h', '1d') }),
-  fc.record({ algorithm: fc.constant('gcra'), limit: fc.integer({ min: 1, max: 1e6 }), window: fc.integer({ min: 1000, max: 86_400_000 }), burst: fc.integer({ min: 1, max: 1e6 }) }),
+  fc.record({
+    algorithm: fc.constantFrom('fixed-window', 'sliding-window'),
+    limit: fc.integer({ min: 0, max: 1e6 }),
+    window: fc.constantFrom('1s', '10s', '1m', '1h', '1d'),
+  }),
+  fc.record({
+    algorithm: fc.constant('gcra'),
+    limit: fc.integer({ min: 1, max: 1e6 }),
+    window: fc.integer({ min: 1000, max: 86_400_000 }),
+    burst: fc.integer({ min: 1, max: 1e6 }),
+  }),
 );
 const validRule = (i: number) =>
   fc.record(
     {
       name: fc.constant(`r${i}`),
-      key: fc.oneof(fc.constantFrom('ip', 'bearer', 'basic-user', 'method', 'path'), fc.constant({ header: 'X-Key' }), fc.constant(['ip', { cf: 'country' }])),
-      match: fc.record({ methods: fc.constantFrom(['GET'], ['post', 'put']), paths: fc.constantFrom(['*'], ['/x', '/y/*'], ['/a/:id/b']), hosts: fc.constantFrom(['api.example.com'], ['*.example.com']) }, { requiredKeys: [] }),
-      limits: fc.uniqueArray(validLimit, { minLength: 1, maxLength: 3, selector: (l) => `${l.window}` }).map((ls) => ls.map((l, j) => ({ ...l, name: `l${j}` }))),
+      key: fc.oneof(
+        fc.constantFrom('ip', 'bearer', 'basic-user', 'method', 'path'),
+        fc.constant({ header: 'X-Key' }),
+        fc.constant(['ip', { cf: 'country' }]),
+      ),
+      match: fc.record(
+        {
+          methods: fc.constantFrom(['GET'], ['post', 'put']),
+          paths: fc.constantFrom(['*'], ['/x', '/y/*'], ['/a/:id/b']),
+          hosts: fc.constantFrom(['api.example.com'], ['*.example.com']),
+        },
+        { requiredKeys: [] },
+      ),
+      limits: fc
+        .uniqueArray(validLimit, { minLength: 1, maxLength: 3, selector: (l) => `${l.window}` })
+        .map((ls) => ls.map((l, j) => ({ ...l, name: `l${j}` }))),
       onError: fc.record({ mode: fc.constantFrom('open', 'closed'), timeoutMs: fc.integer({ min: 1, max: 30_000 }) }),
       cost: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.record({ header: fc.constant('X-Cost'), max: fc.integer({ min: 1, max: 100 }) })),
       countRefused: fc.boolean(),
@@ -88,18 +173,42 @@ const validRule = (i: number) =>
 const validPolicy = fc.record(
   {
     name: fc.constantFrom('a', 'api-v1'),
-    clientIp: fc.record({ trustedProxyHeader: fc.constantFrom('X-Forwarded-For', 'X-Real-IP'), trustedHops: fc.integer({ min: 1, max: 16 }), ipv6Prefix: fc.integer({ min: 32, max: 128 }) }, { requiredKeys: [] }),
+    clientIp: fc.record(
+      {
+        trustedProxyHeader: fc.constantFrom('X-Forwarded-For', 'X-Real-IP'),
+        trustedHops: fc.integer({ min: 1, max: 16 }),
+        ipv6Prefix: fc.integer({ min: 32, max: 128 }),
+      },
+      { requiredKeys: [] },
+    ),
     methodOverrideHeader: fc.constant('X-HTTP-Method-Override'),
     caseSensitivePaths: fc.boolean(),
-    allow: fc.record({ ips: fc.constantFrom(['10.0.0.0/8'], ['2001:db8::/32', '::1']), countries: fc.constantFrom([], ['DE']) }, { requiredKeys: [] }),
-    response: fc.record({ headers: fc.constantFrom(['ietf'], ['x-ratelimit', 'ietf']), body: fc.constantFrom('problem', 'text', 'detail', 'jsonapi') }, { requiredKeys: [] }),
+    allow: fc.record(
+      { ips: fc.constantFrom(['10.0.0.0/8'], ['2001:db8::/32', '::1']), countries: fc.constantFrom([], ['DE']) },
+      { requiredKeys: [] },
+    ),
+    response: fc.record(
+      { headers: fc.constantFrom(['ietf'], ['x-ratelimit', 'ietf']), body: fc.constantFrom('problem', 'text', 'detail', 'jsonapi') },
+      { requiredKeys: [] },
+    ),
     rules: fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => validRule(i)))),
   },
   { requiredKeys: ['name', 'rules'] },
 );
 
 /** Top-level fields an issue line may start with. */
-const FIELDS = ['name', 'clientIp', 'methodOverrideHeader', 'caseSensitivePaths', 'identity', 'allow', 'block', 'response', 'onError', 'rules'];
+const FIELDS = [
+  'name',
+  'clientIp',
+  'methodOverrideHeader',
+  'caseSensitivePaths',
+  'identity',
+  'allow',
+  'block',
+  'response',
+  'onError',
+  'rules',
+];
 
 /** Parses, returning the policy or the PolicyError; anything else thrown fails the property. */
 function attempt(input: unknown) {
@@ -113,11 +222,17 @@ function attempt(input: unknown) {
 
 describe('the policy parser under fuzzing', () => {
   it('never throws anything but a PolicyError, for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (input) => void attempt(input)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (input) => void attempt(input)),
+      { numRuns: 500 },
+    );
   });
 
   it('never throws anything but a PolicyError, for policy-shaped input with wrong values anywhere', () => {
-    fc.assert(fc.property(policy, (input) => void attempt(input)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(policy, (input) => void attempt(input)),
+      { numRuns: 1000 },
+    );
   });
 
   it('reports every problem as a line naming its field', () => {
@@ -127,7 +242,10 @@ describe('the policy parser under fuzzing', () => {
         if (!result.error) return;
         expect(result.error.issues.length).toBeGreaterThan(0);
         for (const issue of result.error.issues) {
-          expect(issue.startsWith('(policy): ') || FIELDS.some((f) => issue.startsWith(`${f}.`) || issue.startsWith(`${f}[`) || issue.startsWith(`${f}:`))).toBe(true);
+          expect(
+            issue.startsWith('(policy): ') ||
+              FIELDS.some((f) => issue.startsWith(`${f}.`) || issue.startsWith(`${f}[`) || issue.startsWith(`${f}:`)),
+          ).toBe(true);
           expect(issue).toContain(': ');
         }
       }),

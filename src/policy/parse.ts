@@ -70,7 +70,11 @@ function checkAddresses(policy: Policy): string[] {
  */
 export function parsePolicy(input: unknown, source = 'policy'): Policy {
   const result = policySchema.safeParse(input);
-  if (!result.success) throw new PolicyError(source, result.error.issues.map((issue) => formatIssue(issue, input)));
+  if (!result.success)
+    throw new PolicyError(
+      source,
+      result.error.issues.map((issue) => formatIssue(issue, input)),
+    );
   const problems = checkAddresses(result.data);
   if (problems.length > 0) throw new PolicyError(source, problems);
   return result.data;

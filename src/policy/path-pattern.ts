@@ -16,7 +16,8 @@ export function pathPatternError(pattern: string): string | undefined {
   const suffix = FORMAT_SUFFIX.exec(pattern);
   const base = suffix ? pattern.slice(0, suffix.index) : pattern;
   if (/[()]/.test(base)) return 'a format suffix is "(.:format)" or "(.json|yaml)", at the end of the pattern';
-  if (suffix && (base === '' || base.endsWith('/') || base.endsWith('/*'))) return 'a format suffix follows a segment: "/x(.:format)", "/x/:id(.:format)"';
+  if (suffix && (base === '' || base.endsWith('/') || base.endsWith('/*')))
+    return 'a format suffix follows a segment: "/x(.:format)", "/x/:id(.:format)"';
   return undefined;
 }
 

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { POLICIES } from '../presets/registry';
 import { parsePolicy } from './parse';
 
-const policy = (response?: Record<string, unknown>) => ({ name: 'p', rules: [{ name: 'api', key: 'ip', limits: [{ limit: 10, window: '1m' }] }], ...(response ? { response } : {}) });
+const policy = (response?: Record<string, unknown>) => ({
+  name: 'p',
+  rules: [{ name: 'api', key: 'ip', limits: [{ limit: 10, window: '1m' }] }],
+  ...(response ? { response } : {}),
+});
 
 describe('response.reasonHeader', () => {
   it('is RateLimit-Reason by default', () => {
@@ -15,7 +19,11 @@ describe('response.reasonHeader', () => {
   });
 
   const refused: Array<[string, unknown, string]> = [
-    ['a name with a space', 'Limited Reason', 'response.reasonHeader: reasonHeader is a header name (letters, digits and "-", at most 64) or false'],
+    [
+      'a name with a space',
+      'Limited Reason',
+      'response.reasonHeader: reasonHeader is a header name (letters, digits and "-", at most 64) or false',
+    ],
     ['an empty name', '', 'response.reasonHeader: reasonHeader is a header name (letters, digits and "-", at most 64) or false'],
     ['true', true, 'response.reasonHeader: reasonHeader is a header name or false'],
     ['a number', 429, 'response.reasonHeader: reasonHeader is a header name or false'],

@@ -9,14 +9,18 @@ const MAX_WINDOW_MS = 366 * 86_400_000;
 /** A duration: milliseconds as a number, or text such as `30s`, `5m`, `25h`. Parsed to milliseconds. */
 const DURATION_HINT = 'use a number of milliseconds or text such as "30s", "5m", "25h"';
 
-export const durationSchema = z.union([z.number(), z.string()], { error: (issue) => (issue.input === undefined ? `required: ${DURATION_HINT}` : `invalid duration: ${DURATION_HINT}`) }).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? value : parseDuration(value);
-  if (ms === undefined || !Number.isInteger(ms) || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(value)}: ${DURATION_HINT}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const durationSchema = z
+  .union([z.number(), z.string()], {
+    error: (issue) => (issue.input === undefined ? `required: ${DURATION_HINT}` : `invalid duration: ${DURATION_HINT}`),
+  })
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isInteger(ms) || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(value)}: ${DURATION_HINT}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** A window: 1 s to 366 days. */
 const windowSchema = durationSchema.refine((ms) => ms >= 1000 && ms <= MAX_WINDOW_MS, {
@@ -30,7 +34,9 @@ export const anchorSchema = z.string().superRefine((anchor, ctx) => {
 });
 
 /** An IANA time zone name that `Intl` knows, e.g. `Europe/Berlin`. */
-export const timeZoneSchema = z.string().refine(isTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC" or "Europe/Berlin"' });
+export const timeZoneSchema = z
+  .string()
+  .refine(isTimeZone, { message: 'unknown time zone: use an IANA name such as "UTC" or "Europe/Berlin"' });
 
 const statusClass = z.union([
   z.number().int().min(100).max(599),
@@ -56,10 +62,25 @@ export const algorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra']
  * record, or else starts periods at midnight on Mondays, the 1st, 1 January.
  */
 export const periodSchema = z
-  .union([z.enum(PERIOD_UNITS), z.strictObject({ unit: z.enum(PERIOD_UNITS), anchor: anchorSchema.optional(), timeZone: timeZoneSchema.optional() })], {
-    error: 'period is "day", "week", "month" or "year", or { unit, anchor?, timeZone? }',
-  })
-  .transform((p): CalendarPeriod => (typeof p === 'string' ? { unit: p } : { unit: p.unit, ...(p.anchor !== undefined ? { anchor: p.anchor } : {}), ...(p.timeZone !== undefined ? { timeZone: p.timeZone } : {}) }));
+  .union(
+    [
+      z.enum(PERIOD_UNITS),
+      z.strictObject({ unit: z.enum(PERIOD_UNITS), anchor: anchorSchema.optional(), timeZone: timeZoneSchema.optional() }),
+    ],
+    {
+      error: 'period is "day", "week", "month" or "year", or { unit, anchor?, timeZone? }',
+    },
+  )
+  .transform(
+    (p): CalendarPeriod =>
+      typeof p === 'string'
+        ? { unit: p }
+        : {
+            unit: p.unit,
+            ...(p.anchor !== undefined ? { anchor: p.anchor } : {}),
+            ...(p.timeZone !== undefined ? { timeZone: p.timeZone } : {}),
+          },
+  );
 
 /**
  * One limit: `limit` units per `window`, counted by `algorithm`; or `limit`
@@ -91,12 +112,27 @@ export const limitSchema = z
       .optional(),
   })
   .refine((l) => l.burst === undefined || l.algorithm === 'gcra', { message: 'burst applies to the gcra algorithm only', path: ['burst'] })
-  .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', { message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request', path: ['limit'] })
-  .refine((l) => l.notify === undefined || l.algorithm === 'fixed-window', { message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)', path: ['notify'] })
-  .refine((l) => l.window !== undefined || l.period !== undefined, { message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`, path: ['window'] })
+  .refine((l) => l.limit > 0 || l.algorithm !== 'gcra', {
+    message: 'a gcra limit of 0 has no rate: use a fixed-window limit of 0 to refuse every request',
+    path: ['limit'],
+  })
+  .refine((l) => l.notify === undefined || l.algorithm === 'fixed-window', {
+    message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)',
+    path: ['notify'],
+  })
+  .refine((l) => l.window !== undefined || l.period !== undefined, {
+    message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`,
+    path: ['window'],
+  })
   // A parsed limit gives its period's nominal length as its window: parsing it again must accept it.
-  .refine((l) => l.window === undefined || l.period === undefined || l.window === NOMINAL_PERIOD_MS[l.period.unit], { message: 'give a window or a period, not both', path: ['period'] })
-  .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', { message: 'calendar periods are counted by the fixed-window algorithm', path: ['algorithm'] })
+  .refine((l) => l.window === undefined || l.period === undefined || l.window === NOMINAL_PERIOD_MS[l.period.unit], {
+    message: 'give a window or a period, not both',
+    path: ['period'],
+  })
+  .refine((l) => l.period === undefined || l.algorithm === 'fixed-window', {
+    message: 'calendar periods are counted by the fixed-window algorithm',
+    path: ['algorithm'],
+  })
   .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
     period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
   );
@@ -131,13 +167,16 @@ export const cfFieldSchema = z.enum(['country', 'colo', 'region', 'regionCode', 
  * without it share one budget (e.g. users without an organisation).
  */
 const optionalPart = z.boolean().optional();
-export const keyPartSchema = z.union([
-  z.enum(['ip', 'bearer', 'basic-user', 'authorization', 'method', 'path']),
-  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"'), optional: optionalPart }),
-  z.strictObject({ cf: cfFieldSchema, optional: optionalPart }),
-  z.strictObject({ identity: z.enum(['subject', 'org', 'tier']), optional: optionalPart }),
-  z.strictObject({ const: z.string().min(1).max(128) }),
-], { error: 'a key part is "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity } or { const }' });
+export const keyPartSchema = z.union(
+  [
+    z.enum(['ip', 'bearer', 'basic-user', 'authorization', 'method', 'path']),
+    z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"'), optional: optionalPart }),
+    z.strictObject({ cf: cfFieldSchema, optional: optionalPart }),
+    z.strictObject({ identity: z.enum(['subject', 'org', 'tier']), optional: optionalPart }),
+    z.strictObject({ const: z.string().min(1).max(128) }),
+  ],
+  { error: 'a key part is "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity } or { const }' },
+);
 
 const methodSchema = z
   .string()
@@ -184,13 +223,19 @@ const headerSetSchema = z.enum([
 /** Headers the limiter writes itself on a refusal: the reason header cannot take their names. */
 const OWN_HEADERS = /^(retry-after|content-type|cache-control|ratelimit|ratelimit-policy|x-ratelimit-.*)$/i;
 
-const reasonHeaderSchema = z.union([
-  z.literal(false),
-  z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'reasonHeader is a header name (letters, digits and "-", at most 64) or false')
-    .refine((name) => !OWN_HEADERS.test(name), { message: 'reasonHeader cannot be a header the limiter already sets (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)' }),
-], { error: 'reasonHeader is a header name or false' });
+const reasonHeaderSchema = z.union(
+  [
+    z.literal(false),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'reasonHeader is a header name (letters, digits and "-", at most 64) or false')
+      .refine((name) => !OWN_HEADERS.test(name), {
+        message:
+          'reasonHeader cannot be a header the limiter already sets (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)',
+      }),
+  ],
+  { error: 'reasonHeader is a header name or false' },
+);
 
 export const bodyFormatSchema = z.enum(['detail', 'jsonapi', 'problem', 'text']);
 
@@ -241,10 +286,17 @@ export const banSchema = z.strictObject({
 });
 
 /** Request cost: a constant, or read from a header (bounded), e.g. a batch size. */
-export const costSchema = z.union([
-  z.number().int().min(0).max(1e9),
-  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/), default: z.number().int().min(0).default(1), max: z.number().int().min(1).max(1e9) }),
-], { error: 'cost is a whole number, or { header, max, default }' });
+export const costSchema = z.union(
+  [
+    z.number().int().min(0).max(1e9),
+    z.strictObject({
+      header: z.string().regex(/^[A-Za-z0-9-]+$/),
+      default: z.number().int().min(0).default(1),
+      max: z.number().int().min(1).max(1e9),
+    }),
+  ],
+  { error: 'cost is a whole number, or { header, max, default }' },
+);
 
 /**
  * Hot-key leases: the key's object lends isolates budgets of up to `size`
@@ -260,7 +312,12 @@ export const ruleSchema = z
   .strictObject({
     name: nameSchema,
     match: matchSchema.default({}),
-    key: z.union([keyPartSchema, z.array(keyPartSchema).min(1).max(8)], { error: 'a key is one key part or a list of 1 to 8: "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity }, { const }' }).transform((k) => (Array.isArray(k) ? k : [k])),
+    key: z
+      .union([keyPartSchema, z.array(keyPartSchema).min(1).max(8)], {
+        error:
+          'a key is one key part or a list of 1 to 8: "ip", "bearer", "basic-user", "authorization", "method", "path", { header }, { cf }, { identity }, { const }',
+      })
+      .transform((k) => (Array.isArray(k) ? k : [k])),
     limits: z.array(limitSchema).default([]),
     backoff: backoffSchema.optional(),
     /** Whether refused requests still count toward this rule's limits. */
@@ -294,18 +351,28 @@ export const ruleSchema = z
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
       const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
       const refused = algorithms.find((a) => !LEASE_ALGORITHMS.includes(a));
-      if (refused) leaseIssue(`leases need ${LEASE_ALGORITHMS.join(' or ')} limits: a ${refused} bucket refills continuously, so budget spent after it was granted could exceed its burst`);
-      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen) leaseIssue('leases cannot be combined with countWhen: outcome-counted limits need the object to see every response');
+      if (refused)
+        leaseIssue(
+          `leases need ${LEASE_ALGORITHMS.join(' or ')} limits: a ${refused} bucket refills continuously, so budget spent after it was granted could exceed its burst`,
+        );
+      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen)
+        leaseIssue('leases cannot be combined with countWhen: outcome-counted limits need the object to see every response');
       if (rule.countRefused) leaseIssue('leases cannot be combined with countRefused: refusals must reach the object to count');
       if (rule.shadow) leaseIssue('leases cannot be combined with shadow');
       if (rule.ban) leaseIssue('leases cannot be combined with ban: refusals must reach the object to count toward the ban');
-      if (rule.limits.some((l) => l.notify)) leaseIssue('leases cannot be combined with notify: a lease spends units the object only learns of in bulk');
-      if (rule.limits.some((l) => l.period)) leaseIssue('leases cannot be combined with calendar periods: a lease spends units by the window, not the period');
+      if (rule.limits.some((l) => l.notify))
+        leaseIssue('leases cannot be combined with notify: a lease spends units the object only learns of in bulk');
+      if (rule.limits.some((l) => l.period))
+        leaseIssue('leases cannot be combined with calendar periods: a lease spends units by the window, not the period');
     }
     if (rule.countResponses) {
       const countIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['countResponses'] });
-      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen) countIssue('countResponses cannot be combined with countWhen: the rule already counts responses only');
-      if (rule.countRefused) countIssue('countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count');
+      if (rule.limits.some((l) => l.countWhen) || rule.backoff?.countWhen)
+        countIssue('countResponses cannot be combined with countWhen: the rule already counts responses only');
+      if (rule.countRefused)
+        countIssue(
+          'countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count',
+        );
       if (rule.lease) countIssue('countResponses cannot be combined with lease: every counted response must reach the object');
     }
     if (rule.limits.length === 0 && !rule.backoff) {
@@ -317,7 +384,9 @@ export const ruleSchema = z
       const name = limit.name ?? (typeof limit.window === 'number' ? formatDuration(limit.window) : '');
       if (!name) return;
       if (names.has(name)) {
-        const message = limit.name ? `duplicate limit name "${name}"` : `another limit is already named "${name}" after its window: give these limits distinct names`;
+        const message = limit.name
+          ? `duplicate limit name "${name}"`
+          : `another limit is already named "${name}" after its window: give these limits distinct names`;
         ctx.addIssue({ code: 'custom', message, path: ['limits', i, 'name'] });
       }
       names.add(name);
@@ -325,7 +394,12 @@ export const ruleSchema = z
     const backoff = rule.backoff;
     if (backoff) {
       for (let level = 1; level <= backoff.levels; level++) {
-        if (names.has(`${backoff.name}-${level}`)) ctx.addIssue({ code: 'custom', message: `a limit is named "${backoff.name}-${level}", the name of backoff level ${level}`, path: ['backoff', 'name'] });
+        if (names.has(`${backoff.name}-${level}`))
+          ctx.addIssue({
+            code: 'custom',
+            message: `a limit is named "${backoff.name}-${level}", the name of backoff level ${level}`,
+            path: ['backoff', 'name'],
+          });
       }
     }
   });
@@ -345,17 +419,30 @@ export const listSchema = z.strictObject({
 /** Where a caller's credential comes from, and how it maps to an identity and tier. */
 export const identitySchema = z.strictObject({
   /** The credential: a bearer token, the Basic user, the whole Authorization value, or a header. */
-  credential: z.union([z.enum(['bearer', 'basic-user', 'authorization']), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/) })], { error: 'credential is "bearer", "basic-user", "authorization" or { header }' }),
+  credential: z.union(
+    [z.enum(['bearer', 'basic-user', 'authorization']), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/) })],
+    { error: 'credential is "bearer", "basic-user", "authorization" or { header }' },
+  ),
   /** Tiers told apart by the token itself: the first matching prefix or pattern wins. */
   prefixes: z
-    .array(z.strictObject({ prefix: z.string().min(1).optional(), pattern: z.string().min(1).optional(), tier: z.string().min(1) }).refine((p) => (p.prefix === undefined) !== (p.pattern === undefined), 'give exactly one of prefix and pattern'))
+    .array(
+      z
+        .strictObject({ prefix: z.string().min(1).optional(), pattern: z.string().min(1).optional(), tier: z.string().min(1) })
+        .refine((p) => (p.prefix === undefined) !== (p.pattern === undefined), 'give exactly one of prefix and pattern'),
+    )
     .default([]),
   /** Verified JWT claims: HS256 secret from the named secret binding, or a JWKS. */
   jwt: z
     .strictObject({
-      secretBinding: z.string().regex(/^[A-Z][A-Z0-9_]*$/).optional(),
+      secretBinding: z
+        .string()
+        .regex(/^[A-Z][A-Z0-9_]*$/)
+        .optional(),
       jwksUrl: z.url().optional(),
-      algorithms: z.array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'])).min(1).default(['HS256']),
+      algorithms: z
+        .array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA']))
+        .min(1)
+        .default(['HS256']),
       issuer: z.string().optional(),
       audience: z.string().optional(),
       subjectClaim: z.string().default('sub'),
@@ -380,7 +467,9 @@ export const CLIENT_ADDRESS_HEADERS = ['X-Forwarded-For', 'X-Real-IP', 'Forwarde
  * `[]` sends none; `false` leaves all three exactly as the client sent them.
  */
 export const forwardClientAddressSchema = z
-  .union([z.literal(false), z.array(z.enum(CLIENT_ADDRESS_HEADERS))], { error: 'false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"' })
+  .union([z.literal(false), z.array(z.enum(CLIENT_ADDRESS_HEADERS))], {
+    error: 'false, or a list of "X-Forwarded-For", "X-Real-IP" and "Forwarded"',
+  })
   .refine((headers) => headers === false || new Set(headers).size === headers.length, 'names a header twice')
   .default(['X-Forwarded-For', 'X-Real-IP']);
 
@@ -401,7 +490,10 @@ export const policySchema = z
       .default({ trustedHops: 1, ipv6Prefix: 64, ipv4Prefix: 32 }),
     forwardClientAddress: forwardClientAddressSchema,
     /** Header the origin honours to change the method (e.g. `X-HTTP-Method-Override`); matching then uses it. */
-    methodOverrideHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+    methodOverrideHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .optional(),
     /** Match paths case-sensitively. Off by default, so `/X` cannot dodge a limit on `/x`. */
     caseSensitivePaths: z.boolean().default(false),
     identity: identitySchema.optional(),
@@ -415,13 +507,18 @@ export const policySchema = z
      */
     quota: z
       .strictObject({
-        path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"').default('/.well-known/ratelimit'),
+        path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"')
+          .default('/.well-known/ratelimit'),
         /**
          * How often one client address may read it (fixed window): its
          * answer tells which tier a credential resolves to, so it must not
          * be an unlimited oracle for which credentials exist.
          */
-        perAddress: z.strictObject({ limit: z.number().int().min(1).max(1e9), window: windowSchema }).default({ limit: 60, window: 60_000 }),
+        perAddress: z
+          .strictObject({ limit: z.number().int().min(1).max(1e9), window: windowSchema })
+          .default({ limit: 60, window: 60_000 }),
       })
       .optional(),
     /**
@@ -431,7 +528,11 @@ export const policySchema = z
      */
     trafficRecord: z
       .strictObject({
-        sample: z.number().gt(0, 'sample is a share of requests above 0 and at most 1').max(1, 'sample is a share of requests above 0 and at most 1').default(1),
+        sample: z
+          .number()
+          .gt(0, 'sample is a share of requests above 0 and at most 1')
+          .max(1, 'sample is a share of requests above 0 and at most 1')
+          .default(1),
       })
       .optional(),
     rules: z.array(ruleSchema).min(1),
@@ -442,9 +543,15 @@ export const policySchema = z
       if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
       seen.add(rule.name);
       // Runs even when a rule failed its own checks; its key may then still be the raw input.
-      const needsIdentity = (Array.isArray(rule.key) && rule.key.some((p) => typeof p === 'object' && p !== null && 'identity' in p)) || rule.match?.tiers !== undefined;
+      const needsIdentity =
+        (Array.isArray(rule.key) && rule.key.some((p) => typeof p === 'object' && p !== null && 'identity' in p)) ||
+        rule.match?.tiers !== undefined;
       if (needsIdentity && !policy.identity) {
-        ctx.addIssue({ code: 'custom', message: 'uses identity or tiers, but the policy has no "identity" section', path: ['rules', i, 'key'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'uses identity or tiers, but the policy has no "identity" section',
+          path: ['rules', i, 'key'],
+        });
       }
     });
   });

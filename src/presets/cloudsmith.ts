@@ -2,8 +2,32 @@ import { definePolicy } from '../policy/parse';
 
 /** Native package-format endpoints ("Package Metadata APIs"), one host per format. */
 const FORMAT_HOSTS = [
-  'alpine', 'cargo', 'cocoapods', 'composer', 'conan', 'conda', 'cran', 'dart', 'deb', 'docker', 'go', 'helm', 'hex',
-  'huggingface', 'luarocks', 'maven', 'npm', 'nuget', 'p2', 'python', 'raw', 'rpm', 'ruby', 'swift', 'terraform', 'vagrant',
+  'alpine',
+  'cargo',
+  'cocoapods',
+  'composer',
+  'conan',
+  'conda',
+  'cran',
+  'dart',
+  'deb',
+  'docker',
+  'go',
+  'helm',
+  'hex',
+  'huggingface',
+  'luarocks',
+  'maven',
+  'npm',
+  'nuget',
+  'p2',
+  'python',
+  'raw',
+  'rpm',
+  'ruby',
+  'swift',
+  'terraform',
+  'vagrant',
 ].map((format) => `${format}.cloudsmith.io`);
 
 /** Package downloads via the default domain. */

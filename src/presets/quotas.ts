@@ -18,7 +18,12 @@ export default definePolicy({
   response: { headers: ['ietf'], body: 'problem' },
   quota: { path: '/.well-known/ratelimit' },
   rules: [
-    { name: 'api', match: { tiers: ['free', 'pro', 'enterprise'] }, key: { identity: 'subject' }, limits: [{ limit: 100, period: 'month', notify: [80, 100] }] },
+    {
+      name: 'api',
+      match: { tiers: ['free', 'pro', 'enterprise'] },
+      key: { identity: 'subject' },
+      limits: [{ limit: 100, period: 'month', notify: [80, 100] }],
+    },
     { name: 'per-ip', match: { tiers: ['anonymous', 'unknown'] }, key: 'ip', limits: [{ limit: 10, window: '1m' }] },
   ],
 });

@@ -13,14 +13,30 @@ const INDEX_PATHS = ['/api/v1/dependencies(.marshal|json)', '/info/*', '/version
 
 /** Sign-in, sign-up, password reset, profile and email confirmation. */
 const AUTH_PATHS = [
-  '/session(.:format)', '/session/*', '/sign_in(.:format)', '/sign_up(.:format)', '/users(.:format)', '/users/*',
-  '/password(.:format)', '/passwords(.:format)', '/passwords/*', '/profile(.:format)', '/profile/*', '/email_confirmations(.:format)', '/email_confirmations/*',
+  '/session(.:format)',
+  '/session/*',
+  '/sign_in(.:format)',
+  '/sign_up(.:format)',
+  '/users(.:format)',
+  '/users/*',
+  '/password(.:format)',
+  '/passwords(.:format)',
+  '/passwords/*',
+  '/profile(.:format)',
+  '/profile/*',
+  '/email_confirmations(.:format)',
+  '/email_confirmations/*',
 ];
 
 /** MFA, ownership changes, API key retrieval and gem yanking. */
 const SENSITIVE_PATHS = [
-  '/multifactor_auth(.:format)', '/multifactor_auth/*', '/api/v1/multifactor_auth(.:format)', '/api/v1/multifactor_auth/*',
-  '/api/v1/gems/:gem/owners(.:format)', '/gems/:gem/owners(.:format)', '/gems/:gem/owners/*',
+  '/multifactor_auth(.:format)',
+  '/multifactor_auth/*',
+  '/api/v1/multifactor_auth(.:format)',
+  '/api/v1/multifactor_auth/*',
+  '/api/v1/gems/:gem/owners(.:format)',
+  '/gems/:gem/owners(.:format)',
+  '/gems/:gem/owners/*',
   '/api/v1/api_key(.:format)',
   '/api/v1/gems/yank(.:format)',
 ];

@@ -17,16 +17,22 @@ export type StandInCalls = Pick<KeyLimiter, 'check'> & Partial<Omit<KeyLimiter, 
  */
 export function keyLimiterFrom(calls: StandInCalls): KeyLimiter {
   const { check } = calls;
-  const after = <T, U>(value: T | Promise<T>, next: (value: T) => U): U | Promise<U> => (value instanceof Promise ? value.then(next) : next(value as T));
+  const after = <T, U>(value: T | Promise<T>, next: (value: T) => U): U | Promise<U> =>
+    value instanceof Promise ? value.then(next) : next(value as T);
   return {
     check: (request) => check(request),
-    checkPacked: (now, spec) => after(check({ now, ...unpackSpec(spec) }), (decision: KeyDecision) => (isDecision(decision) ? packDecision(decision) : (decision as never))),
+    checkPacked: (now, spec) =>
+      after(check({ now, ...unpackSpec(spec) }), (decision: KeyDecision) =>
+        isDecision(decision) ? packDecision(decision) : (decision as never),
+      ),
     async checkBatch(requests: readonly KeyRequest[]) {
       const decisions: KeyDecision[] = [];
       for (const request of requests) decisions.push(await check(request));
       return decisions;
     },
-    lease: calls.lease ?? ((request) => after(check({ now: request.now, limits: request.limits, bans: [] }), (decision: KeyDecision) => ({ decision }))),
+    lease:
+      calls.lease ??
+      ((request) => after(check({ now: request.now, limits: request.limits, bans: [] }), (decision: KeyDecision) => ({ decision }))),
     release: calls.release ?? (() => undefined),
     charge: calls.charge ?? (() => undefined),
     inspect: calls.inspect ?? ((): KeySnapshot => ({ limits: [], bans: [], alarmAt: null })),

@@ -15,8 +15,17 @@ const limit = (id: string, overrides: Partial<LimitRequest> = {}): LimitRequest 
 const limitRequest: fc.Arbitrary<LimitRequest> = fc.record({
   id: fc.string({ minLength: 1, maxLength: 20 }),
   config: fc.oneof(
-    fc.record({ algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const), limit: fc.integer({ min: 1, max: 1e9 }), windowMs: fc.integer({ min: 1, max: 86_400_000 }) }),
-    fc.record({ algorithm: fc.constant('gcra' as const), limit: fc.integer({ min: 1, max: 1e6 }), windowMs: fc.integer({ min: 1, max: 86_400_000 }), burst: fc.integer({ min: 1, max: 1e6 }) }),
+    fc.record({
+      algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
+      limit: fc.integer({ min: 1, max: 1e9 }),
+      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+    }),
+    fc.record({
+      algorithm: fc.constant('gcra' as const),
+      limit: fc.integer({ min: 1, max: 1e6 }),
+      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+      burst: fc.integer({ min: 1, max: 1e6 }),
+    }),
   ),
   cost: fc.integer({ min: 0, max: 1000 }),
   countRefused: fc.boolean(),
@@ -49,7 +58,10 @@ const decisionFor = (limits: readonly LimitRequest[]): fc.Arbitrary<KeyDecision>
           }),
         ),
       ),
-      banned: fc.option(fc.record({ until: fc.integer({ min: 0, max: 4_000_000_000_000 }), rule: fc.string({ maxLength: 20 }), placed: fc.boolean() }), { nil: undefined }),
+      banned: fc.option(
+        fc.record({ until: fc.integer({ min: 0, max: 4_000_000_000_000 }), rule: fc.string({ maxLength: 20 }), placed: fc.boolean() }),
+        { nil: undefined },
+      ),
     })
     .map(({ allowed, outcomes, banned }) => ({
       allowed,
@@ -91,7 +103,9 @@ describe('packed specs', () => {
 
 describe('packed decisions', () => {
   it('read back as the decision written, for the limits asked (property)', () => {
-    const limitsAndDecision = fc.array(limitRequest, { maxLength: 4 }).chain((limits) => decisionFor(limits).map((decision) => ({ limits, decision })));
+    const limitsAndDecision = fc
+      .array(limitRequest, { maxLength: 4 })
+      .chain((limits) => decisionFor(limits).map((decision) => ({ limits, decision })));
     fc.assert(
       fc.property(limitsAndDecision, ({ limits, decision }) => {
         const packed = packDecision(decision);
@@ -106,8 +120,18 @@ describe('packed decisions', () => {
     const decision: KeyDecision = {
       allowed: false,
       outcomes: [
-        { id: 'r/1m', shadow: false, counted: false, decision: { allowed: false, limit: 100, remaining: 0, used: 100, resetAt: 60_000, retryAfterMs: 1500 } },
-        { id: 'r/1h', shadow: true, counted: true, decision: { allowed: true, limit: 100, remaining: 40, used: 60, resetAt: 3_600_000, retryAfterMs: 0 } },
+        {
+          id: 'r/1m',
+          shadow: false,
+          counted: false,
+          decision: { allowed: false, limit: 100, remaining: 0, used: 100, resetAt: 60_000, retryAfterMs: 1500 },
+        },
+        {
+          id: 'r/1h',
+          shadow: true,
+          counted: true,
+          decision: { allowed: true, limit: 100, remaining: 40, used: 60, resetAt: 3_600_000, retryAfterMs: 0 },
+        },
       ],
       banned: { until: 90_000, rule: 'r', placed: true },
     };
@@ -117,9 +141,31 @@ describe('packed decisions', () => {
 
   it('are not read when they do not fit the limits asked', () => {
     const limits = [limit('r/1m')];
-    const ok = packDecision({ allowed: true, outcomes: [{ id: 'r/1m', shadow: false, counted: true, decision: { allowed: true, limit: 100, remaining: 99, used: 1, resetAt: 60_000, retryAfterMs: 0 } }] });
+    const ok = packDecision({
+      allowed: true,
+      outcomes: [
+        {
+          id: 'r/1m',
+          shadow: false,
+          counted: true,
+          decision: { allowed: true, limit: 100, remaining: 99, used: 1, resetAt: 60_000, retryAfterMs: 0 },
+        },
+      ],
+    });
     expect(unpackDecision(ok, limits)).toBeDefined();
-    for (const bad of [undefined, null, 'x', {}, [], [1], [...ok, 0], [...ok.slice(0, 3), 'x', ...ok.slice(4)], [...ok, 'later', 'r', 1], [...ok, 1, 2, 1], [...ok, 1, 'r', 2]]) {
+    for (const bad of [
+      undefined,
+      null,
+      'x',
+      {},
+      [],
+      [1],
+      [...ok, 0],
+      [...ok.slice(0, 3), 'x', ...ok.slice(4)],
+      [...ok, 'later', 'r', 1],
+      [...ok, 1, 2, 1],
+      [...ok, 1, 'r', 2],
+    ]) {
       expect(unpackDecision(bad, limits)).toBeUndefined();
     }
     expect(unpackDecision(ok, [...limits, limit('r/1h')])).toBeUndefined();

@@ -123,7 +123,14 @@ export function unpackDecision(packed: unknown, limits: readonly LimitRequest[])
       id: limits[j]!.id,
       shadow: limits[j]!.shadow,
       counted: values[at + 6] === 1,
-      decision: { allowed: values[at] === 1, limit: values[at + 1]!, remaining: values[at + 2]!, used: values[at + 3]!, resetAt: values[at + 4]!, retryAfterMs: values[at + 5]! },
+      decision: {
+        allowed: values[at] === 1,
+        limit: values[at + 1]!,
+        remaining: values[at + 2]!,
+        used: values[at + 3]!,
+        resetAt: values[at + 4]!,
+        retryAfterMs: values[at + 5]!,
+      },
     });
   }
   const decision: KeyDecision = { allowed: packed[0] === 1, outcomes };

@@ -23,6 +23,11 @@ export function inCalendarPeriod(reported: QuotaLimit, config: LimitConfig, now:
     limit,
     remaining: Math.max(0, limit - reported.used),
     resetAt: new Date(end).toISOString(),
-    period: { unit: period.unit, start: new Date(start).toISOString(), end: new Date(end).toISOString(), ...(period.timeZone ? { timeZone: period.timeZone } : {}) },
+    period: {
+      unit: period.unit,
+      start: new Date(start).toISOString(),
+      end: new Date(end).toISOString(),
+      ...(period.timeZone ? { timeZone: period.timeZone } : {}),
+    },
   };
 }

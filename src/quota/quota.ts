@@ -66,11 +66,24 @@ export class SnapshotCache {
  * Each read counts against the endpoint's per-address limit (`quota.perAddress`);
  * past it, or from a blocked caller, the answer is the refusal to send instead.
  */
-export async function quotaReport(request: Request, deps: LimiterDeps, now: number, cache = new SnapshotCache(), host?: string): Promise<{ readonly report: QuotaReport } | { readonly refused: Verdict }> {
+export async function quotaReport(
+  request: Request,
+  deps: LimiterDeps,
+  now: number,
+  cache = new SnapshotCache(),
+  host?: string,
+): Promise<{ readonly report: QuotaReport } | { readonly refused: Verdict }> {
   const { compiled } = deps;
   const policy = compiled.policy;
   const url = new URL(request.url);
-  const identity = policy.identity ? await resolveIdentity(request.headers, deps.compiled.identity!, { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords }, now) : ANONYMOUS;
+  const identity = policy.identity
+    ? await resolveIdentity(
+        request.headers,
+        deps.compiled.identity!,
+        { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords },
+        now,
+      )
+    : ANONYMOUS;
   const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
   if ((await listedAs(view, deps, now)) === 'block') return { refused: blockedVerdict(view, deps) };
@@ -78,7 +91,12 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
   const address = quotaRule ? await keyValue(quotaRule.rule.key, view, policy, hashMemo()) : undefined;
   if (quotaRule && address !== undefined) {
     const name = `${quotaRule.keySignature}=${address}`;
-    const decided = await decideGroups([{ name, rules: [quotaRule], limits: quotaRule.limits.map((limit) => ({ rule: quotaRule, limit, cost: 1 })) }], deps, now, view);
+    const decided = await decideGroups(
+      [{ name, rules: [quotaRule], limits: quotaRule.limits.map((limit) => ({ rule: quotaRule, limit, cost: 1 })) }],
+      deps,
+      now,
+      view,
+    );
     if (decided.kind !== 'allow') return { refused: { ...decided, view } };
   }
   const askedMethod = url.searchParams.get('method')?.toUpperCase();
@@ -86,14 +104,17 @@ export async function quotaReport(request: Request, deps: LimiterDeps, now: numb
   const facts = {
     ...view,
     ...(askedMethod ? { method: askedMethod } : {}),
-    ...(askedPath ? { path: normalizePath(askedPath.startsWith('/') ? askedPath : `/${askedPath}`, policy.caseSensitivePaths), literalPath: undefined } : {}),
+    ...(askedPath
+      ? { path: normalizePath(askedPath.startsWith('/') ? askedPath : `/${askedPath}`, policy.caseSensitivePaths), literalPath: undefined }
+      : {}),
   };
   const hash = hashMemo();
   const perRule = await Promise.all(
     compiled.rules.map(async (rule) => {
       if (rule.rule.shadow) return [];
       const narrowed = askedMethod !== undefined || askedPath !== null;
-      if (narrowed ? !rule.matches(facts) : rule.rule.match.tiers !== undefined && !rule.rule.match.tiers.includes(identity.tier)) return [];
+      if (narrowed ? !rule.matches(facts) : rule.rule.match.tiers !== undefined && !rule.rule.match.tiers.includes(identity.tier))
+        return [];
       const value = await keyValue(rule.rule.key, view, policy, hash);
       if (value === undefined) return [];
       const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;

@@ -45,7 +45,13 @@ function week(): Request[] {
         const at = burst && k < n / 2 ? burstAt + Math.floor(rand() * MINUTE) : hour * HOUR + Math.floor(rand() * HOUR);
         const login = rand() < (heavy ? 0.15 : 0.05);
         const token = rand() < 0.4 ? tokens[Math.floor(rand() * tokens.length)] : undefined;
-        requests.push({ time: START + at, ip, token, method: login ? 'POST' : 'GET', path: login ? '/login' : `/v1/items/${Math.floor(rand() * 100)}` });
+        requests.push({
+          time: START + at,
+          ip,
+          token,
+          method: login ? 'POST' : 'GET',
+          path: login ? '/login' : `/v1/items/${Math.floor(rand() * 100)}`,
+        });
       }
     });
   }
@@ -129,9 +135,27 @@ const always = () => true;
 function limitsOf(hourly: number, perMinute: number): BruteLimit[] {
   return [
     { rule: 'per-ip', name: 'hourly', algorithm: 'fixed-window', limit: hourly, windowMs: HOUR, shadow: false, key: 'ip', applies: always },
-    { rule: 'per-ip', name: 'minute', algorithm: 'sliding-window', limit: perMinute, windowMs: MINUTE, shadow: false, key: 'ip', applies: always },
+    {
+      rule: 'per-ip',
+      name: 'minute',
+      algorithm: 'sliding-window',
+      limit: perMinute,
+      windowMs: MINUTE,
+      shadow: false,
+      key: 'ip',
+      applies: always,
+    },
     { rule: 'login', name: '10m', algorithm: 'fixed-window', limit: 6, windowMs: 10 * MINUTE, shadow: false, key: 'ip', applies: isLogin },
-    { rule: 'per-token', name: '1m', algorithm: 'sliding-window', limit: 3, windowMs: MINUTE, shadow: false, key: 'bearer', applies: always },
+    {
+      rule: 'per-token',
+      name: '1m',
+      algorithm: 'sliding-window',
+      limit: 3,
+      windowMs: MINUTE,
+      shadow: false,
+      key: 'bearer',
+      applies: always,
+    },
     { rule: 'watch', name: '5m', algorithm: 'fixed-window', limit: 40, windowMs: 5 * MINUTE, shadow: true, key: 'ip', applies: always },
   ];
 }
@@ -141,7 +165,14 @@ function policyOf(hourly: number, perMinute: number): PolicyInput {
     name: 'candidate',
     identity: { credential: 'bearer' },
     rules: [
-      { name: 'per-ip', key: 'ip', limits: [{ name: 'hourly', limit: hourly, window: '1h' }, { name: 'minute', algorithm: 'sliding-window', limit: perMinute, window: '1m' }] },
+      {
+        name: 'per-ip',
+        key: 'ip',
+        limits: [
+          { name: 'hourly', limit: hourly, window: '1h' },
+          { name: 'minute', algorithm: 'sliding-window', limit: perMinute, window: '1m' },
+        ],
+      },
       { name: 'login', key: 'ip', match: { methods: ['POST'], paths: ['/login'] }, limits: [{ limit: 6, window: '10m' }] },
       { name: 'per-token', key: 'bearer', limits: [{ limit: 3, window: '1m', algorithm: 'sliding-window' }] },
       { name: 'watch', key: 'ip', shadow: true, limits: [{ limit: 40, window: '5m' }] },
@@ -153,7 +184,12 @@ function policyOf(hourly: number, perMinute: number): PolicyInput {
 function recordsOf(requests: readonly Request[], live: BruteResult): TrafficRecord[] {
   return requests.map((r, i) => {
     const refused = live.refusedRequests[i]!;
-    const rules: Record<string, 'a' | 'r'> = { 'per-ip': 'a', watch: 'a', ...(isLogin(r) ? { login: 'a' } : {}), ...(r.token ? { 'per-token': 'a' } : {}) };
+    const rules: Record<string, 'a' | 'r'> = {
+      'per-ip': 'a',
+      watch: 'a',
+      ...(isLogin(r) ? { login: 'a' } : {}),
+      ...(r.token ? { 'per-token': 'a' } : {}),
+    };
     for (const rule of live.refusedRules[i]!) rules[rule] = 'r';
     return {
       time: r.time,
@@ -195,7 +231,10 @@ describe('Replay', () => {
       expect(limit.refused, `${limit.rule}/${limit.limit}`).toBe(expected.refused);
       expect(limit.keysRefused, `${limit.rule}/${limit.limit}`).toBe(expected.byKey.size);
       const top = [...expected.byKey].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
-      expect(limit.topKeys.map((k) => [k.key, k.refused]), `${limit.rule}/${limit.limit}`).toEqual(top);
+      expect(
+        limit.topKeys.map((k) => [k.key, k.refused]),
+        `${limit.rule}/${limit.limit}`,
+      ).toEqual(top);
       expect(limit.peakUse, `${limit.rule}/${limit.limit}`).toBeCloseTo(expected.peak, 9);
       expect(limit.timeline.reduce((a, b) => a + b, 0)).toBe(expected.refused);
     }
@@ -230,7 +269,10 @@ describe('Replay', () => {
   });
 
   it('reports rules keyed in a way the records do not hold as unkeyed, not as admitted', () => {
-    const policy = parsePolicy({ name: 'by-org', rules: [{ name: 'per-path', key: ['ip', 'path'], limits: [{ limit: 1, window: '1h' }] }] });
+    const policy = parsePolicy({
+      name: 'by-org',
+      rules: [{ name: 'per-path', key: ['ip', 'path'], limits: [{ limit: 1, window: '1h' }] }],
+    });
     const replay = new Replay(policy);
     for (const record of records.slice(0, 100)) replay.add(record);
     expect(replay.report().rules[0]).toMatchObject({ matched: 100, unkeyed: 100, refused: 0 });

@@ -122,12 +122,20 @@ function costOf(rule: CompiledRule, record: TrafficRecord): number {
 }
 
 function limitRequest(entry: Entry): LimitRequest {
-  const request = { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countRefused: entry.rule.rule.countRefused, shadow: entry.rule.rule.shadow };
+  const request = {
+    id: entry.limit.id,
+    config: entry.limit.config,
+    cost: entry.cost,
+    countRefused: entry.rule.rule.countRefused,
+    shadow: entry.rule.rule.shadow,
+  };
   return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
 }
 
 function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
-  return rules.flatMap((r) => (r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : []));
+  return rules.flatMap((r) =>
+    r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : [],
+  );
 }
 
 /**
@@ -228,7 +236,11 @@ export class Replay {
       const { limits, bans } = state;
       let prepared = this.prepared.get(group.shape);
       if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map(limitRequest), bans: bansOf(group.rules) }));
-      const step = decideKey((id) => limits.get(id), (rule) => bans.get(rule), { now, limits: prepared.limits, bans: prepared.bans });
+      const step = decideKey(
+        (id) => limits.get(id),
+        (rule) => bans.get(rule),
+        { now, limits: prepared.limits, bans: prepared.bans },
+      );
       if (!step.decision.allowed) refused = true;
       steps.push({ group, state, step });
     }
@@ -283,7 +295,17 @@ export class Replay {
    * rules whose status it matches. A request the live limiter refused has no
    * origin status: its reservations are kept and nothing is charged.
    */
-  private settle(entry: Entry, counted: boolean, shadow: boolean, state: KeyState, now: number, refused: boolean, keyAllowed: boolean, record: TrafficRecord, liveRefused: boolean): void {
+  private settle(
+    entry: Entry,
+    counted: boolean,
+    shadow: boolean,
+    state: KeyState,
+    now: number,
+    refused: boolean,
+    keyAllowed: boolean,
+    record: TrafficRecord,
+    liveRefused: boolean,
+  ): void {
     const { limit } = entry;
     const algorithm = algorithmFor(limit.config.algorithm);
     const giveBack = () => {

@@ -18,18 +18,33 @@ export function refusalChart(report: ReplayReport): string {
   const max = Math.max(1, ...limits.flatMap((l) => l.timeline));
   const x = (i: number) => left + (buckets === 1 ? 0 : (i / (buckets - 1)) * (width - left - right));
   const y = (v: number) => top + (1 - v / max) * (height - top - bottom);
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Refusals per ${esc(formatDuration(report.bucketMs))}" font-family="sans-serif" font-size="11">`];
-  parts.push(`<line x1="${left}" y1="${y(0)}" x2="${width - right}" y2="${y(0)}" stroke="#999"/>`, `<line x1="${left}" y1="${top}" x2="${left}" y2="${y(0)}" stroke="#999"/>`);
-  parts.push(`<text x="${left - 6}" y="${top + 4}" text-anchor="end">${max}</text>`, `<text x="${left - 6}" y="${y(0)}" text-anchor="end">0</text>`);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Refusals per ${esc(formatDuration(report.bucketMs))}" font-family="sans-serif" font-size="11">`,
+  ];
+  parts.push(
+    `<line x1="${left}" y1="${y(0)}" x2="${width - right}" y2="${y(0)}" stroke="#999"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${y(0)}" stroke="#999"/>`,
+  );
+  parts.push(
+    `<text x="${left - 6}" y="${top + 4}" text-anchor="end">${max}</text>`,
+    `<text x="${left - 6}" y="${y(0)}" text-anchor="end">0</text>`,
+  );
   parts.push(`<text x="${left}" y="${height - 20}">${esc(new Date(report.from).toISOString().slice(0, 16).replace('T', ' '))}</text>`);
-  parts.push(`<text x="${width - right}" y="${height - 20}" text-anchor="end">${esc(new Date(report.to).toISOString().slice(0, 16).replace('T', ' '))} UTC</text>`);
+  parts.push(
+    `<text x="${width - right}" y="${height - 20}" text-anchor="end">${esc(new Date(report.to).toISOString().slice(0, 16).replace('T', ' '))} UTC</text>`,
+  );
   limits.forEach((l, n) => {
     const colour = COLOURS[n % COLOURS.length]!;
     const points = l.timeline.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${points}"><title>${esc(`${l.rule}/${l.limit}`)}</title></polyline>`);
-    parts.push(`<rect x="${left + 10 + (n % 4) * 200}" y="${height - 12 - Math.floor(n / 4) * 0}" width="10" height="3" fill="${colour}"/><text x="${left + 24 + (n % 4) * 200}" y="${height - 8}">${esc(`${l.rule}/${l.limit}`)}</text>`);
+    parts.push(
+      `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${points}"><title>${esc(`${l.rule}/${l.limit}`)}</title></polyline>`,
+    );
+    parts.push(
+      `<rect x="${left + 10 + (n % 4) * 200}" y="${height - 12 - Math.floor(n / 4) * 0}" width="10" height="3" fill="${colour}"/><text x="${left + 24 + (n % 4) * 200}" y="${height - 8}">${esc(`${l.rule}/${l.limit}`)}</text>`,
+    );
   });
-  if (limits.length === 0) parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle">No limit would refuse anything.</text>`);
+  if (limits.length === 0)
+    parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle">No limit would refuse anything.</text>`);
   parts.push('</svg>');
   return parts.join('\n');
 }
@@ -48,7 +63,10 @@ function limitRow(l: LimitReport): string {
  */
 export function replayHtml(report: ReplayReport): string {
   const rules = report.rules
-    .map((r) => `<tr><td>${esc(r.rule)}</td><td>${r.matched}</td><td>${r.unkeyed}</td><td>${r.refused}</td><td>${r.newlyRefused}</td><td>${r.noLongerRefused}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.rule)}</td><td>${r.matched}</td><td>${r.unkeyed}</td><td>${r.refused}</td><td>${r.newlyRefused}</td><td>${r.noLongerRefused}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Replay of ${esc(report.policy)}</title>

@@ -28,10 +28,18 @@ describe('client address parsing under fuzzing', () => {
 
   it('behind one trusted proxy, entries the client prepends to X-Forwarded-For never change the address', () => {
     fc.assert(
-      fc.property(ipv4, ipv4, fc.array(headerText.filter((t) => !t.includes(',')), { maxLength: 6 }), (real, proxy, prepended) => {
-        const h = new Headers({ 'cf-connecting-ip': proxy, 'x-forwarded-for': [...prepended, real].join(', ') });
-        expect(clientAddress(h, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(real);
-      }),
+      fc.property(
+        ipv4,
+        ipv4,
+        fc.array(
+          headerText.filter((t) => !t.includes(',')),
+          { maxLength: 6 },
+        ),
+        (real, proxy, prepended) => {
+          const h = new Headers({ 'cf-connecting-ip': proxy, 'x-forwarded-for': [...prepended, real].join(', ') });
+          expect(clientAddress(h, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(real);
+        },
+      ),
     );
   });
 
@@ -39,33 +47,53 @@ describe('client address parsing under fuzzing', () => {
     const port = fc.integer({ min: 0, max: 65535 });
     const v6 = fc.array(hextet, { minLength: 8, maxLength: 8 }).map((groups) => ipaddr.IPv6.parse(spellings(groups)[0]!).toString());
     fc.assert(
-      fc.property(fc.oneof(ipv4.map((a) => [a, a] as const), v6.map((a) => [a, `[${a}]`] as const)), port, ipv4, ([address, host], p, proxy) => {
-        const h = new Headers({ 'cf-connecting-ip': proxy, 'x-forwarded-for': `192.0.2.1, ${host}:${p}` });
-        expect(clientAddress(h, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(address);
-      }),
+      fc.property(
+        fc.oneof(
+          ipv4.map((a) => [a, a] as const),
+          v6.map((a) => [a, `[${a}]`] as const),
+        ),
+        port,
+        ipv4,
+        ([address, host], p, proxy) => {
+          const h = new Headers({ 'cf-connecting-ip': proxy, 'x-forwarded-for': `192.0.2.1, ${host}:${p}` });
+          expect(clientAddress(h, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(address);
+        },
+      ),
     );
   });
 
   it('a trusted header never yields something that is not an address (it falls back to CF-Connecting-IP)', () => {
     fc.assert(
-      fc.property(ipv4, headerText, fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'True-Client-IP') as fc.Arbitrary<'X-Forwarded-For' | 'X-Real-IP' | 'True-Client-IP'>, (real, value, header) => {
-        const h = new Headers({ 'cf-connecting-ip': real, [header]: value });
-        const address = clientAddress(h, { ...defaults, trustedProxyHeader: header });
-        expect(address === real || ipaddr.isValid(address!)).toBe(true);
-        expect(ipKey(address!, defaults)).toBeDefined();
-      }),
+      fc.property(
+        ipv4,
+        headerText,
+        fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'True-Client-IP') as fc.Arbitrary<
+          'X-Forwarded-For' | 'X-Real-IP' | 'True-Client-IP'
+        >,
+        (real, value, header) => {
+          const h = new Headers({ 'cf-connecting-ip': real, [header]: value });
+          const address = clientAddress(h, { ...defaults, trustedProxyHeader: header });
+          expect(address === real || ipaddr.isValid(address!)).toBe(true);
+          expect(ipKey(address!, defaults)).toBeDefined();
+        },
+      ),
     );
   });
 
   it('every address inside one /64, in any spelling, has the key of that /64; outside it, another key', () => {
     fc.assert(
-      fc.property(fc.array(hextet, { minLength: 8, maxLength: 8 }), fc.array(hextet, { minLength: 4, maxLength: 4 }), (groups, otherHost) => {
-        const key = ipKey(spellings(groups)[0]!, defaults);
-        for (const spelling of [...spellings(groups), ...spellings([...groups.slice(0, 4), ...otherHost])]) expect(ipKey(spelling, defaults)).toBe(key);
-        const otherNet = [...groups];
-        otherNet[3] = (otherNet[3]! + 1) % 0x10000;
-        expect(ipKey(spellings(otherNet)[0]!, defaults)).not.toBe(key);
-      }),
+      fc.property(
+        fc.array(hextet, { minLength: 8, maxLength: 8 }),
+        fc.array(hextet, { minLength: 4, maxLength: 4 }),
+        (groups, otherHost) => {
+          const key = ipKey(spellings(groups)[0]!, defaults);
+          for (const spelling of [...spellings(groups), ...spellings([...groups.slice(0, 4), ...otherHost])])
+            expect(ipKey(spelling, defaults)).toBe(key);
+          const otherNet = [...groups];
+          otherNet[3] = (otherNet[3]! + 1) % 0x10000;
+          expect(ipKey(spellings(otherNet)[0]!, defaults)).not.toBe(key);
+        },
+      ),
     );
   });
 

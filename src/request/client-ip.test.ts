@@ -26,14 +26,24 @@ describe('clientAddress', () => {
     ['[2001:db8::1]', '2001:db8::1'],
     ['203.0.113.9:0', '203.0.113.9'],
     ['203.0.113.9:65535', '203.0.113.9'],
-  ])('reads the address of a trusted proxy\'s X-Forwarded-For entry %s with a port as %s', (entry, address) => {
+  ])("reads the address of a trusted proxy's X-Forwarded-For entry %s with a port as %s", (entry, address) => {
     const headers = new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-forwarded-for': `192.0.2.1, ${entry}` });
     expect(clientAddress(headers, { ...defaults, trustedProxyHeader: 'X-Forwarded-For' })).toBe(address);
   });
 
   it('reads an address with a port from a trusted X-Real-IP or True-Client-IP', () => {
-    expect(clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-real-ip': '198.51.100.10:1234' }), { ...defaults, trustedProxyHeader: 'X-Real-IP' })).toBe('198.51.100.10');
-    expect(clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'true-client-ip': '[2001:db8::1]:443' }), { ...defaults, trustedProxyHeader: 'True-Client-IP' })).toBe('2001:db8::1');
+    expect(
+      clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'x-real-ip': '198.51.100.10:1234' }), {
+        ...defaults,
+        trustedProxyHeader: 'X-Real-IP',
+      }),
+    ).toBe('198.51.100.10');
+    expect(
+      clientAddress(new Headers({ 'cf-connecting-ip': '10.0.0.1', 'true-client-ip': '[2001:db8::1]:443' }), {
+        ...defaults,
+        trustedProxyHeader: 'True-Client-IP',
+      }),
+    ).toBe('2001:db8::1');
   });
 
   it('keeps an IPv6 address whose last group looks like a port whole', () => {

@@ -42,7 +42,10 @@ export function clientAddress(headers: Headers, settings: ClientIpSettings): str
   // A trusted header that holds no address falls back to Cloudflare's: a
   // garbled value must not leave the request without a key (and so unlimited).
   if (header === 'X-Forwarded-For') {
-    const hops = (headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const hops = (headers.get('x-forwarded-for') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const candidate = hops[hops.length - settings.trustedHops];
     const address = candidate && entryAddress(candidate);
     if (address) return address;

@@ -3,9 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { authorizationValue, basicUser, bearerToken, headerValue, MAX_CREDENTIAL_LENGTH, userKey } from './credentials';
 
 /** Header values as a client can send them: ASCII without CR, LF or NUL (workerd warns on, and re-encodes, other bytes). */
-const headerText = fc.string({ unit: fc.integer({ min: 1, max: 127 }).filter((c) => c !== 10 && c !== 13).map((c) => String.fromCharCode(c)), maxLength: 300 });
+const headerText = fc.string({
+  unit: fc
+    .integer({ min: 1, max: 127 })
+    .filter((c) => c !== 10 && c !== 13)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 300,
+});
 const scheme = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'basic', 'Digest', '');
-const authorization = fc.oneof(headerText, fc.tuple(scheme, fc.constantFrom(' ', '  ', '\t'), headerText).map(([s, sp, v]) => `${s}${sp}${v}`));
+const authorization = fc.oneof(
+  headerText,
+  fc.tuple(scheme, fc.constantFrom(' ', '  ', '\t'), headerText).map(([s, sp, v]) => `${s}${sp}${v}`),
+);
 
 function headers(value: string): Headers | undefined {
   try {
@@ -38,26 +47,36 @@ describe('credential parsers under fuzzing', () => {
 
   it('a bearer token is read the same whatever the scheme case and spacing', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,200}$/), scheme.filter((s) => /^bearer$/i.test(s)), fc.constantFrom(' ', '   ', '\t', ' \t '), fc.constantFrom('', ' ', '  '), (token, s, gap, tail) => {
-        expect(bearerToken(new Headers({ authorization: `${s}${gap}${token}${tail}` }))).toBe(token);
-      }),
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,200}$/),
+        scheme.filter((s) => /^bearer$/i.test(s)),
+        fc.constantFrom(' ', '   ', '\t', ' \t '),
+        fc.constantFrom('', ' ', '  '),
+        (token, s, gap, tail) => {
+          expect(bearerToken(new Headers({ authorization: `${s}${gap}${token}${tail}` }))).toBe(token);
+        },
+      ),
     );
   });
 
   it('the Basic user does not depend on the password, the colon or the padding', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40 }).filter((u) => !u.includes(':') && u.trim() === u && u.length > 0), fc.string({ maxLength: 40 }), (user, password) => {
-        const keyOf = (userPass: string) => {
-          const parsed = basicUser(new Headers({ authorization: `Basic ${toBase64(userPass)}` }));
-          return parsed === undefined ? undefined : userKey(parsed);
-        };
-        const expected = keyOf(user);
-        expect(expected).toBeDefined();
-        expect(keyOf(`${user}:${password}`)).toBe(expected);
-        expect(keyOf(`${user}:`)).toBe(expected);
-        const unpadded = basicUser(new Headers({ authorization: `Basic ${toBase64(`${user}:${password}`).replace(/=+$/, '')}` }));
-        expect(unpadded === undefined ? undefined : userKey(unpadded)).toBe(expected);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }).filter((u) => !u.includes(':') && u.trim() === u && u.length > 0),
+        fc.string({ maxLength: 40 }),
+        (user, password) => {
+          const keyOf = (userPass: string) => {
+            const parsed = basicUser(new Headers({ authorization: `Basic ${toBase64(userPass)}` }));
+            return parsed === undefined ? undefined : userKey(parsed);
+          };
+          const expected = keyOf(user);
+          expect(expected).toBeDefined();
+          expect(keyOf(`${user}:${password}`)).toBe(expected);
+          expect(keyOf(`${user}:`)).toBe(expected);
+          const unpadded = basicUser(new Headers({ authorization: `Basic ${toBase64(`${user}:${password}`).replace(/=+$/, '')}` }));
+          expect(unpadded === undefined ? undefined : userKey(unpadded)).toBe(expected);
+        },
+      ),
       { numRuns: 500 },
     );
   });

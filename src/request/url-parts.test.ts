@@ -44,7 +44,7 @@ describe('hostAndPath', () => {
       fc.ipV4(),
       fc.ipV6().map((a) => `[${a}]`),
     );
-    const piece = text('aZ09/.%2f@:;?#[]é \\~!$&\'()*+,=', 24);
+    const piece = text("aZ09/.%2f@:;?#[]é \\~!$&'()*+,=", 24);
     fc.assert(
       fc.property(
         fc.constantFrom('http', 'https'),
@@ -55,7 +55,9 @@ describe('hostAndPath', () => {
         (scheme, userinfo, hostname, port, rest) => {
           let href: string;
           try {
-            href = new URL(`${scheme}://${userinfo !== undefined ? `${userinfo}@` : ''}${hostname}${port !== undefined ? `:${port}` : ''}/${rest}`).href;
+            href = new URL(
+              `${scheme}://${userinfo !== undefined ? `${userinfo}@` : ''}${hostname}${port !== undefined ? `:${port}` : ''}/${rest}`,
+            ).href;
           } catch {
             return;
           }

@@ -16,7 +16,9 @@ const record: TrafficRecord = {
 
 describe('traffic record format', () => {
   it('writes version 1 with short field names, leaving out fields at their defaults', () => {
-    expect(encodeTrafficRecord(record)).toBe('{"event":"traffic","v":1,"t":1793577600000,"m":"POST","h":"api.example.com","p":"/login","tier":"anonymous","k":{"ip":"9f86d081884c7d65"},"r":{"login":"r","per-ip":"a"},"d":"limit","s":429}');
+    expect(encodeTrafficRecord(record)).toBe(
+      '{"event":"traffic","v":1,"t":1793577600000,"m":"POST","h":"api.example.com","p":"/login","tier":"anonymous","k":{"ip":"9f86d081884c7d65"},"r":{"login":"r","per-ip":"a"},"d":"limit","s":429}',
+    );
   });
 
   it('reads back what it writes, with the optional fields', () => {
@@ -37,7 +39,13 @@ describe('traffic record format', () => {
 
   it('finds records in Logpush Workers trace events and skips other lines', () => {
     const line = encodeTrafficRecord(record);
-    const event = { Event: { Request: { URL: 'https://api.example.com/login' } }, Logs: [{ Level: 'log', Message: [line], TimestampMs: 1 }, { Level: 'log', Message: ['{"event":"refused"}'] }] };
+    const event = {
+      Event: { Request: { URL: 'https://api.example.com/login' } },
+      Logs: [
+        { Level: 'log', Message: [line], TimestampMs: 1 },
+        { Level: 'log', Message: ['{"event":"refused"}'] },
+      ],
+    };
     expect(recordsInLogLine(event)).toEqual([JSON.parse(line)]);
     expect(recordsInLogLine({ event: 'refused', rule: 'login' })).toEqual([]);
     expect(recordsInLogLine(JSON.parse(line))).toEqual([JSON.parse(line)]);

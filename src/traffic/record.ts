@@ -109,8 +109,10 @@ export function parseTrafficRecord(line: unknown): TrafficRecord {
   if (o.lp !== undefined && typeof o.lp !== 'string') fail('lp', 'a path');
   if (typeof o.tier !== 'string') fail('tier', 'a tier name');
   if (!isStringMap(o.k)) fail('k', 'an object of key digests');
-  if (!isStringMap(o.r) || !Object.values(o.r as Record<string, string>).every((v) => OUTCOMES.has(v))) fail('r', 'an object of rule outcomes "a", "r" or "s"');
-  if (o.c !== undefined && (typeof o.c !== 'object' || o.c === null || !Object.values(o.c).every((n) => typeof n === 'number' && n >= 0))) fail('c', 'an object of costs');
+  if (!isStringMap(o.r) || !Object.values(o.r as Record<string, string>).every((v) => OUTCOMES.has(v)))
+    fail('r', 'an object of rule outcomes "a", "r" or "s"');
+  if (o.c !== undefined && (typeof o.c !== 'object' || o.c === null || !Object.values(o.c).every((n) => typeof n === 'number' && n >= 0)))
+    fail('c', 'an object of costs');
   if (typeof o.d !== 'string' || !DECISIONS.has(o.d)) fail('d', 'allow, limit, block, ban or unavailable');
   if (typeof o.s !== 'number' || !Number.isInteger(o.s)) fail('s', 'a status code');
   if (o.sr !== undefined && (typeof o.sr !== 'number' || !(o.sr > 0 && o.sr <= 1))) fail('sr', 'a sample rate in (0, 1]');
@@ -147,7 +149,8 @@ export function recordsInLogLine(parsed: unknown): unknown[] {
     const messages = (log as { Message?: unknown; message?: unknown })?.Message ?? (log as { message?: unknown })?.message;
     for (const message of Array.isArray(messages) ? messages : [messages]) {
       if (typeof message === 'string' && message.includes(`"event":"${TRAFFIC_EVENT}"`)) found.push(JSON.parse(message));
-      else if (typeof message === 'object' && message !== null && (message as { event?: unknown }).event === TRAFFIC_EVENT) found.push(message);
+      else if (typeof message === 'object' && message !== null && (message as { event?: unknown }).event === TRAFFIC_EVENT)
+        found.push(message);
     }
   }
   return found;

@@ -53,7 +53,9 @@ export function trafficRecorder(policy: Policy, random: () => number = () => Mat
   const { sample } = settings;
   return (verdict, status, now) => {
     if (sample < 1 && random() >= sample) return undefined;
-    return write(verdict, status, now, policy, sample).catch((error: unknown) => logEvent('traffic_record_failed', { error: String(error) }));
+    return write(verdict, status, now, policy, sample).catch((error: unknown) =>
+      logEvent('traffic_record_failed', { error: String(error) }),
+    );
   };
 }
 

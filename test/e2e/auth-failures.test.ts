@@ -28,7 +28,8 @@ afterAll(async () => {
   await new Promise((r) => origin?.close(r));
 });
 
-const get = (path: string, ip: string, authorization?: string) => fetch(`${dev.url}${path}`, { headers: { 'CF-Connecting-IP': ip, ...(authorization ? { Authorization: authorization } : {}) } });
+const get = (path: string, ip: string, authorization?: string) =>
+  fetch(`${dev.url}${path}`, { headers: { 'CF-Connecting-IP': ip, ...(authorization ? { Authorization: authorization } : {}) } });
 
 /** The example policy's auth-failure count of an address, as its quota endpoint reports it once spent (the rule is quiet until then). */
 async function failuresSpent(ip: string): Promise<boolean> {

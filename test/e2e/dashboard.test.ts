@@ -99,7 +99,10 @@ describe('the dashboard in a real browser', () => {
     await override.locator('input[name=limit]').fill('5');
     await override.locator('input[name=window]').fill('soon');
     await override.locator('input[name=reason]').fill('typed once');
-    const [refused] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), override.locator('button[type=submit]').click()]);
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      override.locator('button[type=submit]').click(),
+    ]);
     expect(refused.status()).toBe(400);
     await page.waitForSelector('#override-form-window-error');
     expect(await page.textContent('#override-form-window-error')).toMatch(/^Window: /);
@@ -110,7 +113,10 @@ describe('the dashboard in a real browser', () => {
 
     // A good post redirects (303) to the page, which shows what was done once.
     await page.locator('#override-form input[name=window]').fill('1m');
-    const [saved] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.locator('#override-form button[type=submit]').click()]);
+    const [saved] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.locator('#override-form button[type=submit]').click(),
+    ]);
     expect(saved.status()).toBe(303);
     await page.waitForSelector('#notice');
     expect(new URL(page.url()).pathname).toBe('/_ratelimit/dashboard');

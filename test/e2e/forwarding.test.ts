@@ -40,7 +40,11 @@ describe('the standalone worker under wrangler dev, with the default policy', ()
   });
 
   it('tells the origin the client address in X-Forwarded-For and X-Real-IP', async () => {
-    expect(told(await originReceived(dev.url, { 'CF-Connecting-IP': '203.0.113.80' }))).toEqual({ xff: '203.0.113.80', realIp: '203.0.113.80', forwarded: undefined });
+    expect(told(await originReceived(dev.url, { 'CF-Connecting-IP': '203.0.113.80' }))).toEqual({
+      xff: '203.0.113.80',
+      realIp: '203.0.113.80',
+      forwarded: undefined,
+    });
   });
 
   it('tells the origin an address when the client sends none of its own (npm start)', async () => {
@@ -71,7 +75,8 @@ describe('the standalone worker under wrangler dev, with the default policy', ()
       },
       'a chunked body',
     );
-    for (const name of ['upgrade', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'proxy-authorization']) expect(headers[name], name).toBeUndefined();
+    for (const name of ['upgrade', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'proxy-authorization'])
+      expect(headers[name], name).toBeUndefined();
     expect(headers['x-kept']).toBe('end-to-end');
   });
 });
@@ -85,13 +90,22 @@ describe('a library worker under wrangler dev whose policy trusts a proxy and as
     await dev?.stop();
   });
 
-  it('keeps the proxy\'s X-Forwarded-For chain, appends the address the limiter used, and tells it in X-Real-IP and Forwarded', async () => {
-    const headers = await originReceived(dev.url, { ...SPOOFED, 'CF-Connecting-IP': '10.0.0.1', 'X-Forwarded-For': '6.6.6.6, [2001:db8::90]:443' });
-    expect(told(headers)).toEqual({ xff: '6.6.6.6, [2001:db8::90]:443, 2001:db8::90', realIp: '2001:db8::90', forwarded: 'for="[2001:db8::90]"' });
+  it("keeps the proxy's X-Forwarded-For chain, appends the address the limiter used, and tells it in X-Real-IP and Forwarded", async () => {
+    const headers = await originReceived(dev.url, {
+      ...SPOOFED,
+      'CF-Connecting-IP': '10.0.0.1',
+      'X-Forwarded-For': '6.6.6.6, [2001:db8::90]:443',
+    });
+    expect(told(headers)).toEqual({
+      xff: '6.6.6.6, [2001:db8::90]:443, 2001:db8::90',
+      realIp: '2001:db8::90',
+      forwarded: 'for="[2001:db8::90]"',
+    });
   });
 
   it('reads a proxy hop written with a port, so each client behind the proxy has its own budget', async () => {
-    const from = (hop: string) => fetch(`${dev.url}/counted`, { headers: { 'CF-Connecting-IP': '10.0.0.1', 'X-Forwarded-For': hop } }).then((r) => r.status);
+    const from = (hop: string) =>
+      fetch(`${dev.url}/counted`, { headers: { 'CF-Connecting-IP': '10.0.0.1', 'X-Forwarded-For': hop } }).then((r) => r.status);
     const statuses: number[] = [];
     for (const port of [1234, 1235, 1236, 1237]) statuses.push(await from(`198.51.100.10:${port}`));
     expect(statuses).toEqual([200, 200, 200, 429]);

@@ -36,7 +36,12 @@ async function startReceiver() {
   });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${port}/hooks/ratelimit`, accepted, stats: () => ({ deliveries, badSignatures }), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/hooks/ratelimit`,
+    accepted,
+    stats: () => ({ deliveries, badSignatures }),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -70,7 +75,9 @@ describe('near-limit notifications under wrangler dev', { timeout: 120_000 }, ()
 
     const statuses = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
-        const response = await fetch(`${dev.url}/v1/items/${i}`, { headers: { Authorization: `Bearer ${token}`, 'CF-Connecting-IP': `192.0.2.${(i % 200) + 20}` } });
+        const response = await fetch(`${dev.url}/v1/items/${i}`, {
+          headers: { Authorization: `Bearer ${token}`, 'CF-Connecting-IP': `192.0.2.${(i % 200) + 20}` },
+        });
         await response.arrayBuffer();
         return response.status;
       }),

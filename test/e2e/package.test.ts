@@ -56,7 +56,11 @@ declare global {
  */
 async function install(dir: string, extra: string[] = []): Promise<'npm' | 'links'> {
   try {
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'hono', ...extra], { cwd: dir, env, timeout: 120_000 });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'hono', ...extra], {
+      cwd: dir,
+      env,
+      timeout: 120_000,
+    });
     return 'npm';
   } catch {
     const target = join(dir, 'node_modules', pkg.name);
@@ -80,7 +84,10 @@ beforeAll(async () => {
   const name = readdirSync(work).find((f) => f.endsWith('.tgz'));
   if (!name) throw new Error('npm pack wrote no tarball');
   tarball = join(work, name);
-  packed = (await run('tar', ['-tzf', tarball])).stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  packed = (await run('tar', ['-tzf', tarball])).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
 
   // A scratch worker of its own: the example's wrangler.toml, tsconfig.json and source, and the packed package.
   scratch = join(work, 'app');
@@ -97,9 +104,14 @@ beforeAll(async () => {
   for (const file of ['wrangler.toml', 'src/index.ts']) cpSync(join(example, file), join(scratchWorkersTypes, file));
   writeFileSync(join(scratchWorkersTypes, 'tsconfig.json'), workersTypesConfig);
   writeFileSync(join(scratchWorkersTypes, 'src/env.d.ts'), workersTypesEnv);
-  writeFileSync(join(scratchWorkersTypes, 'package.json'), JSON.stringify({ name: 'scratch-worker-workers-types', private: true, type: 'module' }));
+  writeFileSync(
+    join(scratchWorkersTypes, 'package.json'),
+    JSON.stringify({ name: 'scratch-worker-workers-types', private: true, type: 'module' }),
+  );
   const workersTypesWith = await install(scratchWorkersTypes, ['@cloudflare/workers-types']);
-  console.info(`installed the tarball and @cloudflare/workers-types with ${workersTypesWith === 'npm' ? 'npm' : 'links to this project (no registry)'}`);
+  console.info(
+    `installed the tarball and @cloudflare/workers-types with ${workersTypesWith === 'npm' ? 'npm' : 'links to this project (no registry)'}`,
+  );
 }, 400_000);
 
 afterAll(() => {
@@ -133,13 +145,16 @@ describe('the packed package', () => {
     expect(packed).toContain('dist/lib/http/middleware.d.ts');
     expect(packed).toContain('schema/policy.schema.json');
     expect(packed).toContain('package.json');
-    const unexpected = packed.filter((f) => !/^(dist\/lib\/.+\.(js|d\.ts)|schema\/policy\.schema\.json|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f));
+    const unexpected = packed.filter(
+      (f) => !/^(dist\/lib\/.+\.(js|d\.ts)|schema\/policy\.schema\.json|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f),
+    );
     expect(unexpected).toEqual([]);
     expect(packed.filter((f) => /test|worker\.d\.ts|presets/.test(f))).toEqual([]);
   });
 
   it('resolves through its exports map to the ESM entry and the JSON Schema', async () => {
-    const script = "console.log(import.meta.resolve('edge-ratelimit')); console.log(import.meta.resolve('edge-ratelimit/schema/policy.schema.json'))";
+    const script =
+      "console.log(import.meta.resolve('edge-ratelimit')); console.log(import.meta.resolve('edge-ratelimit/schema/policy.schema.json'))";
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch, env });
     const [entry, schema] = stdout.trim().split('\n');
     expect(entry).toMatch(/\/node_modules\/edge-ratelimit\/dist\/lib\/index\.js$/);
@@ -182,7 +197,20 @@ describe('the packed package', () => {
       ].join('\n'),
     );
     // skipLibCheck: wrangler's generated Env file itself does not compile under node16.
-    const args = ['--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2023', '--skipLibCheck', '--types', join(scratch, 'worker-configuration.d.ts'), join(probe, 'probe.ts')];
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--target',
+      'es2023',
+      '--skipLibCheck',
+      '--types',
+      join(scratch, 'worker-configuration.d.ts'),
+      join(probe, 'probe.ts'),
+    ];
     const output = await run(join(bin, 'tsc'), args, { cwd: scratch, env }).then(
       () => '',
       (error: { stdout?: string }) => error.stdout ?? String(error),
@@ -193,7 +221,11 @@ describe('the packed package', () => {
   it('declarations name their modules with .js, so node16 resolution finds them too', () => {
     const declarations = packed.filter((f) => f.endsWith('.d.ts'));
     const dir = join(scratch, 'node_modules/edge-ratelimit');
-    const bare = declarations.flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]*)['"]/g)].map((m) => m[1]!)).filter((s) => !s.endsWith('.js'));
+    const bare = declarations
+      .flatMap((f) =>
+        [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]*)['"]/g)].map((m) => m[1]!),
+      )
+      .filter((s) => !s.endsWith('.js'));
     expect(bare).toEqual([]);
   });
 });
@@ -205,11 +237,15 @@ describe('the example worker, installed from the tarball, in workerd', () => {
 
   beforeAll(async () => {
     const state = join(work, 'state');
-    child = spawn(join(bin, 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0', '--persist-to', state, '--show-interactive-dev-session=false'], {
-      cwd: scratch,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      join(bin, 'wrangler'),
+      ['dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0', '--persist-to', state, '--show-interactive-dev-session=false'],
+      {
+        cwd: scratch,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout!.on('data', (d) => (log += d));
     child.stderr!.on('data', (d) => (log += d));
     url = await waitFor(() => /Ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1], 'wrangler dev to start');

@@ -7,7 +7,12 @@ let keygen: DevServer;
 let cloudsmith: DevServer;
 let rubygems: DevServer;
 beforeAll(async () => {
-  [fluidcloud, keygen, cloudsmith, rubygems] = await Promise.all([startDev(['--env', 'fluidcloud']), startDev(['--env', 'keygen']), startDev(['--env', 'cloudsmith']), startDev(['--env', 'rubygems'])]);
+  [fluidcloud, keygen, cloudsmith, rubygems] = await Promise.all([
+    startDev(['--env', 'fluidcloud']),
+    startDev(['--env', 'keygen']),
+    startDev(['--env', 'cloudsmith']),
+    startDev(['--env', 'rubygems']),
+  ]);
 }, 180_000);
 afterAll(async () => {
   await Promise.all([fluidcloud?.stop(), keygen?.stop(), cloudsmith?.stop(), rubygems?.stop()]);
@@ -54,7 +59,7 @@ describe('presets under wrangler dev --env', () => {
     expect(JSON.parse(last.body).errors[0].code).toBe('TOO_MANY_REQUESTS');
   }, 90_000);
 
-  it('cloudsmith: anonymous callers see 1,800 an hour with Cloudsmith\'s headers, and can read their quota', async () => {
+  it("cloudsmith: anonymous callers see 1,800 an hour with Cloudsmith's headers, and can read their quota", async () => {
     const headers = { 'CF-Connecting-IP': '203.0.113.62' };
     // The first call wakes the key's object (and may fail open on a busy machine); the next ones show the headers.
     await send(`${cloudsmith.url}/user/self/`, { headers });
@@ -70,7 +75,7 @@ describe('presets under wrangler dev --env', () => {
     expect(quota.limits).toContainEqual(expect.objectContaining({ rule: 'api-anonymous', limit: 1800, used: 1800 - remaining }));
   }, 60_000);
 
-  it('rubygems: 10 requests a second per IP, then rack-attack\'s 429 with Retry-After', async () => {
+  it("rubygems: 10 requests a second per IP, then rack-attack's 429 with Retry-After", async () => {
     const headers = { 'CF-Connecting-IP': '203.0.113.63' };
     // Start at the top of a second, so the eleven requests fall in one window.
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));

@@ -36,7 +36,11 @@ describe('wrangler dev with the example policy in front of a real origin', () =>
   });
 
   it('forwards method, path, query and body unchanged', async () => {
-    const response = await fetch(`${dev.url}/echo/path?q=1&r=two`, { method: 'POST', body: 'x'.repeat(1000), headers: { 'CF-Connecting-IP': '203.0.113.51' } });
+    const response = await fetch(`${dev.url}/echo/path?q=1&r=two`, {
+      method: 'POST',
+      body: 'x'.repeat(1000),
+      headers: { 'CF-Connecting-IP': '203.0.113.51' },
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ origin: 'demo', method: 'POST', path: '/echo/path', query: '?q=1&r=two', bytes: 1000 });
   });
@@ -57,7 +61,8 @@ describe('wrangler dev with the example policy in front of a real origin', () =>
 
   it('ignores a spoofed X-Forwarded-For', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 11; i++) statuses.push((await get('/spoof', { 'CF-Connecting-IP': '203.0.113.53', 'X-Forwarded-For': `10.0.0.${i}` })).status);
+    for (let i = 0; i < 11; i++)
+      statuses.push((await get('/spoof', { 'CF-Connecting-IP': '203.0.113.53', 'X-Forwarded-For': `10.0.0.${i}` })).status);
     expect(statuses.at(-1)).toBe(429);
   });
 });

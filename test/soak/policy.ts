@@ -22,8 +22,22 @@ export const SOAK_POLICY = {
         { name: 'sliding', algorithm: 'sliding-window', limit: limits.sliding.limit, window: limits.sliding.windowMs },
       ],
     },
-    { name: 'per-token', key: 'bearer', limits: [{ algorithm: 'gcra', limit: limits.token.limit, window: limits.token.windowMs, burst: limits.token.burst }] },
-    { name: 'writes', match: { methods: ['POST'] }, key: 'ip', limits: [{ name: 'kept', limit: limits.kept.limit, window: limits.kept.windowMs, countWhen: { status: ['2xx'] } }] },
-    { name: 'everyone', key: { const: 'everyone' }, lease: { size: limits.everyone.leaseSize, ttl: '1s' }, limits: [{ name: 'all', limit: limits.everyone.limit, window: limits.everyone.windowMs }] },
+    {
+      name: 'per-token',
+      key: 'bearer',
+      limits: [{ algorithm: 'gcra', limit: limits.token.limit, window: limits.token.windowMs, burst: limits.token.burst }],
+    },
+    {
+      name: 'writes',
+      match: { methods: ['POST'] },
+      key: 'ip',
+      limits: [{ name: 'kept', limit: limits.kept.limit, window: limits.kept.windowMs, countWhen: { status: ['2xx'] } }],
+    },
+    {
+      name: 'everyone',
+      key: { const: 'everyone' },
+      lease: { size: limits.everyone.leaseSize, ttl: '1s' },
+      limits: [{ name: 'all', limit: limits.everyone.limit, window: limits.everyone.windowMs }],
+    },
   ],
 } satisfies PolicyInput;

@@ -25,7 +25,10 @@ const clock = () => {
 };
 
 // As shipped, and with the opt-in coalescing of concurrent calls (`SOAK_COALESCE=on`).
-const limiters = { on: rateLimit({ policy: SOAK_POLICY, coalesce: true, now: clock }), off: rateLimit({ policy: SOAK_POLICY, now: clock }) };
+const limiters = {
+  on: rateLimit({ policy: SOAK_POLICY, coalesce: true, now: clock }),
+  off: rateLimit({ policy: SOAK_POLICY, now: clock }),
+};
 const pick = (env: Env) => ((env as Env & { SOAK_COALESCE?: string }).SOAK_COALESCE === 'on' ? limiters.on : limiters.off);
 
 // The limiter's fault events (one JSON log line each), kept so the check can say what failed.

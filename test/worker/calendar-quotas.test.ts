@@ -101,17 +101,45 @@ describe('billing-anchored monthly quotas', { timeout: 60_000 }, () => {
   it('the quota endpoint reports the plan in force and the real period, before and after spending', async () => {
     const clock = manualClock(at('Y-02-20T10:00:00Z'));
     const { app, limiter } = limitedApp({ policy, now: clock.now });
-    const { headers } = await customer(limiter, { billingAnchor: '2024-02-29T09:30', timeZone: 'Europe/Berlin', limits: { 'api/month': 100_000 } });
+    const { headers } = await customer(limiter, {
+      billingAnchor: '2024-02-29T09:30',
+      timeZone: 'Europe/Berlin',
+      limits: { 'api/month': 100_000 },
+    });
     const read = async () => {
       const response = await send(app, '/.well-known/ratelimit', freshIp(), { headers });
       expect(response.status).toBe(200);
       return ((await response.json()) as { limits: Array<Record<string, unknown>> }).limits;
     };
     const period = { unit: 'month', start: isoAt('Y-01-29T08:30:00Z'), end: isoAt('Y-02-28T08:30:00Z'), timeZone: 'Europe/Berlin' };
-    expect(await read()).toEqual([{ rule: 'api', name: 'month', algorithm: 'fixed-window', limit: 100_000, windowSeconds: 2_592_000, used: 0, remaining: 100_000, resetAt: period.end, period }]);
+    expect(await read()).toEqual([
+      {
+        rule: 'api',
+        name: 'month',
+        algorithm: 'fixed-window',
+        limit: 100_000,
+        windowSeconds: 2_592_000,
+        used: 0,
+        remaining: 100_000,
+        resetAt: period.end,
+        period,
+      },
+    ]);
     await spend(app, headers, 2);
     clock.advance(2_000);
-    expect(await read()).toEqual([{ rule: 'api', name: 'month', algorithm: 'fixed-window', limit: 100_000, windowSeconds: 2_592_000, used: 2, remaining: 99_998, resetAt: period.end, period }]);
+    expect(await read()).toEqual([
+      {
+        rule: 'api',
+        name: 'month',
+        algorithm: 'fixed-window',
+        limit: 100_000,
+        windowSeconds: 2_592_000,
+        used: 2,
+        remaining: 99_998,
+        resetAt: period.end,
+        period,
+      },
+    ]);
   });
 
   it('customers without a billing anchor share the calendar month', async () => {
@@ -128,19 +156,28 @@ describe('billing-anchored monthly quotas', { timeout: 60_000 }, () => {
     const subject = `cust-${crypto.randomUUID()}`;
     const token = `sk_${crypto.randomUUID()}`;
     const hash = await sha256Hex(token);
-    await env.RATE_LIMIT_CONFIG.put(identityRow(hash), JSON.stringify({ subject, tier: 'pro', billingAnchor: `${Y}-03-17`, limits: { 'api/month': 2 } }));
+    await env.RATE_LIMIT_CONFIG.put(
+      identityRow(hash),
+      JSON.stringify({ subject, tier: 'pro', billingAnchor: `${Y}-03-17`, limits: { 'api/month': 2 } }),
+    );
     limiter.handle.limiter.identityChanged(hash);
     const headers = { Authorization: `Bearer ${token}` };
     expect((await spend(app, headers, 3)).map((r) => r.status)).toEqual([200, 200, 429]);
     const override = `override:api:subject:${subject}`;
     try {
       // The operator grants 4 this period: the 2 used stay used. Without an anchor of its own the record's applies (17th).
-      await env.RATE_LIMIT_CONFIG.put(override, JSON.stringify({ limits: [{ name: 'month', limit: 4, period: 'month' }], reason: 'upgrade' }));
+      await env.RATE_LIMIT_CONFIG.put(
+        override,
+        JSON.stringify({ limits: [{ name: 'month', limit: 4, period: 'month' }], reason: 'upgrade' }),
+      );
       const granted = await spend(app, headers, 3);
       expect(granted.map((r) => r.status)).toEqual([200, 200, 429]);
       expect(granted[2]!.headers.get('Retry-After')).toBe(String((at('Y-09-17T00:00:00Z') - clock.now()) / 1000));
       // An override naming its own anchor moves the period: the 1st of the month, in Tokyo.
-      await env.RATE_LIMIT_CONFIG.put(override, JSON.stringify({ limits: [{ name: 'month', limit: 4, period: { unit: 'month', anchor: `${Y}-01-01`, timeZone: 'Asia/Tokyo' } }] }));
+      await env.RATE_LIMIT_CONFIG.put(
+        override,
+        JSON.stringify({ limits: [{ name: 'month', limit: 4, period: { unit: 'month', anchor: `${Y}-01-01`, timeZone: 'Asia/Tokyo' } }] }),
+      );
       const moved = await spend(app, headers, 1);
       expect(moved[0]!.status).toBe(200);
       expect(moved[0]!.headers.get('RateLimit')).toBe(`"api/month";r=3;t=${(at('Y-09-30T15:00:00Z') - clock.now()) / 1000}`);

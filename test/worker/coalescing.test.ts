@@ -7,7 +7,9 @@ describe('concurrent requests to one key through the worker, where requests cann
   it('admit exactly the limit, each answered with its own headers', async () => {
     // The default policy: 10 requests per minute per client IP.
     const responses = await Promise.all(
-      Array.from({ length: 40 }, () => exports.default.fetch('http://api.example.test/coalesced', { headers: { 'CF-Connecting-IP': '192.0.2.77' } })),
+      Array.from({ length: 40 }, () =>
+        exports.default.fetch('http://api.example.test/coalesced', { headers: { 'CF-Connecting-IP': '192.0.2.77' } }),
+      ),
     );
     const admitted = responses.filter((r) => r.status === 200);
     expect(admitted).toHaveLength(10);

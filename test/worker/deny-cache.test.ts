@@ -12,7 +12,11 @@ function app(options: { now: () => number; countRefused?: boolean }) {
     rateLimit({
       now: options.now,
       // Generous, so a slow test machine cannot fail a call open and skew the counts.
-      policy: { name: 'flood', onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'per-ip', key: 'ip', countRefused: options.countRefused ?? false, limits: [{ limit: 5, window: '1m' }] }] },
+      policy: {
+        name: 'flood',
+        onError: { mode: 'open', timeoutMs: 10_000 },
+        rules: [{ name: 'per-ip', key: 'ip', countRefused: options.countRefused ?? false, limits: [{ limit: 5, window: '1m' }] }],
+      },
     }),
   );
   hono.get('*', (c) => c.text('ok'));

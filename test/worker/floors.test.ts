@@ -17,7 +17,13 @@ function exampleApp(start = T0 + 1_000) {
 const madeUpToken = () => ({ Authorization: `Bearer ${crypto.randomUUID()}` });
 
 /** One request; its body read so the origin connection is released. */
-async function hit(app: ReturnType<typeof exampleApp>['app'], path: string, ip: string, headers: Record<string, string> = {}, bindings: object = env) {
+async function hit(
+  app: ReturnType<typeof exampleApp>['app'],
+  path: string,
+  ip: string,
+  headers: Record<string, string> = {},
+  bindings: object = env,
+) {
   const response = await send(app, path, ip, { headers }, bindings);
   const text_ = await response.text();
   return Object.assign(response, { text_ });
@@ -62,7 +68,7 @@ describe('the example policy against made-up credentials', { timeout: 120_000 },
   });
 });
 
-describe('the example policy counts the origin\'s 401 and 403 answers per address', { timeout: 120_000 }, () => {
+describe("the example policy counts the origin's 401 and 403 answers per address", { timeout: 120_000 }, () => {
   it('refuses an address at the edge after 20 failed authentications, whatever it asks next; another address is unaffected', async () => {
     const { app, clock } = exampleApp();
     const counting = countingNamespace(env.RATE_LIMITER);
@@ -85,16 +91,30 @@ describe('the example policy counts the origin\'s 401 and 403 answers per addres
     expect(refused.headers.get('x-demo-origin')).toBeNull();
     expect(refused.headers.get('RateLimit')).toContain('"auth-failures/10m";r=0');
     expect(Number(refused.headers.get('Retry-After'))).toBe(599);
-    expect(JSON.parse(refused.text_)).toMatchObject({ status: 429, detail: 'Too many failed authentications from your address. Retry in 599 seconds.' });
+    expect(JSON.parse(refused.text_)).toMatchObject({
+      status: 429,
+      detail: 'Too many failed authentications from your address. Retry in 599 seconds.',
+    });
     // The address is refused for anything now, with or without a credential, before the origin is asked.
     expect((await hit(app, '/hello', ip, {}, bindings)).status).toBe(429);
     expect((await hit(app, '/hello', ip, madeUpToken(), bindings)).status).toBe(429);
     expect(counting.calls.charge).toBe(20);
 
     // The quota endpoint reports the count and what it counts.
-    const quota = JSON.parse((await hit(app, '/.well-known/ratelimit', ip, {}, bindings)).text_) as { limits: Array<Record<string, unknown>> };
+    const quota = JSON.parse((await hit(app, '/.well-known/ratelimit', ip, {}, bindings)).text_) as {
+      limits: Array<Record<string, unknown>>;
+    };
     expect(quota.limits.find((l) => l.rule === 'auth-failures')).toEqual({
-      rule: 'auth-failures', name: '10m', policy: 'auth-failures/10m', algorithm: 'fixed-window', limit: 20, windowSeconds: 600, used: 20, remaining: 0, resetAt: new Date(T0 + 600_000).toISOString(), countsResponses: [401, 403],
+      rule: 'auth-failures',
+      name: '10m',
+      policy: 'auth-failures/10m',
+      algorithm: 'fixed-window',
+      limit: 20,
+      windowSeconds: 600,
+      used: 20,
+      remaining: 0,
+      resetAt: new Date(T0 + 600_000).toISOString(),
+      countsResponses: [401, 403],
     });
 
     const other = await hit(app, '/private?status=401', freshIp(), madeUpToken(), bindings);
@@ -121,7 +141,7 @@ describe('the example policy counts the origin\'s 401 and 403 answers per addres
   });
 });
 
-describe('the example policy\'s quota endpoint', { timeout: 60_000 }, () => {
+describe("the example policy's quota endpoint", { timeout: 60_000 }, () => {
   it('answers one address 60 times a minute, then refuses it, so it cannot be polled as an oracle for which tokens exist', async () => {
     const { app, clock } = exampleApp();
     const ip = freshIp();

@@ -33,7 +33,9 @@ describe('with ORIGIN_URL, rules match the host requests are forwarded to', () =
   it('the quota endpoint reports the rules of the forwarded host too', async () => {
     const { response, body } = await through('npm.cloudsmith.io', '/.well-known/ratelimit?path=/acme/repo/react', freshIp());
     expect(response.status).toBe(200);
-    expect((JSON.parse(body) as { limits: Array<{ rule: string; limit: number }> }).limits.map((l) => [l.rule, l.limit])).toEqual([['api-anonymous', 1800]]);
+    expect((JSON.parse(body) as { limits: Array<{ rule: string; limit: number }> }).limits.map((l) => [l.rule, l.limit])).toEqual([
+      ['api-anonymous', 1800],
+    ]);
   });
 });
 
@@ -51,7 +53,8 @@ describe('the middleware host option', () => {
     app.all('*', (c) => c.text('ok'));
     return app;
   };
-  const limitOf = async (app: Hono, url: string, ip: string) => (await app.request(url, { headers: { 'CF-Connecting-IP': ip } }, env)).headers.get('RateLimit-Policy') ?? '';
+  const limitOf = async (app: Hono, url: string, ip: string) =>
+    (await app.request(url, { headers: { 'CF-Connecting-IP': ip } }, env)).headers.get('RateLimit-Policy') ?? '';
 
   it('by default matches the host the request was sent to', async () => {
     const app = appWith();

@@ -67,7 +67,8 @@ describe('hot-key leases', () => {
     const { get, counting } = isolate(policy(100_000, 20), () => now, false);
     // The first two requests fetch the first leases (one unit, then the rule's size); then waves of 8 at once.
     const statuses = [(await get('198.51.100.14')).status, (await get('198.51.100.14')).status];
-    for (let wave = 0; wave < 25; wave++) statuses.push(...(await Promise.all(Array.from({ length: 8 }, () => get('198.51.100.14')))).map((r) => r.status));
+    for (let wave = 0; wave < 25; wave++)
+      statuses.push(...(await Promise.all(Array.from({ length: 8 }, () => get('198.51.100.14')))).map((r) => r.status));
     expect(statuses.filter((s) => s === 200)).toHaveLength(202);
     // Without the top-up, requests that find the lease spent while it is being fetched ask the object themselves.
     expect(counting.calls.check).toBe(0);
@@ -101,7 +102,13 @@ describe('hot-key leases', () => {
     const bindings = { ...env, RATE_LIMITER: gated };
     const afterResponse: Array<Promise<unknown>> = [];
     const ctx = { waitUntil: (work: Promise<unknown>) => void afterResponse.push(work), passThroughOnException: () => {}, props: {} };
-    const get = () => hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': '198.51.100.16' } }, bindings, ctx as unknown as ExecutionContext);
+    const get = () =>
+      hono.request(
+        'http://api.example.test/x',
+        { headers: { 'CF-Connecting-IP': '198.51.100.16' } },
+        bindings,
+        ctx as unknown as ExecutionContext,
+      );
 
     // A first lease of one unit, then one sized to the pace.
     for (let i = 0; i < 2; i++) expect((await get()).status).toBe(200);
@@ -145,7 +152,7 @@ describe('hot-key leases', () => {
     expect(b.counting.calls.lease).toBeGreaterThanOrEqual(2);
   });
 
-  it('sizes leases to each isolate\'s pace: isolates that see a key once hold nothing back from the one busy on it', async () => {
+  it("sizes leases to each isolate's pace: isolates that see a key once hold nothing back from the one busy on it", async () => {
     const now = 1_800_000_000_000;
     // Ten isolates see the key once each; with leases of the rule's size, two of them would hold the whole limit.
     const passers = Array.from({ length: 10 }, () => isolate(policy(20, 10), () => now));
@@ -159,14 +166,21 @@ describe('hot-key leases', () => {
 
   it('keeps exact mode for rules without a lease', async () => {
     const now = 1_800_000_000_000;
-    const { get, counting } = isolate({ name: 'exact', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] }, () => now);
+    const { get, counting } = isolate(
+      { name: 'exact', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] },
+      () => now,
+    );
     for (let i = 0; i < 20; i++) await get('198.51.100.11');
     expect(counting.calls).toEqual({ check: 20, lease: 0, release: 0, checkBatch: 0 });
   });
 
   it('exact mode: concurrent requests to one key share calls, and exactly the limit is admitted', async () => {
     const now = 1_800_000_000_000;
-    const exact: PolicyInput = { name: 'exact', onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }] };
+    const exact: PolicyInput = {
+      name: 'exact',
+      onError: { mode: 'open', timeoutMs: 10_000 },
+      rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 100, window: '1m' }] }],
+    };
     const { get, counting } = isolate(exact, () => now);
     const responses = await Promise.all(Array.from({ length: 300 }, () => get('198.51.100.12')));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(100);

@@ -46,13 +46,29 @@ describe('the standalone worker with the example policy', () => {
 describe('exact headers with a pinned clock', () => {
   const policy = {
     name: 'exact',
-    response: { headers: ['ietf', 'x-ratelimit', 'x-ratelimit-count', 'x-ratelimit-window'] as const, body: 'detail' as const, message: 'Slow down; retry in {retryAfter}s.' },
-    rules: [{ name: 'api', key: 'ip' as const, limits: [{ limit: 3, window: '1m' }, { limit: 5, window: '1h' }] }],
+    response: {
+      headers: ['ietf', 'x-ratelimit', 'x-ratelimit-count', 'x-ratelimit-window'] as const,
+      body: 'detail' as const,
+      message: 'Slow down; retry in {retryAfter}s.',
+    },
+    rules: [
+      {
+        name: 'api',
+        key: 'ip' as const,
+        limits: [
+          { limit: 3, window: '1m' },
+          { limit: 5, window: '1h' },
+        ],
+      },
+    ],
   };
 
   it('reports every limit in the IETF fields and the nearest one in X-RateLimit-*', async () => {
     const clock = manualClock(T0 + 15_000);
-    const { app } = limitedApp({ policy: { ...policy, response: { ...policy.response, headers: [...policy.response.headers] } }, now: clock.now });
+    const { app } = limitedApp({
+      policy: { ...policy, response: { ...policy.response, headers: [...policy.response.headers] } },
+      now: clock.now,
+    });
     const ip = freshIp();
     const first = await send(app, '/a', ip);
     expect(Object.fromEntries([...first.headers].filter(([k]) => k.includes('ratelimit')))).toEqual({
@@ -88,7 +104,11 @@ describe('atomic admission under concurrency', () => {
     it(`${algorithm}: 200 concurrent requests on one key with limit 100 admit exactly 100`, async () => {
       const { app } = limitedApp({
         // A generous timeout: this asserts atomic admission, and a busy machine must not turn a decision into a fail-open.
-        policy: { name: `concurrency-${algorithm}`, onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'one-key', key: { const: `concurrency-${algorithm}` }, limits: [{ algorithm, limit: 100, window: '1h' }] }] },
+        policy: {
+          name: `concurrency-${algorithm}`,
+          onError: { mode: 'open', timeoutMs: 10_000 },
+          rules: [{ name: 'one-key', key: { const: `concurrency-${algorithm}` }, limits: [{ algorithm, limit: 100, window: '1h' }] }],
+        },
         now: () => T0 + 1000,
       });
       const responses = await Promise.all(Array.from({ length: 200 }, (_, i) => send(app, `/c/${i}`, freshIp())));
@@ -147,26 +167,34 @@ describe('rules with different keys', () => {
   it.each([
     [false, '"by-ip/1m";r=8;t=60'],
     [true, '"by-ip/1m";r=5;t=60'],
-  ])('a request refused under one key is counted under another only by rules that count refusals (countRefused: %s)', async (countRefused, expected) => {
-    const { app } = limitedApp({
-      now: () => T0,
-      policy: {
-        name: 'two-keys',
-        onError: { mode: 'open', timeoutMs: 10_000 },
-        rules: [
-          { name: 'by-ip', key: 'ip', countRefused, limits: [{ limit: 10, window: '1m' }] },
-          { name: 'everyone', match: { paths: ['/scarce'] }, key: { const: `scarce-${crypto.randomUUID()}` }, limits: [{ limit: 1, window: '1m' }] },
-        ],
-      },
-    });
-    const ip = freshIp();
-    expect((await send(app, '/scarce', ip)).status).toBe(200);
-    for (let i = 0; i < 3; i++) expect((await send(app, '/scarce', ip)).status).toBe(429);
-    // One admitted and three refused requests, then this one: 2 counted per IP without countRefused, 5 with it.
-    const other = await send(app, '/other', ip);
-    expect(other.status).toBe(200);
-    expect(other.headers.get('RateLimit')).toBe(expected);
-  });
+  ])(
+    'a request refused under one key is counted under another only by rules that count refusals (countRefused: %s)',
+    async (countRefused, expected) => {
+      const { app } = limitedApp({
+        now: () => T0,
+        policy: {
+          name: 'two-keys',
+          onError: { mode: 'open', timeoutMs: 10_000 },
+          rules: [
+            { name: 'by-ip', key: 'ip', countRefused, limits: [{ limit: 10, window: '1m' }] },
+            {
+              name: 'everyone',
+              match: { paths: ['/scarce'] },
+              key: { const: `scarce-${crypto.randomUUID()}` },
+              limits: [{ limit: 1, window: '1m' }],
+            },
+          ],
+        },
+      });
+      const ip = freshIp();
+      expect((await send(app, '/scarce', ip)).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await send(app, '/scarce', ip)).status).toBe(429);
+      // One admitted and three refused requests, then this one: 2 counted per IP without countRefused, 5 with it.
+      const other = await send(app, '/other', ip);
+      expect(other.status).toBe(200);
+      expect(other.headers.get('RateLimit')).toBe(expected);
+    },
+  );
 
   it('once one key is known refused in the isolate, keys that need not see refusals are not asked at all', async () => {
     const counting = countingNamespace(env.RATE_LIMITER);
@@ -200,16 +228,25 @@ describe('rules with different keys', () => {
 
   it('ask their objects in parallel, not one after another', async () => {
     const events: string[] = [];
-    const slowStub = (name: string): KeyLimiter => keyLimiterFrom({
-      async check(request) {
-        events.push(`start ${name}`);
-        await new Promise((r) => setTimeout(r, 20));
-        events.push(`end ${name}`);
-        return { allowed: true, outcomes: request.limits.map((l) => ({ id: l.id, shadow: false, counted: true, decision: { allowed: true, limit: 1, used: 1, remaining: 0, resetAt: 0, retryAfterMs: 0 } })) };
-      },
-      release() {},
-      charge() {},
-    });
+    const slowStub = (name: string): KeyLimiter =>
+      keyLimiterFrom({
+        async check(request) {
+          events.push(`start ${name}`);
+          await new Promise((r) => setTimeout(r, 20));
+          events.push(`end ${name}`);
+          return {
+            allowed: true,
+            outcomes: request.limits.map((l) => ({
+              id: l.id,
+              shadow: false,
+              counted: true,
+              decision: { allowed: true, limit: 1, used: 1, remaining: 0, resetAt: 0, retryAfterMs: 0 },
+            })),
+          };
+        },
+        release() {},
+        charge() {},
+      });
     const fakeBinding = { getByName: (name: string) => slowStub(name) };
     const { app } = limitedApp({
       policy: {
@@ -229,7 +266,10 @@ describe('rules with different keys', () => {
 
 describe('when the key object fails', () => {
   const failing = { getByName: () => ({ check: () => Promise.reject(new Error('object exploded')), release: () => undefined }) };
-  const rule = (mode: 'open' | 'closed') => ({ name: `fault-${mode}`, rules: [{ name: 'r', key: 'ip' as const, onError: { mode, timeoutMs: 50 }, limits: [{ limit: 1, window: '1m' }] }] });
+  const rule = (mode: 'open' | 'closed') => ({
+    name: `fault-${mode}`,
+    rules: [{ name: 'r', key: 'ip' as const, onError: { mode, timeoutMs: 50 }, limits: [{ limit: 1, window: '1m' }] }],
+  });
 
   it('fails open: the request reaches the origin, and the event is counted', async () => {
     const { app, limiter } = limitedApp({ policy: rule('open') });
@@ -265,12 +305,15 @@ describe('dodges that must not work', () => {
     ],
   };
 
-  it.each([['/x/'], ['//x'], ['/a/../x'], ['/%78'], ['/X'], ['/./x'], ['/%2578'], ['/x?pad=' + 'p'.repeat(500)]])('%s shares the budget of /x', async (disguise) => {
-    const { app } = limitedApp({ policy, now: () => T0 });
-    const ip = freshIp();
-    expect((await send(app, '/x', ip)).status).toBe(200);
-    expect((await send(app, disguise, ip)).status).toBe(429);
-  });
+  it.each([['/x/'], ['//x'], ['/a/../x'], ['/%78'], ['/X'], ['/./x'], ['/%2578'], ['/x?pad=' + 'p'.repeat(500)]])(
+    '%s shares the budget of /x',
+    async (disguise) => {
+      const { app } = limitedApp({ policy, now: () => T0 });
+      const ip = freshIp();
+      expect((await send(app, '/x', ip)).status).toBe(200);
+      expect((await send(app, disguise, ip)).status).toBe(429);
+    },
+  );
 
   it('an encoded slash shares the budget of the real path', async () => {
     const { app } = limitedApp({ policy, now: () => T0 });

@@ -56,7 +56,15 @@ describe('allow and block lists of the policy', () => {
   it('take live entries from KV by IPv6 prefix, country, ASN and credential, and drop them at their expiry', async () => {
     // Later than the isolate's cached snapshot of live configuration (read by the tests above) is fresh.
     let now = T0 + 120_000;
-    const { app } = limitedApp({ policy: { name: 'live-lists', onError: { mode: 'open', timeoutMs: 10_000 }, identity: { credential: 'bearer', defaultTier: 'token' }, rules: [{ name: 'open', key: 'ip', limits: [{ limit: 1000, window: '1h' }] }] }, now: () => now });
+    const { app } = limitedApp({
+      policy: {
+        name: 'live-lists',
+        onError: { mode: 'open', timeoutMs: 10_000 },
+        identity: { credential: 'bearer', defaultTier: 'token' },
+        rules: [{ name: 'open', key: 'ip', limits: [{ limit: 1000, window: '1h' }] }],
+      },
+      now: () => now,
+    });
     const until = new Date(T0 + 600_000).toISOString();
     await kv.put(`list:block:ip:2001:db8:77::/48`, JSON.stringify({ reason: 'scanner', expires: until }));
     await kv.put('list:block:country:XX', '{}');

@@ -39,7 +39,14 @@ describe('observability', () => {
     });
     const refusals = lines.filter((l) => l.event === 'refused');
     expect(refusals).toHaveLength(2);
-    expect(refusals[0]).toEqual({ event: 'refused', rule: 'per-ip', key: expect.stringMatching(/^[0-9a-f]{16}$/), limit: 1, window: '1m', windowMs: 60_000 });
+    expect(refusals[0]).toEqual({
+      event: 'refused',
+      rule: 'per-ip',
+      key: expect.stringMatching(/^[0-9a-f]{16}$/),
+      limit: 1,
+      window: '1m',
+      windowMs: 60_000,
+    });
     // The third request is answered from the deny cache, and logged all the same.
     expect(refusals[1]).toEqual({ ...refusals[0], cached: true, count: 1 });
     expect(JSON.stringify(lines)).not.toContain(ip);

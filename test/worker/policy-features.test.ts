@@ -7,7 +7,12 @@ const generous = { mode: 'open' as const, timeoutMs: 10_000 };
 
 describe('policy features through the worker', () => {
   it("headersOn 'limited': no rate-limit headers on admitted responses, all of them on the 429", async () => {
-    const policy: PolicyInput = { name: 'quiet', onError: generous, response: { headers: ['ietf', 'x-ratelimit'], headersOn: 'limited' }, rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1m' }] }] };
+    const policy: PolicyInput = {
+      name: 'quiet',
+      onError: generous,
+      response: { headers: ['ietf', 'x-ratelimit'], headersOn: 'limited' },
+      rules: [{ name: 'r', key: 'ip', limits: [{ limit: 1, window: '1m' }] }],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
     const admitted = await send(app, '/x', ip);
@@ -15,12 +20,23 @@ describe('policy features through the worker', () => {
     await admitted.arrayBuffer();
     const refused = await send(app, '/x', ip);
     expect(refused.status).toBe(429);
-    expect([...refused.headers.keys()].filter((h) => h.includes('ratelimit')).sort()).toEqual(['ratelimit', 'ratelimit-policy', 'ratelimit-reason', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
+    expect([...refused.headers.keys()].filter((h) => h.includes('ratelimit')).sort()).toEqual([
+      'ratelimit',
+      'ratelimit-policy',
+      'ratelimit-reason',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ]);
     await refused.arrayBuffer();
   });
 
   it('charges the cost a header names, bounded by its max, and the default without it', async () => {
-    const policy: PolicyInput = { name: 'costly', onError: generous, rules: [{ name: 'batch', key: 'ip', cost: { header: 'X-Batch-Size', default: 1, max: 50 }, limits: [{ limit: 100, window: '1m' }] }] };
+    const policy: PolicyInput = {
+      name: 'costly',
+      onError: generous,
+      rules: [{ name: 'batch', key: 'ip', cost: { header: 'X-Batch-Size', default: 1, max: 50 }, limits: [{ limit: 100, window: '1m' }] }],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
     const remaining = async (headers: Record<string, string>) => {
@@ -37,7 +53,11 @@ describe('policy features through the worker', () => {
   });
 
   it('keys by a field of request.cf: one budget per country, shared by every address in it', async () => {
-    const policy: PolicyInput = { name: 'geo', onError: generous, rules: [{ name: 'per-country', key: { cf: 'country' }, limits: [{ limit: 2, window: '1m' }] }] };
+    const policy: PolicyInput = {
+      name: 'geo',
+      onError: generous,
+      rules: [{ name: 'per-country', key: { cf: 'country' }, limits: [{ limit: 2, window: '1m' }] }],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const from = async (country: string) => {
       const response = await send(app, '/x', freshIp(), { cf: { country } } as RequestInit);

@@ -31,7 +31,11 @@ describe('a refused request says why', () => {
   }, 30_000); // the worker's first request starts its Durable Object and origin connection
 
   it('a daily limit refuses with quota', async () => {
-    const policy: PolicyInput = { name: 'daily', onError: generous, rules: [{ name: 'api', key: 'ip', limits: [{ limit: 1, window: '1d' }] }] };
+    const policy: PolicyInput = {
+      name: 'daily',
+      onError: generous,
+      rules: [{ name: 'api', key: 'ip', limits: [{ limit: 1, window: '1d' }] }],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
     await (await send(app, '/x', ip)).arrayBuffer();
@@ -41,8 +45,14 @@ describe('a refused request says why', () => {
     expect(((await refused.json()) as Problem)['violated-policies']).toEqual(['api/1d']);
   });
 
-  it('a ban answered with 429 refuses with ban, naming the banning rule\'s limit', async () => {
-    const policy: PolicyInput = { name: 'banning', onError: generous, rules: [{ name: 'login', key: 'ip', limits: [{ limit: 1, window: '1m' }], ban: { after: 2, within: '1m', duration: '1h', status: 429 } }] };
+  it("a ban answered with 429 refuses with ban, naming the banning rule's limit", async () => {
+    const policy: PolicyInput = {
+      name: 'banning',
+      onError: generous,
+      rules: [
+        { name: 'login', key: 'ip', limits: [{ limit: 1, window: '1m' }], ban: { after: 2, within: '1m', duration: '1h', status: 429 } },
+      ],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
     const reasons: Array<[number, string | null]> = [];
@@ -52,30 +62,60 @@ describe('a refused request says why', () => {
       if (i === 2) expect(((await response.json()) as Problem)['violated-policies']).toEqual(['login/1m']);
       else await response.arrayBuffer();
     }
-    expect(reasons).toEqual([[200, null], [429, 'rate'], [429, 'ban']]);
+    expect(reasons).toEqual([
+      [200, null],
+      [429, 'rate'],
+      [429, 'ban'],
+    ]);
   });
 
   it('a block list refuses with block, and its body names the list only', async () => {
-    const policy: PolicyInput = { name: 'blocking', onError: generous, block: { ips: ['198.51.100.66'], countries: [], asns: [], credentials: [] }, rules: [{ name: 'api', key: 'ip', limits: [{ limit: 10, window: '1m' }] }] };
+    const policy: PolicyInput = {
+      name: 'blocking',
+      onError: generous,
+      block: { ips: ['198.51.100.66'], countries: [], asns: [], credentials: [] },
+      rules: [{ name: 'api', key: 'ip', limits: [{ limit: 10, window: '1m' }] }],
+    };
     const { app } = limitedApp({ policy, now: () => T0 });
     const response = await send(app, '/x', '198.51.100.66');
     expect(response.status).toBe(403);
     expect(response.headers.get('RateLimit-Reason')).toBe('block');
-    expect(await response.json()).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'Access denied.', list: 'block' });
+    expect(await response.json()).toEqual({
+      type: 'about:blank',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'Access denied.',
+      list: 'block',
+    });
   });
 
   it('a fail-closed fault answers 503 with unavailable, naming the limit that could not be asked', async () => {
     const fake = fakeLimiter(() => Promise.reject(new Error('storage unavailable')));
-    const app = testApp({ name: 'closed', rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 5, window: '1m' }], onError: { mode: 'closed', timeoutMs: 1000 } }] }, { bindings: { RATE_LIMITER: fake.namespace } });
+    const app = testApp(
+      {
+        name: 'closed',
+        rules: [{ name: 'per-ip', key: 'ip', limits: [{ limit: 5, window: '1m' }], onError: { mode: 'closed', timeoutMs: 1000 } }],
+      },
+      { bindings: { RATE_LIMITER: fake.namespace } },
+    );
     const response = await app.request('/orders', from(freshIp()));
     expect(response.status).toBe(503);
     expect(response.headers.get('RateLimit-Reason')).toBe('unavailable');
-    expect(await response.json()).toMatchObject({ type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity', status: 503, 'violated-policies': ['per-ip/1m'] });
+    expect(await response.json()).toMatchObject({
+      type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
+      status: 503,
+      'violated-policies': ['per-ip/1m'],
+    });
   });
 
-  it('takes the policy\'s header name, and sends none when it is off', async () => {
+  it("takes the policy's header name, and sends none when it is off", async () => {
     const refusedWith = async (reasonHeader: string | false) => {
-      const policy: PolicyInput = { name: 'named', onError: generous, response: { reasonHeader }, rules: [{ name: 'api', key: 'ip', limits: [{ limit: 0, window: '1m' }] }] };
+      const policy: PolicyInput = {
+        name: 'named',
+        onError: generous,
+        response: { reasonHeader },
+        rules: [{ name: 'api', key: 'ip', limits: [{ limit: 0, window: '1m' }] }],
+      };
       const { app } = limitedApp({ policy, now: () => T0 });
       const response = await send(app, '/x', freshIp());
       await response.arrayBuffer();

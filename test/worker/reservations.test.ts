@@ -16,7 +16,13 @@ const configs: LimitConfig[] = [
   { algorithm: 'sliding-window', limit: 1000, windowMs: HOUR },
   { algorithm: 'gcra', limit: 1000, windowMs: HOUR },
 ];
-const limitOf = (config: LimitConfig): LimitRequest => ({ id: `hot/${config.algorithm}`, config, cost: 1, countRefused: false, shadow: false });
+const limitOf = (config: LimitConfig): LimitRequest => ({
+  id: `hot/${config.algorithm}`,
+  config,
+  cost: 1,
+  countRefused: false,
+  shadow: false,
+});
 
 /** Counts the rows the object writes from now on; returns a reader of the count. */
 async function countWrites(stub: Stub): Promise<() => Promise<number>> {

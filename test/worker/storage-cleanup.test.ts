@@ -14,7 +14,10 @@ const configs: LimitConfig[] = [
 const limit = (config: LimitConfig): LimitRequest => ({ id: `r/${config.algorithm}`, config, cost: 1, countRefused: false, shadow: false });
 
 async function storageOf(stub: DurableObjectStub) {
-  return runInDurableObject(stub, async (_instance, state) => ({ rows: [...state.storage.kv.list()].length, alarm: await state.storage.getAlarm() }));
+  return runInDurableObject(stub, async (_instance, state) => ({
+    rows: [...state.storage.kv.list()].length,
+    alarm: await state.storage.getAlarm(),
+  }));
 }
 
 describe('storage that cleans itself', () => {

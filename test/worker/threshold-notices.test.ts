@@ -8,7 +8,13 @@ import type { ThresholdEvent } from '../../src/notifications/event';
 const T0 = Date.now() + 86_400_000;
 const monthly: LimitRequest = {
   id: 'api/month',
-  config: { algorithm: 'fixed-window', limit: 100, windowMs: 30 * 86_400_000, period: { unit: 'month', anchor: '2026-03-17' }, notify: [80, 100] },
+  config: {
+    algorithm: 'fixed-window',
+    limit: 100,
+    windowMs: 30 * 86_400_000,
+    period: { unit: 'month', anchor: '2026-03-17' },
+    notify: [80, 100],
+  },
   cost: 1,
   countRefused: false,
   shadow: false,
@@ -20,7 +26,12 @@ async function objectWithQueue(name: string) {
   const sent: ThresholdEvent[] = [];
   const pending: Array<Promise<unknown>> = [];
   await runInDurableObject(stub, (instance, state) => {
-    (instance as unknown as { notices: ThresholdNotices }).notices = new ThresholdNotices(state.storage.kv, name, { send: async (e) => void sent.push(e) }, (p) => pending.push(p));
+    (instance as unknown as { notices: ThresholdNotices }).notices = new ThresholdNotices(
+      state.storage.kv,
+      name,
+      { send: async (e) => void sent.push(e) },
+      (p) => pending.push(p),
+    );
   });
   return { stub, sent, settled: () => Promise.all(pending) };
 }
@@ -53,6 +64,9 @@ describe("near-limit notices in the key's object", () => {
     expect(sent.map((e) => [e.threshold, e.quota, e.used])).toEqual([[80, 100, 80]]);
     for (let i = 0; i < 40; i++) await stub.check({ now: T0 + 200 + i, limits: [upgraded] });
     await settled();
-    expect(sent.map((e) => [e.threshold, e.quota, e.used])).toEqual([[80, 100, 80], [100, 200, 200]]);
+    expect(sent.map((e) => [e.threshold, e.quota, e.used])).toEqual([
+      [80, 100, 80],
+      [100, 200, 200],
+    ]);
   });
 });

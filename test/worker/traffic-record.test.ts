@@ -41,12 +41,25 @@ describe('traffic record', () => {
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
     const lines = await logged(async () => {
-      for (let i = 0; i < 3; i++) await (await send(app, '/v1/Items/../items', ip, { headers: { Authorization: `Bearer ${TOKEN}`, 'X-Batch': '4' } })).arrayBuffer();
+      for (let i = 0; i < 3; i++)
+        await (await send(app, '/v1/Items/../items', ip, { headers: { Authorization: `Bearer ${TOKEN}`, 'X-Batch': '4' } })).arrayBuffer();
     });
     const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
     expect(records).toHaveLength(3);
     const keys = { ip: await keyDigest(`ip=${ip}`), bearer: expect.stringMatching(/^[0-9a-f]{16}$/) };
-    expect(records[0]).toEqual({ time: T0, method: 'GET', host: 'api.example.test', path: '/v1/items', tier: 'default', keys, rules: { 'per-ip': 'a', 'per-token': 'a', trial: 'a' }, costs: { 'x-batch': 4 }, decision: 'allow', status: 200, sampleRate: 1 });
+    expect(records[0]).toEqual({
+      time: T0,
+      method: 'GET',
+      host: 'api.example.test',
+      path: '/v1/items',
+      tier: 'default',
+      keys,
+      rules: { 'per-ip': 'a', 'per-token': 'a', trial: 'a' },
+      costs: { 'x-batch': 4 },
+      decision: 'allow',
+      status: 200,
+      sampleRate: 1,
+    });
     expect(records[1]).toMatchObject({ rules: { 'per-ip': 'a', 'per-token': 'a', trial: 's' }, decision: 'allow', status: 200 });
     expect(records[2]).toMatchObject({ rules: { 'per-ip': 'r', 'per-token': 'a', trial: 's' }, decision: 'limit', status: 429 });
     // The digest is the one refusal lines already carry for the key.

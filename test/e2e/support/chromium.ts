@@ -30,7 +30,9 @@ export async function launchChromium(): Promise<Chromium> {
     return { browser, close: () => browser.close() };
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`@sparticuz/chromium ships a Chromium for linux-x64 only, not ${process.platform}-${process.arch}: set CHROMIUM_PATH to a Chromium or Chrome binary`);
+    throw new Error(
+      `@sparticuz/chromium ships a Chromium for linux-x64 only, not ${process.platform}-${process.arch}: set CHROMIUM_PATH to a Chromium or Chrome binary`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'edge-ratelimit-chromium-'));
   try {
@@ -54,7 +56,12 @@ export async function launchChromium(): Promise<Chromium> {
       // Not --single-process: in one process, closing a test's last page ends the browser for the tests after it.
       args: chromiumPackage.args.filter((arg: string) => arg !== '--single-process'),
       // NSS and expat from the package, so the host needs none of its own; its fonts, and a home inside the folder.
-      env: { ...process.env, LD_LIBRARY_PATH: [join(dir, 'al2023/lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'), FONTCONFIG_PATH: join(dir, 'fonts'), HOME: dir },
+      env: {
+        ...process.env,
+        LD_LIBRARY_PATH: [join(dir, 'al2023/lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+        FONTCONFIG_PATH: join(dir, 'fonts'),
+        HOME: dir,
+      },
     });
     return {
       browser,

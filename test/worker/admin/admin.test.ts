@@ -37,7 +37,11 @@ async function hit(ip: string, extra: Record<string, string> = {}, env_: object 
 
 describe('the admin API: access', () => {
   it('is off without ADMIN_TOKEN: its path is ordinary traffic to the origin', async () => {
-    const response = await app.request('http://api.example.test/_ratelimit/policy', { headers: { Authorization: `Bearer ${TOKEN}`, 'CF-Connecting-IP': freshIp() } }, env);
+    const response = await app.request(
+      'http://api.example.test/_ratelimit/policy',
+      { headers: { Authorization: `Bearer ${TOKEN}`, 'CF-Connecting-IP': freshIp() } },
+      env,
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('x-demo-origin')).toBe('1');
     await response.arrayBuffer();
@@ -69,13 +73,25 @@ describe('the admin API: access', () => {
 describe('the admin API: overrides', () => {
   it('writes an override that changes the limit for that key only, at once', async () => {
     const [ip, other] = [freshIp(), freshIp()];
-    const put = await admin(`/overrides/per-ip/key/${ip}`, { method: 'PUT', body: JSON.stringify({ limits: [{ limit: 2, window: '1m' }], reason: 'abuse report 42' }) });
+    const put = await admin(`/overrides/per-ip/key/${ip}`, {
+      method: 'PUT',
+      body: JSON.stringify({ limits: [{ limit: 2, window: '1m' }], reason: 'abuse report 42' }),
+    });
     expect(put.status).toBe(200);
     expect(put.json()).toMatchObject({ key: `override:per-ip:key:${ip}`, reason: 'abuse report 42' });
     expect([(await hit(ip)).status, (await hit(ip)).status, (await hit(ip)).status]).toEqual([200, 200, 429]);
     expect((await hit(other)).headers.get('X-RateLimit-Limit')).toBe('10');
     const listed = (await admin('/overrides')).json();
-    expect(listed.overrides).toEqual([{ key: `override:per-ip:key:${ip}`, rule: 'per-ip', kind: 'key', value: ip, limits: [{ algorithm: 'fixed-window', limit: 2, window: 60_000 }], reason: 'abuse report 42' }]);
+    expect(listed.overrides).toEqual([
+      {
+        key: `override:per-ip:key:${ip}`,
+        rule: 'per-ip',
+        kind: 'key',
+        value: ip,
+        limits: [{ algorithm: 'fixed-window', limit: 2, window: 60_000 }],
+        reason: 'abuse report 42',
+      },
+    ]);
     expect((await admin(`/overrides/per-ip/key/${ip}`, { method: 'DELETE' })).status).toBe(200);
     expect((await hit(ip)).status).toBe(200);
   });
@@ -97,16 +113,26 @@ describe('the admin API: overrides', () => {
       expect(response.status, `${path} ${body}`).toBe(400);
       expect(response.json().field, `${path} ${body}`).toBe(field);
     }
-    const huge = await admin('/overrides/per-ip/key/1.2.3.4', { method: 'PUT', body: JSON.stringify({ exempt: true, reason: 'x'.repeat(70_000) }) });
+    const huge = await admin('/overrides/per-ip/key/1.2.3.4', {
+      method: 'PUT',
+      body: JSON.stringify({ exempt: true, reason: 'x'.repeat(70_000) }),
+    });
     expect(huge.status).toBe(413);
-    const untyped = await admin('/overrides/per-ip/key/1.2.3.4', { method: 'PUT', body: '{"exempt":true}', headers: { 'Content-Type': 'text/plain' } });
+    const untyped = await admin('/overrides/per-ip/key/1.2.3.4', {
+      method: 'PUT',
+      body: '{"exempt":true}',
+      headers: { 'Content-Type': 'text/plain' },
+    });
     expect(untyped.status).toBe(415);
     expect((await kv.list({ prefix: 'override:' })).keys).toEqual([]);
   });
 
   it('stores keys with path separators and dot segments as plain values, under the override prefix', async () => {
     const value = 'a/b/../../identity:x';
-    const response = await admin(`/overrides/per-ip/key/${encodeURIComponent(value)}`, { method: 'PUT', body: JSON.stringify({ exempt: true }) });
+    const response = await admin(`/overrides/per-ip/key/${encodeURIComponent(value)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ exempt: true }),
+    });
     expect(response.status).toBe(200);
     expect((await kv.list({ prefix: '' })).keys.map((k) => k.name)).toEqual([`override:per-ip:key:${value}`]);
     expect((await admin('/overrides/per-ip/key/a/b', { method: 'PUT', body: JSON.stringify({ exempt: true }) })).status).toBe(404);
@@ -114,9 +140,36 @@ describe('the admin API: overrides', () => {
 
   it('answers 400 naming the field for limits sharing a name (they would share one counter), and writes nothing', async () => {
     const cases: Array<[object, string, string]> = [
-      [{ limits: [{ name: 'burst', limit: 2, window: '1m' }, { name: 'burst', limit: 50, window: '1h' }] }, 'limits.1.name', 'limits.1.name: duplicate limit name "burst"'],
-      [{ limits: [{ limit: 2, window: '1m' }, { limit: 5, window: '60s' }] }, 'limits.1.name', 'limits.1.name: another limit is already named "1m" after its window: give these limits distinct names'],
-      [{ limits: [{ limit: 50, window: '1h' }, { name: '1h', limit: 2, window: '1m' }] }, 'limits.1.name', 'limits.1.name: duplicate limit name "1h"'],
+      [
+        {
+          limits: [
+            { name: 'burst', limit: 2, window: '1m' },
+            { name: 'burst', limit: 50, window: '1h' },
+          ],
+        },
+        'limits.1.name',
+        'limits.1.name: duplicate limit name "burst"',
+      ],
+      [
+        {
+          limits: [
+            { limit: 2, window: '1m' },
+            { limit: 5, window: '60s' },
+          ],
+        },
+        'limits.1.name',
+        'limits.1.name: another limit is already named "1m" after its window: give these limits distinct names',
+      ],
+      [
+        {
+          limits: [
+            { limit: 50, window: '1h' },
+            { name: '1h', limit: 2, window: '1m' },
+          ],
+        },
+        'limits.1.name',
+        'limits.1.name: duplicate limit name "1h"',
+      ],
     ];
     for (const [body, field, error] of cases) {
       const response = await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify(body) });
@@ -124,7 +177,15 @@ describe('the admin API: overrides', () => {
       expect(response.json()).toEqual({ field, error });
     }
     expect((await kv.list({ prefix: 'override:' })).keys).toEqual([]);
-    const distinct = await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify({ limits: [{ limit: 2, window: '1m' }, { limit: 50, window: '1h' }] }) });
+    const distinct = await admin(`/overrides/per-ip/key/${freshIp()}`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        limits: [
+          { limit: 2, window: '1m' },
+          { limit: 50, window: '1h' },
+        ],
+      }),
+    });
     expect(distinct.status).toBe(200);
   });
 
@@ -142,15 +203,31 @@ describe('the admin API: overrides', () => {
     }
     expect((await kv.list({ prefix: '' })).keys.filter((k) => !k.name.startsWith('identity:'))).toEqual([]);
     const future = new Date(Date.now() + 3_600_000).toISOString();
-    expect((await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify({ exempt: true, expires: future }) })).status).toBe(200);
+    expect(
+      (await admin(`/overrides/per-ip/key/${freshIp()}`, { method: 'PUT', body: JSON.stringify({ exempt: true, expires: future }) }))
+        .status,
+    ).toBe(200);
   });
 
   it('ignores and reports an override written by hand whose limits share a name: the policy limit applies, never a 500', async () => {
     const ip = freshIp();
-    await kv.put(`override:per-ip:key:${ip}`, JSON.stringify({ limits: [{ limit: 1, window: '1m' }, { limit: 1000, window: '1m' }] }));
+    await kv.put(
+      `override:per-ip:key:${ip}`,
+      JSON.stringify({
+        limits: [
+          { limit: 1, window: '1m' },
+          { limit: 1000, window: '1m' },
+        ],
+      }),
+    );
     const listed = (await admin('/overrides')).json();
     expect(listed.overrides).toEqual([]);
-    expect(listed.malformed).toEqual([{ key: `override:per-ip:key:${ip}`, errors: ['limits.1.name: another limit is already named "1m" after its window: give these limits distinct names'] }]);
+    expect(listed.malformed).toEqual([
+      {
+        key: `override:per-ip:key:${ip}`,
+        errors: ['limits.1.name: another limit is already named "1m" after its window: give these limits distinct names'],
+      },
+    ]);
     const responses = [await hit(ip), await hit(ip)];
     expect(responses.map((r) => r.status)).toEqual([200, 200]);
     expect(responses[1]!.headers.get('X-RateLimit-Limit')).toBe('10');
@@ -170,15 +247,28 @@ describe('the admin API: identities, lists and keys', () => {
     // Cloudsmith's policy reads identity records and has a "pro" tier.
     const cloudsmith = { ...bindings, POLICY: 'cloudsmith' };
     const credential = `tok-${crypto.randomUUID()}`;
-    const put = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, subject: 'alice', org: 'acme', tier: 'pro' }), env: cloudsmith });
+    const put = await admin('/identities', {
+      method: 'PUT',
+      body: JSON.stringify({ credential, subject: 'alice', org: 'acme', tier: 'pro' }),
+      env: cloudsmith,
+    });
     expect(put.status).toBe(200);
     const hash = put.json().credentialHash as string;
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     const stored = await kv.get(`identity:${hash}`, 'text');
     expect(JSON.parse(stored!)).toEqual({ subject: 'alice', org: 'acme', tier: 'pro' });
     expect(stored).not.toContain(credential);
-    expect((await admin(`/identities/${hash}`, { env: cloudsmith })).json()).toEqual({ credentialHash: hash, subject: 'alice', org: 'acme', tier: 'pro' });
-    const both = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential, credentialHash: hash, subject: 'a', tier: 't' }), env: cloudsmith });
+    expect((await admin(`/identities/${hash}`, { env: cloudsmith })).json()).toEqual({
+      credentialHash: hash,
+      subject: 'alice',
+      org: 'acme',
+      tier: 'pro',
+    });
+    const both = await admin('/identities', {
+      method: 'PUT',
+      body: JSON.stringify({ credential, credentialHash: hash, subject: 'a', tier: 't' }),
+      env: cloudsmith,
+    });
     expect([both.status, both.json().field]).toEqual([400, 'credential']);
     expect((await admin('/identities/not-a-hash', { env: cloudsmith })).status).toBe(400);
   });
@@ -187,8 +277,15 @@ describe('the admin API: identities, lists and keys', () => {
     const body = JSON.stringify({ credential: 'tok-1', subject: 'alice', tier: 'pro' });
     const unread = await admin('/identities', { method: 'PUT', body });
     expect(unread.status).toBe(400);
-    expect(unread.json()).toEqual({ field: '(body)', error: 'policy "default" reads no identity records (identity.records is not set), so this record would never be used' });
-    const noTier = await admin('/identities', { method: 'PUT', body: JSON.stringify({ credential: 'tok-1', subject: 'alice', tier: 'platinum' }), env: { ...bindings, POLICY: 'cloudsmith' } });
+    expect(unread.json()).toEqual({
+      field: '(body)',
+      error: 'policy "default" reads no identity records (identity.records is not set), so this record would never be used',
+    });
+    const noTier = await admin('/identities', {
+      method: 'PUT',
+      body: JSON.stringify({ credential: 'tok-1', subject: 'alice', tier: 'platinum' }),
+      env: { ...bindings, POLICY: 'cloudsmith' },
+    });
     expect(noTier.status).toBe(400);
     expect(noTier.json().field).toBe('tier');
     expect(noTier.json().error).toMatch(/^policy "cloudsmith" has no tier "platinum" \(tiers: core, enterprise, pro, ultra, velocity\)$/);
@@ -196,7 +293,10 @@ describe('the admin API: identities, lists and keys', () => {
   });
 
   it('answers 400 for a value whose KV key would be over 512 bytes, and reports a malformed identity record instead of failing', async () => {
-    const long = await admin(`/overrides/per-ip/subject/${encodeURIComponent('é'.repeat(300))}`, { method: 'PUT', body: JSON.stringify({ exempt: true }) });
+    const long = await admin(`/overrides/per-ip/subject/${encodeURIComponent('é'.repeat(300))}`, {
+      method: 'PUT',
+      body: JSON.stringify({ exempt: true }),
+    });
     expect([long.status, long.json().field]).toEqual([400, 'value']);
     const hash = 'a'.repeat(64);
     await kv.put(`identity:${hash}`, JSON.stringify({ subject: 'x', tier: 7 }));
@@ -208,7 +308,10 @@ describe('the admin API: identities, lists and keys', () => {
   });
 
   it('adds and removes a blocked range (403 while listed, saying it is the block list and nothing more)', async () => {
-    const put = await admin(`/lists/block/ip/${encodeURIComponent('203.0.113.0/24')}`, { method: 'PUT', body: JSON.stringify({ reason: 'scraper' }) });
+    const put = await admin(`/lists/block/ip/${encodeURIComponent('203.0.113.0/24')}`, {
+      method: 'PUT',
+      body: JSON.stringify({ reason: 'scraper' }),
+    });
     expect(put.status).toBe(200);
     const blocked = await app.request('http://api.example.test/items', { headers: { 'CF-Connecting-IP': '203.0.113.5' } }, bindings);
     expect(blocked.status).toBe(403);
@@ -244,8 +347,13 @@ describe('the admin API: identities, lists and keys', () => {
     expect(seen.bans[0].bannedUntil).not.toBeNull();
     // The ban also blocked the address on every path; the block list shows it, and lifting the ban takes it off.
     const lists = (await admin('/lists', { env: rubygems })).json();
-    expect(lists.entries).toContainEqual(expect.objectContaining({ list: 'block', kind: 'ip', value: ip, reason: 'banned by rule lb-ip: 300 refusals within 1m' }));
-    expect((await admin(`/keys/lb-ip/ban?ip=${ip}`, { method: 'DELETE', env: rubygems })).json()).toEqual({ lifted: 1, unblocked: `list:block:ip:${ip}` });
+    expect(lists.entries).toContainEqual(
+      expect.objectContaining({ list: 'block', kind: 'ip', value: ip, reason: 'banned by rule lb-ip: 300 refusals within 1m' }),
+    );
+    expect((await admin(`/keys/lb-ip/ban?ip=${ip}`, { method: 'DELETE', env: rubygems })).json()).toEqual({
+      lifted: 1,
+      unblocked: `list:block:ip:${ip}`,
+    });
     expect((await hit(ip, {}, rubygems)).status).not.toBe(403);
   }, 60_000);
 });

@@ -8,7 +8,15 @@ const app = createApp();
 const ORIGIN = 'https://api.example.test';
 
 async function signIn(): Promise<string> {
-  const response = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, bindings);
+  const response = await app.request(
+    `${ORIGIN}/_ratelimit/dashboard/login`,
+    {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN }).toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+    },
+    bindings,
+  );
   expect(response.status).toBe(303);
   return response.headers.get('Set-Cookie')!.split(';')[0]!;
 }
@@ -19,7 +27,7 @@ describe('the dashboard: decisions across the deployment', () => {
     expect(response.status).toBe(401);
   });
 
-  it('is linked from the dashboard, whose own counters are labelled as this isolate\'s', async () => {
+  it("is linked from the dashboard, whose own counters are labelled as this isolate's", async () => {
     const cookie = await signIn();
     const text = await (await app.request(`${ORIGIN}/_ratelimit/dashboard`, { headers: { Cookie: cookie } }, bindings)).text();
     expect(text).toContain('href="/_ratelimit/dashboard/deployment"');

@@ -8,12 +8,21 @@ const app = createApp();
 const ORIGIN = 'https://api.example.test';
 
 async function signIn(): Promise<string> {
-  const response = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, bindings);
+  const response = await app.request(
+    `${ORIGIN}/_ratelimit/dashboard/login`,
+    {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN }).toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+    },
+    bindings,
+  );
   expect(response.status).toBe(303);
   return response.headers.get('Set-Cookie')!.split(';')[0]!;
 }
 
-const usage = (query: string, cookie?: string) => app.request(`${ORIGIN}/_ratelimit/dashboard/usage${query}`, { headers: cookie ? { Cookie: cookie } : {} }, bindings);
+const usage = (query: string, cookie?: string) =>
+  app.request(`${ORIGIN}/_ratelimit/dashboard/usage${query}`, { headers: cookie ? { Cookie: cookie } : {} }, bindings);
 
 describe('the dashboard: usage per customer', () => {
   it('is behind the session like the rest of the dashboard', async () => {

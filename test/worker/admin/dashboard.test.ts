@@ -24,7 +24,11 @@ afterEach(async () => {
 const page = (path: string, init: RequestInit = {}) => app.request(`${ORIGIN}/_ratelimit/dashboard${path}`, init, bindings);
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  page(path, { method: 'POST', body: form(fields), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, ...headers } });
+  page(path, {
+    method: 'POST',
+    body: form(fields),
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, ...headers },
+  });
 
 /** `name=value` of each cookie a response sets. */
 const setCookies = (response: Response) => response.headers.getSetCookie().map((c) => c.split(';')[0]!);
@@ -56,8 +60,13 @@ describe('the dashboard page', () => {
     const read = async () => (await page('', { headers: { Cookie: cookie } })).text();
     try {
       expect(await read()).toContain('No failed deliveries.');
-      await env.RATE_LIMIT_CONFIG.put(LAST_FAILURE_ROW, JSON.stringify({ at: '2027-01-20T10:00:00.000Z', eventId: 'ab12:api/month:0:80', attempt: 3, error: 'HTTP 503', retrying: true }));
-      expect(await read()).toContain('Last failed delivery: 2027-01-20T10:00:00.000Z, event <code>ab12:api/month:0:80</code>, attempt 3: HTTP 503 (retrying)');
+      await env.RATE_LIMIT_CONFIG.put(
+        LAST_FAILURE_ROW,
+        JSON.stringify({ at: '2027-01-20T10:00:00.000Z', eventId: 'ab12:api/month:0:80', attempt: 3, error: 'HTTP 503', retrying: true }),
+      );
+      expect(await read()).toContain(
+        'Last failed delivery: 2027-01-20T10:00:00.000Z, event <code>ab12:api/month:0:80</code>, attempt 3: HTTP 503 (retrying)',
+      );
       await env.RATE_LIMIT_CONFIG.put(LAST_FAILURE_ROW, '{"at": 5}');
       const malformed = await page('', { headers: { Cookie: cookie } });
       expect(malformed.status).toBe(200);
@@ -84,12 +93,22 @@ describe('the dashboard page', () => {
     expect(body).toContain('<code>per-ip</code>');
     expect(body).toContain('10 / 1m');
     const ip = freshIp();
-    const saved = await follow(await post('/overrides', { rule: 'per-ip', kind: 'key', value: ip, limit: '3', window: '1m', reason: '<script>alert(1)</script>' }, { Cookie: cookie }), cookie);
+    const saved = await follow(
+      await post(
+        '/overrides',
+        { rule: 'per-ip', kind: 'key', value: ip, limit: '3', window: '1m', reason: '<script>alert(1)</script>' },
+        { Cookie: cookie },
+      ),
+      cookie,
+    );
     const html = await saved.text();
     expect(html).toContain(`Saved override:per-ip:key:${ip}`);
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>alert(1)</script>');
-    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get(`override:per-ip:key:${ip}`))!)).toEqual({ limits: [{ algorithm: 'fixed-window', limit: 3, window: 60_000 }], reason: '<script>alert(1)</script>' });
+    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get(`override:per-ip:key:${ip}`))!)).toEqual({
+      limits: [{ algorithm: 'fixed-window', limit: 3, window: 60_000 }],
+      reason: '<script>alert(1)</script>',
+    });
     const deleted = await follow(await post('/overrides/delete', { key: `override:per-ip:key:${ip}` }, { Cookie: cookie }), cookie);
     expect(await deleted.text()).toContain(`Deleted override:per-ip:key:${ip}`);
     expect(await env.RATE_LIMIT_CONFIG.get(`override:per-ip:key:${ip}`)).toBeNull();
@@ -97,12 +116,22 @@ describe('the dashboard page', () => {
 
   it('refuses form posts without the page origin, and names what is wrong with a bad override beside its field, keeping what was typed', async () => {
     const cookie = await signIn();
-    const crossSite = await post('/overrides', { rule: 'per-ip', kind: 'key', value: '1.2.3.4', exempt: 'true' }, { Cookie: cookie, Origin: 'https://evil.example' });
+    const crossSite = await post(
+      '/overrides',
+      { rule: 'per-ip', kind: 'key', value: '1.2.3.4', exempt: 'true' },
+      { Cookie: cookie, Origin: 'https://evil.example' },
+    );
     expect(crossSite.status).toBe(403);
-    const bad = await post('/overrides', { rule: 'per-ip', kind: 'key', value: '192.0.2.44', limit: '-3', window: '1m', reason: 'typed by hand' }, { Cookie: cookie });
+    const bad = await post(
+      '/overrides',
+      { rule: 'per-ip', kind: 'key', value: '192.0.2.44', limit: '-3', window: '1m', reason: 'typed by hand' },
+      { Cookie: cookie },
+    );
     expect(bad.status).toBe(400);
     const html = await bad.text();
-    expect(html).toMatch(/<input name="limit" type="number" min="0" placeholder="50000" value="-3" aria-invalid="true" \/><span class="field-error bad" id="override-form-limit-error" role="alert">Limit: /);
+    expect(html).toMatch(
+      /<input name="limit" type="number" min="0" placeholder="50000" value="-3" aria-invalid="true" \/><span class="field-error bad" id="override-form-limit-error" role="alert">Limit: /,
+    );
     expect(html).toContain('value="192.0.2.44"');
     expect(html).toContain('value="typed by hand"');
     expect(html).not.toContain('id="notice"');
@@ -112,7 +141,8 @@ describe('the dashboard page', () => {
   it('looks a key up and shows its live counters', async () => {
     const cookie = await signIn();
     const ip = freshIp();
-    for (let i = 0; i < 4; i++) await (await app.request(`${ORIGIN}/items`, { headers: { 'CF-Connecting-IP': ip } }, bindings)).arrayBuffer();
+    for (let i = 0; i < 4; i++)
+      await (await app.request(`${ORIGIN}/items`, { headers: { 'CF-Connecting-IP': ip } }, bindings)).arrayBuffer();
     const html = await (await page(`?rule=per-ip&by=ip&value=${ip}`, { headers: { Cookie: cookie } })).text();
     expect(html).toContain('<td><code>per-ip/1m</code></td><td>4</td><td>6 of 10</td>');
   });
@@ -120,7 +150,14 @@ describe('the dashboard page', () => {
   it('opens an override in the form to edit it, saves the change over it, and offers to cancel the edit', async () => {
     const cookie = await signIn();
     const ip = freshIp();
-    await follow(await post('/overrides', { rule: 'per-ip', kind: 'key', value: ip, limit: '3', window: '1m', expires: '2030-01-02T03:04', reason: 'trial' }, { Cookie: cookie }), cookie);
+    await follow(
+      await post(
+        '/overrides',
+        { rule: 'per-ip', kind: 'key', value: ip, limit: '3', window: '1m', expires: '2030-01-02T03:04', reason: 'trial' },
+        { Cookie: cookie },
+      ),
+      cookie,
+    );
     const key = `override:per-ip:key:${ip}`;
     const listed = await (await page('', { headers: { Cookie: cookie } })).text();
     expect(listed).toContain(`?edit=${encodeURIComponent(key)}#override-form`);
@@ -132,29 +169,62 @@ describe('the dashboard page', () => {
     expect(editing).toContain('Save changes');
     expect(editing).toContain('<a href="/_ratelimit/dashboard" id="cancel-edit">Cancel</a>');
     // A refused edit stays an edit: the values as typed, and the way out.
-    const refused = await post('/overrides', { edit: key, rule: 'per-ip', kind: 'key', value: ip, limit: '7', window: 'soon', expires: '2030-01-02T03:04', reason: 'trial' }, { Cookie: cookie });
+    const refused = await post(
+      '/overrides',
+      { edit: key, rule: 'per-ip', kind: 'key', value: ip, limit: '7', window: 'soon', expires: '2030-01-02T03:04', reason: 'trial' },
+      { Cookie: cookie },
+    );
     expect(refused.status).toBe(400);
     const refusedHtml = await refused.text();
     expect(refusedHtml).toContain('id="override-form-window-error" role="alert">Window: ');
     expect(refusedHtml).toContain('value="soon"');
     expect(refusedHtml).toContain('id="cancel-edit"');
-    await follow(await post('/overrides', { edit: key, rule: 'per-ip', kind: 'key', value: ip, limit: '7', window: '1m', expires: '2030-01-02T03:04', reason: 'trial' }, { Cookie: cookie }), cookie);
-    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get(key))!)).toEqual({ limits: [{ algorithm: 'fixed-window', limit: 7, window: 60_000 }], expires: '2030-01-02T03:04:00.000Z', reason: 'trial' });
+    await follow(
+      await post(
+        '/overrides',
+        { edit: key, rule: 'per-ip', kind: 'key', value: ip, limit: '7', window: '1m', expires: '2030-01-02T03:04', reason: 'trial' },
+        { Cookie: cookie },
+      ),
+      cookie,
+    );
+    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get(key))!)).toEqual({
+      limits: [{ algorithm: 'fixed-window', limit: 7, window: 60_000 }],
+      expires: '2030-01-02T03:04:00.000Z',
+      reason: 'trial',
+    });
   });
 
   it('names a bad expiry beside its field (400) instead of failing, and adds list entries with an expiry', async () => {
     const cookie = await signIn();
-    const bad = await post('/overrides', { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: 'next tuesday' }, { Cookie: cookie });
+    const bad = await post(
+      '/overrides',
+      { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: 'next tuesday' },
+      { Cookie: cookie },
+    );
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain('id="override-form-expires-error" role="alert">Expires (UTC): &quot;next tuesday&quot; is not a date and time');
+    expect(await bad.text()).toContain(
+      'id="override-form-expires-error" role="alert">Expires (UTC): &quot;next tuesday&quot; is not a date and time',
+    );
     const badList = await post('/lists', { list: 'block', kind: 'ip', value: '198.51.100.300', reason: 'scraper' }, { Cookie: cookie });
     expect(badList.status).toBe(400);
     const badListHtml = await badList.text();
-    expect(badListHtml).toContain('id="list-form-value-error" role="alert">Value: &quot;198.51.100.300&quot; is not an IPv4 or IPv6 address');
+    expect(badListHtml).toContain(
+      'id="list-form-value-error" role="alert">Value: &quot;198.51.100.300&quot; is not an IPv4 or IPv6 address',
+    );
     expect(badListHtml).toContain('value="198.51.100.300"');
-    const added = await follow(await post('/lists', { list: 'block', kind: 'ip', value: '198.51.100.0/24', reason: 'scraper', expires: '2031-05-06T07:08' }, { Cookie: cookie }), cookie);
+    const added = await follow(
+      await post(
+        '/lists',
+        { list: 'block', kind: 'ip', value: '198.51.100.0/24', reason: 'scraper', expires: '2031-05-06T07:08' },
+        { Cookie: cookie },
+      ),
+      cookie,
+    );
     expect(await added.text()).toContain('Saved list:block:ip:198.51.100.0/24');
-    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get('list:block:ip:198.51.100.0/24'))!)).toEqual({ reason: 'scraper', expires: '2031-05-06T07:08:00.000Z' });
+    expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get('list:block:ip:198.51.100.0/24'))!)).toEqual({
+      reason: 'scraper',
+      expires: '2031-05-06T07:08:00.000Z',
+    });
   });
 
   it('redirects after a post (303) with a message shown once, so a reload does not post again', async () => {
@@ -177,12 +247,24 @@ describe('the dashboard page', () => {
 
   it('refuses an override or list entry whose expiry has passed, saving nothing', async () => {
     const cookie = await signIn();
-    const override = await post('/overrides', { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: '2020-01-02T03:04' }, { Cookie: cookie });
+    const override = await post(
+      '/overrides',
+      { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: '2020-01-02T03:04' },
+      { Cookie: cookie },
+    );
     expect(override.status).toBe(400);
-    expect(await override.text()).toContain('id="override-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed');
-    const listed = await post('/lists', { list: 'block', kind: 'ip', value: '203.0.113.0/24', expires: '2020-01-02T03:04' }, { Cookie: cookie });
+    expect(await override.text()).toContain(
+      'id="override-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed',
+    );
+    const listed = await post(
+      '/lists',
+      { list: 'block', kind: 'ip', value: '203.0.113.0/24', expires: '2020-01-02T03:04' },
+      { Cookie: cookie },
+    );
     expect(listed.status).toBe(400);
-    expect(await listed.text()).toContain('id="list-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed');
+    expect(await listed.text()).toContain(
+      'id="list-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed',
+    );
     expect(await env.RATE_LIMIT_CONFIG.get('override:per-ip:key:1.2.3.4')).toBeNull();
     expect(await env.RATE_LIMIT_CONFIG.get('list:block:ip:203.0.113.0/24')).toBeNull();
   });
@@ -195,7 +277,11 @@ describe('the dashboard page', () => {
   it('lifts a ban from the key lookup, taking a blocked address off the block list too', async () => {
     const rubygems = { ...bindings, POLICY: 'rubygems' };
     const rubyPage = (path: string, init: RequestInit = {}) => app.request(`${ORIGIN}/_ratelimit/dashboard${path}`, init, rubygems);
-    const login = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: form({ token: TOKEN }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, rubygems);
+    const login = await app.request(
+      `${ORIGIN}/_ratelimit/dashboard/login`,
+      { method: 'POST', body: form({ token: TOKEN }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } },
+      rubygems,
+    );
     const cookie = login.headers.get('Set-Cookie')!.split(';')[0]!;
     const ip = freshIp();
     let status = 0;
@@ -208,7 +294,11 @@ describe('the dashboard page', () => {
     const lookup = await (await rubyPage(`?rule=lb-ip&by=ip&value=${ip}`, { headers: { Cookie: cookie } })).text();
     expect(lookup).toContain('banned by lb-ip until');
     expect(lookup).toContain('Lift ban');
-    const lifted = await rubyPage('/bans/lift', { method: 'POST', body: form({ rule: 'lb-ip', by: 'ip', value: ip }), headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } });
+    const lifted = await rubyPage('/bans/lift', {
+      method: 'POST',
+      body: form({ rule: 'lb-ip', by: 'ip', value: ip }),
+      headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+    });
     expect(lifted.status).toBe(303);
     const shown = await rubyPage('', { headers: { Cookie: [cookie, ...setCookies(lifted)].join('; ') } });
     expect(await shown.text()).toContain(`Lifted 1 ban of lb-ip on ${ip}, and removed list:block:ip:${ip}.`);
@@ -226,13 +316,25 @@ describe('the dashboard page', () => {
     expect(unreadHtml).not.toContain(credential);
     const cloudsmith = { ...bindings, POLICY: 'cloudsmith' };
     const csPost = (fields: Record<string, string>, cookie_: string) =>
-      app.request(`${ORIGIN}/_ratelimit/dashboard/identities`, { method: 'POST', body: form(fields), headers: { Cookie: cookie_, 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, cloudsmith);
+      app.request(
+        `${ORIGIN}/_ratelimit/dashboard/identities`,
+        {
+          method: 'POST',
+          body: form(fields),
+          headers: { Cookie: cookie_, 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+        },
+        cloudsmith,
+      );
     const noTier = await csPost({ credential, subject: 'alice', tier: 'platinum' }, cookie);
     expect(noTier.status).toBe(400);
-    expect(await noTier.text()).toContain('id="identity-form-tier-error" role="alert">Tier: policy &quot;cloudsmith&quot; has no tier &quot;platinum&quot;');
+    expect(await noTier.text()).toContain(
+      'id="identity-form-tier-error" role="alert">Tier: policy &quot;cloudsmith&quot; has no tier &quot;platinum&quot;',
+    );
     const saved = await csPost({ credential, subject: 'alice', org: 'acme', tier: 'pro' }, cookie);
     expect(saved.status).toBe(303);
-    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(credential)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(credential)))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('');
     expect(JSON.parse((await env.RATE_LIMIT_CONFIG.get(`identity:${hash}`))!)).toEqual({ subject: 'alice', org: 'acme', tier: 'pro' });
     await env.RATE_LIMIT_CONFIG.delete(`identity:${hash}`);
   });
@@ -248,10 +350,18 @@ describe('dashboard sessions', () => {
   /** A dashboard of its own with a clock the test moves. */
   function clockedDashboard(start: number) {
     const clock = manualClock(start);
-    const mounted = new Hono().route('/_ratelimit', dashboardApp({ limiter: rateLimit({ policy: defaultPolicy }), now: clock.now, basePath: '/_ratelimit' }));
-    const request = (path: string, init: RequestInit = {}, token: string = TOKEN) => mounted.request(`${ORIGIN}/_ratelimit/dashboard${path}`, init, { ...env, ADMIN_TOKEN: token });
+    const mounted = new Hono().route(
+      '/_ratelimit',
+      dashboardApp({ limiter: rateLimit({ policy: defaultPolicy }), now: clock.now, basePath: '/_ratelimit' }),
+    );
+    const request = (path: string, init: RequestInit = {}, token: string = TOKEN) =>
+      mounted.request(`${ORIGIN}/_ratelimit/dashboard${path}`, init, { ...env, ADMIN_TOKEN: token });
     const signIn = async (token: string = TOKEN) => {
-      const response = await request('/login', { method: 'POST', body: form({ token }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, token);
+      const response = await request(
+        '/login',
+        { method: 'POST', body: form({ token }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } },
+        token,
+      );
       expect(response.status).toBe(303);
       return response.headers.get('Set-Cookie')!;
     };
@@ -266,7 +376,15 @@ describe('dashboard sessions', () => {
     const cookie = response.headers.get('Set-Cookie')!;
     expect(cookie).toMatch(/; Path=\/_ratelimit\/dashboard(;|$)/);
     expect(cookie).toMatch(/; Max-Age=28800(;|$)/);
-    const overHttp = await app.request('http://127.0.0.1:8787/_ratelimit/dashboard/login', { method: 'POST', body: form({ token: TOKEN }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://127.0.0.1:8787' } }, bindings);
+    const overHttp = await app.request(
+      'http://127.0.0.1:8787/_ratelimit/dashboard/login',
+      {
+        method: 'POST',
+        body: form({ token: TOKEN }),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://127.0.0.1:8787' },
+      },
+      bindings,
+    );
     const plain = overHttp.headers.get('Set-Cookie')!;
     expect(plain).toMatch(/HttpOnly/);
     expect(plain).toMatch(/SameSite=Strict/);
@@ -280,7 +398,11 @@ describe('dashboard sessions', () => {
     expect((await dash.request('', { headers: { Cookie: cookie } })).status).toBe(200);
     // The value an earlier version set for every sign-in: an HMAC of the secret alone.
     const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(TOKEN), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    const timeless = [...new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode('edge-ratelimit dashboard session')))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const timeless = [
+      ...new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode('edge-ratelimit dashboard session'))),
+    ]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('');
     expect((await dash.request('', { headers: { Cookie: `erl_admin=${timeless}` } })).status).toBe(401);
     const [issuedAt, id, mac] = cookie.slice('erl_admin='.length).split('.');
     expect((await dash.request('', { headers: { Cookie: `erl_admin=${Number(issuedAt) + 3600_000}.${id}.${mac}` } })).status).toBe(401);
@@ -289,7 +411,9 @@ describe('dashboard sessions', () => {
     dash.clock.advance(1);
     expect((await dash.request('', { headers: { Cookie: cookie } })).status).toBe(401);
     // A value signed for a time ahead of the clock is refused too.
-    expect((await dash.request('', { headers: { Cookie: `erl_admin=${await sessionValue(TOKEN, dash.clock.now() + 3600_000)}` } })).status).toBe(401);
+    expect(
+      (await dash.request('', { headers: { Cookie: `erl_admin=${await sessionValue(TOKEN, dash.clock.now() + 3600_000)}` } })).status,
+    ).toBe(401);
   });
 
   it('ends every session when the admin token is rotated', async () => {
@@ -306,9 +430,13 @@ describe('dashboard sessions', () => {
     const out = await post('/logout', {}, { Cookie: cookie });
     expect(out.status).toBe(303);
     expect(out.headers.get('Location')).toBe('/_ratelimit/dashboard');
-    expect(out.headers.get('Set-Cookie')).toMatch(/^erl_admin=; Max-Age=0; Path=\/_ratelimit\/dashboard; HttpOnly; Secure; SameSite=Strict/);
+    expect(out.headers.get('Set-Cookie')).toMatch(
+      /^erl_admin=; Max-Age=0; Path=\/_ratelimit\/dashboard; HttpOnly; Secure; SameSite=Strict/,
+    );
     expect((await page('', { headers: { Cookie: cookie } })).status).toBe(401);
-    expect((await post('/overrides', { rule: 'per-ip', kind: 'key', value: '192.0.2.9', exempt: 'true' }, { Cookie: cookie })).status).toBe(401);
+    expect((await post('/overrides', { rule: 'per-ip', kind: 'key', value: '192.0.2.9', exempt: 'true' }, { Cookie: cookie })).status).toBe(
+      401,
+    );
     expect((await signIn()) === cookie).toBe(false);
     // Signing out from another origin is refused; without a session it still clears the cookie.
     expect((await post('/logout', {}, { Cookie: cookie, Origin: 'https://evil.example' })).status).toBe(403);

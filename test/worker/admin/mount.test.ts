@@ -30,7 +30,15 @@ describe('the admin API and the dashboard mounted side by side in a worker of yo
     const signInPage = await app.request(`${ORIGIN}/_ratelimit/dashboard`, {}, bindings);
     expect(signInPage.status).toBe(401);
     expect(await signInPage.text()).toContain('action="/_ratelimit/dashboard/login"');
-    const login = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, bindings);
+    const login = await app.request(
+      `${ORIGIN}/_ratelimit/dashboard/login`,
+      {
+        method: 'POST',
+        body: new URLSearchParams({ token: TOKEN }).toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+      },
+      bindings,
+    );
     expect(login.status).toBe(303);
     const cookie = login.headers.get('Set-Cookie')!.split(';')[0]!;
     expect((await app.request(`${ORIGIN}/_ratelimit/dashboard`, { headers: { Cookie: cookie } }, bindings)).status).toBe(200);
@@ -55,7 +63,15 @@ describe('adminApp, both operator faces in one app', () => {
     const signInPage = await app.request(`${ORIGIN}/_ratelimit/dashboard`, {}, bindings);
     expect(signInPage.status).toBe(401);
     expect(await signInPage.text()).toContain('action="/_ratelimit/dashboard/login"');
-    const login = await app.request(`${ORIGIN}/_ratelimit/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } }, bindings);
+    const login = await app.request(
+      `${ORIGIN}/_ratelimit/dashboard/login`,
+      {
+        method: 'POST',
+        body: new URLSearchParams({ token: TOKEN }).toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
+      },
+      bindings,
+    );
     expect(login.status).toBe(303);
     const cookie = login.headers.get('Set-Cookie')!.split(';')[0]!;
     const page = await app.request(`${ORIGIN}/_ratelimit/dashboard`, { headers: { Cookie: cookie } }, bindings);

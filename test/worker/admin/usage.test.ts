@@ -22,7 +22,10 @@ describe('usage per customer', () => {
     const { app } = limitedApp({ policy, now: () => T0 });
     const bindings = { ...env, RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) } };
     const token = `sk_usage_${crypto.randomUUID()}`;
-    for (const batch of ['3', '2', '4']) await (await send(app, '/items', freshIp(), { headers: { Authorization: `Bearer ${token}`, 'X-Batch': batch } }, bindings)).arrayBuffer();
+    for (const batch of ['3', '2', '4'])
+      await (
+        await send(app, '/items', freshIp(), { headers: { Authorization: `Bearer ${token}`, 'X-Batch': batch } }, bindings)
+      ).arrayBuffer();
     await (await send(app, '/items', freshIp(), {}, bindings)).arrayBuffer();
     const usage = points.filter((p) => p.blobs?.[0] === '.usage');
     // The anonymous request has no customer: no point.
@@ -30,9 +33,18 @@ describe('usage per customer', () => {
     const subject = usage[0]!.indexes![0]!;
     expect(subject).toMatch(/^[0-9a-f]{64}$/);
     expect(usage.map((p) => [p.blobs, p.doubles])).toEqual([
-      [['.usage', subject, '', 'paid', 'allow'], [1, 0, 3]],
-      [['.usage', subject, '', 'paid', 'allow'], [1, 0, 2]],
-      [['.usage', subject, '', 'paid', 'limit'], [0, 1, 0]],
+      [
+        ['.usage', subject, '', 'paid', 'allow'],
+        [1, 0, 3],
+      ],
+      [
+        ['.usage', subject, '', 'paid', 'allow'],
+        [1, 0, 2],
+      ],
+      [
+        ['.usage', subject, '', 'paid', 'limit'],
+        [0, 1, 0],
+      ],
     ]);
     expect(JSON.stringify(points)).not.toContain(token);
   });
@@ -40,7 +52,11 @@ describe('usage per customer', () => {
   it('answers the admin endpoint locally with a plain 501 and the query it would send', async () => {
     const limiter = rateLimit({ policy });
     const admin = adminApp({ limiter, now: () => Date.UTC(2026, 11, 6) });
-    const response = await admin.request('/usage?subject=user_42&from=2026-11-01&to=2026-11-30', { headers: { Authorization: `Bearer ${TOKEN}` } }, { ...env, ADMIN_TOKEN: TOKEN });
+    const response = await admin.request(
+      '/usage?subject=user_42&from=2026-11-01&to=2026-11-30',
+      { headers: { Authorization: `Bearer ${TOKEN}` } },
+      { ...env, ADMIN_TOKEN: TOKEN },
+    );
     expect(response.status).toBe(501);
     const body = (await response.json()) as { error: string; sql: string };
     expect(body.error).toMatch(/^Usage per customer is read from Analytics Engine's SQL API, which is not available here/);
@@ -49,7 +65,11 @@ describe('usage per customer', () => {
 
   it('refuses a bad query with a 400 naming the field', async () => {
     const admin = adminApp({ limiter: rateLimit({ policy }) });
-    const response = await admin.request('/usage?subject=user_42&from=2026-13-01', { headers: { Authorization: `Bearer ${TOKEN}` } }, { ...env, ADMIN_TOKEN: TOKEN });
+    const response = await admin.request(
+      '/usage?subject=user_42&from=2026-13-01',
+      { headers: { Authorization: `Bearer ${TOKEN}` } },
+      { ...env, ADMIN_TOKEN: TOKEN },
+    );
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error: 'from is a day such as 2026-11-01', field: 'from' });
   });

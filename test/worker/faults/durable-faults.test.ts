@@ -93,12 +93,21 @@ describe('the cleanup alarm delivered twice, early, or late', () => {
   const live = { algorithm: 'fixed-window' as const, limit: 3, windowMs: HOUR };
   const request = (now: number, limits: KeyRequest['limits']): KeyRequest => ({ now, limits });
   const rows = (stub: DurableObjectStub) =>
-    runInDurableObject(stub, async (_i, state) => ({ rows: [...state.storage.kv.list()].map(([k, v]) => [k, JSON.stringify(v)]), alarm: await state.storage.getAlarm() }));
+    runInDurableObject(stub, async (_i, state) => ({
+      rows: [...state.storage.kv.list()].map(([k, v]) => [k, JSON.stringify(v)]),
+      alarm: await state.storage.getAlarm(),
+    }));
 
   it('deletes only expired rows, and repeated runs change nothing and lose no count', async () => {
     const stub = env.RATE_LIMITER.getByName(`alarm-${freshIp()}`);
     const now = Date.now();
-    const expiredLimit = { id: 'old/1s', config: { algorithm: 'fixed-window' as const, limit: 3, windowMs: 1000 }, cost: 1, countRefused: false, shadow: false };
+    const expiredLimit = {
+      id: 'old/1s',
+      config: { algorithm: 'fixed-window' as const, limit: 3, windowMs: 1000 },
+      cost: 1,
+      countRefused: false,
+      shadow: false,
+    };
     const liveLimit = { id: 'live/1h', config: live, cost: 1, countRefused: false, shadow: false };
     await stub.check(request(now - HOUR, [expiredLimit]));
     await stub.check(request(now, [liveLimit]));
@@ -124,7 +133,13 @@ describe('the cleanup alarm delivered twice, early, or late', () => {
   it('a stale alarm from a shorter window does not delete a row a later request extended', async () => {
     const stub = env.RATE_LIMITER.getByName(`alarm-${freshIp()}`);
     const now = Date.now();
-    const short = { id: 'r/2s', config: { algorithm: 'gcra' as const, limit: 1, windowMs: 2000 }, cost: 1, countRefused: false, shadow: false };
+    const short = {
+      id: 'r/2s',
+      config: { algorithm: 'gcra' as const, limit: 1, windowMs: 2000 },
+      cost: 1,
+      countRefused: false,
+      shadow: false,
+    };
     await stub.check(request(now, [short]));
     const firstAlarm = (await rows(stub)).alarm;
     expect(firstAlarm).not.toBeNull();

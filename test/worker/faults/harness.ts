@@ -71,7 +71,14 @@ export function admitAll(request: KeyRequest): KeyDecision {
       id: l.id,
       shadow: l.shadow,
       counted: true,
-      decision: { allowed: true, limit: l.config.limit, used: 1, remaining: l.config.limit - 1, resetAt: request.now + l.config.windowMs, retryAfterMs: 0 },
+      decision: {
+        allowed: true,
+        limit: l.config.limit,
+        used: 1,
+        remaining: l.config.limit - 1,
+        resetAt: request.now + l.config.windowMs,
+        retryAfterMs: 0,
+      },
     })),
   };
 }
@@ -84,7 +91,14 @@ export function refuseAll(request: KeyRequest): KeyDecision {
       id: l.id,
       shadow: l.shadow,
       counted: false,
-      decision: { allowed: false, limit: l.config.limit, used: l.config.limit, remaining: 0, resetAt: request.now + 5000, retryAfterMs: 5000 },
+      decision: {
+        allowed: false,
+        limit: l.config.limit,
+        used: l.config.limit,
+        remaining: 0,
+        resetAt: request.now + 5000,
+        retryAfterMs: 5000,
+      },
     })),
   };
 }

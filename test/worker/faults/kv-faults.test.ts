@@ -52,7 +52,9 @@ async function twoRequests(app: ReturnType<typeof testApp>, token: string) {
 describe('identity records in KV', () => {
   it('control: a readable record gives its tier (the pro limit, not the default one)', async () => {
     const token = freshToken();
-    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const digest = [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('');
     await env.RATE_LIMIT_CONFIG.put(`identity:${digest}`, JSON.stringify({ subject: 'user-1', tier: 'pro' }));
     const app = testApp(policy);
     expect(await twoRequests(app, token)).toEqual([200, 200]);
@@ -64,24 +66,37 @@ describe('identity records in KV', () => {
     ['is unavailable', () => Promise.reject(new Error('KV GET failed: 503 Service Unavailable')), 'kv_error', /503/],
     ['holds text that is not JSON', () => Promise.resolve('{"subject": "user-1", "tier": "pro"'), 'kv_invalid', /not JSON/],
     ['holds JSON of the wrong shape', () => Promise.resolve(JSON.stringify({ subject: 42, tier: ['pro'] })), 'kv_invalid', /subject/],
-    ['holds a record with unknown fields', () => Promise.resolve(JSON.stringify({ subject: 'u', tier: 'pro', admin: true })), 'kv_invalid', /admin/],
+    [
+      'holds a record with unknown fields',
+      () => Promise.resolve(JSON.stringify({ subject: 'u', tier: 'pro', admin: true })),
+      'kv_invalid',
+      /admin/,
+    ],
     ['holds an absurd tier name', () => Promise.resolve(JSON.stringify({ subject: 'u', tier: 'p'.repeat(100_000) })), 'kv_invalid', /tier/],
     ['holds JSON null', () => Promise.resolve('null'), 'kv_invalid', /./],
-    ['holds a huge document', () => Promise.resolve(JSON.stringify({ subject: 'u', tier: 'pro', pad: 'x'.repeat(1_000_000) })), 'kv_invalid', /pad/],
+    [
+      'holds a huge document',
+      () => Promise.resolve(JSON.stringify({ subject: 'u', tier: 'pro', pad: 'x'.repeat(1_000_000) })),
+      'kv_invalid',
+      /pad/,
+    ],
   ];
 
-  it.each(FAULTS)('when KV %s, the default tier applies, the request is decided, and the event is logged', async (_, get, event, detail) => {
-    const kv = fakeKv(get);
-    const app = testApp(policy, { bindings: { RATE_LIMIT_CONFIG: kv.namespace } });
-    expect(await twoRequests(app, freshToken())).toEqual([200, 429]);
-    expect(app.metrics.snapshot().counts['default-tier']).toEqual({ allowed: 1, refused: 1 });
-    const [logged] = logs.events(event);
-    expect(logged).toBeDefined();
-    expect(String(logged!.key)).toMatch(/^identity:[0-9a-f]{64}$/);
-    expect(JSON.stringify(logged)).toMatch(detail);
-    // One read for both requests: the failed read is remembered, so a sick KV is not asked on every request.
-    expect(kv.reads).toHaveLength(1);
-  });
+  it.each(FAULTS)(
+    'when KV %s, the default tier applies, the request is decided, and the event is logged',
+    async (_, get, event, detail) => {
+      const kv = fakeKv(get);
+      const app = testApp(policy, { bindings: { RATE_LIMIT_CONFIG: kv.namespace } });
+      expect(await twoRequests(app, freshToken())).toEqual([200, 429]);
+      expect(app.metrics.snapshot().counts['default-tier']).toEqual({ allowed: 1, refused: 1 });
+      const [logged] = logs.events(event);
+      expect(logged).toBeDefined();
+      expect(String(logged!.key)).toMatch(/^identity:[0-9a-f]{64}$/);
+      expect(JSON.stringify(logged)).toMatch(detail);
+      // One read for both requests: the failed read is remembered, so a sick KV is not asked on every request.
+      expect(kv.reads).toHaveLength(1);
+    },
+  );
 
   it('a read that never answers is abandoned at its budget: the request finished while the read was still pending', async () => {
     const kv = fakeKv(() => new Promise<string | null>(() => {}));

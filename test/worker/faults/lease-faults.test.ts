@@ -26,7 +26,11 @@ describe('a lease call that never settles', () => {
 describe('leases from a real key object', () => {
   it('are granted through the object`s RPC stub: exact admission and no fault', async () => {
     const app = testApp(
-      { name: 'hot', onError: { mode: 'open', timeoutMs: 10_000 }, rules: [{ name: 'hot', key: 'ip', lease: { size: 2, ttl: '1s' }, limits: [{ limit: 3, window: '1h' }] }] },
+      {
+        name: 'hot',
+        onError: { mode: 'open', timeoutMs: 10_000 },
+        rules: [{ name: 'hot', key: 'ip', lease: { size: 2, ttl: '1s' }, limits: [{ limit: 3, window: '1h' }] }],
+      },
       { now: () => T0 },
     );
     const ip = freshIp();

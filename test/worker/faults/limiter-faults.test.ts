@@ -13,7 +13,13 @@ function overloadedError(): Error {
 
 /** Every way the key's object can fail, as the stub's answer to `check`. */
 const FAULTS: Array<[string, () => KeyDecision | Promise<KeyDecision>, RegExp]> = [
-  ['throws synchronously', () => { throw new Error('boom'); }, /boom/],
+  [
+    'throws synchronously',
+    () => {
+      throw new Error('boom');
+    },
+    /boom/,
+  ],
   ['rejects with an Error', () => Promise.reject(new Error('storage unavailable')), /storage unavailable/],
   ['rejects with a string', () => Promise.reject('internal error; reference = abc'), /reference = abc/],
   ['rejects with undefined', () => Promise.reject(undefined), /undefined/],
@@ -23,11 +29,18 @@ const FAULTS: Array<[string, () => KeyDecision | Promise<KeyDecision>, RegExp]> 
   ['answers a malformed record', () => ({ allowed: true }) as unknown as KeyDecision, /malformed answer/],
   ['answers with outcomes that do not match the limits asked', () => ({ allowed: false, outcomes: [] }), /malformed answer/],
   ['answers a packed decision for fewer limits than asked', () => [1] as unknown as KeyDecision, /malformed answer/],
-  ['answers a packed decision with text where a count goes', () => [1, 1, 5, 'four', 1, 0, 0, 1] as unknown as KeyDecision, /malformed answer/],
+  [
+    'answers a packed decision with text where a count goes',
+    () => [1, 1, 5, 'four', 1, 0, 0, 1] as unknown as KeyDecision,
+    /malformed answer/,
+  ],
 ];
 
 /** Both forms of the call: the readable `check` and the compact `checkPacked` the real object takes. */
-const FORMS = [['check', false], ['checkPacked', true]] as const;
+const FORMS = [
+  ['check', false],
+  ['checkPacked', true],
+] as const;
 
 let logs: ReturnType<typeof captureLogs>;
 afterEach(() => logs?.restore());
@@ -59,7 +72,10 @@ describe.each(FORMS)('a fail-closed rule whose key object fails (%s)', (_form, p
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('1');
     expect(response.headers.get('Cache-Control')).toBe('no-store');
-    expect(await response.json()).toMatchObject({ status: 503, type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity' });
+    expect(await response.json()).toMatchObject({
+      status: 503,
+      type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
+    });
     expect(app.originCalls).toBe(0);
     expect(app.metrics.snapshot().counts['per-ip']).toEqual({ fail_closed: 1 });
     const [event] = logs.events('fail_closed');
@@ -120,7 +136,12 @@ describe('faults under several keys', () => {
     name: 'faults',
     rules: [
       { name: 'per-ip', key: 'ip', limits: [{ limit: 5, window: '1m' }], onError: { mode: ipMode, timeoutMs: 20 } },
-      { name: 'per-token', key: 'bearer', limits: [{ limit: 5, window: '1m', countWhen: { status: ['2xx'] } }], onError: { mode: 'open', timeoutMs: 20 } },
+      {
+        name: 'per-token',
+        key: 'bearer',
+        limits: [{ limit: 5, window: '1m', countWhen: { status: ['2xx'] } }],
+        onError: { mode: 'open', timeoutMs: 20 },
+      },
     ],
   });
   const bearer = (ip: string) => from(ip, { Authorization: 'Bearer tok_faults' });
@@ -163,7 +184,10 @@ describe('faults under several keys', () => {
 
   it('a release that fails is logged and does not touch the response', async () => {
     logs = captureLogs();
-    const fake = fakeLimiter((_, request) => admitAll(request), () => Promise.reject(new Error('release lost')));
+    const fake = fakeLimiter(
+      (_, request) => admitAll(request),
+      () => Promise.reject(new Error('release lost')),
+    );
     const app = testApp(twoKeys('open'), { bindings: { RATE_LIMITER: fake.namespace } });
     const response = await app.request('/status/500', bearer(freshIp()));
     expect(response.status).toBe(500);

@@ -39,21 +39,24 @@ describe('when the origin fails', () => {
     ['does not answer in time', String(env.ORIGIN_URL), '/slow/5000', 504],
   ];
 
-  it.each(CASES)('the client gets the failure when the origin %s, and outcome-counted reservations are released', async (_, originUrl, path, status) => {
-    const app = testApp(policy, { forward: { originUrl, timeoutMs: 100 } });
-    const ip = freshIp();
-    const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await app.request(path, from(ip))).status);
-    // Past the `kept` limit of 2: every failure gave its reservation back, so none was refused.
-    expect(statuses).toEqual([status, status, status, status, status]);
-    expect(await counters(ip)).toEqual({ 'per-ip/kept': 0, 'per-ip/all': 5 });
-    // The origin comes back: the full budget of successes is still there.
-    const healthy = testApp(policy, { forward: { originUrl: env.ORIGIN_URL, timeoutMs: 5000 } });
-    const after: number[] = [];
-    for (let i = 0; i < 3; i++) after.push((await healthy.request('/ok', from(ip))).status);
-    expect(after).toEqual([200, 200, 429]);
-    expect(await counters(ip)).toEqual({ 'per-ip/kept': 2, 'per-ip/all': 7 });
-  });
+  it.each(CASES)(
+    'the client gets the failure when the origin %s, and outcome-counted reservations are released',
+    async (_, originUrl, path, status) => {
+      const app = testApp(policy, { forward: { originUrl, timeoutMs: 100 } });
+      const ip = freshIp();
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await app.request(path, from(ip))).status);
+      // Past the `kept` limit of 2: every failure gave its reservation back, so none was refused.
+      expect(statuses).toEqual([status, status, status, status, status]);
+      expect(await counters(ip)).toEqual({ 'per-ip/kept': 0, 'per-ip/all': 5 });
+      // The origin comes back: the full budget of successes is still there.
+      const healthy = testApp(policy, { forward: { originUrl: env.ORIGIN_URL, timeoutMs: 5000 } });
+      const after: number[] = [];
+      for (let i = 0; i < 3; i++) after.push((await healthy.request('/ok', from(ip))).status);
+      expect(after).toEqual([200, 200, 429]);
+      expect(await counters(ip)).toEqual({ 'per-ip/kept': 2, 'per-ip/all': 7 });
+    },
+  );
 
   it('origin error statuses (5xx it answered) release the reservation too, and the status passes through', async () => {
     const app = testApp(policy, { forward: { originUrl: env.ORIGIN_URL, timeoutMs: 5000 } });

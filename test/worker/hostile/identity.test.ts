@@ -31,12 +31,23 @@ const perIp = (limit: number, clientIp?: PolicyInput['clientIp']): PolicyInput =
 });
 
 describe('spoofed client addresses', () => {
-  const SPOOFABLE = ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP', 'Forwarded', 'X-Client-IP', 'X-Cluster-Client-IP', 'Client-IP', 'X-Originating-IP'];
+  const SPOOFABLE = [
+    'X-Forwarded-For',
+    'X-Real-IP',
+    'True-Client-IP',
+    'Forwarded',
+    'X-Client-IP',
+    'X-Cluster-Client-IP',
+    'Client-IP',
+    'X-Originating-IP',
+  ];
 
   it('no forwarding header, however rotated, buys a client a new budget', async () => {
     const app = testApp(perIp(3), { now: () => T0 });
     const ip = freshIp();
-    const inits = Array.from({ length: 40 }, (_, i) => from(ip, { [SPOOFABLE[i % SPOOFABLE.length]!]: i % 2 ? randomIpv4() : `for=${randomIpv4()}` }));
+    const inits = Array.from({ length: 40 }, (_, i) =>
+      from(ip, { [SPOOFABLE[i % SPOOFABLE.length]!]: i % 2 ? randomIpv4() : `for=${randomIpv4()}` }),
+    );
     const result = await statuses(app, inits);
     expect(result.slice(0, 3)).toEqual([200, 200, 200]);
     expect(result.slice(3).every((s) => s === 429)).toBe(true);
@@ -50,16 +61,23 @@ describe('spoofed client addresses', () => {
     expect(await statuses(app, inits)).toEqual([200, 200, ...Array(8).fill(429)]);
   });
 
-  it.each(['unknown', '1.2.3.4:99999', '[2001:db8::1]:https', '2001:db8::1]:443', '[1.2.3.4]:8080', 'example.com:443', 'not an address', '999.1.1.1', ' , , '])(
-    'a trusted header holding %j falls back to CF-Connecting-IP instead of leaving the request unkeyed',
-    async (garbage) => {
-      for (const header of ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP'] as const) {
-        const app = testApp(perIp(1, { trustedProxyHeader: header }), { now: () => T0 });
-        const ip = freshIp();
-        expect(await statuses(app, [from(ip, { [header]: garbage }), from(ip, { [header]: garbage })]), header).toEqual([200, 429]);
-      }
-    },
-  );
+  it.each([
+    'unknown',
+    '1.2.3.4:99999',
+    '[2001:db8::1]:https',
+    '2001:db8::1]:443',
+    '[1.2.3.4]:8080',
+    'example.com:443',
+    'not an address',
+    '999.1.1.1',
+    ' , , ',
+  ])('a trusted header holding %j falls back to CF-Connecting-IP instead of leaving the request unkeyed', async (garbage) => {
+    for (const header of ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP'] as const) {
+      const app = testApp(perIp(1, { trustedProxyHeader: header }), { now: () => T0 });
+      const ip = freshIp();
+      expect(await statuses(app, [from(ip, { [header]: garbage }), from(ip, { [header]: garbage })]), header).toEqual([200, 429]);
+    }
+  });
 
   it('a trusted header holding an address with a port keys the address: one budget across ports, another for the next client', async () => {
     for (const header of ['X-Forwarded-For', 'X-Real-IP', 'True-Client-IP'] as const) {
@@ -78,7 +96,12 @@ describe('IPv6 rotation', () => {
     const prefix = `2001:db8:${randomHex(2)}:${randomHex(2)}`;
     const inits = Array.from({ length: 50 }, (_, i) => {
       const host = [randomHex(2), randomHex(2), randomHex(2), randomHex(2)];
-      const spelling = i % 3 === 0 ? `${prefix}:${host.join(':')}`.toUpperCase() : i % 3 === 1 ? `${prefix.replace('2001:db8', '2001:0db8')}:${host.join(':')}` : `${prefix}::${host[3]}`;
+      const spelling =
+        i % 3 === 0
+          ? `${prefix}:${host.join(':')}`.toUpperCase()
+          : i % 3 === 1
+            ? `${prefix.replace('2001:db8', '2001:0db8')}:${host.join(':')}`
+            : `${prefix}::${host[3]}`;
       return from(spelling);
     });
     const result = await statuses(app, inits);
@@ -113,7 +136,10 @@ describe('Authorization headers', () => {
     const app = testApp(policy, { now: () => T0 });
     const token = `tok_${randomHex(8)}`;
     const spellings = [`Bearer ${token}`, `bearer ${token}`, `BEARER   ${token}`, `Bearer\t${token}`, `Bearer ${token}   `];
-    const result = await statuses(app, spellings.map((a) => from(freshIp(), { Authorization: a })));
+    const result = await statuses(
+      app,
+      spellings.map((a) => from(freshIp(), { Authorization: a })),
+    );
     expect(result).toEqual([200, 200, 429, 429, 429]);
   });
 
@@ -130,7 +156,10 @@ describe('Authorization headers', () => {
   ])('a %s Authorization header crashes nothing and dodges nothing: the per-IP limit still holds', async (_, authorization) => {
     const app = testApp(policy, { now: () => T0 });
     const ip = freshIp();
-    const result = await statuses(app, Array.from({ length: 6 }, () => from(ip, { Authorization: authorization })));
+    const result = await statuses(
+      app,
+      Array.from({ length: 6 }, () => from(ip, { Authorization: authorization })),
+    );
     expect(result).toEqual([200, 200, 200, 200, 429, 429]);
   });
 });
@@ -153,14 +182,20 @@ describe('Basic auth users', () => {
       basic(` ${user} :pw6`),
       `basic    ${basic(`${user}:pw7`).slice(6)}`,
     ];
-    const result = await statuses(app, variants.map((a) => from(freshIp(), { Authorization: a })));
+    const result = await statuses(
+      app,
+      variants.map((a) => from(freshIp(), { Authorization: a })),
+    );
     expect(result).toEqual([200, 200, ...Array(variants.length - 2).fill(429)]);
   });
 
   it('another user keeps their own budget', async () => {
     const app = testApp(policy, { now: () => T0 });
     const suffix = randomHex(3);
-    const result = await statuses(app, [basic(`alice${suffix}:x`), basic(`alice${suffix}:x`), basic(`bob${suffix}:x`)].map((a) => from(freshIp(), { Authorization: a })));
+    const result = await statuses(
+      app,
+      [basic(`alice${suffix}:x`), basic(`alice${suffix}:x`), basic(`bob${suffix}:x`)].map((a) => from(freshIp(), { Authorization: a })),
+    );
     expect(result).toEqual([200, 200, 200]);
   });
 });
@@ -196,10 +231,13 @@ describe('JWT claims', () => {
     ['alg: none with a signature', () => `${b64url({ alg: 'none' })}.${b64url(proClaims())}.${b64url('sig')}`],
     ['alg: "NONE"', () => `${b64url({ alg: 'NONE' })}.${b64url(proClaims())}.`],
     ['a bad signature', () => sign(proClaims(), 'another-secret-of-reasonable-length-999')],
-    ['a tampered payload', async () => {
-      const [h, , s] = (await sign({ sub: 'user-1', tier: 'free', iss: 'https://issuer.example' })).split('.');
-      return `${h}.${b64url(proClaims())}.${s}`;
-    }],
+    [
+      'a tampered payload',
+      async () => {
+        const [h, , s] = (await sign({ sub: 'user-1', tier: 'free', iss: 'https://issuer.example' })).split('.');
+        return `${h}.${b64url(proClaims())}.${s}`;
+      },
+    ],
     ['an expired token', () => sign({ ...proClaims(), exp: nowSeconds() - 60 })],
     ['a not-yet-valid token', () => sign({ ...proClaims(), nbf: nowSeconds() + 3600 })],
     ['a token from another issuer', () => sign({ ...proClaims(), iss: 'https://evil.example' })],

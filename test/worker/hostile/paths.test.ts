@@ -69,13 +69,27 @@ describe('path disguises against a prefix rule (/admin/*)', () => {
     expect(await disguiseIsRefused(['GET', '/admin/users'], ['GET', disguise])).toEqual([200, 429]);
   });
 
-  it.each(['/administrator', '/adminx/users', '/public/admin', '/%2561dministrator', '/admin%3Fusers/../../x'])('%s is a different path and keeps its own budget', async (other) => {
-    expect(await disguiseIsRefused(['GET', '/admin/users'], ['GET', other])).toEqual([200, 200]);
-  });
+  it.each(['/administrator', '/adminx/users', '/public/admin', '/%2561dministrator', '/admin%3Fusers/../../x'])(
+    '%s is a different path and keeps its own budget',
+    async (other) => {
+      expect(await disguiseIsRefused(['GET', '/admin/users'], ['GET', other])).toEqual([200, 200]);
+    },
+  );
 });
 
 describe('path disguises against an exact rule (POST /login)', () => {
-  it.each(['/login/', '/LOGIN', '//login', '/login;', '/login;jsessionid=1', '/%6c%6f%67%69%6e', '/a/../login', '/login?next=/admin', '/./login/.', '/login%2f'])('POST %s shares the budget of POST /login', async (disguise) => {
+  it.each([
+    '/login/',
+    '/LOGIN',
+    '//login',
+    '/login;',
+    '/login;jsessionid=1',
+    '/%6c%6f%67%69%6e',
+    '/a/../login',
+    '/login?next=/admin',
+    '/./login/.',
+    '/login%2f',
+  ])('POST %s shares the budget of POST /login', async (disguise) => {
     expect(await disguiseIsRefused(['POST', '/login'], ['POST', disguise])).toEqual([200, 429]);
   });
 
@@ -138,15 +152,34 @@ describe('method-override headers', () => {
   };
 
   it('when the origin honours it, a tunnelled DELETE shares the DELETE budget', async () => {
-    expect(await send(true, [['DELETE', undefined], ['POST', 'DELETE'], ['POST', 'delete']])).toEqual([200, 429, 429]);
+    expect(
+      await send(true, [
+        ['DELETE', undefined],
+        ['POST', 'DELETE'],
+        ['POST', 'delete'],
+      ]),
+    ).toEqual([200, 429, 429]);
   });
 
   it('a GET with an override header is still a GET (frameworks override POST only)', async () => {
-    expect(await send(true, [['GET', undefined], ['GET', 'DELETE'], ['GET', 'POST']])).toEqual([200, 429, 429]);
+    expect(
+      await send(true, [
+        ['GET', undefined],
+        ['GET', 'DELETE'],
+        ['GET', 'POST'],
+      ]),
+    ).toEqual([200, 429, 429]);
   });
 
   it('an override to a made-up method leaves a POST a POST', async () => {
-    expect(await send(true, [['POST', undefined], ['POST', 'FROBNICATE'], ['POST', 'DELETE GET'], ['POST', 'X'.repeat(10_000)]])).toEqual([200, 429, 429, 429]);
+    expect(
+      await send(true, [
+        ['POST', undefined],
+        ['POST', 'FROBNICATE'],
+        ['POST', 'DELETE GET'],
+        ['POST', 'X'.repeat(10_000)],
+      ]),
+    ).toEqual([200, 429, 429, 429]);
   });
 
   it('a list or a repeated header, which origins read differently, is refused with 400 and counts toward nothing', async () => {
@@ -163,7 +196,12 @@ describe('method-override headers', () => {
       const refused = await deleteAs(value);
       expect(refused.status, String(value)).toBe(400);
       expect(refused.headers.get('Content-Type')).toBe('application/problem+json');
-      expect(await refused.json()).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: 'X-HTTP-Method-Override must name one method; it was sent more than once or as a list' });
+      expect(await refused.json()).toEqual({
+        type: 'about:blank',
+        title: 'Bad Request',
+        status: 400,
+        detail: 'X-HTTP-Method-Override must name one method; it was sent more than once or as a list',
+      });
     }
     // None of them spent the POST budget.
     expect((await app.request('/x', { method: 'POST', ...from(ip) })).status).toBe(200);
@@ -171,21 +209,37 @@ describe('method-override headers', () => {
   });
 
   it('a GET with a listed override is a GET: only a POST is overridden', async () => {
-    expect(await send(true, [['GET', 'DELETE, x'], ['GET', 'DELETE, x']])).toEqual([200, 429]);
+    expect(
+      await send(true, [
+        ['GET', 'DELETE, x'],
+        ['GET', 'DELETE, x'],
+      ]),
+    ).toEqual([200, 429]);
   });
 
   it('when the policy does not name the header, it is ignored', async () => {
-    expect(await send(false, [['POST', undefined], ['POST', 'DELETE']])).toEqual([200, 429]);
+    expect(
+      await send(false, [
+        ['POST', undefined],
+        ['POST', 'DELETE'],
+      ]),
+    ).toEqual([200, 429]);
   });
 });
 
 describe('hosts', () => {
-  const policy: PolicyInput = { name: 'hosts', rules: [{ name: 'api', match: { hosts: ['api.example.test'] }, key: 'ip', limits: [{ limit: 1, window: '1h' }] }] };
+  const policy: PolicyInput = {
+    name: 'hosts',
+    rules: [{ name: 'api', match: { hosts: ['api.example.test'] }, key: 'ip', limits: [{ limit: 1, window: '1h' }] }],
+  };
 
-  it.each(['http://API.EXAMPLE.TEST/x', 'http://api.example.test./x', 'http://api.example.test:8080/x', 'http://Api.Example.Test.:443/x'])('%s is the same host', async (url) => {
-    const app = testApp(policy, { now: () => T0 });
-    const ip = freshIp();
-    expect((await app.request('http://api.example.test/x', from(ip))).status).toBe(200);
-    expect((await app.request(url, from(ip))).status).toBe(429);
-  });
+  it.each(['http://API.EXAMPLE.TEST/x', 'http://api.example.test./x', 'http://api.example.test:8080/x', 'http://Api.Example.Test.:443/x'])(
+    '%s is the same host',
+    async (url) => {
+      const app = testApp(policy, { now: () => T0 });
+      const ip = freshIp();
+      expect((await app.request('http://api.example.test/x', from(ip))).status).toBe(200);
+      expect((await app.request(url, from(ip))).status).toBe(429);
+    },
+  );
 });

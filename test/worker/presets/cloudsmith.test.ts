@@ -14,7 +14,7 @@ async function issueKey(record: { subject: string; org?: string; tier: string })
 }
 
 describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
-  it('gives anonymous callers 1,800 requests an hour per IP, with Cloudsmith\'s headers and throttled detail', async () => {
+  it("gives anonymous callers 1,800 requests an hour per IP, with Cloudsmith's headers and throttled detail", async () => {
     const { app, clock } = presetApp(cloudsmith);
     const ip = freshIp();
     clock.set(T0 + 600_000);
@@ -25,7 +25,10 @@ describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
     expect(first.headers.get('X-RateLimit-Reset')).toBe(String((T0 + 3_600_000) / 1000));
     // Seconds to wait between requests to spread what is left over the window: 3,000 s over 1,799 requests.
     expect(Number(first.headers.get('X-RateLimit-Interval'))).toBeCloseTo(3000 / 1799, 9);
-    expect(runs(await statuses(app, 1_800, '/user/self/', { ip }, env))).toEqual([[200, 1_799], [429, 1]]);
+    expect(runs(await statuses(app, 1_800, '/user/self/', { ip }, env))).toEqual([
+      [200, 1_799],
+      [429, 1],
+    ]);
     clock.set(T0 + 600_000 + 442);
     const refused = await call(app, '/user/self/', { ip }, env);
     expect(refused.status).toBe(429);
@@ -39,7 +42,8 @@ describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
 
   it('limits authenticated users by plan, from the identity record of their key; an unknown key counts as Core', async () => {
     const { app } = presetApp(cloudsmith);
-    const limitOf = async (headers: Record<string, string>) => (await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Limit');
+    const limitOf = async (headers: Record<string, string>) =>
+      (await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Limit');
     expect(await limitOf(await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'core' }))).toBe('5400');
     expect(await limitOf(await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'pro' }))).toBe('10800');
     expect(await limitOf(await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'velocity' }))).toBe('10800');
@@ -73,12 +77,15 @@ describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
     expect(meta.headers.get('X-RateLimit-Remaining')).toBe('1511999');
     expect((await call(app, '/acme/repo/react', oregon, env)).headers.get('X-RateLimit-Remaining')).toBe('1511998');
     // Another region has a budget of its own.
-    expect((await call(app, '/acme/repo/react', { ...oregon, cf: { region: 'Bavaria' } }, env)).headers.get('X-RateLimit-Remaining')).toBe('1511999');
+    expect((await call(app, '/acme/repo/react', { ...oregon, cf: { region: 'Bavaria' } }, env)).headers.get('X-RateLimit-Remaining')).toBe(
+      '1511999',
+    );
   });
 
   it('limits package metadata for every caller: users without an organisation, requests without a region, anonymous callers per IP', async () => {
     const { app } = presetApp(cloudsmith);
-    const remaining = async (who: Parameters<typeof call>[2]) => (await call(app, '/acme/repo/react', { host: 'npm.cloudsmith.io', ...who }, env)).headers.get('X-RateLimit-Remaining');
+    const remaining = async (who: Parameters<typeof call>[2]) =>
+      (await call(app, '/acme/repo/react', { host: 'npm.cloudsmith.io', ...who }, env)).headers.get('X-RateLimit-Remaining');
     const loner = await issueKey({ subject: `u-${crypto.randomUUID()}`, tier: 'core' });
     expect(await remaining({ ip: freshIp(), headers: loner, cf: { region: 'Oregon' } })).toBe('1511999');
     expect(await remaining({ ip: freshIp(), headers: loner, cf: { region: 'Oregon' } })).toBe('1511998');
@@ -112,7 +119,10 @@ describe('the Cloudsmith preset', { timeout: 60_000 }, () => {
     const subject = `u-${crypto.randomUUID()}`;
     const headers = await issueKey({ subject, org: 'bigco', tier: 'ultra' });
     expect((await call(app, '/user/self/', { ip: freshIp(), headers }, env)).headers.get('X-RateLimit-Limit')).toBe('10800');
-    await env.RATE_LIMIT_CONFIG.put(`override:api-enterprise:subject:${subject}`, JSON.stringify({ limits: [{ name: '1h', limit: 50_000, window: '1h' }], reason: 'contract 42' }));
+    await env.RATE_LIMIT_CONFIG.put(
+      `override:api-enterprise:subject:${subject}`,
+      JSON.stringify({ limits: [{ name: '1h', limit: 50_000, window: '1h' }], reason: 'contract 42' }),
+    );
     // The isolate's live configuration is read again after its cache time (30 s).
     clock.advance(61_000);
     await call(app, '/user/self/', { ip: freshIp(), headers }, env);

@@ -17,7 +17,10 @@ import { call, presetApp, T0, type Call } from './support';
 
 /** The preset with its address ceiling lowered to `limit`, so a test can reach it in a few requests. */
 function withCeiling(policy: Policy, limit: number): Policy {
-  return { ...policy, rules: policy.rules.map((r) => (r.name === 'address-ceiling' ? { ...r, limits: r.limits.map((l) => ({ ...l, limit })) } : r)) };
+  return {
+    ...policy,
+    rules: policy.rules.map((r) => (r.name === 'address-ceiling' ? { ...r, limits: r.limits.map((l) => ({ ...l, limit })) } : r)),
+  };
 }
 
 /** `n` requests from one address, each with a credential of its own, as `who(i)` makes it; statuses in order and how many reached the origin. */
@@ -41,7 +44,10 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { app, clock } = presetApp(cloudsmith);
     clock.set(T0 + 1_000);
     const ip = freshIp();
-    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/user/self/?status=401', () => ({ ip, headers: { 'X-Api-Key': uuid() } }));
+    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/user/self/?status=401', () => ({
+      ip,
+      headers: { 'X-Api-Key': uuid() },
+    }));
     expect(statuses).toEqual([...Array(100).fill(401), ...Array(5).fill(429)]);
     expect(reachedOrigin).toBe(100);
     expect(JSON.parse(last.text_)).toEqual({ detail: 'Request was throttled. Expected available in 599.0 seconds.' });
@@ -65,7 +71,11 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { app, clock } = presetApp(fluidcloud);
     clock.set(T0 + 1_000);
     const ip = freshIp();
-    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/uploads/import-url?status=401', () => ({ ip, method: 'POST', headers: { 'X-API-Key': `fck_live_${uuid()}` } }));
+    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/uploads/import-url?status=401', () => ({
+      ip,
+      method: 'POST',
+      headers: { 'X-API-Key': `fck_live_${uuid()}` },
+    }));
     expect(statuses).toEqual([...Array(100).fill(401), ...Array(5).fill(429)]);
     expect(reachedOrigin).toBe(100);
     expect(JSON.parse(last.text_)).toEqual({ detail: 'Too many requests — please slow down and try again shortly.' });
@@ -75,7 +85,11 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { app, clock } = presetApp(withCeiling(fluidcloud, 5));
     clock.set(T0 + 1_000);
     const ip = freshIp();
-    const { statuses } = await madeUp(app, 6, '/uploads/import-url', () => ({ ip, method: 'POST', headers: { 'X-API-Key': `fck_live_${uuid()}` } }));
+    const { statuses } = await madeUp(app, 6, '/uploads/import-url', () => ({
+      ip,
+      method: 'POST',
+      headers: { 'X-API-Key': `fck_live_${uuid()}` },
+    }));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
 
@@ -83,7 +97,13 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { app, clock } = presetApp(keygen);
     clock.set(T0 + 1_000);
     const ip = freshIp();
-    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/v1/accounts/demo/machines?status=401', () => ({ ip, headers: { Authorization: `Bearer admin-anything-${uuid()}` } }), () => clock.advance(100));
+    const { statuses, reachedOrigin, last } = await madeUp(
+      app,
+      105,
+      '/v1/accounts/demo/machines?status=401',
+      () => ({ ip, headers: { Authorization: `Bearer admin-anything-${uuid()}` } }),
+      () => clock.advance(100),
+    );
     expect(statuses).toEqual([...Array(100).fill(401), ...Array(5).fill(429)]);
     expect(reachedOrigin).toBe(100);
     expect(JSON.parse(last.text_).errors[0]).toMatchObject({ title: 'Too many requests', code: 'TOO_MANY_REQUESTS' });
@@ -95,7 +115,10 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     const { app, clock } = presetApp(withCeiling(keygen, 5));
     clock.set(T0 + 1_000);
     const ip = freshIp();
-    const { statuses, last } = await madeUp(app, 6, '/v1/accounts/demo/machines', () => ({ ip, headers: { Authorization: `Bearer admin-${uuid()}` } }));
+    const { statuses, last } = await madeUp(app, 6, '/v1/accounts/demo/machines', () => ({
+      ip,
+      headers: { Authorization: `Bearer admin-${uuid()}` },
+    }));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
     // The refusing window with the longer wait: the five-minute one.
     expect(last.headers.get('X-RateLimit-Window')).toBe('5m');
@@ -107,13 +130,19 @@ describe('floors the presets add of their own', { timeout: 120_000 }, () => {
     clock.set(T0 + 1_000);
     const ip = freshIp();
     // Five a second, within the load balancer's cap of 10.
-    const { statuses, reachedOrigin, last } = await madeUp(app, 105, '/api/v1/gems/yank?status=401', () => ({ ip, method: 'DELETE', headers: { Authorization: uuid() } }), () => clock.advance(200));
+    const { statuses, reachedOrigin, last } = await madeUp(
+      app,
+      105,
+      '/api/v1/gems/yank?status=401',
+      () => ({ ip, method: 'DELETE', headers: { Authorization: uuid() } }),
+      () => clock.advance(200),
+    );
     expect(statuses).toEqual([...Array(100).fill(401), ...Array(5).fill(429)]);
     expect(reachedOrigin).toBe(100);
     expect(last.text_).toBe('Retry later\n');
   });
 
-  it('Cloudsmith\'s quota endpoint answers one address 60 times a minute, so it is no unlimited oracle for which keys have a record', async () => {
+  it("Cloudsmith's quota endpoint answers one address 60 times a minute, so it is no unlimited oracle for which keys have a record", async () => {
     const { app, clock } = presetApp(cloudsmith);
     clock.set(T0 + 1_000);
     const ip = freshIp();

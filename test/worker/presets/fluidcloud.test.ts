@@ -11,7 +11,10 @@ describe('the FluidCloud preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(fluidcloud);
     const who = { ip: freshIp(), headers: apiKey() };
     clock.set(T0 + 5_000);
-    expect(runs(await statuses(app, 601, '/api/v1/files', who, env))).toEqual([[200, 600], [429, 1]]);
+    expect(runs(await statuses(app, 601, '/api/v1/files', who, env))).toEqual([
+      [200, 600],
+      [429, 1],
+    ]);
     clock.set(T0 + 43_000);
     const refused = await call(app, '/api/v1/files', who, env);
     expect(refused.status).toBe(429);
@@ -28,7 +31,10 @@ describe('the FluidCloud preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(fluidcloud);
     const who = { ip: freshIp(), headers: apiKey(), method: 'POST' };
     clock.set(T0 + 120_000);
-    expect(runs(await statuses(app, 31, '/api/v1/uploads/import-url', who, env))).toEqual([[200, 30], [429, 1]]);
+    expect(runs(await statuses(app, 31, '/api/v1/uploads/import-url', who, env))).toEqual([
+      [200, 30],
+      [429, 1],
+    ]);
     for (const at of [120_000, 120_001, 150_000, 179_999]) {
       clock.set(T0 + at);
       const wait = Number((await call(app, '/api/v1/uploads/import-url', who, env)).headers.get('Retry-After'));
@@ -43,12 +49,24 @@ describe('the FluidCloud preset', { timeout: 60_000 }, () => {
     const key = apiKey();
     const post = { ip: freshIp(), headers: key, method: 'POST' };
     clock.set(T0 + 240_000);
-    expect(runs(await statuses(app, 121, '/api/v1/shares', post, env))).toEqual([[200, 120], [429, 1]]);
+    expect(runs(await statuses(app, 121, '/api/v1/shares', post, env))).toEqual([
+      [200, 120],
+      [429, 1],
+    ]);
     // The share cap is spent; uploads and URL imports still have their whole budgets.
-    expect(runs(await statuses(app, 301, '/api/v1/uploads', post, env))).toEqual([[200, 300], [429, 1]]);
-    expect(runs(await statuses(app, 31, '/api/v1/uploads/import-url', post, env))).toEqual([[200, 30], [429, 1]]);
+    expect(runs(await statuses(app, 301, '/api/v1/uploads', post, env))).toEqual([
+      [200, 300],
+      [429, 1],
+    ]);
+    expect(runs(await statuses(app, 31, '/api/v1/uploads/import-url', post, env))).toEqual([
+      [200, 30],
+      [429, 1],
+    ]);
     // 450 admitted so far count toward the global 600; refusals do not.
-    expect(runs(await statuses(app, 151, '/api/v1/files', { ip: post.ip, headers: key }, env))).toEqual([[200, 150], [429, 1]]);
+    expect(runs(await statuses(app, 151, '/api/v1/files', { ip: post.ip, headers: key }, env))).toEqual([
+      [200, 150],
+      [429, 1],
+    ]);
     // Another key is untouched.
     expect((await call(app, '/api/v1/shares', { ...post, headers: apiKey() }, env)).status).toBe(200);
   });
@@ -57,6 +75,9 @@ describe('the FluidCloud preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(fluidcloud);
     const ip = freshIp();
     clock.set(T0 + 300_000);
-    expect(runs(await statuses(app, 601, '/api/v1/files', { ip }, env))).toEqual([[200, 600], [429, 1]]);
+    expect(runs(await statuses(app, 601, '/api/v1/files', { ip }, env))).toEqual([
+      [200, 600],
+      [429, 1],
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import { freshIp } from '../../support/app';
 import { call, presetApp, runs, statuses, T0 } from './support';
 
 describe('the Keygen preset', { timeout: 60_000 }, () => {
-  it('lets a client IP make 60 requests per 30 s window, then answers 429 with Keygen\'s headers and JSON:API body', async () => {
+  it("lets a client IP make 60 requests per 30 s window, then answers 429 with Keygen's headers and JSON:API body", async () => {
     const { app, clock } = presetApp(keygen);
     const ip = freshIp();
     clock.set(T0 + 1_000);
@@ -18,7 +18,10 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     expect(first.headers.get('X-RateLimit-Reset')).toBe(String((T0 + 30_000) / 1000));
     expect(first.headers.has('Retry-After')).toBe(false);
 
-    expect(runs(await statuses(app, 60, '/v1/me', { ip }, env))).toEqual([[200, 59], [429, 1]]);
+    expect(runs(await statuses(app, 60, '/v1/me', { ip }, env))).toEqual([
+      [200, 59],
+      [429, 1],
+    ]);
     clock.set(T0 + 12_000);
     const refused = await call(app, '/v1/me', { ip }, env);
     expect(refused.status).toBe(429);
@@ -49,7 +52,10 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     expect(near.headers.get('X-RateLimit-Limit')).toBe('500');
     expect(near.headers.get('X-RateLimit-Remaining')).toBe('4');
     expect(near.headers.get('X-RateLimit-Reset')).toBe(String((T0 + 300_000) / 1000));
-    expect(runs(await statuses(app, 5, '/v1/me', { ip }, env))).toEqual([[200, 4], [429, 1]]);
+    expect(runs(await statuses(app, 5, '/v1/me', { ip }, env))).toEqual([
+      [200, 4],
+      [429, 1],
+    ]);
     const refused = await call(app, '/v1/me', { ip }, env);
     expect(refused.headers.get('X-RateLimit-Window')).toBe('5m');
     expect(refused.headers.get('Retry-After')).toBe('30');
@@ -59,7 +65,10 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     const { app } = presetApp(keygen);
     const [a, b] = [freshIp(), freshIp()];
     const token = { Authorization: `Bearer activ-${crypto.randomUUID()}` };
-    expect(runs(await statuses(app, 61, '/v1/me', { ip: a, headers: token }, env))).toEqual([[200, 60], [429, 1]]);
+    expect(runs(await statuses(app, 61, '/v1/me', { ip: a, headers: token }, env))).toEqual([
+      [200, 60],
+      [429, 1],
+    ]);
     expect((await call(app, '/v1/me', { ip: b, headers: token }, env)).status).toBe(200);
     expect((await call(app, '/v1/me', { ip: a, headers: { Authorization: `License key-${crypto.randomUUID()}` } }, env)).status).toBe(200);
   });
@@ -67,15 +76,27 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
   it('gives admin, environment and product tokens the server-side limits', async () => {
     const { app } = presetApp(keygen);
     for (const prefix of ['admin', 'env', 'prod']) {
-      const response = await call(app, '/v1/accounts/demo/machines', { ip: freshIp(), headers: { Authorization: `Bearer ${prefix}-${crypto.randomUUID()}` } }, env);
+      const response = await call(
+        app,
+        '/v1/accounts/demo/machines',
+        { ip: freshIp(), headers: { Authorization: `Bearer ${prefix}-${crypto.randomUUID()}` } },
+        env,
+      );
       expect(response.status).toBe(200);
       expect(response.headers.get('X-RateLimit-Limit')).toBe('600');
     }
     const user = await call(app, '/v1/me', { ip: freshIp(), headers: { Authorization: `Bearer user-${crypto.randomUUID()}` } }, env);
     expect(user.headers.get('X-RateLimit-Limit')).toBe('60');
     // Both server-side windows, as the token's own quota report shows them: 600 per 30 s and 5,000 per 5 minutes.
-    const quota = await call(app, '/.well-known/ratelimit', { ip: freshIp(), headers: { Authorization: `Bearer admin-${crypto.randomUUID()}` } }, env);
-    expect(JSON.parse(quota.text_).limits.map((l: { rule: string; name: string; limit: number }) => `${l.rule} ${l.name} ${l.limit}`)).toEqual(['server-token 30s 600', 'server-token 5m 5000']);
+    const quota = await call(
+      app,
+      '/.well-known/ratelimit',
+      { ip: freshIp(), headers: { Authorization: `Bearer admin-${crypto.randomUUID()}` } },
+      env,
+    );
+    expect(
+      JSON.parse(quota.text_).limits.map((l: { rule: string; name: string; limit: number }) => `${l.rule} ${l.name} ${l.limit}`),
+    ).toEqual(['server-token 30s 600', 'server-token 5m 5000']);
   });
 
   it('blacklists an address temporarily after 1,000 refusals within five minutes (403 for an hour)', async () => {
@@ -83,7 +104,10 @@ describe('the Keygen preset', { timeout: 60_000 }, () => {
     const ip = freshIp();
     clock.set(T0 + 3_600_000);
     // The 1,000th refusal is the one that bans.
-    expect(runs(await statuses(app, 1_059, '/v1/me', { ip }, env))).toEqual([[200, 60], [429, 999]]);
+    expect(runs(await statuses(app, 1_059, '/v1/me', { ip }, env))).toEqual([
+      [200, 60],
+      [429, 999],
+    ]);
     const banned = await call(app, '/v1/me', { ip }, env);
     expect(banned.status).toBe(403);
     expect(JSON.parse(banned.text_).errors[0].detail).toBe('Your IP address has been temporarily blocked because of abuse.');

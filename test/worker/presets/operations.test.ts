@@ -22,9 +22,14 @@ const PRESETS = [
 
 describe.each(PRESETS)('operating the $name preset live', ({ name, path, rule }) => {
   const bindings = { ...env, POLICY: name, ADMIN_TOKEN: TOKEN };
-  const get = (url: string, ip: string, headers: Record<string, string> = {}) => app.request(`http://api.example.test${url}`, { headers: { 'CF-Connecting-IP': ip, ...headers } }, bindings);
+  const get = (url: string, ip: string, headers: Record<string, string> = {}) =>
+    app.request(`http://api.example.test${url}`, { headers: { 'CF-Connecting-IP': ip, ...headers } }, bindings);
   const admin = (url: string, init: RequestInit = {}) =>
-    app.request(`http://api.example.test/_ratelimit${url}`, { ...init, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json', ...init.headers } }, bindings);
+    app.request(
+      `http://api.example.test/_ratelimit${url}`,
+      { ...init, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json', ...init.headers } },
+      bindings,
+    );
 
   it('tells a caller its own budget at the quota endpoint, without counting', async () => {
     type Report = { policy: string; limits: Array<{ rule: string; used: number; windowSeconds: number }> };
@@ -48,12 +53,18 @@ describe.each(PRESETS)('operating the $name preset live', ({ name, path, rule })
 
   it('applies an override written through the admin API on the next request, and inspects the key', async () => {
     const ip = freshIp();
-    const put = await admin(`/overrides/*/key/${ip}`, { method: 'PUT', body: JSON.stringify({ limits: [{ limit: 2, window: '1h' }], reason: 'abuse report' }) });
+    const put = await admin(`/overrides/*/key/${ip}`, {
+      method: 'PUT',
+      body: JSON.stringify({ limits: [{ limit: 2, window: '1h' }], reason: 'abuse report' }),
+    });
     expect(put.status).toBe(200);
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await get(path, ip)).status);
     expect(statuses).toEqual([200, 200, 429]);
-    const inspected = (await (await admin(`/keys/${rule}?ip=${ip}`)).json()) as { override: { reason: string } | null; limits: Array<{ used: number; remaining: number }> };
+    const inspected = (await (await admin(`/keys/${rule}?ip=${ip}`)).json()) as {
+      override: { reason: string } | null;
+      limits: Array<{ used: number; remaining: number }>;
+    };
     expect(inspected.override?.reason).toBe('abuse report');
     // Keygen counts refused requests too, so its count is 3.
     expect(inspected.limits[0]).toMatchObject({ used: name === 'keygen' ? 3 : 2, remaining: 0 });
@@ -65,9 +76,21 @@ describe.each(PRESETS)('operating the $name preset live', ({ name, path, rule })
     const policy = (await (await admin('/policy')).json()) as { name: string; rules: Array<{ name: string }> };
     expect(policy.name).toBe(name);
     expect(policy.rules.map((r) => r.name)).toContain(rule);
-    const login = await app.request('http://api.example.test/_ratelimit/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: TOKEN }).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://api.example.test' } }, bindings);
+    const login = await app.request(
+      'http://api.example.test/_ratelimit/dashboard/login',
+      {
+        method: 'POST',
+        body: new URLSearchParams({ token: TOKEN }).toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://api.example.test' },
+      },
+      bindings,
+    );
     expect(login.status).toBe(303);
-    const page = await app.request('http://api.example.test/_ratelimit/dashboard', { headers: { Cookie: login.headers.get('Set-Cookie')!.split(';')[0]! } }, bindings);
+    const page = await app.request(
+      'http://api.example.test/_ratelimit/dashboard',
+      { headers: { Cookie: login.headers.get('Set-Cookie')!.split(';')[0]! } },
+      bindings,
+    );
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain(name);

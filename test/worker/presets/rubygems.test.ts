@@ -17,7 +17,14 @@ async function apiKeyOf(account: string) {
 }
 
 /** `n` requests spaced `gapMs` apart on the manual clock (under the load balancer's 10 per second). */
-async function paced(app: Parameters<typeof call>[0], clock: { advance(ms: number): void }, n: number, path: string, who: Call, gapMs = 150) {
+async function paced(
+  app: Parameters<typeof call>[0],
+  clock: { advance(ms: number): void },
+  n: number,
+  path: string,
+  who: Call,
+  gapMs = 150,
+) {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     out.push((await call(app, path, who, env)).status);
@@ -31,7 +38,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(rubygems);
     const ip = freshIp();
     clock.set(T0 + 400);
-    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([[200, 10], [429, 1]]);
+    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([
+      [200, 10],
+      [429, 1],
+    ]);
     const refused = await call(app, '/gems/rails', { ip }, env);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('Retry-After')).toBe('1');
@@ -46,8 +56,14 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(rubygems);
     const ip = freshIp();
     clock.set(T0 + 2_000);
-    expect(runs(await statuses(app, 16, '/info/rails', { ip }, env))).toEqual([[200, 15], [429, 1]]);
-    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([[200, 10], [429, 1]]);
+    expect(runs(await statuses(app, 16, '/info/rails', { ip }, env))).toEqual([
+      [200, 15],
+      [429, 1],
+    ]);
+    expect(runs(await statuses(app, 11, '/api/v1/gems/rails.json', { ip }, env))).toEqual([
+      [200, 10],
+      [429, 1],
+    ]);
   });
 
   it('counts the dependency API, /versions, /names and /info/* toward one 15 per second budget', async () => {
@@ -57,7 +73,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const paths = ['/api/v1/dependencies?gems=rails', '/versions', '/names', '/info/rack', '/api/v1/dependencies.json?gems=rack'];
     const out: number[] = [];
     for (let i = 0; i < 16; i++) out.push((await call(app, paths[i % paths.length]!, { ip }, env)).status);
-    expect(runs(out)).toEqual([[200, 15], [429, 1]]);
+    expect(runs(out)).toEqual([
+      [200, 15],
+      [429, 1],
+    ]);
     clock.set(T0 + 4_000);
     expect((await call(app, '/versions', { ip }, env)).status).toBe(200);
   });
@@ -72,7 +91,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
       out.push((await call(app, paths[i % paths.length]!, { ip, method: 'POST' }, env)).status);
       clock.advance(150);
     }
-    expect(runs(out)).toEqual([[200, 100], [429, 1]]);
+    expect(runs(out)).toEqual([
+      [200, 100],
+      [429, 1],
+    ]);
     const refused = await call(app, '/session', { ip, method: 'POST' }, env);
     expect(Number(refused.headers.get('Retry-After'))).toBe(Math.ceil((T0 + 1_200_000 - (T0 + 600_000 + 101 * 150)) / 1000));
   });
@@ -82,11 +104,17 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
     const level2Start = Math.floor((T0 + 90_000_000) / 90_000_000) * 90_000_000;
     clock.set(level2Start);
-    expect(await paced(app, clock, 301, '/api/v1/api_key', { ip: freshIp(), headers })).toEqual([[200, 300], [429, 1]]);
+    expect(await paced(app, clock, 301, '/api/v1/api_key', { ip: freshIp(), headers })).toEqual([
+      [200, 300],
+      [429, 1],
+    ]);
     // The account, not the address, is limited.
     expect((await call(app, '/api/v1/gems/yank', { ip: freshIp(), method: 'DELETE', headers }, env)).status).toBe(429);
     clock.set(level2Start + 300_000);
-    expect(await paced(app, clock, 301, '/api/v1/gems/rails/owners', { ip: freshIp(), method: 'POST', headers })).toEqual([[200, 300], [429, 1]]);
+    expect(await paced(app, clock, 301, '/api/v1/gems/rails/owners', { ip: freshIp(), method: 'POST', headers })).toEqual([
+      [200, 300],
+      [429, 1],
+    ]);
     // 600 spent in this 25-hour window: the next five-minute window is refused by the long level.
     clock.set(level2Start + 600_000);
     const refused = await call(app, '/api/v1/api_key', { ip: freshIp(), headers }, env);
@@ -101,7 +129,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const push = { ip: freshIp(), method: 'POST', headers };
     // 299 failed pushes spend none of the 400 successful ones.
     expect(await paced(app, clock, 299, '/api/v1/gems?status=422', push)).toEqual([[422, 299]]);
-    expect(await paced(app, clock, 401, '/api/v1/gems', push)).toEqual([[200, 400], [429, 1]]);
+    expect(await paced(app, clock, 401, '/api/v1/gems', push)).toEqual([
+      [200, 400],
+      [429, 1],
+    ]);
   });
 
   it('backs off sensitive operations of web sessions (no API key) per IP', async () => {
@@ -109,7 +140,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const ip = freshIp();
     const level2Start = Math.floor((T0 + 90_000_000) / 90_000_000) * 90_000_000 + 90_000_000;
     clock.set(level2Start);
-    expect(await paced(app, clock, 301, '/multifactor_auth', { ip, method: 'PUT' })).toEqual([[200, 300], [429, 1]]);
+    expect(await paced(app, clock, 301, '/multifactor_auth', { ip, method: 'PUT' })).toEqual([
+      [200, 300],
+      [429, 1],
+    ]);
     expect((await call(app, '/multifactor_auth', { ip: freshIp(), method: 'PUT' }, env)).status).toBe(200);
   });
 
@@ -136,7 +170,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     expect(await paced(app, clock, 395, '/api/v1/gems', push)).toEqual([[200, 395]]);
     // Each push reserves before the origin answers, so twenty at once cannot overshoot the five left.
     const concurrent = await Promise.all(Array.from({ length: 20 }, () => call(app, '/api/v1/gems', { ...push, ip: freshIp() }, env)));
-    expect(runs(concurrent.map((r) => r.status).sort())).toEqual([[200, 5], [429, 15]]);
+    expect(runs(concurrent.map((r) => r.status).sort())).toEqual([
+      [200, 5],
+      [429, 15],
+    ]);
   });
 
   it('refuses a push once 300 have failed within five minutes, whatever it would answer', async () => {
@@ -152,7 +189,10 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     const { app, clock } = presetApp(rubygems);
     const ip = freshIp();
     clock.set(T0 + 14_400_000);
-    expect(runs(await statuses(app, 309, '/gems/rails', { ip }, env))).toEqual([[200, 10], [429, 299]]);
+    expect(runs(await statuses(app, 309, '/gems/rails', { ip }, env))).toEqual([
+      [200, 10],
+      [429, 299],
+    ]);
     expect((await call(app, '/gems/rails', { ip }, env)).status).toBe(403);
     // The address is off the whole site: the compact index and sign-in too, which the 10 per second cap never sees.
     expect((await call(app, '/info/rails', { ip }, env)).status).toBe(403);
@@ -199,13 +239,23 @@ describe('the RubyGems preset', { timeout: 60_000 }, () => {
     });
 
     it('counts pushes to /api/v1/gems, .json and .yaml toward one cap', async () => {
-      const capped: Policy = { ...rubygems, rules: rubygems.rules.map((r) => (r.name === 'push' ? { ...r, limits: r.limits.map((l) => ({ ...l, limit: 2 })) } : r)) };
+      const capped: Policy = {
+        ...rubygems,
+        rules: rubygems.rules.map((r) => (r.name === 'push' ? { ...r, limits: r.limits.map((l) => ({ ...l, limit: 2 })) } : r)),
+      };
       const { app, clock } = presetApp(capped);
       const headers = await apiKeyOf(`acct-${crypto.randomUUID()}`);
       clock.set(T0 + 21_600_000);
       const push = { ip: freshIp(), method: 'POST', headers };
       const out: number[] = [];
-      for (const path of ['/api/v1/gems', '/api/v1/gems.json', '/api/v1/gems', '/api/v1/gems.json', '/api/v1/gems.yaml', '/API/V1/Gems.YAML']) {
+      for (const path of [
+        '/api/v1/gems',
+        '/api/v1/gems.json',
+        '/api/v1/gems',
+        '/api/v1/gems.json',
+        '/api/v1/gems.yaml',
+        '/API/V1/Gems.YAML',
+      ]) {
         out.push((await call(app, path, push, env)).status);
         clock.advance(150);
       }

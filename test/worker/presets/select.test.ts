@@ -21,7 +21,11 @@ describe('the standalone worker', () => {
   });
 
   it('refuses to run under a POLICY that names no preset', async () => {
-    const response = await createApp().request('http://api.example.test/', { headers: { 'CF-Connecting-IP': freshIp() } }, { ...env, POLICY: 'nope' });
+    const response = await createApp().request(
+      'http://api.example.test/',
+      { headers: { 'CF-Connecting-IP': freshIp() } },
+      { ...env, POLICY: 'nope' },
+    );
     expect(response.status).toBe(500);
   });
 });

@@ -26,7 +26,12 @@ export interface Call {
 }
 
 /** One request through the app; the body is read so the origin connection is released. */
-export async function call(app: Hono, path: string, { ip, method = 'GET', host = 'api.example.test', headers = {}, cf }: Call, bindings: object): Promise<Response & { text_: string }> {
+export async function call(
+  app: Hono,
+  path: string,
+  { ip, method = 'GET', host = 'api.example.test', headers = {}, cf }: Call,
+  bindings: object,
+): Promise<Response & { text_: string }> {
   const init = { method, headers: { 'CF-Connecting-IP': ip, ...headers }, ...(cf ? { cf } : {}) };
   const response = await app.request(`http://${host}${path}`, init as RequestInit, bindings);
   const text_ = await response.text();

@@ -11,9 +11,22 @@ const policy = {
   identity: { credential: 'bearer' as const, defaultTier: 'token' },
   onError: { mode: 'open' as const, timeoutMs: 10_000 },
   rules: [
-    { name: 'per-ip', match: { tiers: ['anonymous'] }, key: 'ip' as const, limits: [{ limit: 5, window: '1m' }, { limit: 50, window: '1h' }] },
+    {
+      name: 'per-ip',
+      match: { tiers: ['anonymous'] },
+      key: 'ip' as const,
+      limits: [
+        { limit: 5, window: '1m' },
+        { limit: 50, window: '1h' },
+      ],
+    },
     { name: 'writes', match: { methods: ['POST'], paths: ['/orders'] }, key: 'ip' as const, limits: [{ limit: 2, window: '1m' }] },
-    { name: 'per-token', match: { tiers: ['token'] }, key: 'bearer' as const, limits: [{ algorithm: 'gcra' as const, limit: 10, window: '1s', burst: 20 }] },
+    {
+      name: 'per-token',
+      match: { tiers: ['token'] },
+      key: 'bearer' as const,
+      limits: [{ algorithm: 'gcra' as const, limit: 10, window: '1s', burst: 20 }],
+    },
   ],
 };
 
@@ -25,7 +38,7 @@ async function quota(app: ReturnType<typeof limitedApp>['app'], ip: string, quer
 }
 
 describe('the self-service quota endpoint', () => {
-  it("tells a caller its own remaining budgets and resets, without counting against them", async () => {
+  it('tells a caller its own remaining budgets and resets, without counting against them', async () => {
     const clock = manualClock(T0 + 10_000);
     const { app } = limitedApp({ policy, now: clock.now });
     const ip = freshIp();
@@ -36,9 +49,39 @@ describe('the self-service quota endpoint', () => {
         policy: 'quota',
         tier: 'anonymous',
         limits: [
-          { rule: 'per-ip', name: '1m', policy: 'per-ip/1m', algorithm: 'fixed-window', limit: 5, windowSeconds: 60, used: 3, remaining: 2, resetAt: new Date(T0 + 60_000).toISOString() },
-          { rule: 'per-ip', name: '1h', policy: 'per-ip/1h', algorithm: 'fixed-window', limit: 50, windowSeconds: 3600, used: 3, remaining: 47, resetAt: new Date(T0 + 3_600_000).toISOString() },
-          { rule: 'writes', name: '1m', policy: 'writes/1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
+          {
+            rule: 'per-ip',
+            name: '1m',
+            policy: 'per-ip/1m',
+            algorithm: 'fixed-window',
+            limit: 5,
+            windowSeconds: 60,
+            used: 3,
+            remaining: 2,
+            resetAt: new Date(T0 + 60_000).toISOString(),
+          },
+          {
+            rule: 'per-ip',
+            name: '1h',
+            policy: 'per-ip/1h',
+            algorithm: 'fixed-window',
+            limit: 50,
+            windowSeconds: 3600,
+            used: 3,
+            remaining: 47,
+            resetAt: new Date(T0 + 3_600_000).toISOString(),
+          },
+          {
+            rule: 'writes',
+            name: '1m',
+            policy: 'writes/1m',
+            algorithm: 'fixed-window',
+            limit: 2,
+            windowSeconds: 60,
+            used: 0,
+            remaining: 2,
+            resetAt: null,
+          },
         ],
       });
     }
@@ -69,8 +112,28 @@ describe('the self-service quota endpoint', () => {
     const report = await quota(app, freshIp(), '', { Authorization: `Bearer ${crypto.randomUUID()}` });
     expect(report.tier).toBe('token');
     expect(report.limits).toEqual([
-      { rule: 'writes', name: '1m', policy: 'writes/1m', algorithm: 'fixed-window', limit: 2, windowSeconds: 60, used: 0, remaining: 2, resetAt: null },
-      { rule: 'per-token', name: '1s', policy: 'per-token/1s', algorithm: 'gcra', limit: 20, windowSeconds: 1, used: 0, remaining: 20, resetAt: null },
+      {
+        rule: 'writes',
+        name: '1m',
+        policy: 'writes/1m',
+        algorithm: 'fixed-window',
+        limit: 2,
+        windowSeconds: 60,
+        used: 0,
+        remaining: 2,
+        resetAt: null,
+      },
+      {
+        rule: 'per-token',
+        name: '1s',
+        policy: 'per-token/1s',
+        algorithm: 'gcra',
+        limit: 20,
+        windowSeconds: 1,
+        used: 0,
+        remaining: 20,
+        resetAt: null,
+      },
     ]);
   });
 
@@ -101,7 +164,9 @@ describe('the self-service quota endpoint', () => {
   });
 
   it('is on in the example policy, and off where the policy does not ask for it', async () => {
-    const response = await exports.default.fetch('http://api.example.test/.well-known/ratelimit', { headers: { 'CF-Connecting-IP': freshIp() } });
+    const response = await exports.default.fetch('http://api.example.test/.well-known/ratelimit', {
+      headers: { 'CF-Connecting-IP': freshIp() },
+    });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { policy: string }).policy).toBe('default');
     const { app } = limitedApp({ policy: { ...policy, quota: undefined }, now: () => T0 });
