@@ -1,5 +1,5 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import type { AddressInfo } from 'node:net';
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 // @ts-expect-error a plain ES module without types
 import { startOrigin } from './scripts/demo-origin.mjs';

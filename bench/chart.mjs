@@ -60,11 +60,11 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
       if (v > max) out.push(`<text x="${bx + barW / 2}" y="${top - 3}" text-anchor="middle" font-size="9">${format(v)}</text>`);
     });
     const words = label.split(', ');
-    words.forEach((w, j) =>
+    for (const [j, w] of words.entries()) {
       out.push(
         `<text x="${x + left + g * groupW + groupW / 2}" y="${y + 30 + plotH + 16 + j * 12}" text-anchor="middle" font-size="10">${esc(w)}</text>`,
-      ),
-    );
+      );
+    }
   });
   return out.join('\n');
 }

@@ -593,7 +593,7 @@ function markdown(results, rows, paces, fresh) {
     ...paces.filter((p) => p.gapMs < 6000).map((p) => p.alarm.cost.limiter),
   );
   out.push(
-    `| exact mode, steady traffic, every pace and key count: ≤ $0.25 per million allowed | ${usd(worstFast)} at most for keys back within 6 s; ${usd(worstSteady)} at 1 per 30 s | ${worstSteady <= 0.25 ? 'yes' : "**no**: a key slower than an idle object's eviction (about 10 s) is counted afresh by a new instance each visit, so its count must be written each time: the floor is one row written and one call, " + usd(P.sqliteStorage.rowWrittenPerMillion + P.durableObjects.requestPerMillion)} |`,
+    `| exact mode, steady traffic, every pace and key count: ≤ $0.25 per million allowed | ${usd(worstFast)} at most for keys back within 6 s; ${usd(worstSteady)} at 1 per 30 s | ${worstSteady <= 0.25 ? 'yes' : `**no**: a key slower than an idle object's eviction (about 10 s) is counted afresh by a new instance each visit, so its count must be written each time: the floor is one row written and one call, ${usd(P.sqliteStorage.rowWrittenPerMillion + P.durableObjects.requestPerMillion)}`} |`,
   );
   const hotLease = rows.find((r) => r.name.startsWith('one hot key')).lease.limiter;
   out.push(`| leases, hot key: ≤ $0.02 per million | ${usd(hotLease)} | ${hotLease <= 0.02 ? 'yes' : '**no**'} |`);

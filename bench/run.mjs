@@ -1,11 +1,12 @@
 // `npm run bench [-- --quick] [-- --runs N] [-- --render]`: the limiter against pass-through,
 // the Workers Rate Limiting binding and an npm Durable Object peer, in one
 // run, on the real worker bundle under workerd. See bench/results/README.md.
-import autocannon from 'autocannon';
+
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
 import { chart } from './chart.mjs';
 import { build, pinLoadGenerator, startServer } from './server.mjs';
 import { median } from './stats.mjs';
@@ -269,7 +270,7 @@ async function stats(url, since = 0) {
 async function resetStats(url) {
   await fetch(`${url}/__bench/reset`, { method: 'POST' });
 }
-function costOf(before, after, variant, requests) {
+function costOf(_before, after, variant, requests) {
   if (variant === 'pass' || REFERENCES.includes(variant))
     return { doCalls: variant.startsWith('rpc') ? 1000 : 0, rowsWritten: variant === 'rpcwrite' ? 1000 : 0 };
   const c = after.counters[variant];

@@ -1,10 +1,11 @@
 // `npm run simulate`: the limiter's lease and exact modes on a simulated global network
 // (bench/simulate/). Bundles the TypeScript sources with esbuild, as bench/ does, and runs them.
-import { build } from 'esbuild';
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const out = mkdtempSync(join(tmpdir(), 'simulate-'));

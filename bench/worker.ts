@@ -22,7 +22,7 @@
  * `/__bench/stats` and `/__bench/reset`.
  */
 import { DurableObjectRateLimiter, DurableObjectStore } from '@hono-rate-limiter/cloudflare';
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { rateLimiter as honoRateLimiter } from 'hono-rate-limiter';
 import { RateLimiter } from '../src/durable-object/rate-limiter';
 import { forwardToOrigin } from '../src/http/forward';

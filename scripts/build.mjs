@@ -2,10 +2,11 @@
 // dependencies, hono and cloudflare:* stay imports) and the declaration files
 // from tsc. Declarations get explicit `.js` specifiers so every TypeScript
 // module resolution finds them. Run by `npm pack` through `prepack`.
-import { build } from 'esbuild';
+
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const target = join(root, 'dist/lib');

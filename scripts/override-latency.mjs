@@ -4,7 +4,7 @@
 //   isolate next reads live configuration (at most its 30 s cache time after the write, plus KV's own propagation);
 // - through the admin API, which drops the isolate's cached snapshot, so it applies on the next request.
 // The caller polls its quota endpoint (which counts nothing) every 250 ms until its limit reads the new value.
-import { spawn, execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

@@ -11,7 +11,7 @@
 //   --json <file>       also write the report as JSON
 //   --bucket <d>        width of the chart's time buckets (default 1h)
 //   --top <n>           most refused keys listed per limit (default 10)
-import { build } from 'esbuild';
+
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
+import { build } from 'esbuild';
 
 const USAGE =
   'usage: npm run replay -- --policy <file or preset> --records <file.ndjson> [--records <more>] [--html report.html] [--json report.json] [--bucket 1h] [--top 10]';

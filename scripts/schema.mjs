@@ -2,11 +2,12 @@
 // schema in src/policy/schema.ts. `--check` exits 1 when the committed file is
 // out of date instead of writing it.
 //   npm run schema
-import { build } from 'esbuild';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const target = join(root, 'schema/policy.schema.json');

@@ -563,7 +563,7 @@ try {
     ),
   );
   const timeline = samples
-    .filter((s, i) => i % 15 === 0 || i === samples.length - 1)
+    .filter((_s, i) => i % 15 === 0 || i === samples.length - 1)
     .map((s) => `${s.t.toFixed(0)} s: ${s.rss.toFixed(0)} MB (${s.each.map((m) => m.toFixed(0)).join(' + ')})`)
     .join(', ');
   console.log(`\nworkerd RSS over time: ${timeline}`);

@@ -3,11 +3,12 @@
 // field at fault.
 //   npm run validate-policy                 # all presets
 //   npm run validate-policy -- my-policy.json src/presets/keygen.ts
-import { build } from 'esbuild';
+
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const files = process.argv.slice(2).map((f) => resolve(f));

@@ -14,41 +14,63 @@
  * export default app;
  */
 
-// HTTP: the middleware and what it exposes.
-export { rateLimit, type RateLimitHandle, type RateLimitOptions } from './http/middleware';
-export { forwardedHost, forwardToOrigin, originHeaders, type ForwardOptions } from './http/forward';
-export { REFUSAL_REASONS, refusalReason, violatedPolicies, type RefusalReason } from './http/refusal-reason';
-// The admin API and the dashboard for a limiter (`adminApp` both, or each alone): mount them under a path of your choice.
-export { adminApp, type AdminAppOptions } from './operator-app';
-export { adminApi, type AdminOptions } from './admin/app';
-export { dashboardApp, type DashboardOptions } from './dashboard/app';
-// The limiter's core below HTTP, for faces of your own.
-export { Limiter, type LimiterOptions, type RequestScope } from './limiter/limiter';
-export type { LimitOverride, LimitResult, LimiterDeps, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
-
-// Decisions without HTTP: queue consumers, cron jobs, RPC.
-export type { LimitStatus } from './engine/limit-status';
-export { checkLimit, type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, type LimitCheck } from './engine/check-limit';
-
+export { type AdminOptions, adminApi } from './admin/app';
+export { type CalendarPeriod, type PeriodBounds, type PeriodUnit, periodAt } from './algorithms/calendar-period';
+export {
+  type BanRequest,
+  type BanState,
+  decideKey,
+  type KeyDecision,
+  type KeyRequest,
+  type KeyTransition,
+  type LimitOutcome,
+  type LimitRequest,
+} from './algorithms/decide';
+// The pure algorithms: `(state, now, limit, cost) → { state, decision }`.
+export { fixedWindow } from './algorithms/fixed-window';
+export { gcra } from './algorithms/gcra';
+export { ALGORITHMS, algorithmFor } from './algorithms/registry';
+export { slidingWindow } from './algorithms/sliding-window';
+export {
+  type Algorithm,
+  type AlgorithmName,
+  EMPTY_STATE,
+  type LimitConfig,
+  type LimitDecision,
+  type LimitState,
+  type Transition,
+} from './algorithms/types';
+export { type DashboardOptions, dashboardApp } from './dashboard/app';
 // The key's Durable Object: re-export it from your worker's entry module.
 export { RateLimiter } from './durable-object/rate-limiter';
-// What crosses to the key's object: the calls it answers and the records they carry.
-export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } from './protocol/key-limiter';
-export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';
-
+export { type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, checkLimit, type LimitCheck } from './engine/check-limit';
+// Shared state a middleware may be given.
+export { DenyCache } from './engine/deny-cache';
+// Decisions without HTTP: queue consumers, cron jobs, RPC.
+export type { LimitStatus } from './engine/limit-status';
+export type { LimiterDeps, LimitOverride, LimitResult, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
+export { type ForwardOptions, forwardedHost, forwardToOrigin, originHeaders } from './http/forward';
+// HTTP: the middleware and what it exposes.
+export { type RateLimitHandle, type RateLimitOptions, rateLimit } from './http/middleware';
+export { REFUSAL_REASONS, type RefusalReason, refusalReason, violatedPolicies } from './http/refusal-reason';
+export type { Identity } from './identity/resolve';
+// The limiter's core below HTTP, for faces of your own.
+export { Limiter, type LimiterOptions, type RequestScope } from './limiter/limiter';
 // Near-limit notifications: the queue consumer to export as your worker's `queue` handler, and signatures for receivers.
 export {
-  deliverNotifications,
-  retryDelaySeconds,
   type DeliveryEnv,
   type DeliveryFailure,
   type DeliveryOptions,
+  deliverNotifications,
+  retryDelaySeconds,
 } from './notifications/deliver';
-export { signBody, verifySignature, SIGNATURE_HEADER } from './notifications/signature';
 export type { ThresholdEvent } from './notifications/event';
-
-// Policies: the schema (zod), validation with field-naming errors, and the compiled form.
-export { policySchema } from './policy/schema';
+export { SIGNATURE_HEADER, signBody, verifySignature } from './notifications/signature';
+export { type AnalyticsSink, type MetricEvent, Metrics } from './observability/metrics';
+// The admin API and the dashboard for a limiter (`adminApp` both, or each alone): mount them under a path of your choice.
+export { type AdminAppOptions, adminApp } from './operator-app';
+export { type CompiledLimit, type CompiledPolicy, type CompiledRule, compilePolicy } from './policy/compile';
+export { definePolicy, PolicyError, parsePolicy } from './policy/parse';
 export type {
   Ban,
   CountWhen,
@@ -62,36 +84,8 @@ export type {
   ResponseSettings,
   Rule,
 } from './policy/schema';
-export { definePolicy, parsePolicy, PolicyError } from './policy/parse';
-export { compilePolicy, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './policy/compile';
-export type { Identity } from './identity/resolve';
-
-// Shared state a middleware may be given.
-export { DenyCache } from './engine/deny-cache';
-export { Metrics, type AnalyticsSink, type MetricEvent } from './observability/metrics';
-
-// The pure algorithms: `(state, now, limit, cost) → { state, decision }`.
-export { fixedWindow } from './algorithms/fixed-window';
-export { periodAt, type CalendarPeriod, type PeriodBounds, type PeriodUnit } from './algorithms/calendar-period';
-export { slidingWindow } from './algorithms/sliding-window';
-export { gcra } from './algorithms/gcra';
-export { ALGORITHMS, algorithmFor } from './algorithms/registry';
-export {
-  EMPTY_STATE,
-  type Algorithm,
-  type AlgorithmName,
-  type LimitConfig,
-  type LimitDecision,
-  type LimitState,
-  type Transition,
-} from './algorithms/types';
-export {
-  decideKey,
-  type BanRequest,
-  type BanState,
-  type KeyDecision,
-  type KeyRequest,
-  type KeyTransition,
-  type LimitOutcome,
-  type LimitRequest,
-} from './algorithms/decide';
+// Policies: the schema (zod), validation with field-naming errors, and the compiled form.
+export { policySchema } from './policy/schema';
+// What crosses to the key's object: the calls it answers and the records they carry.
+export type { Charge, KeyLimiter, KeyObjectNamespace, KeySnapshot, Release } from './protocol/key-limiter';
+export { keyLimiterFrom, type StandInCalls } from './protocol/stand-in';

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { adminApi, type AdminOptions } from './admin/app';
+import { type AdminOptions, adminApi } from './admin/app';
 import { dashboardApp } from './dashboard/app';
 
 /** What {@link adminApp} takes: the admin API's options, and the path it is mounted under for the dashboard's links and cookies. */

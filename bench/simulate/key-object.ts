@@ -1,4 +1,4 @@
-import { decideKey, type BanState, type KeyDecision, type KeyRequest } from '../../src/algorithms/decide';
+import { type BanState, decideKey, type KeyDecision, type KeyRequest } from '../../src/algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../../src/algorithms/lease';
 import type { LimitState } from '../../src/algorithms/types';
 import type { KeyLimiter } from '../../src/protocol/key-limiter';

@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RttTable } from './network';
 import { chart } from './chart';
-import { render, type Row } from './report';
-import { CASES } from './scenarios';
+import type { RttTable } from './network';
+import { type Row, render } from './report';
 import { quantile, runScenario } from './scenario';
+import { CASES } from './scenarios';
 
 /** Runs every case in every mode, prints the table and writes it, with a chart and the raw figures, to `bench/results/`. */
 export async function main(root: string): Promise<void> {

@@ -1,7 +1,7 @@
-import type { Case } from './scenarios';
-import type { Mode, Scenario } from './scenario';
 import type { RttTable } from './network';
 import { REGIONS } from './network';
+import type { Mode, Scenario } from './scenario';
+import type { Case } from './scenarios';
 
 /** One run's figures, as the table shows them. */
 export interface Row {

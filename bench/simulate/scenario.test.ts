@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Network, REGIONS, type RttTable } from './network';
-import { quantile, runScenario, type Scenario } from './scenario';
 import rtt from './rtt.json';
+import { quantile, runScenario, type Scenario } from './scenario';
 
 const TABLE = rtt as RttTable;
 /** Every round trip zero: the network takes no time. */

@@ -1,17 +1,17 @@
-import { DenyCache } from '../../src/engine/deny-cache';
+import { decideKey } from '../../src/algorithms/decide';
 import { decideGroups } from '../../src/engine/decide-groups';
+import { DenyCache } from '../../src/engine/deny-cache';
 import { LeaseCache } from '../../src/engine/lease-cache';
 import { after } from '../../src/engine/maybe';
 import type { Group, LimiterDeps, VerdictKind } from '../../src/engine/verdict';
-import type { KeyLimiter } from '../../src/protocol/key-limiter';
-import { keyLimiterFrom } from '../../src/protocol/stand-in';
-import { decideKey } from '../../src/algorithms/decide';
 import { Metrics } from '../../src/observability/metrics';
 import { RepeatFolder } from '../../src/observability/repeat-folder';
-import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile';
+import { type CompiledPolicy, compilePolicy } from '../../src/policy/compile';
 import { parsePolicy } from '../../src/policy/parse';
-import { Placement, type ObjectModel } from './key-object';
-import { Network, seeded, type Region, type RttTable } from './network';
+import type { KeyLimiter } from '../../src/protocol/key-limiter';
+import { keyLimiterFrom } from '../../src/protocol/stand-in';
+import { type ObjectModel, Placement } from './key-object';
+import { Network, type Region, type RttTable, seeded } from './network';
 import { SimClock } from './sim-clock';
 
 /** Clients of one region sending on one key, at a steady average rate (Poisson arrivals). */
@@ -181,7 +181,7 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
   const windowRatios: number[] = [];
   for (const [cell, count] of offered) if (count > s.limit) windowRatios.push((admittedIn.get(cell) ?? 0) / s.limit);
   let failedOpen = 0;
-  for (const pool of isolates.values()) for (const deps of pool) failedOpen += deps.metrics.snapshot().counts['key']?.fail_open ?? 0;
+  for (const pool of isolates.values()) for (const deps of pool) failedOpen += deps.metrics.snapshot().counts.key?.fail_open ?? 0;
   const objects = [...placement.objects.values()];
   return {
     requests: latencies.length,

@@ -1,8 +1,8 @@
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { RateLimitHandle } from '../http/middleware';
+import { UsageUnavailable } from '../operations/analytics-sql';
 import { InvalidInput } from '../operations/invalid-input';
 import { Operator } from '../operations/operator';
-import { UsageUnavailable } from '../operations/analytics-sql';
 import { usageCsv } from '../operations/usage';
 import { requireBearer } from './auth';
 import { jsonBody } from './body';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LONGEST_PERIOD_MS, PERIOD_UNITS, periodAt, wallClock, type CalendarPeriod } from './calendar-period';
+import { type CalendarPeriod, LONGEST_PERIOD_MS, PERIOD_UNITS, periodAt, wallClock } from './calendar-period';
 
 const ZONES = [
   'UTC',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anchorError, isTimeZone, periodAt, type CalendarPeriod } from './calendar-period';
+import { anchorError, type CalendarPeriod, isTimeZone, periodAt } from './calendar-period';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();

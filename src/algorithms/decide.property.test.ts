@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideKey, type BanState, type LimitRequest } from './decide';
+import { type BanState, decideKey, type LimitRequest } from './decide';
 import { algorithmFor } from './registry';
 import type { AlgorithmName, LimitState } from './types';
 
@@ -31,17 +31,15 @@ function store() {
 const T0 = 1_800_000_000_000;
 const windowMs = fc.constantFrom(1000, 2000, 5000, 60_000);
 const limitOf = (algorithm: AlgorithmName) =>
-  fc
-    .record({ limit: fc.integer({ min: 1, max: 12 }), windowMs, countRefused: fc.boolean() })
-    .map(
-      ({ limit, windowMs, countRefused }, i = 0): LimitRequest => ({
-        id: `r${i}/${algorithm}-${limit}-${windowMs}`,
-        config: { algorithm, limit, windowMs },
-        cost: 1,
-        countRefused,
-        shadow: false,
-      }),
-    );
+  fc.record({ limit: fc.integer({ min: 1, max: 12 }), windowMs, countRefused: fc.boolean() }).map(
+    ({ limit, windowMs, countRefused }, i = 0): LimitRequest => ({
+      id: `r${i}/${algorithm}-${limit}-${windowMs}`,
+      config: { algorithm, limit, windowMs },
+      cost: 1,
+      countRefused,
+      shadow: false,
+    }),
+  );
 /** One to three limits on one key, with distinct ids. */
 const limitSet = (algorithms: AlgorithmName[]) =>
   fc

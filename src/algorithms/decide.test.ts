@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideKey, type BanState, type KeyRequest, type LimitRequest } from './decide';
+import { type BanState, decideKey, type KeyRequest, type LimitRequest } from './decide';
 import type { LimitState } from './types';
 
 const minute = (id: string, limit: number, extra: Partial<LimitRequest> = {}): LimitRequest => ({

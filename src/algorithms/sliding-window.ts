@@ -1,6 +1,6 @@
+import { windowStartOf } from './fixed-window';
 import type { Algorithm, LimitConfig, LimitDecision, LimitState } from './types';
 import { EMPTY_STATE } from './types';
-import { windowStartOf } from './fixed-window';
 
 /** Rolls the state forward so `windowStart` is the window containing `now`. */
 function roll(state: LimitState | undefined, now: number, config: LimitConfig): LimitState {

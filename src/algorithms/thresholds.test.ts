@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { thresholdsReached } from './thresholds';
+import { type NoticeState, thresholdsReached } from './thresholds';
 
 const at = (current: number, windowStart = 0) => ({ windowStart, current, previous: 0, tat: 0 });
 
 describe('thresholdsReached', () => {
   it('announces each threshold once, when the count first reaches it', () => {
-    let stored;
+    let stored: NoticeState | undefined;
     const seen: number[][] = [];
     for (const used of [79, 80, 81, 99, 100, 101]) {
       const step = thresholdsReached(stored, at(used), 100, [80, 100]);

@@ -1,15 +1,15 @@
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { RateLimitHandle } from '../http/middleware';
-import { InvalidInput } from '../operations/invalid-input';
-import { Operator } from '../operations/operator';
 import { UsageUnavailable } from '../operations/analytics-sql';
 import { readDecisions } from '../operations/decisions';
+import { InvalidInput } from '../operations/invalid-input';
+import { Operator } from '../operations/operator';
 import { sameSecret } from '../operator-auth/secret';
-import { setFlash, takeFlash, type Flash } from './flash';
-import { dashboardPage, loginPage, type FormState, type KeyLookup } from './page';
+import { deploymentPage } from './deployment-page';
+import { type Flash, setFlash, takeFlash } from './flash';
+import { dashboardPage, type FormState, type KeyLookup, loginPage } from './page';
 import { endSession, hasSession, sameOrigin, startSession } from './session';
 import { usagePage } from './usage-page';
-import { deploymentPage } from './deployment-page';
 
 export interface DashboardOptions {
   /** The limiter whose policy, counters and objects the dashboard shows and changes. */
@@ -213,7 +213,7 @@ export function dashboardApp(options: DashboardOptions) {
         ...(expires ? { expires } : {}),
         ...(field('reason') ? { reason: field('reason') } : {}),
       };
-      const { key, value } = await operator.putOverride(envOf(c), target, raw);
+      const { key } = await operator.putOverride(envOf(c), target, raw);
       return done(c, { kind: 'ok', text: `Saved ${key}.` });
     } catch (error) {
       return refused(c, error, { id: 'override-form', values, fields: OVERRIDE_FIELDS });

@@ -1,9 +1,9 @@
-import type { DeliveryFailure } from '../notifications/deliver';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { CompiledPolicy } from '../policy/compile';
-import type { ListEntry, MalformedEntry, OverrideEntry } from '../overrides/live-config';
+import type { DeliveryFailure } from '../notifications/deliver';
 import type { MetricEvent } from '../observability/metrics';
+import type { ListEntry, MalformedEntry, OverrideEntry } from '../overrides/live-config';
+import type { CompiledPolicy } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
 import type { Flash } from './flash';
 

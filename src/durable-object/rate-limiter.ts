@@ -4,11 +4,11 @@ import { decideKey } from '../algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
-import { LimitRows } from './limit-rows';
-import { ThresholdNotices, type EventQueue } from './threshold-notices';
-import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
 import type { Charge, KeyLimiter, KeySnapshot, Release } from '../protocol/key-limiter';
-import { packDecision, SpecCache, type PackedDecision, type PackedSpec } from '../protocol/wire';
+import { type PackedDecision, type PackedSpec, packDecision, SpecCache } from '../protocol/wire';
+import { LimitRows } from './limit-rows';
+import { BAN_PREFIX, banRow, LIMIT_PREFIX, limitRow } from './storage';
+import { type EventQueue, ThresholdNotices } from './threshold-notices';
 
 // The records of its calls, for code that imported them from here.
 export type { Charge, KeySnapshot, Release } from '../protocol/key-limiter';

@@ -1,6 +1,6 @@
 import type { LimitRequest } from '../algorithms/decide';
 import { fixedWindow } from '../algorithms/fixed-window';
-import { thresholdsReached, type NoticeState } from '../algorithms/thresholds';
+import { type NoticeState, thresholdsReached } from '../algorithms/thresholds';
 import type { LimitState } from '../algorithms/types';
 import { identityOfKey, type ThresholdEvent } from '../notifications/event';
 import { logEvent } from '../observability/log';

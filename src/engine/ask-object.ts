@@ -1,8 +1,8 @@
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
-import { unpackDecision, type PackedSpec } from '../protocol/wire';
 import type { OnError } from '../policy/schema';
-import { withTimeout } from './with-timeout';
+import { type PackedSpec, unpackDecision } from '../protocol/wire';
 import type { Group, LimiterDeps } from './verdict';
+import { withTimeout } from './with-timeout';
 
 /** What came of asking one group: its object's (or this isolate's) decision, a fault, or nothing asked. */
 export type GroupAnswer =

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyDecision, KeyRequest } from '../algorithms/decide';
-import { CheckBatcher, type BatchLimiter } from './check-batcher';
+import { type BatchLimiter, CheckBatcher } from './check-batcher';
 
 /** A key's object that admits `limit` requests, and whose calls finish only when the test says so. */
 function object(limit: number) {

@@ -2,8 +2,8 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { freshIp, limitedApp, send } from '../../test/support/app';
 import { PolicyError } from '../policy/parse';
-import { checkLimit, type CheckLimitOptions } from './check-limit';
 import { keyLimiterFrom } from '../protocol/stand-in';
+import { type CheckLimitOptions, checkLimit } from './check-limit';
 
 // Two days ahead of the real clock, so the objects' clean-up alarms cannot fire during a test.
 const MINUTE = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 12 * 3_600_000;

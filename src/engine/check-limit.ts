@@ -1,5 +1,5 @@
 import { Limiter } from '../limiter/limiter';
-import type { Metrics, AnalyticsSink } from '../observability/metrics';
+import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';

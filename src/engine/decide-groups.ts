@@ -1,15 +1,15 @@
 import type { BanRequest, LimitRequest } from '../algorithms/decide';
-import type { Charge, Release } from '../protocol/key-limiter';
-import { packSpec } from '../protocol/wire';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
+import type { Charge, Release } from '../protocol/key-limiter';
+import { packSpec } from '../protocol/wire';
 import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
 import { askLeasedGroup, leaseSettings, spendLease } from './leased';
+import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import { NOTHING_TO_SETTLE, type Group, type GroupsVerdict, type LimiterDeps, type LimitResult } from './verdict';
-import { limitStatus, type LimitStatus } from './limit-status';
+import { type Group, type GroupsVerdict, type LimiterDeps, type LimitResult, NOTHING_TO_SETTLE } from './verdict';
 
 /** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
 function groupOnError(rules: readonly CompiledRule[]): OnError {

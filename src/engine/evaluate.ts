@@ -1,5 +1,5 @@
 import { billedLimits } from '../identity/billing';
-import { ANONYMOUS, resolveIdentity, type Identity } from '../identity/resolve';
+import { ANONYMOUS, type Identity, resolveIdentity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
@@ -7,8 +7,8 @@ import { ipKey } from '../request/client-ip';
 import { decideGroups } from './decide-groups';
 import { blockedVerdict, hasLists, listedAs } from './lists';
 import { after, allOf, isPending, type MaybePromise } from './maybe';
-import { hashMemo, keyValue, viewOf, type RequestView } from './request-facts';
-import { NOTHING_TO_SETTLE, type Group, type GroupsVerdict, type LimiterDeps, type LimitOverride, type Verdict } from './verdict';
+import { hashMemo, keyValue, type RequestView, viewOf } from './request-facts';
+import { type Group, type GroupsVerdict, type LimiterDeps, type LimitOverride, NOTHING_TO_SETTLE, type Verdict } from './verdict';
 
 function costOf(rule: CompiledRule, headers: Headers): number {
   const cost = rule.rule.cost;

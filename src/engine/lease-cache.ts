@@ -1,6 +1,6 @@
 import type { KeyDecision } from '../algorithms/decide';
 import type { LeaseGrant, LeaseReturn } from '../algorithms/lease';
-import { systemClock, type Clock } from './clock';
+import { type Clock, systemClock } from './clock';
 
 /**
  * What this isolate spent on a key since its first lease on it, or since

@@ -1,10 +1,10 @@
 import type { KeyDecision, LimitRequest } from '../algorithms/decide';
-import { leasable, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
+import { type LeaseAnswer, type LeaseRequest, leasable } from '../algorithms/lease';
 import { logEvent } from '../observability/log';
 import { askExactly, failed, type GroupAnswer, type PreparedGroup } from './ask-object';
 import type { LeaseCache } from './lease-cache';
-import { withTimeout } from './with-timeout';
 import type { Group, LimiterDeps } from './verdict';
+import { withTimeout } from './with-timeout';
 
 /**
  * Decides from the isolate's live lease on the group's key, if it has one

@@ -2,7 +2,7 @@ import { logEvent } from '../observability/log';
 import type { CompiledList, ListFacts } from '../policy/compile';
 import { after, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import { NOTHING_TO_SETTLE, type LimiterDeps, type Verdict } from './verdict';
+import { type LimiterDeps, NOTHING_TO_SETTLE, type Verdict } from './verdict';
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
 export function listedAs(view: RequestView, deps: LimiterDeps, now: number): MaybePromise<'allow' | 'block' | undefined> {

@@ -1,10 +1,10 @@
 import type { LimitDecision } from '../algorithms/types';
-import type { KeyLimiter } from '../protocol/key-limiter';
 import type { Identity, IdentityRecords } from '../identity/resolve';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { RepeatFolder } from '../observability/repeat-folder';
 import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
 import type { Rule } from '../policy/schema';
+import type { KeyLimiter } from '../protocol/key-limiter';
 import type { CheckBatcher } from './check-batcher';
 import type { Clock } from './clock';
 import type { DenyCache } from './deny-cache';

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from './clock';
+import { type Clock, systemClock } from './clock';
 import { isPending } from './maybe';
 
 /** Raised when a call outlives its time budget. */

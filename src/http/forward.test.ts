@@ -38,7 +38,7 @@ describe('forwardToOrigin tells the origin the client address', () => {
     expect(response.status).toBe(200);
     return ((await response.json()) as { headers: Record<string, string> }).headers;
   };
-  const told = (h: Record<string, string>) => ({ xff: h['x-forwarded-for'], realIp: h['x-real-ip'], forwarded: h['forwarded'] });
+  const told = (h: Record<string, string>) => ({ xff: h['x-forwarded-for'], realIp: h['x-real-ip'], forwarded: h.forwarded });
 
   it('behind the limiter, as X-Forwarded-For and X-Real-IP by default, and never what the client claimed', async () => {
     const { app } = limitedApp({ policy: { name: 'fwd-default', rules } });

@@ -88,7 +88,7 @@ export async function forwardToOrigin(c: Context, options: ForwardOptions): Prom
     if (request.body && request.method !== 'GET' && request.method !== 'HEAD') init.body = request.body;
     const response = await fetch(originTarget(request.url, options.originUrl), init);
     return new Response(response.body, response);
-  } catch (error) {
+  } catch (_error) {
     c.set('originFailed', true);
     const timedOut = controller.signal.aborted;
     return new Response(JSON.stringify({ detail: timedOut ? 'Origin did not answer in time.' : 'Origin unreachable.' }), {

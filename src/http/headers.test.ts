@@ -140,17 +140,17 @@ describe('the IETF fields follow draft-ietf-httpapi-ratelimit-headers-11', () =>
   it.each(cases)('%s: RateLimit-Policy items carry q and w, RateLimit items r and t, under the same names', (_, results, refused) => {
     const fields = Object.fromEntries(rateLimitHeaders(results, { headers: ['ietf'] }, NOW, refused));
     const policies = sfItems(fields['RateLimit-Policy']!);
-    const limits = sfItems(fields['RateLimit']!);
+    const limits = sfItems(fields.RateLimit!);
     expect(limits.map((i) => i.name)).toEqual(policies.map((i) => i.name));
     for (const { params } of policies) {
       expect(Object.keys(params).every((k) => ['q', 'w', 'qu', 'pk'].includes(k))).toBe(true);
-      expect(Number.isInteger(params['q']) && (params['q'] as number) >= 0).toBe(true);
-      expect(Number.isInteger(params['w']) && (params['w'] as number) > 0).toBe(true);
+      expect(Number.isInteger(params.q) && (params.q as number) >= 0).toBe(true);
+      expect(Number.isInteger(params.w) && (params.w as number) > 0).toBe(true);
     }
     for (const { params } of limits) {
       expect(Object.keys(params).every((k) => ['r', 't', 'pk'].includes(k))).toBe(true);
-      expect(Number.isInteger(params['r']) && (params['r'] as number) >= 0).toBe(true);
-      expect(Number.isInteger(params['t']) && (params['t'] as number) >= 0).toBe(true);
+      expect(Number.isInteger(params.r) && (params.r as number) >= 0).toBe(true);
+      expect(Number.isInteger(params.t) && (params.t as number) >= 0).toBe(true);
     }
   });
 

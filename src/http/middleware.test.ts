@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { rateLimit, type RateLimitOptions } from './middleware';
+import { type RateLimitOptions, rateLimit } from './middleware';
 
 const policy = {
   name: 'm',
@@ -34,7 +34,7 @@ describe('rateLimit', () => {
     const limiter = rateLimit({
       policy,
       now: () => 1_800_000_000_000,
-      onRefused: (c, verdict, response) => {
+      onRefused: (_c, verdict, response) => {
         const shaped = new Response(response.body, response);
         shaped.headers.set('Access-Control-Allow-Origin', '*');
         shaped.headers.set('X-Refused-By', verdict.refusedBy?.name ?? '');

@@ -5,17 +5,17 @@ import { isPending } from '../engine/maybe';
 import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from '../engine/verdict';
 import { Limiter, type RequestScope } from '../limiter/limiter';
-import type { LiveConfigOptions } from '../overrides/live-config';
 import type { AnalyticsSink } from '../observability/metrics';
-import { trafficRecorder } from '../traffic/recorder';
-import { writeUsage } from '../observability/usage-point';
-import { normalizePath } from '../request/normalize-path';
-import { hostAndPath } from '../request/url-parts';
 import { Metrics } from '../observability/metrics';
+import { writeUsage } from '../observability/usage-point';
+import type { LiveConfigOptions } from '../overrides/live-config';
 import type { CompiledPolicy } from '../policy/compile';
 import type { Policy, PolicyInput } from '../policy/schema';
+import { normalizePath } from '../request/normalize-path';
+import { hostAndPath } from '../request/url-parts';
+import { trafficRecorder } from '../traffic/recorder';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
-import { forwardingOf, type ClientAddressForwarding } from './origin-headers';
+import { type ClientAddressForwarding, forwardingOf } from './origin-headers';
 import { badRequestResponse, refusalResponse } from './refusal';
 
 declare module 'hono' {

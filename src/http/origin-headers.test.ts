@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../policy/parse';
 import {
+  type ClientAddressForwarding,
   DEFAULT_FORWARDING,
   dropHopByHop,
   forwardedFor,
   forwardingOf,
   setClientAddress,
-  type ClientAddressForwarding,
 } from './origin-headers';
 
 const rules = [{ name: 'r', key: 'ip' as const, limits: [{ limit: 10, window: '1m' }] }];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LimitDecision } from '../algorithms/types';
 import type { LimitResult, Verdict } from '../engine/verdict';
 import type { CompiledRule } from '../policy/compile';
-import { responseSchema, type ResponseSettings } from '../policy/schema';
+import { type ResponseSettings, responseSchema } from '../policy/schema';
 import { refusalResponse } from './refusal';
 
 const NOW = 1_000_000_000;

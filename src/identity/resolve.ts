@@ -1,9 +1,9 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { CachedKvReader } from '../kv/cached-reader';
 import type { IdentitySettings } from '../policy/schema';
 import { authorizationValue, basicUser, bearerToken, headerValue, sha256Hex } from '../request/credentials';
-import { billingOf, type Billing } from './billing';
-import { identityRecordSchema, identityRow, type IdentityRecord } from './record';
+import { type Billing, billingOf } from './billing';
+import { type IdentityRecord, identityRecordSchema, identityRow } from './record';
 
 /** Who is calling, as far as the limiter can tell. */
 export interface Identity {

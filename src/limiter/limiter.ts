@@ -8,16 +8,16 @@ import { after, type MaybePromise } from '../engine/maybe';
 import type { Group, GroupsVerdict, LimiterDeps, OverrideSource, Verdict } from '../engine/verdict';
 import { IdentityRecords } from '../identity/resolve';
 import { logEvent } from '../observability/log';
-import { Metrics, type AnalyticsSink } from '../observability/metrics';
+import { type AnalyticsSink, Metrics } from '../observability/metrics';
 import { RepeatFolder } from '../observability/repeat-folder';
 import { listKey } from '../overrides/entries';
 import { LiveConfig, type LiveConfigOptions } from '../overrides/live-config';
 import { applyOverride, findOverride } from '../overrides/lookup';
-import { compilePolicy, type CompiledPolicy } from '../policy/compile';
+import { type CompiledPolicy, compilePolicy } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
 import type { Policy, PolicyInput } from '../policy/schema';
 import type { KeyLimiter, KeyObjectNamespace, KeySnapshot } from '../protocol/key-limiter';
-import { quotaReport, SnapshotCache, type QuotaReport } from '../quota/quota';
+import { type QuotaReport, quotaReport, SnapshotCache } from '../quota/quota';
 
 /** What a {@link Limiter} is built from; every field is checked once, when it is built. */
 export interface LimiterOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ThresholdEvent } from './event';
 import { deliverNotifications, LAST_FAILURE_ROW, retryDelaySeconds } from './deliver';
+import type { ThresholdEvent } from './event';
 import { SIGNATURE_HEADER, verifySignature } from './signature';
 
 const NOW = 1_800_000_000_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decisionsSql, readDecisions } from './decisions';
 import { UsageUnavailable } from './analytics-sql';
+import { decisionsSql, readDecisions } from './decisions';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 30);
 const configured = { ANALYTICS_ACCOUNT_ID: 'acc', ANALYTICS_API_TOKEN: 'token-for-tests', ANALYTICS_DATASET: 'edge_ratelimit' };

@@ -1,8 +1,8 @@
+import { listValueError } from '../overrides/entries';
 import type { CompiledRule } from '../policy/compile';
 import type { Policy } from '../policy/schema';
 import { ipKey } from '../request/client-ip';
 import { sha256Hex, userKey } from '../request/credentials';
-import { listValueError } from '../overrides/entries';
 import { InvalidInput } from './invalid-input';
 
 /**

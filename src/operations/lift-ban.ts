@@ -1,6 +1,6 @@
 import type { RateLimiter } from '../durable-object/rate-limiter';
-import type { CompiledRule } from '../policy/compile';
 import { listKey } from '../overrides/entries';
+import type { CompiledRule } from '../policy/compile';
 import { addressOf } from './key-address';
 
 /**

@@ -1,27 +1,27 @@
 import { z } from 'zod';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import type { RateLimitHandle } from '../http/middleware';
-import { LAST_FAILURE_ROW, parseDeliveryFailure, type DeliveryFailure } from '../notifications/deliver';
-import { identityRecordSchema, identityRow, type IdentityRecord } from '../identity/record';
+import { type IdentityRecord, identityRecordSchema, identityRow } from '../identity/record';
+import { type DeliveryFailure, LAST_FAILURE_ROW, parseDeliveryFailure } from '../notifications/deliver';
 import {
   issuesOf,
   LIST_KINDS,
   LIST_NAMES,
+  type ListKind,
+  type ListName,
+  type ListTarget,
+  type ListValue,
   listKey,
   listValueError,
   listValueSchema,
+  type OverrideTarget,
+  type OverrideValue,
   overrideKey,
   parseListKey,
   parseOverrideKey,
   parseOverrideValue,
   pastExpiry,
   TARGET_KINDS,
-  type ListKind,
-  type ListName,
-  type ListTarget,
-  type ListValue,
-  type OverrideTarget,
-  type OverrideValue,
   type TargetKind,
 } from '../overrides/entries';
 import { LiveConfig, type LiveSnapshot } from '../overrides/live-config';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInput } from './invalid-input';
 import { UsageUnavailable } from './analytics-sql';
+import { InvalidInput } from './invalid-input';
 import { parseUsageQuery, readUsage, usageCsv, usageSql } from './usage';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 0);

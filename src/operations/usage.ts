@@ -1,5 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
-import { queryAnalytics, usageSource, UsageUnavailable, USAGE_VARIABLES } from './analytics-sql';
+import { queryAnalytics, USAGE_VARIABLES, UsageUnavailable, usageSource } from './analytics-sql';
 import { InvalidInput } from './invalid-input';
 
 /** Which customer and which days a usage report covers; days are UTC, both ends included. */
@@ -40,7 +40,7 @@ function dayOf(field: 'from' | 'to', text: string): number {
 
 function identityValue(field: 'subject' | 'org', value: string): string {
   // Printable text only: it is written into a SQL string literal, escaped, and must be what the limiter wrote.
-  if (value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value))
+  if (value.length === 0 || value.length > 256 || [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
     throw new InvalidInput(400, field, `${field} is 1 to 256 printable characters`);
   return value;
 }

@@ -1,20 +1,20 @@
 import type { MaybePromise } from '../engine/maybe';
 import { logEvent } from '../observability/log';
-import { compileList, EMPTY_LIST, type CompiledList } from '../policy/compile';
+import { type CompiledList, compileList, EMPTY_LIST } from '../policy/compile';
 import type { ListSettings } from '../policy/schema';
 import {
   expired,
   issuesOf,
   LIST_PREFIX,
-  listValueSchema,
-  OVERRIDE_PREFIX,
-  parseOverrideValue,
-  parseListKey,
-  parseOverrideKey,
   type ListTarget,
   type ListValue,
+  listValueSchema,
+  OVERRIDE_PREFIX,
   type OverrideTarget,
   type OverrideValue,
+  parseListKey,
+  parseOverrideKey,
+  parseOverrideValue,
 } from './entries';
 
 export interface OverrideEntry extends OverrideTarget {

@@ -1,6 +1,6 @@
 import type { LimitOverride } from '../engine/verdict';
 import type { Identity } from '../identity/resolve';
-import { ruleLimits, type CompiledRule } from '../policy/compile';
+import { type CompiledRule, ruleLimits } from '../policy/compile';
 import { expired, type TargetKind } from './entries';
 import type { LiveSnapshot, OverrideEntry } from './live-config';
 

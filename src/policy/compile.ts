@@ -1,9 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import type { LimitConfig } from '../algorithms/types';
+import { type CompiledIdentity, compileIdentity } from '../identity/resolve';
 import { formatDuration } from './duration';
 import { compileHostPattern, compilePathPattern } from './path-pattern';
-import type { CountWhen, KeyPart, ListSettings, Limit, OnError, Policy, ResponseSettings, Rule } from './schema';
-import { compileIdentity, type CompiledIdentity } from '../identity/resolve';
+import type { CountWhen, KeyPart, Limit, ListSettings, OnError, Policy, ResponseSettings, Rule } from './schema';
 
 /** A limit ready to run: its algorithm settings and where it belongs. */
 export interface CompiledLimit {

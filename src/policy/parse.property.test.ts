@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compile';
-import { parsePolicy, PolicyError } from './parse';
+import { PolicyError, parsePolicy } from './parse';
 
 /** Either a plausible value for a field or anything at all, so the fuzzer reaches deep fields. */
 const maybe = <T>(valid: fc.Arbitrary<T>) =>

@@ -1,6 +1,6 @@
 import { normalizePath } from '../request/normalize-path';
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -43,11 +43,11 @@ export function compilePathPattern(pattern: string, caseSensitive: boolean): (pa
     const last = i === segments.length - 1;
     if (segment === '*' && last) source += '(?:/.*)?';
     else if (segment === '*' || segment.startsWith(':')) source += '/[^/]+';
-    else source += `/${escape(segment)}`;
+    else source += `/${escapeRegExp(segment)}`;
   });
   if (segments.length === 1 && segments[0] === '') source = '/';
   if (suffix) {
-    const formats = suffix[1]?.split('|').map((f) => escape(caseSensitive ? f : f.toLowerCase()));
+    const formats = suffix[1]?.split('|').map((f) => escapeRegExp(caseSensitive ? f : f.toLowerCase()));
     source += formats ? `(?:\\.(?:${formats.join('|')}))?` : '(?:\\.[^/.]+)?';
   }
   const regex = new RegExp(`^${source}$`);

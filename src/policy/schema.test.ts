@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, PolicyError } from './parse';
+import { PolicyError, parsePolicy } from './parse';
 
 /** One rejecting fixture per schema rule: what is wrong, the input, and the exact issues reported. */
 const rule = (extra: Record<string, unknown> = {}) => ({ name: 'r', key: 'ip', limits: [{ limit: 10, window: '1m' }], ...extra });

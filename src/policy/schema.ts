@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { anchorError, isTimeZone, NOMINAL_PERIOD_MS, PERIOD_UNITS, type CalendarPeriod } from '../algorithms/calendar-period';
+import { anchorError, type CalendarPeriod, isTimeZone, NOMINAL_PERIOD_MS, PERIOD_UNITS } from '../algorithms/calendar-period';
 import { LEASE_ALGORITHMS } from '../algorithms/lease';
 import { formatDuration, parseDuration } from './duration';
 import { pathPatternError } from './path-pattern';
@@ -509,7 +509,7 @@ export const policySchema = z
       .strictObject({
         path: z
           .string()
-          .regex(/^\/[A-Za-z0-9._~\/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"')
+          .regex(/^\/[A-Za-z0-9._~/-]*$/, 'the quota path is a plain path such as "/.well-known/ratelimit"')
           .default('/.well-known/ratelimit'),
         /**
          * How often one client address may read it (fixed window): its

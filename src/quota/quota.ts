@@ -1,10 +1,10 @@
+import { decideGroups } from '../engine/decide-groups';
+import type { LimitStatus } from '../engine/limit-status';
+import { blockedVerdict, listedAs } from '../engine/lists';
+import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
+import type { LimiterDeps, Verdict } from '../engine/verdict';
 import { billedLimits } from '../identity/billing';
 import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
-import { decideGroups } from '../engine/decide-groups';
-import { blockedVerdict, listedAs } from '../engine/lists';
-import type { LimiterDeps, Verdict } from '../engine/verdict';
-import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
-import type { LimitStatus } from '../engine/limit-status';
 import type { KeySnapshot } from '../protocol/key-limiter';
 import { normalizePath } from '../request/normalize-path';
 import { inCalendarPeriod } from './calendar-quota';

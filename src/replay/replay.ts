@@ -1,7 +1,7 @@
-import { decideKey, type BanRequest, type BanState, type KeyTransition, type LimitRequest } from '../algorithms/decide';
+import { type BanRequest, type BanState, decideKey, type KeyTransition, type LimitRequest } from '../algorithms/decide';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
-import { compilePolicy, type CompiledLimit, type CompiledPolicy, type CompiledRule } from '../policy/compile';
+import { type CompiledLimit, type CompiledPolicy, type CompiledRule, compilePolicy } from '../policy/compile';
 import type { Policy } from '../policy/schema';
 import type { TrafficRecord } from '../traffic/record';
 

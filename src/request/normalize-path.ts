@@ -5,9 +5,9 @@ const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+$/;
 
 /** Decodes `%XX` escapes of unreserved characters, and (`separators`) of `/` and `\`; leaves others encoded. */
 function decodeForMatching(path: string, separators: boolean): string {
-  return path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (encoded, hex: string) => {
     const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) || (separators && (char === '/' || char === '\\')) ? char : escape.toUpperCase();
+    return UNRESERVED.test(char) || (separators && (char === '/' || char === '\\')) ? char : encoded.toUpperCase();
   });
 }
 

@@ -1,10 +1,10 @@
-import type { Verdict } from '../engine/verdict';
 import { hashMemo, keyValue } from '../engine/request-facts';
+import type { Verdict } from '../engine/verdict';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { Policy } from '../policy/schema';
 import { keyDigest } from './key-digest';
-import { TRAFFIC_EVENT, trafficRecordFields, type RuleOutcome, type TrafficRecord } from './record';
+import { type RuleOutcome, TRAFFIC_EVENT, type TrafficRecord, trafficRecordFields } from './record';
 
 /** Writes the traffic record of one decided request, once its response status is known. */
 export type TrafficRecorder = (verdict: Verdict, status: number, now: number) => Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type DevServer } from './support/wrangler-dev';
+import { type DevServer, startDev } from './support/wrangler-dev';
 
 /** The one token the origin knows; every other credential gets 401, as a real API answers made-up keys. */
 const KNOWN = 'Bearer e2e-known-token';

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type Chromium } from './support/chromium';
-import { startDev, type DevServer } from './support/wrangler-dev';
+import { type Chromium, launchChromium } from './support/chromium';
+import { type DevServer, startDev } from './support/wrangler-dev';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const TOKEN = 'e2e-dashboard-token';

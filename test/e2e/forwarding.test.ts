@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type DevServer } from './support/wrangler-dev';
+import { type DevServer, startDev } from './support/wrangler-dev';
 
 /**
  * The headers the origin received for a request sent with exactly these
@@ -28,7 +28,7 @@ function originReceived(base: string, headers: Record<string, string>, body?: st
 }
 
 const SPOOFED = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.7', Forwarded: 'for=6.6.6.8' };
-const told = (h: Record<string, string>) => ({ xff: h['x-forwarded-for'], realIp: h['x-real-ip'], forwarded: h['forwarded'] });
+const told = (h: Record<string, string>) => ({ xff: h['x-forwarded-for'], realIp: h['x-real-ip'], forwarded: h.forwarded });
 
 describe('the standalone worker under wrangler dev, with the default policy', () => {
   let dev: DevServer;
@@ -112,6 +112,6 @@ describe('a library worker under wrangler dev whose policy trusts a proxy and as
     expect(await from('198.51.100.11:1234')).toBe(200);
     expect(await from('[2001:db8::91]:443')).toBe(200);
     const received = await originReceived(dev.url, { 'CF-Connecting-IP': '10.0.0.1', 'X-Forwarded-For': '198.51.100.12:1234' });
-    expect([received['x-real-ip'], received['forwarded']]).toEqual(['198.51.100.12', 'for=198.51.100.12']);
+    expect([received['x-real-ip'], received.forwarded]).toEqual(['198.51.100.12', 'for=198.51.100.12']);
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startDev, type DevServer } from './support/wrangler-dev';
+import { type DevServer, freePort, startDev } from './support/wrangler-dev';
 
 const SECRET = `whsec_${crypto.randomUUID()}`;
 const ADMIN = `admin_${crypto.randomUUID()}`;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type DevServer } from './support/wrangler-dev';
+import { type DevServer, startDev } from './support/wrangler-dev';
 
 // Each preset runs as its own wrangler environment, driven end to end here.
 let fluidcloud: DevServer;

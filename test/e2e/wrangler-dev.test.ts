@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDev, type DevServer } from './support/wrangler-dev';
+import { type DevServer, startDev } from './support/wrangler-dev';
 
 let dev: DevServer;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { forwardToOrigin } from '../../src/http/forward';
-import { rateLimit, type RateLimitOptions } from '../../src/http/middleware';
+import { type RateLimitOptions, rateLimit } from '../../src/http/middleware';
 
 /** A clock tests move by hand. */
 export function manualClock(start: number) {

@@ -1,5 +1,5 @@
-import { env, exports } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { KeyLimiter } from '../../src/protocol/key-limiter';
 import { keyLimiterFrom } from '../../src/protocol/stand-in';
@@ -305,7 +305,7 @@ describe('dodges that must not work', () => {
     ],
   };
 
-  it.each([['/x/'], ['//x'], ['/a/../x'], ['/%78'], ['/X'], ['/./x'], ['/%2578'], ['/x?pad=' + 'p'.repeat(500)]])(
+  it.each([['/x/'], ['//x'], ['/a/../x'], ['/%78'], ['/X'], ['/./x'], ['/%2578'], [`/x?pad=${'p'.repeat(500)}`]])(
     '%s shares the budget of /x',
     async (disguise) => {
       const { app } = limitedApp({ policy, now: () => T0 });

@@ -1,7 +1,6 @@
-import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { PolicyInput } from '../../src/policy/schema';
 import { parsePolicy } from '../../src/policy/parse';
+import type { PolicyInput } from '../../src/policy/schema';
 import { Replay } from '../../src/replay/replay';
 import { keyDigest } from '../../src/traffic/key-digest';
 import { parseTrafficRecord } from '../../src/traffic/record';

@@ -1,5 +1,5 @@
+import { type CheckRuleInput, checkLimit, definePolicy, rateLimit } from 'edge-ratelimit';
 import { Hono } from 'hono';
-import { checkLimit, definePolicy, rateLimit, type CheckRuleInput } from 'edge-ratelimit';
 
 // The key's Durable Object: the binding in wrangler.toml names this class.
 export { RateLimiter } from 'edge-ratelimit';

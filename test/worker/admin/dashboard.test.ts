@@ -3,8 +3,8 @@ import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardApp } from '../../../src/dashboard/app';
 import { sessionValue } from '../../../src/dashboard/session';
-import { LAST_FAILURE_ROW } from '../../../src/notifications/deliver';
 import { rateLimit } from '../../../src/http/middleware';
+import { LAST_FAILURE_ROW } from '../../../src/notifications/deliver';
 import defaultPolicy from '../../../src/presets/default';
 import { createApp } from '../../../src/worker';
 import { freshIp, manualClock } from '../../support/app';
@@ -82,7 +82,7 @@ describe('the dashboard page', () => {
     expect(await first.text()).toContain('name="token"');
     expect((await post('/login', { token: 'nope' })).status).toBe(401);
     expect((await post('/login', { token: TOKEN }, { Origin: 'https://evil.example' })).status).toBe(401);
-    expect((await page('', { headers: { Cookie: 'erl_admin=' + '0'.repeat(64) } })).status).toBe(401);
+    expect((await page('', { headers: { Cookie: `erl_admin=${'0'.repeat(64)}` } })).status).toBe(401);
   });
 
   it("shows the policy's rules, and saves and deletes an override from its form", async () => {

@@ -2,12 +2,12 @@ import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { vi } from 'vitest';
 import type { KeyDecision, KeyRequest } from '../../../src/algorithms/decide';
+import { type ForwardOptions, forwardToOrigin } from '../../../src/http/forward';
+import { type RateLimitOptions, rateLimit } from '../../../src/http/middleware';
+import type { PolicyInput } from '../../../src/policy/schema';
 import type { Release } from '../../../src/protocol/key-limiter';
 import { keyLimiterFrom } from '../../../src/protocol/stand-in';
 import { packDecision, unpackSpec } from '../../../src/protocol/wire';
-import { forwardToOrigin, type ForwardOptions } from '../../../src/http/forward';
-import { rateLimit, type RateLimitOptions } from '../../../src/http/middleware';
-import type { PolicyInput } from '../../../src/policy/schema';
 
 /** A stand-in for a key's Durable Object: every call is recorded, every answer scripted. */
 export interface FakeLimiter {

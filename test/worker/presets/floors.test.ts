@@ -1,12 +1,12 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import type { Policy } from '../../../src/policy/schema';
 import cloudsmith from '../../../src/presets/cloudsmith';
 import fluidcloud from '../../../src/presets/fluidcloud';
 import keygen from '../../../src/presets/keygen';
 import rubygems from '../../../src/presets/rubygems';
-import type { Policy } from '../../../src/policy/schema';
 import { freshIp } from '../../support/app';
-import { call, presetApp, T0, type Call } from './support';
+import { type Call, call, presetApp, T0 } from './support';
 
 /**
  * The floors each preset adds of its own (not from the provider's page): a

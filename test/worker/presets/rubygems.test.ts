@@ -4,10 +4,10 @@ import { identityRow } from '../../../src/identity/record';
 import { compilePolicy } from '../../../src/policy/compile';
 import type { Policy } from '../../../src/policy/schema';
 import rubygems from '../../../src/presets/rubygems';
-import { normalizePath } from '../../../src/request/normalize-path';
 import { sha256Hex } from '../../../src/request/credentials';
+import { normalizePath } from '../../../src/request/normalize-path';
 import { freshIp } from '../../support/app';
-import { call, presetApp, runs, statuses, T0, type Call } from './support';
+import { type Call, call, presetApp, runs, statuses, T0 } from './support';
 
 /** An API key whose identity record names its account, as RubyGems.org's backend would write it. */
 async function apiKeyOf(account: string) {
