@@ -35,8 +35,15 @@ describe('response.reasonHeader', () => {
     expect(() => parsePolicy(policy({ reasonHeader: value }))).toThrow(message);
   });
 
-  it('is off in the provider presets, whose pages list every header their refusals carry, and on in the default one', () => {
+  it('is off in the provider presets, whose pages list every header their refusals carry, and on in the example policies (default, quotas)', () => {
     const byName = Object.fromEntries(Object.entries(POLICIES).map(([name, p]) => [name, p.response.reasonHeader]));
-    expect(byName).toEqual({ default: 'RateLimit-Reason', cloudsmith: false, rubygems: false, fluidcloud: false, keygen: false });
+    expect(byName).toEqual({
+      default: 'RateLimit-Reason',
+      cloudsmith: false,
+      rubygems: false,
+      fluidcloud: false,
+      keygen: false,
+      quotas: 'RateLimit-Reason',
+    });
   });
 });

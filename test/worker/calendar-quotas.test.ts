@@ -116,6 +116,7 @@ describe('billing-anchored monthly quotas', { timeout: 60_000 }, () => {
       {
         rule: 'api',
         name: 'month',
+        policy: 'api/month',
         algorithm: 'fixed-window',
         limit: 100_000,
         windowSeconds: 2_592_000,
@@ -131,6 +132,7 @@ describe('billing-anchored monthly quotas', { timeout: 60_000 }, () => {
       {
         rule: 'api',
         name: 'month',
+        policy: 'api/month',
         algorithm: 'fixed-window',
         limit: 100_000,
         windowSeconds: 2_592_000,
