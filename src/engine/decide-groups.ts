@@ -1,10 +1,11 @@
-import type { BanRequest, LimitRequest } from '../algorithms/decide';
+import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
 import { packSpec } from '../protocol/wire';
 import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
+import { bansOf, limitRequestOf } from './key-request';
 import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
@@ -17,23 +18,6 @@ function groupOnError(rules: readonly CompiledRule[]): OnError {
     mode: rules.some((r) => r.onError.mode === 'closed') ? 'closed' : 'open',
     timeoutMs: Math.min(...rules.map((r) => r.onError.timeoutMs)),
   };
-}
-
-function toRequest(entry: Group['limits'][number]): LimitRequest {
-  const request = {
-    id: entry.limit.id,
-    config: entry.limit.config,
-    cost: entry.cost,
-    countRefused: entry.rule.rule.countRefused,
-    shadow: entry.rule.rule.shadow,
-  };
-  return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
-}
-
-function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
-  return rules.flatMap((r) =>
-    r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : [],
-  );
 }
 
 /**
@@ -299,7 +283,7 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
 function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
-  const limits = Object.freeze(group.limits.map(toRequest));
+  const limits = Object.freeze(group.limits.map(limitRequestOf));
   const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
   const shape = {
@@ -340,8 +324,7 @@ function shortDigest(name: string): MaybePromise<string> {
 }
 
 async function digestOf(name: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
-  const short = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const short = await keyDigest(name);
   if (digests.size >= 10_000) digests.delete(digests.keys().next().value!);
   digests.set(name, short);
   return short;

@@ -1,6 +1,7 @@
 import { type BanRequest, type BanState, decideKey, type KeyTransition, type LimitRequest } from '../algorithms/decide';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
+import { bansOf, limitRequestOf } from '../engine/key-request';
 import { type CompiledLimit, type CompiledPolicy, type CompiledRule, compilePolicy } from '../policy/compile';
 import type { Policy } from '../policy/schema';
 import type { TrafficRecord } from '../traffic/record';
@@ -121,23 +122,6 @@ function costOf(rule: CompiledRule, record: TrafficRecord): number {
   return record.sampleRate === 1 ? units : Math.round(units / record.sampleRate);
 }
 
-function limitRequest(entry: Entry): LimitRequest {
-  const request = {
-    id: entry.limit.id,
-    config: entry.limit.config,
-    cost: entry.cost,
-    countRefused: entry.rule.rule.countRefused,
-    shadow: entry.rule.rule.shadow,
-  };
-  return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
-}
-
-function bansOf(rules: readonly CompiledRule[]): BanRequest[] {
-  return rules.flatMap((r) =>
-    r.rule.ban ? [{ rule: r.name, after: r.rule.ban.after, withinMs: r.rule.ban.within, durationMs: r.rule.ban.duration }] : [],
-  );
-}
-
 /**
  * Replays recorded traffic against a candidate policy: its rules match each
  * record's method, host, path and tier with the limiter's own matcher, and
@@ -235,7 +219,7 @@ export class Replay {
       if (!state) byDigest.set(group.digest, (state = { limits: new Map(), bans: new Map() }));
       const { limits, bans } = state;
       let prepared = this.prepared.get(group.shape);
-      if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map(limitRequest), bans: bansOf(group.rules) }));
+      if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map(limitRequestOf), bans: bansOf(group.rules) }));
       const step = decideKey(
         (id) => limits.get(id),
         (rule) => bans.get(rule),

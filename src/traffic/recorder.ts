@@ -1,9 +1,9 @@
 import { hashMemo, keyValue } from '../engine/request-facts';
 import type { Verdict } from '../engine/verdict';
+import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { Policy } from '../policy/schema';
-import { keyDigest } from './key-digest';
 import { type RuleOutcome, TRAFFIC_EVENT, type TrafficRecord, trafficRecordFields } from './record';
 
 /** Writes the traffic record of one decided request, once its response status is known. */

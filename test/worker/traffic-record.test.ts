@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { keyDigest } from '../../src/observability/key-digest';
 import { parsePolicy } from '../../src/policy/parse';
 import type { PolicyInput } from '../../src/policy/schema';
 import { Replay } from '../../src/replay/replay';
-import { keyDigest } from '../../src/traffic/key-digest';
 import { parseTrafficRecord } from '../../src/traffic/record';
 import { freshIp, limitedApp, send } from '../support/app';
 
