@@ -1,5 +1,6 @@
 // A small demo origin for local runs and end-to-end tests: echoes the request as JSON.
 // `/status/<code>` (or `?status=<code>` on any path) answers with that status; `/slow/<ms>` waits first; `/reset` drops the connection unanswered.
+// `?cost=<value>` on any path answers with `X-Cost: <value>` (the cost a `responseCost` rule reads), as given.
 // `/headers` answers with the request headers the origin received (names in lower case, repeated ones joined with ", ").
 import { createServer } from 'node:http';
 
@@ -18,7 +19,12 @@ export function startOrigin(port = 0, host = '127.0.0.1') {
       const delay = Number(/^\/slow\/(\d+)$/.exec(url.pathname)?.[1] ?? 0);
       setTimeout(
         () => {
-          res.writeHead(status ? Number(status) : 200, { 'content-type': 'application/json', 'x-demo-origin': '1' });
+          const cost = url.searchParams.get('cost');
+          res.writeHead(status ? Number(status) : 200, {
+            'content-type': 'application/json',
+            'x-demo-origin': '1',
+            ...(cost !== null ? { 'x-cost': cost } : {}),
+          });
           res.end(
             JSON.stringify({
               origin: 'demo',

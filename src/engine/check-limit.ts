@@ -58,9 +58,12 @@ export interface LimitCheck {
   /**
    * For limits with `countWhen`: keeps the reserved count when `outcome` (a
    * status code) matches, gives it back otherwise or on `'error'`. Without a
-   * call, reservations stay counted. Does nothing for refused calls.
+   * call, reservations stay counted. For rules with `responseCost`, pass
+   * the response (or `{ headers }`) whose header reports what the call cost:
+   * the difference from the cost counted is charged or given back. Does
+   * nothing for refused calls.
    */
-  settle(outcome: number | 'error'): Promise<void>;
+  settle(outcome: number | 'error', response?: { readonly headers: Headers }): Promise<void>;
 }
 
 /** Limiters built once per policy (or rules array), by the object they were given as. */

@@ -1,7 +1,7 @@
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
-import type { CompiledRule } from '../policy/compile';
-import type { OnError } from '../policy/schema';
+import type { CompiledLimit, CompiledRule } from '../policy/compile';
+import type { OnError, ResponseCost } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
 import { packSpec } from '../protocol/wire';
 import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
@@ -10,6 +10,7 @@ import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
+import { costDifference, reportedCost } from './response-cost';
 import { type Group, type GroupsVerdict, type LimiterDeps, type LimitResult, NOTHING_TO_SETTLE } from './verdict';
 
 /** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
@@ -75,6 +76,7 @@ function fold(
   const results: LimitResult[] = [];
   const releases: Releases = [];
   const charges: Charges = [];
+  const differences: Differences = [];
   let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
@@ -99,6 +101,7 @@ function fold(
     const decision = answer.decision;
     let pending: Array<{ release: Release; countWhen: (status: number) => boolean }> | undefined;
     let chargeable: Charges[number]['pending'] | undefined;
+    let settled: Differences[number]['pending'] | undefined;
     const keyDigest = keyDigests[i] ?? '';
     for (let j = 0; j < decision.outcomes.length; j++) {
       const outcome = decision.outcomes[j]!;
@@ -110,10 +113,20 @@ function fold(
           countWhen: entry.limit.countWhen,
         });
       }
+      const responseCost = entry.rule.rule.responseCost;
       if (entry.limit.countResponses && decision.allowed) {
         (chargeable ??= []).push({
           charge: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost },
           counts: entry.limit.countResponses,
+          ...(responseCost ? { reported: { rule: entry.rule, setting: responseCost } } : {}),
+        });
+      } else if (responseCost && outcome.counted && decision.allowed) {
+        (settled ??= []).push({
+          limit: entry.limit,
+          advance: entry.cost,
+          reported: { rule: entry.rule, setting: responseCost },
+          // Units spent from a lease stay spent, as a refused request's do: only a charge reaches the object.
+          givesBack: entry.rule.rule.lease === undefined,
         });
       }
       if (!outcome.decision.allowed) {
@@ -137,6 +150,7 @@ function fold(
     }
     if (pending) releases.push({ group, pending });
     if (chargeable) charges.push({ group, pending: chargeable });
+    if (settled) differences.push({ group, pending: settled });
     if (decision.banned) {
       const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
       kind = 'ban';
@@ -177,7 +191,10 @@ function fold(
     }
   }
 
-  const settle = releases.length > 0 || charges.length > 0 ? settler(releases, charges, kind, deps, now) : NOTHING_TO_SETTLE;
+  const settle =
+    releases.length > 0 || charges.length > 0 || differences.length > 0
+      ? settler(releases, charges, differences, kind, deps, now)
+      : NOTHING_TO_SETTLE;
   let limits: LimitStatus[] | undefined;
   const verdict: { -readonly [K in keyof GroupsVerdict]: GroupsVerdict[K] } = {
     kind,
@@ -200,38 +217,115 @@ function fold(
 
 /** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
 type Releases = Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }>;
-/** Limits of `countResponses` rules under a group's key, each charged when the response's status is one its rule counts. */
-type Charges = Array<{ group: Group; pending: Array<{ charge: Charge; counts: (status: number) => boolean }> }>;
+/** A rule whose requests' cost the origin's response reports (`responseCost`). */
+interface ReportedBy {
+  readonly rule: CompiledRule;
+  readonly setting: ResponseCost;
+}
+/**
+ * Limits of `countResponses` rules under a group's key, each charged when the response's status is one its rule counts:
+ * the cost the response reports, when the rule reads one, or else the request's cost.
+ */
+type Charges = Array<{
+  group: Group;
+  pending: Array<{ charge: Charge; counts: (status: number) => boolean; reported?: ReportedBy }>;
+}>;
+/**
+ * Limits under a group's key that counted a request of a `responseCost` rule at its advance cost: once the
+ * response reports the cost, the difference is charged, or given back where `givesBack` (not for leases).
+ */
+type Differences = Array<{
+  group: Group;
+  pending: Array<{ limit: CompiledLimit; advance: number; reported: ReportedBy; givesBack: boolean }>;
+}>;
 
 /**
- * The `settle` of a verdict whose keys counted reservations or count
- * responses: gives back, once the outcome is known, every reservation the
- * outcome does not count (all of them when the request was refused or the
- * origin failed), and charges each key whose rules count the response's
- * status, in one call per key. A response no rule counts costs no call.
+ * The units a response reports for each rule that reads one, read once per
+ * rule; `undefined` where it reports none usable (the advance stands). A
+ * missing, malformed or capped value is logged under the rule's name, never
+ * the key.
+ */
+function reportedUnits(response: { readonly headers: Headers } | undefined): (by: ReportedBy) => number | undefined {
+  const known = new Map<CompiledRule, number | undefined>();
+  return ({ rule, setting }) => {
+    if (known.has(rule)) return known.get(rule);
+    let units: number | undefined;
+    if (response) {
+      const reported = reportedCost(response.headers, setting);
+      if (reported.kind === 'units') {
+        units = reported.units;
+        if (reported.capped) logEvent('response_cost_capped', { rule: rule.name, header: setting.header, max: setting.max });
+      } else {
+        logEvent('response_cost_invalid', { rule: rule.name, header: setting.header, reason: reported.kind });
+      }
+    }
+    known.set(rule, units);
+    return units;
+  };
+}
+
+/**
+ * The `settle` of a verdict whose keys counted reservations, count
+ * responses or take costs from responses: gives back, once the outcome is
+ * known, every reservation the outcome does not count (all of them when the
+ * request was refused or the origin failed); charges each key whose rules
+ * count the response's status; and settles the difference between the cost
+ * a response reports and the advance it was admitted on. One call per key
+ * and kind of work; a response that changes nothing costs no call. The
+ * response's headers are read before the first wait, so the caller may
+ * change them once `settle` has been called.
  */
 function settler(
   releases: Releases,
   charges: Charges,
+  differences: Differences,
   kind: GroupsVerdict['kind'],
   deps: LimiterDeps,
   now: number,
-): (outcome: number | 'error') => Promise<void> {
-  return async (outcome) => {
-    const charging = kind === 'allow' && outcome !== 'error' ? charges : [];
+): (outcome: number | 'error', response?: { readonly headers: Headers }) => Promise<void> {
+  return async (outcome, response) => {
+    const answered = kind === 'allow' && outcome !== 'error';
+    const unitsOf = reportedUnits(response);
+    const toCharge = new Map<Group, Charge[]>();
+    const toRelease = new Map<Group, Release[]>();
+    const add = <T>(calls: Map<Group, T[]>, group: Group, item: T) => {
+      const list = calls.get(group);
+      if (list) list.push(item);
+      else calls.set(group, [item]);
+    };
+    if (answered) {
+      for (const { group, pending } of charges) {
+        for (const p of pending) {
+          if (!p.counts(outcome)) continue;
+          const units = p.reported ? unitsOf(p.reported) : undefined;
+          if (units !== 0) add(toCharge, group, units === undefined ? p.charge : { ...p.charge, cost: units });
+        }
+      }
+      for (const { group, pending } of differences) {
+        for (const p of pending) {
+          // A reservation its status does not keep goes back whole (below); there is no difference to settle.
+          if (p.limit.countWhen && !p.limit.countWhen(outcome)) continue;
+          const units = unitsOf(p.reported);
+          if (units === undefined) continue;
+          const difference = costDifference(units, p.advance);
+          const { id, config } = p.limit;
+          if (difference > 0) add(toCharge, group, { id, config, cost: difference });
+          else if (difference < 0 && p.givesBack) add(toRelease, group, { id, config, cost: -difference, countedAt: now });
+        }
+      }
+    }
+    for (const { group, pending } of releases) {
+      for (const p of pending) if (!answered || !p.countWhen(outcome as number)) add(toRelease, group, p.release);
+    }
     await Promise.all([
-      ...charging.map(async ({ group, pending }) => {
-        const counted = pending.filter((p) => p.counts(outcome as number)).map((p) => p.charge);
-        if (counted.length === 0) return;
+      ...[...toCharge].map(async ([group, counted]) => {
         try {
           await deps.limiterFor(group.name).charge(now, counted);
         } catch (error) {
           logEvent('charge_failed', { error: String(error), limits: counted.map((c) => c.id) });
         }
       }),
-      ...releases.map(async ({ group, pending }) => {
-        const back = pending.filter((p) => outcome === 'error' || kind !== 'allow' || !p.countWhen(outcome)).map((p) => p.release);
-        if (back.length === 0) return;
+      ...[...toRelease].map(async ([group, back]) => {
         try {
           await deps.limiterFor(group.name).release(now, back);
         } catch (error) {

@@ -79,10 +79,12 @@ export interface Verdict {
   readonly view: RequestView;
   /**
    * Settles reservations of limits counted by outcome once the origin has
-   * answered (a status) or failed (`'error'`), and charges the responses
-   * `countResponses` rules count. Resolves when released and charged.
+   * answered (a status) or failed (`'error'`), charges the responses
+   * `countResponses` rules count, and settles the cost `responseCost` rules
+   * read from `response`'s headers (read at the call, before it waits).
+   * Resolves when released and charged.
    */
-  settle(outcome: number | 'error'): Promise<void>;
+  settle(outcome: number | 'error', response?: { readonly headers: Headers }): Promise<void>;
   /**
    * Work to finish after the response, if any: a ban's address written to
    * the block list, the next units of a lease running low. It never rejects.

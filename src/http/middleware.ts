@@ -125,6 +125,16 @@ function keepAlive(c: Context, work: Promise<unknown>): void {
   }
 }
 
+/** Changes the response's headers, copying the response once when they are immutable (a response straight from `fetch()`). */
+function editHeaders(c: Context, edit: (headers: Headers) => void): void {
+  try {
+    edit(c.res.headers);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    edit(c.res.headers);
+  }
+}
+
 /** What a built middleware exposes besides the handler, for the admin API, the dashboard and tests. */
 export interface RateLimitHandle {
   /** The limiter the middleware is a face of. */
@@ -155,6 +165,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const limiter = new Limiter(options);
   const { policy } = limiter;
   const forwarding = forwardingOf(policy);
+  const hiddenHeaders = limiter.compiled.hiddenResponseHeaders;
   const quotaPath = policy.quota ? normalizePath(policy.quota.path, policy.caseSensitivePaths) : undefined;
   /** Where the request is decided: its bindings, the host its rules match, and its `waitUntil`. */
   const scopeOf = (c: Context): RequestScope => ({
@@ -209,23 +220,21 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       failed = true;
       throw error;
     } finally {
-      // Outcome-counted reservations are kept or given back once the status is known, after the response.
+      // Outcome-counted reservations are kept or given back once the status is known, and costs the
+      // response reports are settled, after the response (settle reads the headers before it returns).
       if (verdict.settle !== NOTHING_TO_SETTLE)
-        await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
+        await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status, failed ? undefined : c.res));
     }
+    // The origin's cost headers are for the limiter, not the client (unless the policy keeps them).
+    if (hiddenHeaders.length > 0 && hiddenHeaders.some((name) => c.res.headers.has(name)))
+      editHeaders(c, (headers) => {
+        for (const name of hiddenHeaders) headers.delete(name);
+      });
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
       const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
-      if (ours.length > 0) {
-        try {
-          mergeRateLimitHeaders(c.res.headers, ours);
-        } catch {
-          // Headers of a response straight from fetch() are immutable: copy it once to add ours.
-          c.res = new Response(c.res.body, c.res);
-          mergeRateLimitHeaders(c.res.headers, ours);
-        }
-      }
+      if (ours.length > 0) editHeaders(c, (headers) => mergeRateLimitHeaders(headers, ours));
     }
   };
   return Object.assign(handler, {

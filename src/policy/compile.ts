@@ -71,6 +71,12 @@ export interface CompiledPolicy {
   readonly block: CompiledList;
   /** The policy's identity settings with token patterns compiled, when it names callers. */
   readonly identity?: CompiledIdentity;
+  /**
+   * Response headers that carry the origin's cost (`responseCost`) and are
+   * removed before the client sees the response (those without `keep`),
+   * whichever rules the request met.
+   */
+  readonly hiddenResponseHeaders: readonly string[];
 }
 
 /** `[200, "2xx"]` as a test on a status code. */
@@ -217,5 +223,8 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     allow: compileList(policy.allow),
     block: compileList(policy.block),
     ...(policy.identity ? { identity: compileIdentity(policy.identity) } : {}),
+    hiddenResponseHeaders: [
+      ...new Set(policy.rules.flatMap((rule) => (rule.responseCost && !rule.responseCost.keep ? [rule.responseCost.header.toLowerCase()] : []))),
+    ],
   };
 }

@@ -13,6 +13,7 @@ import {
   matchSchema,
   onErrorSchema,
   policySchema,
+  responseCostSchema,
   responseSchema,
   ruleSchema,
 } from './schema';
@@ -33,6 +34,10 @@ const DESCRIPTIONS: ReadonlyArray<[z.ZodType, string]> = [
   [backoffSchema, 'Exponential layers: level n admits `limit × n` requests per `period ^ n` seconds.'],
   [banSchema, '`after` refusals within `within` ban the key for `duration`.'],
   [costSchema, 'Units a request spends: a constant, or read from a header (bounded by `max`).'],
+  [
+    responseCostSchema,
+    "Cost reported by the origin: the response header `header` says what the request cost; admitted on the rule's `cost`, the difference is charged or given back when the response arrives (at most `max` units; a missing or malformed value keeps the advance). The header is removed unless `keep`.",
+  ],
   [countWhenSchema, 'Count only responses whose status matches (reserved before the origin, given back otherwise).'],
   [leaseSchema, 'Hot-key leases: the key object lends isolates budgets of up to `size` units for at most `ttl`.'],
   [responseSchema, 'How refusals and rate-limit headers look.'],

@@ -299,6 +299,27 @@ export const costSchema = z.union(
 );
 
 /**
+ * Cost reported by the origin: the response header `header` (e.g. GraphQL
+ * points, rows scanned, tokens generated) tells what the request cost once
+ * the origin has answered. The request is admitted on the rule's `cost` (the
+ * advance); the difference is charged, or given back, when the response
+ * arrives. A value above `max` counts as `max`; a missing or malformed one
+ * counts as the advance. The header is removed from the response the client
+ * sees unless `keep` is true.
+ */
+export const responseCostSchema = z.strictObject({
+  header: z
+    .string({ error: 'required: the name of the response header that carries the cost, e.g. "X-Cost"' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'header names use letters, digits and "-" (at most 64)')
+    .refine((name) => !OWN_HEADERS.test(name), {
+      message:
+        'the cost header cannot be a header the limiter sets itself (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)',
+    }),
+  max: z.number({ error: 'required: the most units one response may charge, a whole number from 1 to 1e9' }).int().min(1).max(1e9),
+  keep: z.boolean().default(false),
+});
+
+/**
  * Hot-key leases: the key's object lends isolates budgets of up to `size`
  * units, spent locally for at most `ttl` (and never past the window). Never
  * admits more than exact mode; see the README for the trade-off.
@@ -339,6 +360,12 @@ export const ruleSchema = z
      */
     countResponses: countWhenSchema.optional(),
     /**
+     * Take each request's cost from a header of the origin's response: the
+     * request is admitted on `cost` and the difference is settled when the
+     * response arrives (see `responseCostSchema`).
+     */
+    responseCost: responseCostSchema.optional(),
+    /**
      * Keep the rule's limits out of the rate-limit headers and the quota
      * endpoint until they refuse: for floors that bound abuse (a per-address
      * ceiling, an auth-failure count) rather than describe the budget callers
@@ -374,6 +401,15 @@ export const ruleSchema = z
           'countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count',
         );
       if (rule.lease) countIssue('countResponses cannot be combined with lease: every counted response must reach the object');
+    }
+    if (rule.responseCost) {
+      const advance = typeof rule.cost === 'number' ? rule.cost : rule.cost.default;
+      if (rule.responseCost.max < advance)
+        ctx.addIssue({
+          code: 'custom',
+          message: `max (${rule.responseCost.max}) is below the rule's advance cost (${advance}): no response could report what was admitted`,
+          path: ['responseCost', 'max'],
+        });
     }
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
@@ -539,7 +575,23 @@ export const policySchema = z
   })
   .superRefine((policy, ctx) => {
     const seen = new Set<string>();
+    // One response header is either removed or kept: two rules reading it must agree.
+    const keeps = new Map<string, { readonly rule: string; readonly keep: boolean }>();
     policy.rules.forEach((rule, i) => {
+      // Runs even when a rule failed its own checks: its fields may then still be raw input.
+      const cost = rule.responseCost as { header?: unknown; keep?: unknown } | undefined;
+      if (typeof cost?.header === 'string') {
+        const header = cost.header.toLowerCase();
+        const keep = cost.keep === true;
+        const first = keeps.get(header);
+        if (!first) keeps.set(header, { rule: rule.name, keep });
+        else if (first.keep !== keep)
+          ctx.addIssue({
+            code: 'custom',
+            message: `rule "${first.rule}" reads the same header with keep ${first.keep}: rules reading one header agree on keeping it`,
+            path: ['rules', i, 'responseCost', 'keep'],
+          });
+      }
       if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
       seen.add(rule.name);
       // Runs even when a rule failed its own checks; its key may then still be the raw input.
@@ -567,6 +619,7 @@ export type ResponseSettings = z.output<typeof responseSchema>;
 export type OnError = z.output<typeof onErrorSchema>;
 export type CountWhen = z.output<typeof countWhenSchema>;
 export type Ban = z.output<typeof banSchema>;
+export type ResponseCost = z.output<typeof responseCostSchema>;
 export type IdentitySettings = z.output<typeof identitySchema>;
 export type ListSettings = z.output<typeof listSchema>;
 export type ClientAddressHeader = (typeof CLIENT_ADDRESS_HEADERS)[number];

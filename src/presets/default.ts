@@ -14,6 +14,9 @@ import { definePolicy } from '../policy/parse';
  * - every caller: 20 answers of `401` or `403` from the origin per 10 minutes
  *   per client IP; after that, requests from the address are refused before
  *   the origin is asked, so guessing credentials stops at the edge;
+ * - `/graphql`: 1000 points per minute per client IP, each request costing
+ *   what the origin reports in its `X-Cost` response header (at most 1000,
+ *   1 when it reports nothing usable); the header is not passed on;
  * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
  *   counting them, at most 60 times a minute per client IP.
  */
@@ -32,6 +35,13 @@ export default definePolicy({
       countRefused: true,
       limits: [{ limit: 5, window: '10m' }],
       response: { message: 'Too many login attempts. Retry in {retryAfter} seconds.' },
+    },
+    {
+      name: 'graphql',
+      match: { paths: ['/graphql'] },
+      key: 'ip',
+      responseCost: { header: 'X-Cost', max: 1000 },
+      limits: [{ name: 'points', limit: 1000, window: '1m' }],
     },
     { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {
