@@ -73,3 +73,30 @@ describe('statusMatcher', () => {
     expect([200, 201, 299, 304, 302, 400, 500].map(m)).toEqual([true, true, true, true, false, false, false]);
   });
 });
+
+describe('hiddenResponseHeaders', () => {
+  const withCosts = (...costs: Array<{ header: string; max: number; keep?: boolean } | undefined>) =>
+    compilePolicy(
+      parsePolicy({
+        name: 'costs',
+        rules: costs.map((responseCost, i) => ({
+          name: `r${i}`,
+          key: 'ip',
+          limits: [{ limit: 10, window: '1m' }],
+          ...(responseCost ? { responseCost } : {}),
+        })),
+      }),
+    ).hiddenResponseHeaders;
+
+  it('lists each cost header a rule does not keep once, in lower case', () => {
+    expect(withCosts({ header: 'X-Cost', max: 10 }, { header: 'x-cost', max: 20 }, { header: 'X-Rows', max: 5 }, undefined)).toEqual([
+      'x-cost',
+      'x-rows',
+    ]);
+  });
+
+  it('leaves out headers rules keep, and is empty without cost headers', () => {
+    expect(withCosts({ header: 'X-Cost', max: 10, keep: true }, { header: 'X-Rows', max: 5 })).toEqual(['x-rows']);
+    expect(withCosts(undefined)).toEqual([]);
+  });
+});

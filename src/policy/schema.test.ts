@@ -496,6 +496,72 @@ const REJECTED: Array<[string, unknown, string[]]> = [
     withRule({ cost: { header: 'X-Cost', max: 10, default: -1 } }),
     ['rules[0] "r".cost.default: Too small: expected number to be >=0'],
   ],
+  // responseCost
+  [
+    'a responseCost without a header',
+    withRule({ responseCost: { max: 100 } }),
+    ['rules[0] "r".responseCost.header: required: the name of the response header that carries the cost, e.g. "X-Cost"'],
+  ],
+  [
+    'a responseCost header with a colon',
+    withRule({ responseCost: { header: 'X-Cost:', max: 100 } }),
+    ['rules[0] "r".responseCost.header: header names use letters, digits and "-" (at most 64)'],
+  ],
+  [
+    'a responseCost header the limiter sets itself',
+    withRule({ responseCost: { header: 'RateLimit', max: 100 } }),
+    [
+      'rules[0] "r".responseCost.header: the cost header cannot be a header the limiter sets itself (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)',
+    ],
+  ],
+  [
+    'a responseCost without max',
+    withRule({ responseCost: { header: 'X-Cost' } }),
+    ['rules[0] "r".responseCost.max: required: the most units one response may charge, a whole number from 1 to 1e9'],
+  ],
+  [
+    'a responseCost max of 0',
+    withRule({ responseCost: { header: 'X-Cost', max: 0 } }),
+    ['rules[0] "r".responseCost.max: Too small: expected number to be >=1'],
+  ],
+  [
+    'a responseCost max of 2.5',
+    withRule({ responseCost: { header: 'X-Cost', max: 2.5 } }),
+    ['rules[0] "r".responseCost.max: Invalid input: expected int, received number'],
+  ],
+  [
+    'a responseCost max above 1e9',
+    withRule({ responseCost: { header: 'X-Cost', max: 2e9 } }),
+    ['rules[0] "r".responseCost.max: Too big: expected number to be <=1000000000'],
+  ],
+  [
+    'a responseCost keep that is not a boolean',
+    withRule({ responseCost: { header: 'X-Cost', max: 100, keep: 'yes' } }),
+    ['rules[0] "r".responseCost.keep: Invalid input: expected boolean, received string'],
+  ],
+  [
+    'an unknown responseCost field',
+    withRule({ responseCost: { header: 'X-Cost', max: 100, default: 1 } }),
+    ['rules[0] "r".responseCost: unknown field(s) "default"'],
+  ],
+  [
+    'a responseCost max below the advance cost',
+    withRule({ cost: 5, responseCost: { header: 'X-Cost', max: 4 } }),
+    ['rules[0] "r".responseCost.max: max (4) is below the rule\'s advance cost (5): no response could report what was admitted'],
+  ],
+  [
+    "a responseCost max below a header cost's default",
+    withRule({ cost: { header: 'X-Batch', max: 50, default: 10 }, responseCost: { header: 'X-Cost', max: 9 } }),
+    ['rules[0] "r".responseCost.max: max (9) is below the rule\'s advance cost (10): no response could report what was admitted'],
+  ],
+  [
+    'two rules reading one cost header, one keeping it',
+    policy({}, [
+      rule({ name: 'a', responseCost: { header: 'X-Cost', max: 100 } }),
+      rule({ name: 'b', responseCost: { header: 'x-cost', max: 100, keep: true } }),
+    ]),
+    ['rules[1] "b".responseCost.keep: rule "a" reads the same header with keep false: rules reading one header agree on keeping it'],
+  ],
   // ban
   [
     'a ban after 0 refusals',

@@ -309,13 +309,23 @@ export const costSchema = z.union(
  */
 export const responseCostSchema = z.strictObject({
   header: z
-    .string({ error: 'required: the name of the response header that carries the cost, e.g. "X-Cost"' })
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? 'required: the name of the response header that carries the cost, e.g. "X-Cost"' : undefined,
+    })
     .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'header names use letters, digits and "-" (at most 64)')
     .refine((name) => !OWN_HEADERS.test(name), {
       message:
         'the cost header cannot be a header the limiter sets itself (Retry-After, Content-Type, Cache-Control, RateLimit, RateLimit-Policy, X-RateLimit-*)',
     }),
-  max: z.number({ error: 'required: the most units one response may charge, a whole number from 1 to 1e9' }).int().min(1).max(1e9),
+  max: z
+    .number({
+      error: (issue) =>
+        issue.input === undefined ? 'required: the most units one response may charge, a whole number from 1 to 1e9' : undefined,
+    })
+    .int()
+    .min(1)
+    .max(1e9),
   keep: z.boolean().default(false),
 });
 
@@ -404,7 +414,8 @@ export const ruleSchema = z
     }
     if (rule.responseCost) {
       const advance = typeof rule.cost === 'number' ? rule.cost : rule.cost.default;
-      if (rule.responseCost.max < advance)
+      // A max that failed its own checks (below 1) is reported once, there.
+      if (rule.responseCost.max >= 1 && rule.responseCost.max < advance)
         ctx.addIssue({
           code: 'custom',
           message: `max (${rule.responseCost.max}) is below the rule's advance cost (${advance}): no response could report what was admitted`,
