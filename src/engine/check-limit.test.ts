@@ -144,6 +144,30 @@ describe('checkLimit', () => {
     expect(after.limits[0]!.used).toBe(2);
   });
 
+  it('settles the cost a response reports for responseCost rules: the difference is charged, or given back', async () => {
+    const key = freshKey();
+    const rules = [
+      {
+        name: 'tokens',
+        onError: generous,
+        cost: 4,
+        responseCost: { header: 'X-Tokens', max: 100 },
+        limits: [{ limit: 100, window: '1m' }],
+      },
+    ];
+    const first = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
+    expect(first.limits[0]!.used).toBe(4);
+    await first.settle(200, new Response(null, { headers: { 'X-Tokens': '30' } }));
+    const second = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
+    expect(second.limits[0]!.used).toBe(34);
+    await second.settle(200, { headers: new Headers({ 'X-Tokens': '1' }) });
+    // Without a response, the advance stands.
+    const third = await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 });
+    expect(third.limits[0]!.used).toBe(35);
+    await third.settle(200);
+    expect((await checkLimit({ namespace: env.RATE_LIMITER, rules, key, now: T0 })).limits[0]!.used).toBe(39);
+  });
+
   it("follows the rule's onError when the key's object fails: open admits without it, closed is unavailable", async () => {
     const open = await checkLimit({ namespace: broken, rules: jobs, key: 'k', now: T0 });
     expect(open).toMatchObject({ allowed: true, kind: 'allow', limits: [] });

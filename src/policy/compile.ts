@@ -224,7 +224,9 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     block: compileList(policy.block),
     ...(policy.identity ? { identity: compileIdentity(policy.identity) } : {}),
     hiddenResponseHeaders: [
-      ...new Set(policy.rules.flatMap((rule) => (rule.responseCost && !rule.responseCost.keep ? [rule.responseCost.header.toLowerCase()] : []))),
+      ...new Set(
+        policy.rules.flatMap((rule) => (rule.responseCost && !rule.responseCost.keep ? [rule.responseCost.header.toLowerCase()] : [])),
+      ),
     ],
   };
 }
