@@ -81,6 +81,7 @@ export type {
   OnError,
   Policy,
   PolicyInput,
+  ResponseCost,
   ResponseSettings,
   Rule,
 } from './policy/schema';

@@ -82,6 +82,18 @@ describe('cost reported by the origin', () => {
     ]);
   });
 
+  it('costs no object call when the reported cost equals the advance, and one call when it differs', async () => {
+    const counting = countingNamespace(env.RATE_LIMITER);
+    const get = client(policyOf({ cost: 2 }), { ...env, RATE_LIMITER: counting.namespace });
+    await get('/graphql?cost=2');
+    await get('/graphql?cost=x');
+    expect(counting.calls).toEqual({ check: 2, lease: 0, release: 0, checkBatch: 0 });
+    await get('/graphql?cost=5');
+    expect(counting.calls).toEqual({ check: 3, lease: 0, release: 0, checkBatch: 0, charge: 1 });
+    await get('/graphql?cost=1');
+    expect(counting.calls).toEqual({ check: 4, lease: 0, release: 1, checkBatch: 0, charge: 1 });
+  });
+
   it('refuses the next request once the charges have spent the budget, though each was admitted on its advance', async () => {
     const get = client(policyOf({}));
     expect((await get('/graphql?cost=50')).status).toBe(200);
