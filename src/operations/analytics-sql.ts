@@ -110,14 +110,11 @@ export async function queryAnalytics(
   if ('missing' in source) throw new UsageUnavailable(501, unavailable(source.missing.join(', ')), sql);
   const endpoint = sqlEndpoint(env, source.accountId);
   if (!endpoint) throw new UsageUnavailable(501, `${SQL_URL_VARIABLE} is not an http or https URL without a query`, sql);
-  const response = await fetcher(
-    endpoint,
-    {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${source.apiToken}` },
-      body: sql,
-    },
-  );
+  const response = await fetcher(endpoint, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${source.apiToken}` },
+    body: sql,
+  });
   const text = await response.text();
   if (!response.ok) throw new UsageUnavailable(502, `Analytics Engine's SQL API answered ${response.status}: ${text.slice(0, 300)}`, sql);
   let rows: unknown;

@@ -1,5 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
-import { DEFAULT_DATASET, queryAnalytics, sqlLiteral as literal, USAGE_VARIABLES, UsageUnavailable, usageSource } from './analytics-sql';
+import { DEFAULT_DATASET, sqlLiteral as literal, queryAnalytics, USAGE_VARIABLES, UsageUnavailable, usageSource } from './analytics-sql';
 import { InvalidInput } from './invalid-input';
 
 /** Which customer and which days a usage report covers; days are UTC, both ends included. */
