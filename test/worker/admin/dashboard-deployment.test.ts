@@ -75,7 +75,7 @@ describe('the dashboard: decisions across the deployment', () => {
     const text = await response.text();
     expect(text).toContain('<option value="6" selected>');
     // Six hourly points per line, the refused one holding the 12 refusals of the hour before this one.
-    expect(text).toMatch(/data-rule="per-ip"[^]*?data-event="refused" data-values="0,0,0,0,12,0"/);
+    expect(text).toMatch(/data-rule="per-ip"[\s\S]*?data-event="refused" data-values="0,0,0,0,12,0"/);
     expect(text).toContain(
       '<tr data-rule="per-ip" data-key="2a4c695746be086f"><td><code>per-ip</code></td><td><code>2a4c695746be086f</code></td><td>12</td>',
     );
