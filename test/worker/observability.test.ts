@@ -80,6 +80,33 @@ describe('observability', () => {
     expect(JSON.stringify(points)).not.toContain(ip);
   });
 
+  it("writes a ban's point with the key's digest, also once the banned key's limits would allow it again", async () => {
+    const points: Array<{ blobs?: string[] }> = [];
+    let now = T0;
+    const banning: PolicyInput = {
+      name: 'banning',
+      onError: { mode: 'open', timeoutMs: 10_000 },
+      rules: [{ name: 'login', key: 'ip', limits: [{ limit: 1, window: '1m' }], ban: { after: 2, within: '1m', duration: '1h' } }],
+    };
+    const { app } = limitedApp({ policy: banning, now: () => now });
+    const bindings = { ...env, RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) } };
+    const ip = freshIp();
+    const statuses: number[] = [];
+    await logged(async () => {
+      for (const at of [T0, T0 + 1_000, T0 + 2_000, T0 + 5 * 60_000]) {
+        now = at;
+        const response = await send(app, '/login', ip, {}, bindings);
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+    });
+    const digest = await keyDigest(`ip=${ip}`);
+    expect(statuses).toEqual([200, 429, 403, 403]);
+    // Five minutes on, the one-minute limit would allow the key: only the ban refuses it, and its point still names the key.
+    expect(points.at(-1)).toEqual({ blobs: ['login', 'banned', digest], doubles: [1], indexes: ['login'] });
+    expect(points.filter((p) => p.blobs?.[1] !== 'allowed').every((p) => p.blobs?.[2] === digest)).toBe(true);
+  });
+
   it('folds a flood of refusals answered in the isolate into a line a second per key, each counting the refusals it stands for', async () => {
     let now = T0;
     const { app, limiter } = limitedApp({ policy, now: () => now });
