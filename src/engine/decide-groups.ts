@@ -10,7 +10,7 @@ import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import { costDifference, reportedCost } from './response-cost';
+import { type AdvancedLimit, reportedCost, settledUnits } from './response-cost';
 import { type Group, type GroupsVerdict, type LimiterDeps, type LimitResult, NOTHING_TO_SETTLE } from './verdict';
 
 /** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
@@ -77,6 +77,7 @@ function fold(
   const releases: Releases = [];
   const charges: Charges = [];
   const differences: Differences = [];
+  let advanced: Map<number, AdvancedLimit> | undefined;
   let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
@@ -121,13 +122,15 @@ function fold(
           ...(responseCost ? { reported: { rule: entry.rule, setting: responseCost } } : {}),
         });
       } else if (responseCost && outcome.counted && decision.allowed) {
-        (settled ??= []).push({
-          limit: entry.limit,
+        const limit: AdvancedLimit = {
+          setting: responseCost,
           advance: entry.cost,
-          reported: { rule: entry.rule, setting: responseCost },
+          countWhen: entry.limit.countWhen,
           // Units spent from a lease stay spent, as a refused request's do: only a charge reaches the object.
           givesBack: entry.rule.rule.lease === undefined,
-        });
+        };
+        (settled ??= []).push({ limit: entry.limit, rule: entry.rule, advanced: limit });
+        (advanced ??= new Map()).set(results.length - 1, limit);
       }
       if (!outcome.decision.allowed) {
         const event = outcome.shadow ? 'shadow_refused' : 'refused';
@@ -209,6 +212,7 @@ function fold(
     view,
   };
   if (refusedBy) verdict.refusedBy = refusedBy;
+  if (advanced && kind === 'allow') verdict.responseCosts = advanced;
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
   // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
@@ -234,10 +238,7 @@ type Charges = Array<{
  * Limits under a group's key that counted a request of a `responseCost` rule at its advance cost: once the
  * response reports the cost, the difference is charged, or given back where `givesBack` (not for leases).
  */
-type Differences = Array<{
-  group: Group;
-  pending: Array<{ limit: CompiledLimit; advance: number; reported: ReportedBy; givesBack: boolean }>;
-}>;
+type Differences = Array<{ group: Group; pending: Array<{ limit: CompiledLimit; rule: CompiledRule; advanced: AdvancedLimit }> }>;
 
 /**
  * The units a response reports for each rule that reads one, read once per
@@ -302,15 +303,12 @@ function settler(
         }
       }
       for (const { group, pending } of differences) {
-        for (const p of pending) {
-          // A reservation its status does not keep goes back whole (below); there is no difference to settle.
-          if (p.limit.countWhen && !p.limit.countWhen(outcome)) continue;
-          const units = unitsOf(p.reported);
-          if (units === undefined) continue;
-          const difference = costDifference(units, p.advance);
-          const { id, config } = p.limit;
-          if (difference > 0) add(toCharge, group, { id, config, cost: difference });
-          else if (difference < 0 && p.givesBack) add(toRelease, group, { id, config, cost: -difference, countedAt: now });
+        for (const { limit, rule, advanced } of pending) {
+          // A reservation its status does not keep goes back whole (below): settledUnits has nothing to settle for it.
+          const units = settledUnits(advanced, outcome, unitsOf({ rule, setting: advanced.setting }));
+          const { id, config } = limit;
+          if (units > 0) add(toCharge, group, { id, config, cost: units });
+          else if (units < 0) add(toRelease, group, { id, config, cost: -units, countedAt: now });
         }
       }
     }

@@ -12,6 +12,7 @@ import type { LeaseCache } from './lease-cache';
 import type { LimitStatus } from './limit-status';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
+import type { AdvancedLimit } from './response-cost';
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
@@ -85,6 +86,12 @@ export interface Verdict {
    * Resolves when released and charged.
    */
   settle(outcome: number | 'error', response?: { readonly headers: Headers }): Promise<void>;
+  /**
+   * Limits whose request's cost the response reports (rules with
+   * `responseCost`), by their index in `results`; absent when there are
+   * none. `resultsAfterResponse` reads them to show the settled budget.
+   */
+  readonly responseCosts?: ReadonlyMap<number, AdvancedLimit>;
   /**
    * Work to finish after the response, if any: a ban's address written to
    * the block list, the next units of a lease running low. It never rejects.

@@ -3,6 +3,7 @@ import type { RateLimiter } from '../durable-object/rate-limiter';
 import { DenyCache } from '../engine/deny-cache';
 import { isPending } from '../engine/maybe';
 import { ambiguousOverride } from '../engine/request-facts';
+import { resultsAfterResponse } from '../engine/response-cost';
 import { NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from '../engine/verdict';
 import { Limiter, type RequestScope } from '../limiter/limiter';
 import type { AnalyticsSink } from '../observability/metrics';
@@ -225,6 +226,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       if (verdict.settle !== NOTHING_TO_SETTLE)
         await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status, failed ? undefined : c.res));
     }
+    // The budget as the response's reported costs leave it, read before the cost headers go.
+    const results =
+      verdict.responseCosts && !c.get('originFailed')
+        ? resultsAfterResponse(verdict.results, verdict.responseCosts, c.res.status, c.res.headers)
+        : verdict.results;
     // The origin's cost headers are for the limiter, not the client (unless the policy keeps them).
     if (hiddenHeaders.length > 0 && hiddenHeaders.some((name) => c.res.headers.has(name)))
       editHeaders(c, (headers) => {
@@ -233,7 +239,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
-      const ours = rateLimitHeaders(verdict.results, policy.response, at, false);
+      const ours = rateLimitHeaders(results, policy.response, at, false);
       if (ours.length > 0) editHeaders(c, (headers) => mergeRateLimitHeaders(headers, ours));
     }
   };

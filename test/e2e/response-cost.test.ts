@@ -25,8 +25,8 @@ describe('wrangler dev with the example policy: cost reported by a real origin',
     expect(first.status).toBe(200);
     expect(first.headers.get('x-demo-origin')).toBe('1');
     expect(first.headers.get('X-Cost')).toBeNull();
-    // Admitted on its advance of 1.
-    expect(remaining(first.headers.get('RateLimit'), 'graphql/points')).toBe(999);
+    // Admitted on its advance of 1, it shows the budget after the charge of 9 more.
+    expect(remaining(first.headers.get('RateLimit'), 'graphql/points')).toBe(990);
     await first.arrayBuffer();
 
     // The next request reports no cost, so it keeps its advance of 1: 1000 - 10 - 1.

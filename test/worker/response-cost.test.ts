@@ -58,8 +58,9 @@ describe('cost reported by the origin', () => {
     const get = client(policyOf({}));
     const first = await get('/graphql?cost=10');
     expect(first.status).toBe(200);
-    // The response that reports the cost was admitted on its advance of 1.
-    expect(first.headers.get('RateLimit')).toBe('"points/minute";r=99;t=60');
+    // Admitted on its advance of 1, the response that reports 10 shows the budget after the charge.
+    expect(first.headers.get('RateLimit')).toBe('"points/minute";r=90;t=60');
+    expect(first.headers.get('X-RateLimit-Remaining')).toBe('90');
     const second = await get('/graphql');
     // 100 - 10 (reported) - 1 (this request's advance; it reports nothing).
     expect(second.headers.get('RateLimit')).toBe('"points/minute";r=89;t=60');
@@ -105,10 +106,10 @@ describe('cost reported by the origin', () => {
 
   it('gives back the difference when the reported cost is below the advance, never more than was counted', async () => {
     const get = client(policyOf({ cost: 5 }));
-    expect((await get('/graphql?cost=2')).headers.get('RateLimit')).toBe('"points/minute";r=95;t=60');
-    // 3 of the 5 went back: 100 - 2 - 5.
-    expect((await get('/graphql?cost=0')).headers.get('RateLimit')).toBe('"points/minute";r=93;t=60');
-    // All 5 went back: the request cost nothing.
+    // Admitted at 95; the response shows the 3 it gives back.
+    expect((await get('/graphql?cost=2')).headers.get('RateLimit')).toBe('"points/minute";r=98;t=60');
+    // Admitted at 100 - 2 - 5 = 93 (3 of the first advance went back); it reports 0, so all 5 of its own go back.
+    expect((await get('/graphql?cost=0')).headers.get('RateLimit')).toBe('"points/minute";r=98;t=60');
     expect((await quota(get))[0]).toMatchObject({ used: 2, remaining: 98 });
   });
 
@@ -117,7 +118,7 @@ describe('cost reported by the origin', () => {
     const ip = freshIp();
     const first = await send(app, '/graphql?cost=4', ip, { headers: { 'X-Batch': '10' } });
     await first.arrayBuffer();
-    expect(first.headers.get('RateLimit')).toBe('"points/minute";r=90;t=60');
+    expect(first.headers.get('RateLimit')).toBe('"points/minute";r=96;t=60');
     const second = await send(app, '/graphql', ip);
     await second.arrayBuffer();
     // 6 of the advance of 10 went back: 100 - 4 - 1.
@@ -131,6 +132,14 @@ describe('cost reported by the origin', () => {
     expect((await get('/graphql')).headers.get('RateLimit')).toBe('"points/minute";r=49;t=60');
     const events = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
     expect(events).toContainEqual({ event: 'response_cost_capped', rule: 'points', header: 'X-Cost', max: 50 });
+  });
+
+  it('shows the advance in the headers of a response whose cost is unusable, or whose origin failed', async () => {
+    const get = client(policyOf({ cost: 2, limits: [{ name: 'minute', limit: 100, window: '1m', countWhen: { status: ['2xx'] } }] }));
+    expect((await get('/graphql?cost=ten')).headers.get('RateLimit')).toBe('"points/minute";r=98;t=60');
+    // A 500 keeps nothing (countWhen): no charge to show, and the reservation goes back after the response.
+    expect((await get('/graphql?cost=40&status=500')).headers.get('RateLimit')).toBe('"points/minute";r=96;t=60');
+    expect((await get('/graphql?cost=40')).headers.get('RateLimit')).toBe('"points/minute";r=58;t=60');
   });
 
   it('keeps the advance when the value is missing or malformed, and logs it by rule and header, never by key', async () => {
