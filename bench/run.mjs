@@ -695,7 +695,8 @@ async function main() {
         }
       }
       if (!ONLY || ONLY.includes('exactness'))
-        for (const variant of LIMITERS.filter((v) => !ONLY_VARIANTS || ONLY_VARIANTS.includes(v))) exact[variant].push(await exactness(server.url, variant));
+        for (const variant of LIMITERS.filter((v) => !ONLY_VARIANTS || ONLY_VARIANTS.includes(v)))
+          exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
       for (const s of samples)
