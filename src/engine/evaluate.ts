@@ -29,6 +29,11 @@ export interface RequestPath {
  * different keys are asked in parallel. A key that fails or times out
  * follows its rules' fail-open / fail-closed setting. `host`, when given,
  * is the host rules match instead of the request's.
+ *
+ * A step is awaited only when it hands back a promise: the steps below
+ * answer without one when nothing needs I/O (a cached live snapshot, a lease
+ * spent, a refusal the isolate knows), and each `await` of a plain value
+ * would cost a turn of the microtask queue (see `maybe.ts` for the figures).
  */
 export async function evaluate(request: Request, path: RequestPath, now: number, host?: string): Promise<Verdict> {
   const { compiled, lists, overrides, keys } = path;
