@@ -1,6 +1,7 @@
 import { billedLimits } from '../identity/billing';
 import { ANONYMOUS, type Identity, resolveIdentity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
+import { reducedLimit } from '../origin-health/reduced-limits';
 import type { CompiledRule } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
 import { ipKey } from '../request/client-ip';
@@ -98,6 +99,9 @@ function decideKeyed(
 ): MaybePromise<Verdict> {
   // Few rules match one request: a list is quicker to search than a map is to build.
   const groups: Group[] = [];
+  // Read once per request, so every reduced rule of it is reduced alike.
+  const capacity = deps.capacity;
+  const factor = capacity ? capacity.factor(now) : 1;
   for (const [i, { rule, value }] of keyed.entries()) {
     const override = overrides?.[i];
     if (override?.exempt) continue;
@@ -107,8 +111,9 @@ function decideKeyed(
     if (!group) groups.push((group = { name, rules: [], limits: [] }));
     group.rules.push(rule);
     const cost = costOf(rule, request.headers);
+    const reduce = factor < 1 && capacity!.reduces(rule);
     for (const limit of billedLimits(override ? override.limits : rule.limits, view.identity, !override))
-      group.limits.push({ rule, limit, cost });
+      group.limits.push({ rule, limit: reduce ? reducedLimit(limit, factor) : limit, cost });
   }
   if (groups.length === 0) return unlimited(view);
   return after(decideGroups(groups, deps, now, view), (decided) =>

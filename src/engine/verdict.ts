@@ -28,6 +28,13 @@ export interface ListSource {
   blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
 }
 
+/** The capacity the origin's health leaves (`originHealth`): the factor at a time, and the rules it reduces. */
+export interface CapacitySource {
+  /** 1 at full capacity; the factor the reduced rules' limits are multiplied by otherwise. */
+  factor(now: number): number;
+  reduces(rule: CompiledRule): boolean;
+}
+
 export interface LimiterDeps {
   readonly compiled: CompiledPolicy;
   /** The stub of the object for a key name. */
@@ -47,6 +54,8 @@ export interface LimiterDeps {
   readonly repeats?: RepeatFolder | undefined;
   readonly overrides?: OverrideSource | undefined;
   readonly lists?: ListSource | undefined;
+  /** Reduces the limits of `originHealth` rules while the origin is degraded; without it limits are never reduced. */
+  readonly capacity?: CapacitySource | undefined;
   /** What the object calls' timeouts are timed by; the system clock by default. */
   readonly clock?: Clock | undefined;
 }
@@ -61,7 +70,11 @@ export interface LimitResult {
   readonly counted: boolean;
 }
 
-export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
+/**
+ * What the limiter answered: `capacity` is a refusal by limits reduced while
+ * the origin is degraded, of a request the full limits would have admitted.
+ */
+export type VerdictKind = 'allow' | 'limit' | 'capacity' | 'block' | 'ban' | 'unavailable';
 
 /** The limiter's answer for one request. */
 export interface Verdict {
