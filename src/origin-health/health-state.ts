@@ -161,10 +161,11 @@ export function observeOrigin(state: HealthState, observation: OriginObservation
   const next: HealthState = { ...state, buckets };
   if (requests < settings.minRequests) return { state: next };
   // The p quantile (nearest rank) is above the threshold exactly when more than (1 − p) of the answers are.
+  // Shares are compared with a tolerance, so 1 − 0.9 of 10 answers is 1 answer, not 0.9999999999999998.
   const trigger: CutTrigger | undefined =
-    settings.errorRate !== undefined && errors >= settings.errorRate * requests
+    settings.errorRate !== undefined && errors >= settings.errorRate * requests - 1e-9
       ? 'errors'
-      : settings.latency && slowOnes > (1 - settings.latency.p) * requests
+      : settings.latency && slowOnes > (1 - settings.latency.p) * requests + 1e-9
         ? 'latency'
         : undefined;
   if (!trigger) return { state: next };

@@ -603,7 +603,10 @@ export const policySchema = z
     policy.originHealth?.rules.forEach((name, i) => {
       const issue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['originHealth', 'rules', i] });
       const rule = policy.rules.find((r) => r.name === name);
-      if (!rule) return issue(`no rule is named "${name}"`);
+      if (!rule) {
+        issue(`no rule is named "${name}"`);
+        return;
+      }
       // Raw input when the rule failed its own checks: only judge what is there.
       const algorithms = [...(rule.limits ?? []).map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
       if (algorithms.includes('gcra'))
