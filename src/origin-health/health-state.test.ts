@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capacityAt, HEALTHY, type HealthSettings, type HealthState, observeOrigin, type OriginObservation } from './health-state';
+import { capacityAt, HEALTHY, type HealthSettings, type HealthState, type OriginObservation, observeOrigin } from './health-state';
 
 const settings: HealthSettings = {
   windowMs: 10_000,
@@ -18,7 +18,12 @@ const settings: HealthSettings = {
 function feed(state: HealthState, answers: Array<{ at: number; status?: number; latency?: number; retryAfterMs?: number }>, s = settings) {
   const cuts: string[] = [];
   for (const a of answers) {
-    const observation: OriginObservation = { sentAt: a.at - (a.latency ?? 10), at: a.at, status: a.status ?? 200, retryAfterMs: a.retryAfterMs };
+    const observation: OriginObservation = {
+      sentAt: a.at - (a.latency ?? 10),
+      at: a.at,
+      status: a.status ?? 200,
+      retryAfterMs: a.retryAfterMs,
+    };
     const step = observeOrigin(state, observation, s);
     state = step.state;
     if (step.cut) cuts.push(`${step.cut.trigger}@${a.at}->${step.cut.factor}`);

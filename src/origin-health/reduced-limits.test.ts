@@ -51,9 +51,10 @@ describe('reduced limits', () => {
               const atReduced = algorithm.consume(state, 2000, reduced.config, cost, countRefused).decision;
               const atFull = algorithm.consume(state, 2000, full.config, cost, false).decision;
               if (atReduced.allowed) continue;
-              expect(fitsFullLimit(reduced, atReduced, cost, countRefused), `used ${used}, cost ${cost}, countRefused ${countRefused}`).toBe(
-                atFull.allowed,
-              );
+              expect(
+                fitsFullLimit(reduced, atReduced, cost, countRefused),
+                `used ${used}, cost ${cost}, countRefused ${countRefused}`,
+              ).toBe(atFull.allowed);
             }
           }
         }
