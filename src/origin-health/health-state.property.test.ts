@@ -28,7 +28,10 @@ const answersArb = fc.array(
   { maxLength: 200 },
 );
 
-function run(settings: HealthSettings, answers: fc.RecordValue<{ gap: number; latency: number; status: number; retryAfterMs?: number }>[]) {
+function run(
+  settings: HealthSettings,
+  answers: ReadonlyArray<{ gap: number; latency: number; status: number; retryAfterMs?: number | undefined }>,
+) {
   let state: HealthState = HEALTHY;
   let at = 100_000;
   const steps: Array<{ before: HealthState; after: HealthState; at: number; cut: boolean; status: number }> = [];
