@@ -102,7 +102,7 @@ export function capacityAt(state: HealthState, now: number, settings: HealthSett
   const from = Math.max(state.cutAt, state.holdUntil);
   if (now < from) return state.factor;
   const steps = Math.floor((now - from) / settings.everyMs);
-  return Math.min(1, tidy(state.factor + steps * settings.recoverBy));
+  return steps === 0 ? state.factor : Math.min(1, tidy(state.factor + steps * settings.recoverBy));
 }
 
 /** The state after a cut at `at`: the factor multiplied down, the window empty. */
