@@ -1,6 +1,7 @@
 import type { DecisionSinks } from '../observability/decision-sinks';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
+import { fitsFullLimit } from '../origin-health/reduced-limits';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
@@ -154,7 +155,14 @@ function fold(
       metrics.count(rule.name, 'banned', deps.analytics, keyDigest);
       if (decision.banned.placed) placedBan ??= { rule: rule.rule, until: decision.banned.until };
     } else if (!decision.allowed) {
-      if (kind === 'allow' || kind === 'limit') {
+      // Refused only by limits reduced for the origin's health, each of which would have admitted it whole: capacity, not rate.
+      const shed = decision.outcomes.every(
+        (o, j) => o.shadow || o.decision.allowed || fitsFullLimit(group.limits[j]!.limit, o.decision, group.limits[j]!.cost, o.counted),
+      );
+      if (shed && (kind === 'allow' || kind === 'capacity')) {
+        kind = 'capacity';
+        status = 503;
+      } else if (!shed && (kind === 'allow' || kind === 'limit' || kind === 'capacity')) {
         kind = 'limit';
         status = 429;
       }

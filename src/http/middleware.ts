@@ -16,6 +16,7 @@ import { trafficRecorder } from '../traffic/recorder';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
 import { type ClientAddressForwarding, forwardingOf } from './origin-headers';
 import { badRequestResponse, refusalResponse } from './refusal';
+import { retryAfterMs } from './retry-after';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -201,8 +202,20 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     c.set('clientForwarding', forwarding);
 
     let failed = false;
+    // With `originHealth`, each answer of the origin is timed and counted (the clock is read again once it has answered).
+    const sentAt = limiter.followsOrigin ? now() : 0;
     try {
       await next();
+      if (limiter.followsOrigin) {
+        const answeredAt = now();
+        const status = c.get('originFailed') && c.res.status < 500 ? 502 : c.res.status;
+        limiter.observeOrigin({
+          sentAt,
+          at: answeredAt,
+          status,
+          retryAfterMs: status === 503 ? retryAfterMs(c.res.headers.get('Retry-After'), answeredAt) : undefined,
+        });
+      }
     } catch (error) {
       failed = true;
       throw error;

@@ -8,7 +8,7 @@ import type { LimitResult, Verdict, VerdictKind } from '../engine/verdict';
  * - `concurrency`: too many requests in flight at once;
  * - `ban`: the key is banned after repeated refusals;
  * - `block`: a block list refused the request;
- * - `capacity`: the service is shedding load;
+ * - `capacity`: the service is shedding load (limits reduced while the origin is degraded, see `originHealth`);
  * - `unavailable`: the limiter itself failed and the policy fails closed.
  *
  * `concurrency` and `capacity` are for verdict kinds of those names: a kind
@@ -28,6 +28,7 @@ export const QUOTA_WINDOW_MS = 86_400_000;
 export const REASON_OF_KIND: { readonly [K in VerdictKind]: RefusalReason | undefined } = {
   allow: undefined,
   limit: 'rate',
+  capacity: 'capacity',
   block: 'block',
   ban: 'ban',
   unavailable: 'unavailable',

@@ -473,6 +473,66 @@ export const forwardClientAddressSchema = z
   .refine((headers) => headers === false || new Set(headers).size === headers.length, 'names a header twice')
   .default(['X-Forwarded-For', 'X-Real-IP']);
 
+/** A share strictly between 0 and 1, named in its message. */
+const shareBelowOne = (what: string) =>
+  z
+    .number({ error: `${what} is a number above 0 and below 1` })
+    .gt(0, `${what} is a number above 0 and below 1`)
+    .lt(1, `${what} is a number above 0 and below 1`);
+
+/**
+ * Limits that follow the origin's health: when the origin's recent answers
+ * cross a threshold (a 5xx share, a latency quantile) or it answers 503 with
+ * `Retry-After`, the named rules' limits are cut by `cut` (never below
+ * `floor` of the policy's), then raised by `recoverBy` every `every` while no
+ * new trigger fires (AIMD). State is per isolate (see docs/policies.md).
+ */
+export const originHealthSchema = z
+  .strictObject({
+    /** The rules whose limits are reduced: windowed limits (fixed or sliding), without `lease`. */
+    rules: z
+      .array(nameSchema)
+      .min(1, 'name at least one rule whose limits follow the origin')
+      .refine((names) => new Set(names).size === names.length, 'names a rule twice'),
+    /** How far back the origin's answers count (counted in tenths of it): 1s to 10m. */
+    window: durationSchema.refine((ms) => ms >= 1000 && ms <= 600_000, { message: 'window must be between 1s and 10m' }).default(10_000),
+    /** Answers the window must hold before its shares may trigger a cut. */
+    minRequests: z
+      .number({ error: 'minRequests is a whole number from 1 to 1000000' })
+      .int('minRequests is a whole number from 1 to 1000000')
+      .min(1, 'minRequests is a whole number from 1 to 1000000')
+      .max(1_000_000, 'minRequests is a whole number from 1 to 1000000')
+      .default(20),
+    /** Cut when at least this share of the window's answers are 5xx (the forwarder's 502 and 504 included). */
+    errorRate: z
+      .number({ error: 'errorRate is a share above 0 and at most 1' })
+      .gt(0, 'errorRate is a share above 0 and at most 1')
+      .max(1, 'errorRate is a share above 0 and at most 1')
+      .optional(),
+    /** Cut when the window's `p` quantile of latency is above `above`, i.e. more than `1 − p` of its answers took longer. */
+    latency: z.strictObject({ p: shareBelowOne('latency.p'), above: durationSchema }).optional(),
+    /** Cut when the origin answers 503 with `Retry-After`, and hold the cut (no recovery) until then. */
+    retryAfter: z.boolean({ error: 'retryAfter is true or false' }).default(true),
+    /** The longest an origin's `Retry-After` holds the cut. */
+    maxHold: durationSchema.refine((ms) => ms <= 3_600_000, { message: 'maxHold must be at most 1h' }).default(300_000),
+    /** The factor each trigger multiplies the current one by. */
+    cut: shareBelowOne('cut').default(0.5),
+    /** What each recovery step adds to the factor, up to 1. */
+    recoverBy: z
+      .number({ error: 'recoverBy is a share above 0 and at most 1' })
+      .gt(0, 'recoverBy is a share above 0 and at most 1')
+      .max(1, 'recoverBy is a share above 0 and at most 1')
+      .default(0.1),
+    /** How often the factor is raised by `recoverBy` while no trigger fires. */
+    every: durationSchema.refine((ms) => ms >= 100 && ms <= 600_000, { message: 'every must be between 100ms and 10m' }).default(5_000),
+    /** The lowest factor: limits are never cut below this share of the policy's. */
+    floor: shareBelowOne('floor').default(0.1),
+  })
+  .refine((h) => h.errorRate !== undefined || h.latency !== undefined || h.retryAfter, {
+    message: 'give at least one trigger: errorRate, latency, or retryAfter: true',
+    path: ['errorRate'],
+  });
+
 export const policySchema = z
   .strictObject({
     /** Where editors find the JSON Schema of a JSON policy (`edge-ratelimit/schema/policy.schema.json`); not used otherwise. */
@@ -535,9 +595,24 @@ export const policySchema = z
           .default(1),
       })
       .optional(),
+    /** Limits that follow the origin's health (see `originHealthSchema`). Off unless set. */
+    originHealth: originHealthSchema.optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((policy, ctx) => {
+    policy.originHealth?.rules.forEach((name, i) => {
+      const issue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['originHealth', 'rules', i] });
+      const rule = policy.rules.find((r) => r.name === name);
+      if (!rule) {
+        issue(`no rule is named "${name}"`);
+        return;
+      }
+      // Raw input when the rule failed its own checks: only judge what is there.
+      const algorithms = [...(rule.limits ?? []).map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
+      if (algorithms.includes('gcra'))
+        issue(`rule "${name}" has gcra limits: only fixed-window and sliding-window limits can be reduced exactly`);
+      if (rule.lease) issue(`rule "${name}" has a lease: a leased budget is spent in the isolate at the limit it was granted under`);
+    });
     const seen = new Set<string>();
     policy.rules.forEach((rule, i) => {
       if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
@@ -569,4 +644,5 @@ export type CountWhen = z.output<typeof countWhenSchema>;
 export type Ban = z.output<typeof banSchema>;
 export type IdentitySettings = z.output<typeof identitySchema>;
 export type ListSettings = z.output<typeof listSchema>;
+export type OriginHealthSettings = z.output<typeof originHealthSchema>;
 export type ClientAddressHeader = (typeof CLIENT_ADDRESS_HEADERS)[number];
