@@ -176,7 +176,11 @@ function fold(
       const group = ordered[i]!;
       const back = answer.decision.outcomes.flatMap((outcome, j) => {
         const entry = group.limits[j]!;
-        return outcome.counted && !outcome.shadow && !entry.limit.countWhen && !entry.rule.rule.countRefused && !holdsSlots(entry.limit.config)
+        return outcome.counted &&
+          !outcome.shadow &&
+          !entry.limit.countWhen &&
+          !entry.rule.rule.countRefused &&
+          !holdsSlots(entry.limit.config)
           ? [{ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: () => false }]
           : [];
       });

@@ -390,7 +390,7 @@ export const ruleSchema = z
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
       const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
       if (holdsSlots)
-        leaseIssue('leases cannot hold concurrency slots: every request, and the end of its response, must reach the key\'s object');
+        leaseIssue("leases cannot hold concurrency slots: every request, and the end of its response, must reach the key's object");
       const refused = algorithms.find((a) => a !== 'concurrency' && !LEASE_ALGORITHMS.includes(a));
       if (refused)
         leaseIssue(
