@@ -219,6 +219,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     c.set('clientForwarding', forwarding);
 
     let failed = false;
+    let slotsGivenBack = false;
     try {
       await next();
     } catch (error) {
@@ -229,7 +230,11 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       if (verdict.settle !== NOTHING_TO_SETTLE)
         await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
       // Concurrency slots are held while the origin answers; a failed origin gives them back at once.
-      if (verdict.releaseSlots && (failed || c.get('originFailed') || !c.res.body)) await afterResponse(c, verdict.releaseSlots(now()));
+      // (A handler that threw is answered by the app's error handler, which leaves the error on the context.)
+      if (verdict.releaseSlots && (failed || c.error !== undefined || c.get('originFailed') || !c.res.body)) {
+        slotsGivenBack = true;
+        await afterResponse(c, verdict.releaseSlots(now()));
+      }
     }
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
@@ -245,7 +250,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
         }
       }
     }
-    if (verdict.releaseSlots && c.res.body) c.res = holdingSlots(c, c.res, verdict.releaseSlots, now);
+    if (verdict.releaseSlots && !slotsGivenBack) c.res = holdingSlots(c, c.res, verdict.releaseSlots, now);
   };
   return Object.assign(handler, {
     handle: { compiled: limiter.compiled, metrics: limiter.metrics, denyCache: limiter.denyCache, limiter },
