@@ -299,7 +299,10 @@ export class Replay {
     };
     // The record tells no response's duration: a concurrency slot is given back at once, so a replay
     // shows a concurrency limit refusing only requests that arrive together, not ones that overlap.
-    if (counted && holdsSlots(limit.config)) return giveBack();
+    if (counted && holdsSlots(limit.config)) {
+      giveBack();
+      return;
+    }
     if (refused) {
       if (keyAllowed && counted && !shadow && (limit.countWhen || !entry.rule.rule.countRefused)) giveBack();
       return;
