@@ -65,6 +65,13 @@ export interface Verdict {
    */
   settle(outcome: number | 'error'): Promise<void>;
   /**
+   * Present when the request took concurrency slots: gives them back, at
+   * `at` (epoch ms), once the response has been streamed, the client
+   * aborted or the origin failed. Only the first call counts; it never rejects
+   * (a slot whose release fails comes back when its lease ends).
+   */
+  readonly releaseSlots?: (at: number) => Promise<void>;
+  /**
    * Work to finish after the response, if any: a ban's address written to
    * the block list, the next units of a lease running low. It never rejects.
    */

@@ -56,6 +56,17 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'names 
 
 export const algorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra']);
 
+/** What a limit counts by: a window algorithm, or `concurrency` (requests in flight). */
+export const limitAlgorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra', 'concurrency']);
+
+/** The longest a concurrency slot may be held by default before it is given back without a release: 60 s. */
+export const DEFAULT_SLOT_LEASE_MS = 60_000;
+
+/** A slot lease: 1 s to 1 h. */
+const slotLeaseSchema = durationSchema.refine((ms) => ms >= 1000 && ms <= 3_600_000, {
+  message: 'slotLease must be between 1s and 1h',
+});
+
 /**
  * A calendar period: a unit, or `{ unit, anchor?, timeZone? }`. Without an
  * anchor, a limit takes the customer's billing anchor from their identity
@@ -85,15 +96,23 @@ export const periodSchema = z
 /**
  * One limit: `limit` units per `window`, counted by `algorithm`; or `limit`
  * units per calendar `period` (fixed-window only), e.g. a monthly quota that
- * resets on each customer's billing date.
+ * resets on each customer's billing date; or, with `algorithm: "concurrency"`,
+ * at most `limit` requests in flight, each slot held at most `slotLease`.
  */
 export const limitSchema = z
   .strictObject({
-    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`, or the period's unit, e.g. `month`. */
+    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`, the period's unit, e.g. `month`, or `concurrent`. */
     name: nameSchema.optional(),
-    algorithm: algorithmSchema.default('fixed-window'),
+    algorithm: limitAlgorithmSchema.default('fixed-window'),
     limit: z.number().int().min(0).max(1e12),
     window: windowSchema.optional(),
+    /**
+     * Concurrency only: the longest a request holds its slot. A slot is given
+     * back when the response has been streamed, the client aborted or the
+     * origin failed; one whose holder vanished (an isolate that died) comes
+     * back when its lease ends. 1 s to 1 h, 60 s by default.
+     */
+    slotLease: slotLeaseSchema.optional(),
     /** A calendar period instead of a window (see `periodSchema`). */
     period: periodSchema.optional(),
     /** GCRA only: how many units may arrive at once (defaults to `limit`). */
@@ -120,7 +139,19 @@ export const limitSchema = z
     message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)',
     path: ['notify'],
   })
-  .refine((l) => l.window !== undefined || l.period !== undefined, {
+  .refine((l) => l.algorithm !== 'concurrency' || l.window === undefined || l.window === l.slotLease, {
+    message: 'a concurrency limit counts requests in flight, not per window: give slotLease (how long a slot may be held), not window',
+    path: ['window'],
+  })
+  .refine((l) => l.slotLease === undefined || l.algorithm === 'concurrency', {
+    message: 'slotLease applies to concurrency limits only',
+    path: ['slotLease'],
+  })
+  .refine((l) => l.countWhen === undefined || l.algorithm !== 'concurrency', {
+    message: 'a slot is held until the response ends, whatever its status: countWhen does not apply to concurrency limits',
+    path: ['countWhen'],
+  })
+  .refine((l) => l.algorithm === 'concurrency' || l.window !== undefined || l.period !== undefined, {
     message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`,
     path: ['window'],
   })
@@ -133,9 +164,16 @@ export const limitSchema = z
     message: 'calendar periods are counted by the fixed-window algorithm',
     path: ['algorithm'],
   })
-  .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
-    period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
-  );
+  // A parsed concurrency limit gives its slot lease as its window, so parsing it again is accepted.
+  .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } => {
+    if (rest.algorithm === 'concurrency') {
+      const slotLease = rest.slotLease ?? DEFAULT_SLOT_LEASE_MS;
+      return { ...rest, name: rest.name ?? 'concurrent', slotLease, window: slotLease };
+    }
+    return period
+      ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period }
+      : { ...rest, window: window! };
+  });
 
 /**
  * Exponential backoff layers in rack-attack's pattern: level `n` (1…levels)
@@ -347,10 +385,13 @@ export const ruleSchema = z
     quiet: z.boolean().default(false),
   })
   .superRefine((rule, ctx) => {
+    const holdsSlots = rule.limits.some((l) => l.algorithm === 'concurrency');
     if (rule.lease) {
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
       const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
-      const refused = algorithms.find((a) => !LEASE_ALGORITHMS.includes(a));
+      if (holdsSlots)
+        leaseIssue("leases cannot hold concurrency slots: every request, and the end of its response, must reach the key's object");
+      const refused = algorithms.find((a) => a !== 'concurrency' && !LEASE_ALGORITHMS.includes(a));
       if (refused)
         leaseIssue(
           `leases need ${LEASE_ALGORITHMS.join(' or ')} limits: a ${refused} bucket refills continuously, so budget spent after it was granted could exceed its burst`,
@@ -374,6 +415,8 @@ export const ruleSchema = z
           'countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count',
         );
       if (rule.lease) countIssue('countResponses cannot be combined with lease: every counted response must reach the object');
+      if (holdsSlots)
+        countIssue('countResponses cannot be combined with concurrency limits: a rule counting responses admits before it counts');
     }
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });

@@ -14,6 +14,9 @@ import { definePolicy } from '../policy/parse';
  * - every caller: 20 answers of `401` or `403` from the origin per 10 minutes
  *   per client IP; after that, requests from the address are refused before
  *   the origin is asked, so guessing credentials stops at the edge;
+ * - `GET /reports/*`: at most 2 requests in flight per client IP (a
+ *   concurrency limit); the demo origin takes 2 s to answer a report, so a
+ *   third parallel `curl` is refused with a `concurrency` 429;
  * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
  *   counting them, at most 60 times a minute per client IP.
  */
@@ -32,6 +35,13 @@ export default definePolicy({
       countRefused: true,
       limits: [{ limit: 5, window: '10m' }],
       response: { message: 'Too many login attempts. Retry in {retryAfter} seconds.' },
+    },
+    {
+      name: 'reports',
+      match: { methods: ['GET'], paths: ['/reports/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'concurrency', limit: 2 }],
+      response: { message: 'Two reports are already running for your address. Retry in {retryAfter} seconds.' },
     },
     { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {
