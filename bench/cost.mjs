@@ -27,7 +27,7 @@ const HOUR = 3_600_000;
 
 const DO_STUB = 'export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }';
 
-/** Bundles rate-limiter.ts (today's, or `commit`'s rate-limiter.ts and limit-rows.ts) into an importable module. */
+/** Bundles rate-limiter.ts (today's, or `commit`'s with the files of its own folder) into an importable module. */
 async function bundle(dir, commit) {
   const objectDir = join(ROOT, 'src', 'durable-object');
   const fromGit = (file) => execFileSync('git', ['show', `${commit}:src/durable-object/${file}`], { cwd: ROOT, encoding: 'utf8' });
@@ -37,7 +37,10 @@ async function bundle(dir, commit) {
       b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: 'stub', namespace: 'stub' }));
       b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: DO_STUB, loader: 'js' }));
       if (!commit) return;
-      b.onResolve({ filter: /^\.\/(limit-rows|rate-limiter)$/ }, (args) => ({ path: args.path.slice(2), namespace: 'git' }));
+      // The object's own folder comes from the commit (its wire form and rows as they were); the algorithms are today's.
+      b.onResolve({ filter: /^\.\/[a-z-]+$/ }, (args) =>
+        args.namespace === 'git' || args.path === './rate-limiter' ? { path: args.path.slice(2), namespace: 'git' } : undefined,
+      );
       b.onLoad({ filter: /.*/, namespace: 'git' }, (args) => ({
         contents: fromGit(`${args.path}.ts`),
         loader: 'ts',
