@@ -1,3 +1,4 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
 import type { OnError } from '../policy/schema';
 import type { KeyLimiter } from '../protocol/key-limiter';
@@ -92,8 +93,17 @@ function answerOf<A>(
 /** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
 function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, keys: KeyObjects, now: number): GroupAnswer {
   if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
-  if (prepared.cacheable && !decision.allowed) keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
+  if (prepared.cacheable && !decision.allowed && !refusedForSlots(decision, prepared.limits))
+    keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
   return { kind: 'decided', decision, cached: false };
+}
+
+/**
+ * Whether a concurrency limit refused: such a refusal can end before its
+ * retry time (a slot given back), so the isolate cannot remember it.
+ */
+function refusedForSlots(decision: KeyDecision, limits: readonly LimitRequest[]): boolean {
+  return decision.outcomes.some((o, i) => !o.decision.allowed && holdsSlots(limits[i]!.config));
 }
 
 export function failed(error: unknown, onError: OnError): GroupAnswer {

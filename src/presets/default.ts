@@ -17,6 +17,9 @@ import { definePolicy } from '../policy/parse';
  * - `/graphql`: 1000 points per minute per client IP, each request costing
  *   what the origin reports in its `X-Cost` response header (at most 1000,
  *   1 when it reports nothing usable); the header is not passed on;
+ * - `GET /reports/*`: at most 2 requests in flight per client IP (a
+ *   concurrency limit); the demo origin takes 2 s to answer a report, so a
+ *   third parallel `curl` is refused with a `concurrency` 429;
  * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
  *   counting them, at most 60 times a minute per client IP.
  */
@@ -42,6 +45,13 @@ export default definePolicy({
       key: 'ip',
       responseCost: { header: 'X-Cost', max: 1000 },
       limits: [{ name: 'points', limit: 1000, window: '1m' }],
+    },
+    {
+      name: 'reports',
+      match: { methods: ['GET'], paths: ['/reports/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'concurrency', limit: 2 }],
+      response: { message: 'Two reports are already running for your address. Retry in {retryAfter} seconds.' },
     },
     { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {
