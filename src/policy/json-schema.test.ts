@@ -30,7 +30,10 @@ describe('the JSON Schema of a policy', () => {
   });
 
   it('offers the choices and defaults of the zod schema for completion', () => {
-    expect(limit.properties!.algorithm).toMatchObject({ enum: ['fixed-window', 'sliding-window', 'gcra'], default: 'fixed-window' });
+    expect(limit.properties!.algorithm).toMatchObject({
+      enum: ['fixed-window', 'sliding-window', 'gcra', 'concurrency'],
+      default: 'fixed-window',
+    });
     expect(rule.properties!.countRefused).toMatchObject({ type: 'boolean', default: false });
     expect(schema.properties!.response!.properties!.body).toMatchObject({
       enum: ['detail', 'jsonapi', 'problem', 'text'],
