@@ -5,6 +5,7 @@
  * - `/pass/...`: the worker without limiting (forward only), the ceiling;
  * - `/exact/...`: this project's limiter, exact mode (every request asks the key's object);
  * - `/lease/...`: the same policy with hot-key leases;
+ * - `/nowrite/...`: exact mode whose object never stores its rows, the floor of exact mode's latency without writes;
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
@@ -35,8 +36,8 @@ const TIGHT_LIMIT = limits.tightLimit;
 const OPEN_LIMIT = 1_000_000_000;
 const LEASE = { size: limits.leaseSize, ttl: '1s' };
 
-type Variant = 'exact' | 'lease' | 'peer' | 'binding';
-const VARIANTS: Variant[] = ['exact', 'lease', 'peer', 'binding'];
+type Variant = 'exact' | 'lease' | 'nowrite' | 'peer' | 'binding';
+const VARIANTS: Variant[] = ['exact', 'lease', 'nowrite', 'peer', 'binding'];
 
 interface Counters {
   doCalls: number;
@@ -50,7 +51,8 @@ const counters: Record<Variant, Counters> = Object.fromEntries(VARIANTS.map((v) 
 const live: Record<'ours' | 'peer', Map<string, { rows: Set<string>; alarm: boolean; seq: number }>> = { ours: new Map(), peer: new Map() };
 let objectSeq = 0;
 /** Which of our variants is being driven: both use the same object class. */
-let ourVariant: 'exact' | 'lease' = 'exact';
+let ourVariant: OurVariant = 'exact';
+type OurVariant = 'exact' | 'lease' | 'nowrite';
 
 /**
  * The variant a row of our object class belongs to: its rule's name starts
@@ -58,9 +60,10 @@ let ourVariant: 'exact' | 'lease' = 'exact';
  * come seconds after its variant was driven (a reservation settling), so it is
  * counted by its row, not by the variant being driven when it happens.
  */
-function variantOfRow(row: string): 'exact' | 'lease' {
+function variantOfRow(row: string): OurVariant {
   const rule = row.slice(row.indexOf(':') + 1);
   if (rule.startsWith('lease-')) return 'lease';
+  if (rule.startsWith('nowrite-')) return 'nowrite';
   if (rule.startsWith('exact-')) return 'exact';
   return ourVariant;
 }
@@ -80,6 +83,8 @@ function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variantOf: (
   const kvPut = kv.put!.bind(kv);
   const kvDelete = kv.delete!.bind(kv);
   kv.put = (key, value) => {
+    // The `nowrite` variant's rows are decided in memory and never stored: exact mode without its writes, a floor for its latency.
+    if (kind === 'ours' && variantOfRow(key as string) === 'nowrite') return undefined;
     variantOf(key as string).rowsWritten++;
     entry().rows.add(key as string);
     return kvPut(key, value);
@@ -249,6 +254,8 @@ interface BenchEnv {
 
 const exact = rateLimit({ policy: policy('exact', false) });
 const leased = rateLimit({ policy: policy('lease', true) });
+// Exact mode whose object never stores its rows (see `instrument`): what exact mode's latency would be without any write.
+const unwritten = rateLimit({ policy: policy('nowrite', false) });
 // Exact mode with the traffic record on: one log line per request, for `npm run bench:cpu`'s cost of recording.
 const recorded = rateLimit({ policy: { ...policy('recorded', false), trafficRecord: {} } });
 let ourEnv: Record<string, unknown> | undefined;
@@ -354,6 +361,7 @@ app.all('/memory/*', forward);
 for (const [name, limiter, variant] of [
   ['exact', exact, 'exact'],
   ['lease', leased, 'lease'],
+  ['nowrite', unwritten, 'nowrite'],
   ['recorded', recorded, 'exact'],
 ] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {
