@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --runs N] [-- --render] [-- --scenario hot --variants pass,rpc,exact]`: the limiter against pass-through,
+// `npm run bench [-- --quick] [-- --runs N] [-- --render] [-- --scenario hot,flood (or --only) --variants pass,rpc,exact]`: the limiter against pass-through,
 // the Workers Rate Limiting binding and an npm Durable Object peer, in one
 // run, on the real worker bundle under workerd. See bench/results/README.md.
 
@@ -728,7 +728,7 @@ async function main() {
     for (let run = 0; run < RUNS; run++) {
       for (const scenario of Object.keys(SCENARIOS).filter((s) => !ONLY || ONLY.includes(s))) {
         // Rotate the order each run so no variant always goes first.
-        const variants = variantsOf(scenario);
+        const variants = variantsOf(scenario).filter((v) => !ONLY_VARIANTS || v === 'pass' || ONLY_VARIANTS.includes(v));
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
         // The machine's speed drifts within seconds: each variant is driven in turns with pass-through, and
         // compared with the pass-through of the same run (see `alternating`).
