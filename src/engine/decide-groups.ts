@@ -1,5 +1,5 @@
-import type { DecisionSinks } from '../observability/decision-sinks';
 import { holdsSlots } from '../algorithms/concurrency';
+import type { DecisionSinks } from '../observability/decision-sinks';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import { fitsFullLimit } from '../origin-health/reduced-limits';
