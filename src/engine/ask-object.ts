@@ -23,6 +23,25 @@ export interface PreparedGroup {
   readonly cacheable: boolean;
   readonly lease: { size: number; ttlMs: number } | undefined;
   readonly onError: OnError;
+  /** Set when a rule of the group smooths (`smooth`): what the object is asked when the request may wait, and the bounds. */
+  readonly smooth: SmoothedAsk | undefined;
+}
+
+/** How a group whose rules smooth asks its object when this isolate may hold the request. */
+export interface SmoothedAsk {
+  /** `limits` with the rules' waits allowed (`maxWaitMs`), and packed. */
+  readonly limits: readonly LimitRequest[];
+  readonly spec: PackedSpec;
+  /** The longest wait any of the group's rules allows. */
+  readonly maxWaitMs: number;
+  /** How many requests may wait under the key in this isolate: the smallest bound of the group's rules. */
+  readonly maxQueued: number;
+}
+
+/** What to ask the object: with waits allowed when the group smooths and this isolate has room to hold one more request for the key. */
+function askOf(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): { limits: readonly LimitRequest[]; spec: PackedSpec } {
+  const { smooth } = prepared;
+  return smooth && deps.waiting?.hasRoom(group.name, smooth.maxQueued, now) ? smooth : prepared;
 }
 
 /**
@@ -32,7 +51,8 @@ export interface PreparedGroup {
  */
 export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
   try {
-    const { limits, bans, spec, onError } = prepared;
+    const { bans, onError } = prepared;
+    const { limits, spec } = askOf(group, prepared, deps, now);
     if (deps.batcher) {
       const asking = withTimeout(
         deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2),
@@ -76,7 +96,9 @@ function answerOf<A>(
 /** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
 function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): GroupAnswer {
   if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
-  if (prepared.cacheable && !decision.allowed) deps.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
+  // A refusal of a smoothing group holds only until a request could wait its way in.
+  if (prepared.cacheable && !decision.allowed)
+    deps.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision, prepared.smooth?.maxWaitMs ?? 0);
   return { kind: 'decided', decision, cached: false };
 }
 

@@ -4,8 +4,10 @@ import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
 import { packSpec } from '../protocol/wire';
-import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
+import type { BanRequest } from '../algorithms/decide';
+import { askExactly, type GroupAnswer, type PreparedGroup, type SmoothedAsk } from './ask-object';
 import { bansOf, limitRequestOf } from './key-request';
+import { systemClock } from './clock';
 import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
@@ -80,6 +82,7 @@ function fold(
   let retryAfterMs = 0;
   let status = 200;
   let placedBan: GroupsVerdict['placedBan'];
+  const delayed: Delayed[] = [];
 
   for (const [i, answer] of answers.entries()) {
     const group = ordered[i]!;
@@ -156,9 +159,33 @@ function fold(
           refusedBy = group.limits[decision.outcomes.indexOf(o)]!.rule;
         }
       }
+    } else if (decision.delayMs !== undefined && decision.delayMs > 0) {
+      delayed.push({ i, group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length });
     } else {
       for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
     }
+  }
+
+  // Requests admitted after a wait are held here: each key's queue in this isolate must have room for them.
+  let delayMs = 0;
+  if (delayed.length > 0) {
+    const held = kind === 'allow' ? holdPlaces(delayed, ordered, answers, deps, now) : undefined;
+    const full = held && 'full' in held ? held.full : undefined;
+    for (const d of delayed) for (const rule of d.group.rules) metrics.count(rule.name, d === full ? 'refused' : 'allowed', deps.analytics);
+    if (held && 'full' in held) {
+      // The key's queue is full: refused as without smoothing; what the objects reserved goes back below.
+      const { group, delayMs: wait, firstResult } = held.full;
+      kind = 'limit';
+      status = 429;
+      retryAfterMs = Math.max(retryAfterMs, wait);
+      refusedBy = group.rules.find((r) => r.rule.smooth) ?? group.rules[0];
+      for (let j = firstResult; j < firstResult + group.limits.length; j++) {
+        const result = results[j]!;
+        if (result.rule.rule.smooth && result.limit.config.algorithm === 'gcra')
+          results[j] = { ...result, decision: { ...result.decision, allowed: false, retryAfterMs: wait } };
+      }
+      logEvent('refused', { rule: refusedBy!.name, reason: 'smoothing queue full', delayMs: wait });
+    } else if (held) delayMs = held.delayMs;
   }
 
   // A refused request is never forwarded: what other keys counted of it goes back, unless their rule counts refusals.
@@ -191,11 +218,62 @@ function fold(
     settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE,
     view,
   };
+  if (kind === 'allow' && delayMs > 0) verdict.delayMs = delayMs;
   if (refusedBy) verdict.refusedBy = refusedBy;
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
   // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
-  return kind !== 'allow' && releases.length > 0 ? settle('error').then(() => verdict) : verdict;
+  if (kind !== 'allow' && releases.length > 0) return settle('error').then(() => verdict);
+  // An admitted request that must wait is answered once its wait is over.
+  return delayMs > 0 ? waitFor(delayMs, deps).then(() => verdict) : verdict;
+}
+
+/** A group whose object admitted the request after a wait, and where its results begin in the verdict's. */
+interface Delayed {
+  readonly i: number;
+  readonly group: Group;
+  readonly delayMs: number;
+  readonly firstResult: number;
+}
+
+/**
+ * Takes a place in each delayed group's queue for the whole wait (the
+ * longest of the groups' waits): all of them, and the wait; or none, and
+ * the first group whose queue is full. Another request of this isolate may
+ * have filled a queue while this one's object call was in flight.
+ */
+function holdPlaces(
+  delayed: readonly Delayed[],
+  ordered: readonly Group[],
+  answers: readonly GroupAnswer[],
+  deps: LimiterDeps,
+  now: number,
+): { delayMs: number } | { full: Delayed } {
+  const delayMs = Math.max(...delayed.map((d) => d.delayMs));
+  const until = now + delayMs;
+  const entered: Delayed[] = [];
+  for (const d of delayed) {
+    const answer = answers[d.i]!;
+    const maxQueued = answer.kind === 'decided' ? maxQueuedOf(ordered[d.i]!) : 0;
+    if (deps.waiting?.enter(d.group.name, maxQueued, now, until)) {
+      entered.push(d);
+      continue;
+    }
+    for (const e of entered) deps.waiting!.leave(e.group.name, until);
+    return { full: d };
+  }
+  return { delayMs };
+}
+
+/** The number of requests that may wait under a group's key: the smallest bound of its smoothing rules. */
+function maxQueuedOf(group: Group): number {
+  return Math.min(...group.rules.flatMap((r) => (r.rule.smooth ? [r.rule.smooth.maxQueued] : [])));
+}
+
+/** Resolves `ms` from now by the limiter's clock: a held request waits in the worker, costing no CPU, never in the key's object. */
+function waitFor(ms: number, deps: LimiterDeps): Promise<void> {
+  const clock = deps.clock ?? systemClock;
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
 
 /** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
@@ -283,7 +361,7 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
 function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
-  const limits = Object.freeze(group.limits.map(limitRequestOf));
+  const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l)));
   const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
   const shape = {
@@ -294,6 +372,7 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
     cacheable,
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
     onError: groupOnError(group.rules),
+    smooth: smoothedAsk(group, bans),
   };
   // A calendar period's anchor and zone are part of the key's settings: a refusal cached under one does not hold under another.
   return {
@@ -302,6 +381,15 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
       .map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}${l.config.period ? `:${JSON.stringify(l.config.period)}` : ''}`)
       .join(','),
   };
+}
+
+/** What a group asks when its request may wait, when a rule of the group smooths one of its limits. */
+function smoothedAsk(group: Group, bans: readonly BanRequest[]): SmoothedAsk | undefined {
+  const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l, true)));
+  const waits = limits.flatMap((l) => (l.maxWaitMs !== undefined ? [l.maxWaitMs] : []));
+  if (waits.length === 0) return undefined;
+  const bounds = group.rules.flatMap((r) => (r.rule.smooth ? [r.rule.smooth.maxQueued] : []));
+  return { limits, spec: packSpec(limits, bans), maxWaitMs: Math.max(...waits), maxQueued: Math.min(...bounds) };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */

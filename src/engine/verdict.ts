@@ -12,6 +12,7 @@ import type { LeaseCache } from './lease-cache';
 import type { LimitStatus } from './limit-status';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
+import type { WaitQueue } from './wait-queue';
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
@@ -49,6 +50,8 @@ export interface LimiterDeps {
   readonly lists?: ListSource | undefined;
   /** What the object calls' timeouts are timed by; the system clock by default. */
   readonly clock?: Clock | undefined;
+  /** Requests held per key while they wait (rules with `smooth`); without it no request is held, each is refused as before. */
+  readonly waiting?: WaitQueue | undefined;
 }
 
 /** One limit's answer, with the rule it belongs to. */
@@ -74,6 +77,12 @@ export interface Verdict {
   readonly refusedBy?: CompiledRule;
   /** Milliseconds until the request could be admitted; 0 when allowed. */
   readonly retryAfterMs: number;
+  /**
+   * Set when an admitted request was held before it was let through
+   * (smoothing): how long, in ms after the request's `now`. The verdict
+   * resolves once the wait is over.
+   */
+  readonly delayMs?: number;
   /** HTTP status of a refusal. */
   readonly status: number;
   readonly view: RequestView;

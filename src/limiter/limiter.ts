@@ -4,6 +4,7 @@ import { decideGroups } from '../engine/decide-groups';
 import { DenyCache } from '../engine/deny-cache';
 import { evaluate } from '../engine/evaluate';
 import { LeaseCache } from '../engine/lease-cache';
+import { WaitQueue } from '../engine/wait-queue';
 import { after, type MaybePromise } from '../engine/maybe';
 import type { Group, GroupsVerdict, LimiterDeps, OverrideSource, Verdict } from '../engine/verdict';
 import { IdentityRecords } from '../identity/resolve';
@@ -66,8 +67,8 @@ interface Bound {
 /**
  * The limiter's core, built once per policy and isolate, below HTTP: the
  * compiled policy, the binding names, the caches (refusals, leases, quota
- * snapshots, identity records), the live configuration and its counters.
- * The middleware, the quota endpoint, `checkLimit` and the operator
+ * snapshots, identity records), the requests smoothing rules hold per key,
+ * the live configuration and its counters. The middleware, the quota endpoint, `checkLimit` and the operator
  * operations are thin faces over it.
  *
  * @example
@@ -86,6 +87,8 @@ export class Limiter {
   readonly #leases: LeaseCache;
   readonly #batcher: CheckBatcher | undefined;
   readonly #repeats = new RepeatFolder();
+  // Requests held per key while they wait to be forwarded (rules with `smooth`).
+  readonly #waiting = new WaitQueue();
   readonly #live: LiveConfig;
   readonly #identities = new IdentityRecords();
   // A caller polling its quota costs each of its keys' objects one read a second at most.
@@ -141,6 +144,7 @@ export class Limiter {
       denyCache: this.denyCache,
       leases: this.#leases,
       batcher: this.#batcher,
+      waiting: this.#waiting,
       metrics: sinks.metrics ?? this.metrics,
       analytics: sinks.analytics,
     };
@@ -194,6 +198,7 @@ export class Limiter {
         denyCache: this.denyCache,
         leases: this.#leases,
         batcher: this.#batcher,
+        waiting: this.#waiting,
         metrics: this.metrics,
         repeats: this.#repeats,
         analytics: env[this.analyticsBinding] as AnalyticsSink | undefined,
