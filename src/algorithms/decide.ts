@@ -126,7 +126,9 @@ export function decideKey(
     if (wait !== undefined) {
       // Every GCRA limit counts the request as arriving when it is forwarded; window limits count it now.
       const later = trials.map((t) =>
-        t.l.config.algorithm === 'gcra' && !t.l.shadow ? { ...t, trial: gcra.consume(t.state, now + wait, t.l.config, t.l.cost, false) } : t,
+        t.l.config.algorithm === 'gcra' && !t.l.shadow
+          ? { ...t, trial: gcra.consume(t.state, now + wait, t.l.config, t.l.cost, false) }
+          : t,
       );
       if (later.every(({ l, trial }) => l.shadow || trial.decision.allowed)) {
         trials = later;

@@ -39,7 +39,12 @@ export interface SmoothedAsk {
 }
 
 /** What to ask the object: with waits allowed when the group smooths and this isolate has room to hold one more request for the key. */
-function askOf(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): { limits: readonly LimitRequest[]; spec: PackedSpec } {
+function askOf(
+  group: Group,
+  prepared: PreparedGroup,
+  deps: LimiterDeps,
+  now: number,
+): { limits: readonly LimitRequest[]; spec: PackedSpec } {
   const { smooth } = prepared;
   return smooth && deps.waiting?.hasRoom(group.name, smooth.maxQueued, now) ? smooth : prepared;
 }

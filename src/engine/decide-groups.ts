@@ -1,13 +1,13 @@
+import type { BanRequest } from '../algorithms/decide';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
 import { packSpec } from '../protocol/wire';
-import type { BanRequest } from '../algorithms/decide';
 import { askExactly, type GroupAnswer, type PreparedGroup, type SmoothedAsk } from './ask-object';
-import { bansOf, limitRequestOf } from './key-request';
 import { systemClock } from './clock';
+import { bansOf, limitRequestOf } from './key-request';
 import { askLeasedGroup, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';

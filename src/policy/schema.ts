@@ -371,10 +371,12 @@ export const ruleSchema = z
         smoothIssue(
           `smooth needs gcra limits: a ${other} limit cannot say when a request would fit without counting it in a window it has not reached`,
         );
-      if (rule.lease) smoothIssue('smooth cannot be combined with lease: a wait is reserved in the key\'s object, which a lease bypasses');
+      if (rule.lease) smoothIssue("smooth cannot be combined with lease: a wait is reserved in the key's object, which a lease bypasses");
       if (rule.shadow) smoothIssue('smooth cannot be combined with shadow: a shadow rule never refuses, so it has nothing to hold');
       if (rule.countResponses)
-        smoothIssue('smooth cannot be combined with countResponses: the rule counts responses after the fact, so there is no place to reserve');
+        smoothIssue(
+          'smooth cannot be combined with countResponses: the rule counts responses after the fact, so there is no place to reserve',
+        );
     }
     if (rule.lease) {
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });

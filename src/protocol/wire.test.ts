@@ -12,26 +12,28 @@ const limit = (id: string, overrides: Partial<LimitRequest> = {}): LimitRequest 
   ...overrides,
 });
 
-const limitRequest: fc.Arbitrary<LimitRequest> = fc.record({
-  id: fc.string({ minLength: 1, maxLength: 20 }),
-  config: fc.oneof(
-    fc.record({
-      algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
-      limit: fc.integer({ min: 1, max: 1e9 }),
-      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
-    }),
-    fc.record({
-      algorithm: fc.constant('gcra' as const),
-      limit: fc.integer({ min: 1, max: 1e6 }),
-      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
-      burst: fc.integer({ min: 1, max: 1e6 }),
-    }),
-  ),
-  cost: fc.integer({ min: 0, max: 1000 }),
-  countRefused: fc.boolean(),
-  shadow: fc.boolean(),
-  maxWaitMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
-}).map(({ maxWaitMs, ...l }) => (maxWaitMs === undefined ? l : { ...l, maxWaitMs }));
+const limitRequest: fc.Arbitrary<LimitRequest> = fc
+  .record({
+    id: fc.string({ minLength: 1, maxLength: 20 }),
+    config: fc.oneof(
+      fc.record({
+        algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
+        limit: fc.integer({ min: 1, max: 1e9 }),
+        windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+      }),
+      fc.record({
+        algorithm: fc.constant('gcra' as const),
+        limit: fc.integer({ min: 1, max: 1e6 }),
+        windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+        burst: fc.integer({ min: 1, max: 1e6 }),
+      }),
+    ),
+    cost: fc.integer({ min: 0, max: 1000 }),
+    countRefused: fc.boolean(),
+    shadow: fc.boolean(),
+    maxWaitMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
+  })
+  .map(({ maxWaitMs, ...l }) => (maxWaitMs === undefined ? l : { ...l, maxWaitMs }));
 const banRequest: fc.Arbitrary<BanRequest> = fc.record({
   rule: fc.string({ minLength: 1, maxLength: 20 }),
   after: fc.integer({ min: 1, max: 100 }),

@@ -222,7 +222,11 @@ export class Replay {
       if (!state) byDigest.set(group.digest, (state = { limits: new Map(), bans: new Map() }));
       const { limits, bans } = state;
       let prepared = this.prepared.get(group.shape);
-      if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map((e) => limitRequestOf(e, true)), bans: bansOf(group.rules) }));
+      if (!prepared)
+        this.prepared.set(
+          group.shape,
+          (prepared = { limits: group.entries.map((e) => limitRequestOf(e, true)), bans: bansOf(group.rules) }),
+        );
       const step = decideKey(
         (id) => limits.get(id),
         (rule) => bans.get(rule),
