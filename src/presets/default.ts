@@ -14,6 +14,11 @@ import { definePolicy } from '../policy/parse';
  * - every caller: 20 answers of `401` or `403` from the origin per 10 minutes
  *   per client IP; after that, requests from the address are refused before
  *   the origin is asked, so guessing credentials stops at the edge;
+ * - `/paced` and below: 5 requests per second per client IP with bursts of
+ *   2 (GCRA), smoothed: a request over the burst is held, up to 1 s, and
+ *   forwarded when its turn comes instead of refused; at most 4 wait per
+ *   address in one isolate, and requests beyond that are refused. The
+ *   anonymous per-IP window above does not count these paths;
  * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
  *   counting them, at most 60 times a minute per client IP.
  */
@@ -23,7 +28,12 @@ export default definePolicy({
   response: { headers: ['ietf', 'x-ratelimit'], body: 'problem' },
   quota: { path: '/.well-known/ratelimit', perAddress: { limit: 60, window: '1m' } },
   rules: [
-    { name: 'per-ip', match: { tiers: ['anonymous'] }, key: 'ip', limits: [{ algorithm: 'sliding-window', limit: 10, window: '1m' }] },
+    {
+      name: 'per-ip',
+      match: { tiers: ['anonymous'], exceptPaths: ['/paced/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'sliding-window', limit: 10, window: '1m' }],
+    },
     { name: 'per-token', match: { tiers: ['token'] }, key: 'bearer', limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 10 }] },
     {
       name: 'login',
@@ -32,6 +42,13 @@ export default definePolicy({
       countRefused: true,
       limits: [{ limit: 5, window: '10m' }],
       response: { message: 'Too many login attempts. Retry in {retryAfter} seconds.' },
+    },
+    {
+      name: 'paced',
+      match: { paths: ['/paced/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 2 }],
+      smooth: { maxWait: '1s', maxQueued: 4 },
     },
     { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {
