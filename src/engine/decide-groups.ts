@@ -160,7 +160,7 @@ function fold(
         }
       }
     } else if (decision.delayMs !== undefined && decision.delayMs > 0) {
-      delayed.push({ i, group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length });
+      delayed.push({ group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length });
     } else {
       for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
     }
@@ -169,12 +169,12 @@ function fold(
   // Requests admitted after a wait are held here: each key's queue in this isolate must have room for them.
   let delayMs = 0;
   if (delayed.length > 0) {
-    const held = kind === 'allow' ? holdPlaces(delayed, ordered, answers, deps, now) : undefined;
+    const held = kind === 'allow' ? holdPlaces(delayed, deps, now) : undefined;
     const full = held && 'full' in held ? held.full : undefined;
     for (const d of delayed) for (const rule of d.group.rules) metrics.count(rule.name, d === full ? 'refused' : 'allowed', deps.analytics);
-    if (held && 'full' in held) {
+    if (full) {
       // The key's queue is full: refused as without smoothing; what the objects reserved goes back below.
-      const { group, delayMs: wait, firstResult } = held.full;
+      const { group, delayMs: wait, firstResult } = full;
       kind = 'limit';
       status = 429;
       retryAfterMs = Math.max(retryAfterMs, wait);
@@ -185,7 +185,7 @@ function fold(
           results[j] = { ...result, decision: { ...result.decision, allowed: false, retryAfterMs: wait } };
       }
       logEvent('refused', { rule: refusedBy!.name, reason: 'smoothing queue full', delayMs: wait });
-    } else if (held) delayMs = held.delayMs;
+    } else if (held && 'delayMs' in held) delayMs = held.delayMs;
   }
 
   // A refused request is never forwarded: what other keys counted of it goes back, unless their rule counts refusals.
@@ -230,7 +230,6 @@ function fold(
 
 /** A group whose object admitted the request after a wait, and where its results begin in the verdict's. */
 interface Delayed {
-  readonly i: number;
   readonly group: Group;
   readonly delayMs: number;
   readonly firstResult: number;
@@ -242,20 +241,12 @@ interface Delayed {
  * the first group whose queue is full. Another request of this isolate may
  * have filled a queue while this one's object call was in flight.
  */
-function holdPlaces(
-  delayed: readonly Delayed[],
-  ordered: readonly Group[],
-  answers: readonly GroupAnswer[],
-  deps: LimiterDeps,
-  now: number,
-): { delayMs: number } | { full: Delayed } {
+function holdPlaces(delayed: readonly Delayed[], deps: LimiterDeps, now: number): { delayMs: number } | { full: Delayed } {
   const delayMs = Math.max(...delayed.map((d) => d.delayMs));
   const until = now + delayMs;
   const entered: Delayed[] = [];
   for (const d of delayed) {
-    const answer = answers[d.i]!;
-    const maxQueued = answer.kind === 'decided' ? maxQueuedOf(ordered[d.i]!) : 0;
-    if (deps.waiting?.enter(d.group.name, maxQueued, now, until)) {
+    if (deps.waiting?.enter(d.group.name, maxQueuedOf(d.group), now, until)) {
       entered.push(d);
       continue;
     }
