@@ -150,6 +150,16 @@ export function adminApi(options: AdminOptions) {
     }
   });
 
+  app.get('/decisions/top-refused', async (c) => {
+    try {
+      const { query, keys } = await operator.topRefused(envOf(c), c.req.query());
+      return c.json({ ...query, keys });
+    } catch (error) {
+      if (error instanceof UsageUnavailable) return c.json({ error: error.message, sql: error.sql }, error.status);
+      throw error;
+    }
+  });
+
   app.get('/keys/:rule', async (c) => c.json(await operator.inspectKey(envOf(c), c.req.param('rule'), c.req.query())));
 
   app.delete('/keys/:rule', async (c) => c.json({ reset: await operator.resetKey(envOf(c), c.req.param('rule'), c.req.query()) }));

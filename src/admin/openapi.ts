@@ -76,6 +76,25 @@ export function openApiDocument() {
           responses: { 200: ok('usage per day, as JSON or CSV'), 400: error, 401: unauthorized, 501: error, 502: error },
         },
       },
+      '/decisions/top-refused': {
+        get: {
+          summary:
+            "each rule's most refused keys across every isolate, by key digest, from Analytics Engine (501 where its SQL API is not configured, with the queries it would send)",
+          parameters: [
+            { name: 'from', description: 'a UTC day (2026-12-01) or time (2026-12-06T21:00Z), included; default 24 hours before to' },
+            { name: 'to', description: 'a UTC day (included) or time (excluded); default now' },
+            { name: 'rule', description: 'one rule of the policy; every rule when absent' },
+            { name: 'limit', description: 'keys per rule, 1 to 100; default 10' },
+          ].map((p) => ({ ...p, in: 'query', required: false, schema: { type: 'string' } })),
+          responses: {
+            200: ok('{ from, to, rule?, limit, keys: [{ rule, key, refusals, lastSeen }] }, most refused first per rule'),
+            400: error,
+            401: unauthorized,
+            501: error,
+            502: error,
+          },
+        },
+      },
       '/overrides': {
         get: { summary: 'overrides in KV, and malformed entries that are ignored', responses: { 200: ok('overrides'), 401: unauthorized } },
       },

@@ -28,6 +28,12 @@ export interface DashboardOptions {
 
 type Env = { Bindings: Record<string, unknown> };
 
+const HOUR_MS = 3_600_000;
+/** The spans the deployment page offers, in hours. */
+const DEPLOYMENT_HOURS = [1, 6, 24, 72, 168];
+const DEFAULT_HOURS = 24;
+const instant = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+
 /** Form fields as the forms label them, by the field an operation names. */
 const OVERRIDE_FIELDS: Readonly<Record<string, { name: string; label: string }>> = {
   rule: { name: 'rule', label: 'Rule' },
@@ -184,15 +190,38 @@ export function dashboardApp(options: DashboardOptions) {
 
   app.get('/dashboard/deployment', async (c) => {
     const at = now();
-    const hours = 24;
-    const start = Math.floor(at / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000;
-    const data = { base: base(c), policy: operator.compiled.policy.name, rules: operator.compiled.rules.map((r) => r.name), start, hours };
-    try {
-      return c.html(deploymentPage({ ...data, decisions: await readDecisions(envOf(c), at, hours) }));
-    } catch (error) {
-      if (error instanceof UsageUnavailable) return c.html(deploymentPage({ ...data, error: error.message, sql: error.sql }), error.status);
-      throw error;
+    const hoursText = c.req.query('hours') ?? String(DEFAULT_HOURS);
+    const data = { base: base(c), policy: operator.compiled.policy.name, rules: operator.compiled.rules.map((r) => r.name) };
+    const hours = /^\d{1,3}$/.test(hoursText) ? Number(hoursText) : Number.NaN;
+    if (!DEPLOYMENT_HOURS.includes(hours)) {
+      const start = Math.floor(at / HOUR_MS) * HOUR_MS - (DEFAULT_HOURS - 1) * HOUR_MS;
+      return c.html(
+        deploymentPage({ ...data, start, hours: DEFAULT_HOURS, error: `hours: choose one of ${DEPLOYMENT_HOURS.join(', ')}` }),
+        400,
+      );
     }
+    // Whole hours up to the end of the current one: the chart's points and the table's range are the same span.
+    const start = Math.floor(at / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
+    const end = start + hours * HOUR_MS;
+    const [decisions, top] = await Promise.allSettled([
+      readDecisions(envOf(c), at, hours),
+      operator.topRefused(envOf(c), { from: instant(start), to: instant(end) }),
+    ]);
+    const failed = [decisions, top].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    for (const reason of failed) if (!(reason instanceof UsageUnavailable)) throw reason;
+    const unavailable = failed as UsageUnavailable[];
+    const page = deploymentPage({
+      ...data,
+      start,
+      hours,
+      ...(decisions.status === 'fulfilled'
+        ? { decisions: decisions.value }
+        : { error: (decisions.reason as UsageUnavailable).message, sql: (decisions.reason as UsageUnavailable).sql }),
+      ...(top.status === 'fulfilled'
+        ? { topRefused: top.value.keys }
+        : { topRefusedError: (top.reason as UsageUnavailable).message, topRefusedSql: (top.reason as UsageUnavailable).sql }),
+    });
+    return c.html(page, unavailable.length > 0 ? (Math.max(...unavailable.map((u) => u.status)) as 501 | 502) : 200);
   });
 
   app.post('/dashboard/logout', async (c) => {

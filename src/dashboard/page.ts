@@ -300,6 +300,7 @@ function activitySection(d: DashboardData): Html {
       ${Object.entries(d.counts).map(([rule, c]) => html`<tr><td><code>${rule}</code></td>${EVENTS.map((e) => html`<td>${c[e] ?? 0}</td>`)}</tr>`)}
     </table>
     <h2>Recent refusals in this isolate</h2>
+    <p class="muted">The last refusals the isolate that served this page made; <a href="${d.base}/deployment" id="top-refused-link">the most refused keys across every isolate</a> are on the deployment page.</p>
     <table id="refusals">
       <tr><th>time</th><th>rule</th><th>limit</th><th>key (digest)</th></tr>
       ${d.recent.map((r) => html`<tr><td>${new Date(r.at).toISOString()}</td><td><code>${r.rule}</code></td><td>${r.limit}</td><td><code>${r.key}</code></td></tr>`)}

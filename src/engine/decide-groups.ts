@@ -56,14 +56,14 @@ export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: 
   });
 }
 
-/** Whether an object's (or the isolate's) answer refuses under some limit. */
+/** Whether an object's (or the isolate's) answer refuses under some limit (shadow limits too), or bans. */
 function refuses(answer: GroupAnswer): boolean {
-  return answer.kind === 'decided' && answer.decision.outcomes.some((o) => !o.decision.allowed);
+  return answer.kind === 'decided' && (!answer.decision.allowed || answer.decision.outcomes.some((o) => !o.decision.allowed));
 }
 
 const NO_DIGESTS: readonly string[] = [];
 
-/** Folds the groups' answers into one verdict (see {@link decideGroups}); `keyDigests` name refusing keys in logs. */
+/** Folds the groups' answers into one verdict (see {@link decideGroups}); `keyDigests` name refusing keys in logs and Analytics Engine points. */
 function fold(
   ordered: readonly Group[],
   answers: readonly GroupAnswer[],
@@ -134,7 +134,7 @@ function fold(
           const count = deps.repeats.fold(`${event}|${entry.limit.id}|${keyDigest}`, now);
           if (count > 0) logEvent(event, { ...fields, cached: true, count });
         }
-        metrics.count(entry.rule.name, event, deps.analytics);
+        metrics.count(entry.rule.name, event, deps.analytics, keyDigest);
         if (!outcome.shadow) metrics.refusal(now, entry.rule.name, keyDigest, entry.limit.name);
       }
     }
@@ -146,7 +146,7 @@ function fold(
       refusedBy = rule;
       status = rule.rule.ban?.status ?? 403;
       retryAfterMs = Math.max(retryAfterMs, decision.banned.until - now);
-      metrics.count(rule.name, 'banned', deps.analytics);
+      metrics.count(rule.name, 'banned', deps.analytics, keyDigest);
       if (decision.banned.placed) placedBan ??= { rule: rule.rule, until: decision.banned.until };
     } else if (!decision.allowed) {
       if (kind === 'allow' || kind === 'limit') {

@@ -13,14 +13,21 @@ export class Metrics {
   private readonly counts = new Map<string, Partial<Record<MetricEvent, number>>>();
   private readonly recent: Array<{ at: number; rule: string; key: string; limit: string }> = [];
 
-  count(rule: string, event: MetricEvent, sink?: AnalyticsSink): void {
+  /**
+   * Counts one decision of a rule, and writes its Analytics Engine point:
+   * `blobs: [rule, event]`, or `[rule, event, keyDigest]` for decisions about
+   * one key (refusals, shadow refusals, bans), so the deployment's most
+   * refused keys can be read; `doubles: [1]`; `indexes: [rule]`, the
+   * sampling key, since every query reads one rule's points.
+   */
+  count(rule: string, event: MetricEvent, sink?: AnalyticsSink, keyDigest?: string): void {
     let events = this.counts.get(rule);
     if (!events) this.counts.set(rule, (events = {}));
     events[event] = (events[event] ?? 0) + 1;
-    sink?.writeDataPoint({ blobs: [rule, event], doubles: [1], indexes: [rule] });
+    sink?.writeDataPoint({ blobs: keyDigest ? [rule, event, keyDigest] : [rule, event], doubles: [1], indexes: [rule] });
   }
 
-  /** Remembers a refusal for the dashboard's "recent refusals" (the last 100). */
+  /** Remembers a refusal for the dashboard's "recent refusals in this isolate" (the last 100). */
   refusal(at: number, rule: string, key: string, limit: string): void {
     this.recent.push({ at, rule, key, limit });
     if (this.recent.length > 100) this.recent.shift();

@@ -1,5 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
-import { queryAnalytics, USAGE_VARIABLES } from './analytics-sql';
+import { datasetOf, isoTime, queryAnalytics, sqlTime } from './analytics-sql';
 
 /** The decisions the deployment-wide view charts, as the limiter's Analytics Engine points name them. */
 export const CHARTED_EVENTS = ['allowed', 'refused', 'shadow_refused'] as const;
@@ -15,7 +15,6 @@ export interface DecisionHour {
 }
 
 const HOUR_MS = 3_600_000;
-const sqlTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 /**
  * The Analytics Engine SQL that counts each rule's allowed, refused and
@@ -48,9 +47,7 @@ export async function readDecisions(
   hours = 24,
   fetcher: typeof fetch = fetch,
 ): Promise<DecisionHour[]> {
-  const configured = env[USAGE_VARIABLES.dataset];
-  const dataset = typeof configured === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(configured) ? configured : 'edge_ratelimit';
-  const sql = decisionsSql(now, hours, dataset);
+  const sql = decisionsSql(now, hours, datasetOf(env));
   const rows = await queryAnalytics(
     env,
     sql,
@@ -61,7 +58,7 @@ export async function readDecisions(
   return rows
     .filter((row) => (CHARTED_EVENTS as readonly unknown[]).includes(row.event))
     .map((row) => ({
-      hour: `${String(row.hour ?? '').replace(' ', 'T')}Z`,
+      hour: isoTime(row.hour),
       rule: String(row.rule ?? ''),
       event: row.event as ChartedEvent,
       count: Math.round(Number(row.count ?? 0)),

@@ -32,6 +32,7 @@ import { unusedIdentityReason } from './identity-use';
 import { InvalidInput } from './invalid-input';
 import { keyValueOf, objectName } from './key-address';
 import { liftBan } from './lift-ban';
+import { parseTopRefusedQuery, type RefusedKey, readTopRefused, type TopRefusedQuery } from './top-refused';
 import { parseUsageQuery, readUsage, type UsageDay, type UsageQuery } from './usage';
 
 export interface OperatorOptions {
@@ -253,6 +254,18 @@ export class Operator {
   async usage(env: Bindings, query: Record<string, string | undefined>): Promise<{ query: UsageQuery; days: UsageDay[] }> {
     const parsed = parseUsageQuery(query, this.now());
     return { query: parsed, days: await readUsage(env, parsed) };
+  }
+
+  /**
+   * The most refused keys per rule across the deployment, by key digest,
+   * from the limiter's Analytics Engine points: `from`, `to`, `rule`,
+   * `limit`. Throws `InvalidInput` naming a bad field, `UsageUnavailable`
+   * where the SQL API is not configured or fails.
+   */
+  async topRefused(env: Bindings, query: Record<string, string | undefined>): Promise<{ query: TopRefusedQuery; keys: RefusedKey[] }> {
+    const rules = this.compiled.rules.map((r) => r.name);
+    const parsed = parseTopRefusedQuery(query, this.now(), rules);
+    return { query: parsed, keys: await readTopRefused(env, parsed, rules) };
   }
 
   /** A key's live counters, bans and the override that applies to it. */

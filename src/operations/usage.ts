@@ -1,5 +1,5 @@
 import { USAGE_BLOB } from '../observability/usage-point';
-import { queryAnalytics, USAGE_VARIABLES, UsageUnavailable, usageSource } from './analytics-sql';
+import { DEFAULT_DATASET, sqlLiteral as literal, queryAnalytics, USAGE_VARIABLES, UsageUnavailable, usageSource } from './analytics-sql';
 import { InvalidInput } from './invalid-input';
 
 /** Which customer and which days a usage report covers; days are UTC, both ends included. */
@@ -25,8 +25,6 @@ export interface UsageDay {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const DATASET_NAME = /^[A-Za-z0-9_]{1,64}$/;
-/** The dataset the SQL names when none is configured, so the query it would send can still be shown. */
-const DEFAULT_DATASET = 'edge_ratelimit';
 const DAY_MS = 86_400_000;
 /** Analytics Engine keeps data for three months; a year bounds a mistyped range. */
 const MAX_DAYS = 366;
@@ -71,11 +69,6 @@ export function parseUsageQuery(query: Record<string, string | undefined>, now: 
     to,
     format,
   };
-}
-
-/** A SQL string literal: backslashes and quotes escaped. */
-function literal(text: string): string {
-  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { keyDigest } from '../../src/observability/key-digest';
 import type { PolicyInput } from '../../src/policy/schema';
 import { freshIp, limitedApp, send } from '../support/app';
 
@@ -51,11 +52,59 @@ describe('observability', () => {
     expect(refusals[1]).toEqual({ ...refusals[0], cached: true, count: 1 });
     expect(JSON.stringify(lines)).not.toContain(ip);
     expect(limiter.handle.metrics.snapshot().counts['per-ip']).toEqual({ allowed: 1, refused: 2 });
+    // Refusal points carry the key's digest, the one the log lines name.
+    const digest = refusals[0]!.key as string;
     expect(points).toEqual([
       { blobs: ['per-ip', 'allowed'], doubles: [1], indexes: ['per-ip'] },
-      { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
-      { blobs: ['per-ip', 'refused'], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['per-ip', 'refused', digest], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['per-ip', 'refused', digest], doubles: [1], indexes: ['per-ip'] },
     ]);
+  });
+
+  it("writes refusal and shadow-refusal points with the key's digest (the one logs and the traffic record use), never the address", async () => {
+    const points: Array<{ blobs?: string[]; doubles?: number[]; indexes?: string[] }> = [];
+    const { app } = limitedApp({ policy, now: () => T0 });
+    const bindings = { ...env, RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) } };
+    const ip = freshIp();
+    await logged(async () => {
+      for (const path of ['/enforced', '/enforced', '/trial', '/trial']) await (await send(app, path, ip, {}, bindings)).arrayBuffer();
+    });
+    const digest = await keyDigest(`ip=${ip}`);
+    expect(points).toEqual([
+      { blobs: ['per-ip', 'allowed'], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['per-ip', 'refused', digest], doubles: [1], indexes: ['per-ip'] },
+      { blobs: ['trial', 'allowed'], doubles: [1], indexes: ['trial'] },
+      { blobs: ['trial', 'shadow_refused', digest], doubles: [1], indexes: ['trial'] },
+      { blobs: ['trial', 'allowed'], doubles: [1], indexes: ['trial'] },
+    ]);
+    expect(JSON.stringify(points)).not.toContain(ip);
+  });
+
+  it("writes a ban's point with the key's digest, also once the banned key's limits would allow it again", async () => {
+    const points: Array<{ blobs?: string[] }> = [];
+    let now = T0;
+    const banning: PolicyInput = {
+      name: 'banning',
+      onError: { mode: 'open', timeoutMs: 10_000 },
+      rules: [{ name: 'login', key: 'ip', limits: [{ limit: 1, window: '1m' }], ban: { after: 2, within: '1m', duration: '1h' } }],
+    };
+    const { app } = limitedApp({ policy: banning, now: () => now });
+    const bindings = { ...env, RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) } };
+    const ip = freshIp();
+    const statuses: number[] = [];
+    await logged(async () => {
+      for (const at of [T0, T0 + 1_000, T0 + 2_000, T0 + 5 * 60_000]) {
+        now = at;
+        const response = await send(app, '/login', ip, {}, bindings);
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+    });
+    const digest = await keyDigest(`ip=${ip}`);
+    expect(statuses).toEqual([200, 429, 403, 403]);
+    // Five minutes on, the one-minute limit would allow the key: only the ban refuses it, and its point still names the key.
+    expect(points.at(-1)).toEqual({ blobs: ['login', 'banned', digest], doubles: [1], indexes: ['login'] });
+    expect(points.filter((p) => p.blobs?.[1] !== 'allowed').every((p) => p.blobs?.[2] === digest)).toBe(true);
   });
 
   it('folds a flood of refusals answered in the isolate into a line a second per key, each counting the refusals it stands for', async () => {
