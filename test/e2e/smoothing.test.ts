@@ -32,20 +32,27 @@ const reachedUnder = (prefix: string) => origin.reached.filter((r) => r.path.sta
 const INTERVAL_MS = 200;
 
 describe('smoothing under wrangler dev, in front of a real origin', () => {
-  it('spreads a burst beyond the allowance out: the origin sees the held requests one interval apart; beyond the queue, 429', async () => {
+  it('spreads a burst beyond the allowance out: the origin sees every admitted request, never faster than the pace; beyond the bounds, 429', async () => {
+    // Sent at once. On an idle machine they arrive together: two at once, four held (200 to 800 ms), the rest refused (the
+    // address's queue holds four; the workerd tests check those exact counts). On a busy one they arrive spread out, and
+    // places free as waits end, so only what holds however they arrive is checked here.
     const started = Date.now();
-    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => get(`/paced/burst/${i}`, '203.0.113.80')));
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`/paced/burst/${i}`, '203.0.113.80')));
     const statuses = responses.map((r) => r.status);
-    // Two at once, four held (200, 400, 600 and 800 ms), two refused: the address's queue holds four.
-    expect(statuses.filter((s) => s === 200)).toHaveLength(6);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const admitted = statuses.filter((s) => s === 200).length;
+    // More than the burst got through (some were held), and not all of them: a wait may not pass 1 s.
+    expect(admitted).toBeGreaterThan(2);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    // The origin saw exactly the admitted ones, each once.
     const reached = reachedUnder('/paced/burst/');
-    expect(reached).toHaveLength(6);
-    // Each held request reached the origin no sooner than its turn: the k-th to arrive after the burst waited k intervals.
-    const offsets = reached.map((r) => r.at - started).sort((a, b) => a - b);
-    for (let k = 1; k <= 4; k++) expect(offsets[1 + k]!).toBeGreaterThanOrEqual(k * INTERVAL_MS - 20);
-    // And within its bound (1 s), with generous slack for a shared machine.
-    expect(offsets.at(-1)!).toBeLessThan(1000 + 5000);
+    expect(reached).toHaveLength(admitted);
+    expect(new Set(reached.map((r) => r.path)).size).toBe(admitted);
+    // Spaced by the pace: the object reserves each held request a time no sooner than its turn, and the worker holds it
+    // at least that long, so however the requests arrive, the (2 + k)-th to reach the origin does so no sooner than k
+    // intervals after the burst was sent. (Between two given arrivals the spacing can be shorter: forwarding times vary.)
+    const at = reached.map((r) => r.at).sort((a, b) => a - b);
+    for (let k = 1; k < at.length - 1; k++) expect(at[1 + k]! - started).toBeGreaterThanOrEqual(k * INTERVAL_MS - 20);
     for (const refused of responses.filter((r) => r.status === 429)) {
       expect(refused.headers.get('x-recording-origin')).toBeNull();
       expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
@@ -55,13 +62,13 @@ describe('smoothing under wrangler dev, in front of a real origin', () => {
   });
 
   it('lets a client sending one request after another through every time, each waiting its turn', async () => {
+    const started = Date.now();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await get(`/paced/steady/${i}`, '203.0.113.81')).status);
     expect(statuses).toEqual(Array(6).fill(200));
     const reached = reachedUnder('/paced/steady/');
     expect(reached.map((r) => r.path)).toEqual(Array.from({ length: 6 }, (_, i) => `/paced/steady/${i}`));
-    // Never faster than the pace allows: four requests from the third to the last span at least (4 - burst) intervals,
-    // less some slack for forwarding times that vary on a shared machine.
-    expect(reached[5]!.at - reached[2]!.at).toBeGreaterThanOrEqual(2 * INTERVAL_MS - 100);
+    // Never faster than the pace: after the burst of two, the k-th reached the origin no sooner than k intervals after the first was sent.
+    for (let k = 1; k <= 4; k++) expect(reached[1 + k]!.at - started).toBeGreaterThanOrEqual(k * INTERVAL_MS - 20);
   });
 });
