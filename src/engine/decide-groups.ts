@@ -56,9 +56,16 @@ export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: 
   });
 }
 
-/** Whether an object's (or the isolate's) answer refuses under some limit (shadow limits too), or bans. */
+/**
+ * Whether an object's (or the isolate's) answer refuses under some limit
+ * (shadow limits too), or bans; or admits after a wait, which refuses when
+ * this isolate's queue for the key is full.
+ */
 function refuses(answer: GroupAnswer): boolean {
-  return answer.kind === 'decided' && (!answer.decision.allowed || answer.decision.outcomes.some((o) => !o.decision.allowed));
+  return (
+    answer.kind === 'decided' &&
+    (!answer.decision.allowed || answer.decision.delayMs !== undefined || answer.decision.outcomes.some((o) => !o.decision.allowed))
+  );
 }
 
 const NO_DIGESTS: readonly string[] = [];
@@ -160,7 +167,7 @@ function fold(
         }
       }
     } else if (decision.delayMs !== undefined && decision.delayMs > 0) {
-      delayed.push({ group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length });
+      delayed.push({ group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length, keyDigest });
     } else {
       for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
     }
@@ -171,20 +178,32 @@ function fold(
   if (delayed.length > 0) {
     const held = kind === 'allow' ? holdPlaces(delayed, deps, now) : undefined;
     const full = held && 'full' in held ? held.full : undefined;
-    for (const d of delayed) for (const rule of d.group.rules) metrics.count(rule.name, d === full ? 'refused' : 'allowed', deps.analytics);
+    for (const d of delayed)
+      for (const rule of d.group.rules)
+        if (d === full) metrics.count(rule.name, 'refused', deps.analytics, d.keyDigest);
+        else metrics.count(rule.name, 'allowed', deps.analytics);
     if (full) {
       // The key's queue is full: refused as without smoothing; what the objects reserved goes back below.
-      const { group, delayMs: wait, firstResult } = full;
+      const { group, delayMs: wait, firstResult, keyDigest } = full;
       kind = 'limit';
       status = 429;
       retryAfterMs = Math.max(retryAfterMs, wait);
       refusedBy = group.rules.find((r) => r.rule.smooth) ?? group.rules[0];
       for (let j = firstResult; j < firstResult + group.limits.length; j++) {
         const result = results[j]!;
-        if (result.rule.rule.smooth && result.limit.config.algorithm === 'gcra')
-          results[j] = { ...result, decision: { ...result.decision, allowed: false, retryAfterMs: wait } };
+        if (!result.rule.rule.smooth || result.limit.config.algorithm !== 'gcra') continue;
+        results[j] = { ...result, decision: { ...result.decision, allowed: false, retryAfterMs: wait } };
+        const { limit } = result;
+        logEvent('refused', {
+          rule: result.rule.name,
+          key: keyDigest,
+          limit: limit.config.limit,
+          window: limit.name,
+          windowMs: limit.config.windowMs,
+          queueFull: true,
+        });
+        metrics.refusal(now, result.rule.name, keyDigest, limit.name);
       }
-      logEvent('refused', { rule: refusedBy!.name, reason: 'smoothing queue full', delayMs: wait });
     } else if (held && 'delayMs' in held) delayMs = held.delayMs;
   }
 
@@ -233,6 +252,8 @@ interface Delayed {
   readonly group: Group;
   readonly delayMs: number;
   readonly firstResult: number;
+  /** The key's digest, for log lines and refusal points should its queue be full. */
+  readonly keyDigest: string;
 }
 
 /**

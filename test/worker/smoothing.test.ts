@@ -29,7 +29,8 @@ function isolate(input: PolicyInput, now: () => number) {
   const counting = countingNamespace(env.RATE_LIMITER);
   const reached: Array<{ id: string; delayMs: number; at: number }> = [];
   const hono = new Hono();
-  hono.use('*', rateLimit({ now, policy: input }));
+  const middleware = rateLimit({ now, policy: input });
+  hono.use('*', middleware);
   hono.get('*', (c) => {
     reached.push({ id: c.req.header('X-Request') ?? '', delayMs: c.get('rateLimit').delayMs ?? 0, at: Date.now() });
     return c.text('ok');
@@ -37,7 +38,7 @@ function isolate(input: PolicyInput, now: () => number) {
   const bindings = { ...env, RATE_LIMITER: counting.namespace };
   const get = (ip: string, id = '') =>
     hono.request('http://api.example.test/x', { headers: { 'CF-Connecting-IP': ip, 'X-Request': id } }, bindings);
-  return { get, reached, counting };
+  return { get, reached, counting, metrics: middleware.handle.metrics };
 }
 
 const burst = (get: (ip: string, id: string) => Response | Promise<Response>, ip: string, n: number) =>
@@ -75,7 +76,7 @@ describe('smoothing instead of refusing', () => {
 
   it('holds at most maxQueued requests per key in an isolate and refuses the rest, giving back what the object reserved for them', async () => {
     const clock = manualClock(START);
-    const { get, reached, counting } = isolate(policy(3), clock.now);
+    const { get, reached, counting, metrics } = isolate(policy(3), clock.now);
     const responses = await burst(get, '198.51.100.22', 8);
     const statuses = responses.map((r) => r.status);
     // Two at once, three held (the queue's bound, though the 500 ms bound would take five), three refused.
@@ -90,6 +91,8 @@ describe('smoothing instead of refusing', () => {
     const snapshot = await env.RATE_LIMITER.getByName('ip=198.51.100.22').inspect(START);
     expect(snapshot.limits[0]!.decision.resetAt).toBe(START + 500);
     expect(counting.calls.release).toBeGreaterThanOrEqual(1);
+    // Counted as what they were: five let through, three refused (two for the full queue, one for a wait past the bound).
+    expect(metrics.snapshot().counts.paced).toMatchObject({ allowed: 5, refused: 3 });
   });
 
   it('frees a place when its wait is over by the request clock, even without the request coming back', async () => {
