@@ -83,6 +83,7 @@ export type {
   PolicyInput,
   ResponseSettings,
   Rule,
+  Smooth,
 } from './policy/schema';
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';
