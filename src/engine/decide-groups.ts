@@ -397,6 +397,7 @@ function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 
 
 /** What a group asks when its request may wait, when a rule of the group smooths one of its limits. */
 function smoothedAsk(group: Group, bans: readonly BanRequest[]): SmoothedAsk | undefined {
+  if (!group.rules.some((r) => r.rule.smooth)) return undefined;
   const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l, true)));
   const waits = limits.flatMap((l) => (l.maxWaitMs !== undefined ? [l.maxWaitMs] : []));
   if (waits.length === 0) return undefined;
