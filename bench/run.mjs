@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --runs N] [-- --render]`: the limiter against pass-through,
+// `npm run bench [-- --quick] [-- --runs N] [-- --only hot,flood [--variants exact,lease]] [-- --render]`: the limiter against pass-through,
 // the Workers Rate Limiting binding and an npm Durable Object peer, in one
 // run, on the real worker bundle under workerd. See bench/results/README.md.
 
@@ -30,6 +30,10 @@ const EXACT_CLIENTS = 64;
 
 const onlyArg = argv.indexOf('--only');
 const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
+/** `--variants exact,lease` (with `--only`): measure only these variants (pass-through always runs, as the reference). */
+const variantsArg = argv.indexOf('--variants');
+const ONLY_VARIANTS = variantsArg >= 0 ? argv[variantsArg + 1].split(',') : undefined;
+if (ONLY_VARIANTS && !ONLY) throw new Error('--variants needs --only: the full table needs every variant');
 const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
 /** Reference points (the middleware's fixed cost, a count in memory, bare object calls) only run on the hot key and for latency. */
 const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
@@ -655,7 +659,7 @@ async function main() {
     for (let run = 0; run < RUNS; run++) {
       for (const scenario of Object.keys(SCENARIOS).filter((s) => !ONLY || ONLY.includes(s))) {
         // Rotate the order each run so no variant always goes first.
-        const variants = variantsOf(scenario);
+        const variants = variantsOf(scenario).filter((v) => !ONLY_VARIANTS || v === 'pass' || ONLY_VARIANTS.includes(v));
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
         // The machine's speed drifts within seconds: each variant is driven in turns with pass-through, and
         // compared with the pass-through of the same run (see `alternating`).
@@ -690,7 +694,9 @@ async function main() {
           );
         }
       }
-      if (!ONLY || ONLY.includes('exactness')) for (const variant of LIMITERS) exact[variant].push(await exactness(server.url, variant));
+      if (!ONLY || ONLY.includes('exactness'))
+        for (const variant of LIMITERS.filter((v) => !ONLY_VARIANTS || ONLY_VARIANTS.includes(v)))
+          exact[variant].push(await exactness(server.url, variant));
     }
     if (ONLY) {
       for (const s of samples)

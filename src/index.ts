@@ -48,7 +48,7 @@ export { type CheckedLimit, type CheckLimitOptions, type CheckRuleInput, checkLi
 export { DenyCache } from './engine/deny-cache';
 // Decisions without HTTP: queue consumers, cron jobs, RPC.
 export type { LimitStatus } from './engine/limit-status';
-export type { LimiterDeps, LimitOverride, LimitResult, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
+export type { LimitOverride, LimitResult, ListSource, OverrideSource, Verdict, VerdictKind } from './engine/verdict';
 export { type ForwardOptions, forwardedHost, forwardToOrigin, originHeaders } from './http/forward';
 // HTTP: the middleware and what it exposes.
 export { type RateLimitHandle, type RateLimitOptions, rateLimit } from './http/middleware';

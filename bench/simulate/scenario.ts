@@ -1,9 +1,9 @@
 import { decideKey } from '../../src/algorithms/decide';
-import { decideGroups } from '../../src/engine/decide-groups';
+import { decideGroups, type KeyAccess } from '../../src/engine/decide-groups';
 import { DenyCache } from '../../src/engine/deny-cache';
 import { LeaseCache } from '../../src/engine/lease-cache';
 import { after } from '../../src/engine/maybe';
-import type { Group, LimiterDeps, VerdictKind } from '../../src/engine/verdict';
+import type { Group, VerdictKind } from '../../src/engine/verdict';
 import { Metrics } from '../../src/observability/metrics';
 import { RepeatFolder } from '../../src/observability/repeat-folder';
 import { type CompiledPolicy, compilePolicy } from '../../src/policy/compile';
@@ -103,14 +103,12 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
   const compiled = compilePolicy(policy);
   const rule = compiled.rules[0]!;
 
-  const isolates = new Map<Region, LimiterDeps[]>();
+  const isolates = new Map<Region, KeyAccess[]>();
   for (const region of new Set(s.clients.map((c) => c.region))) {
     isolates.set(
       region,
       Array.from({ length: s.isolatesPerRegion }, () => ({
-        compiled,
         limiterFor: (name: string) => placement.stub(name, region),
-        secrets: {},
         denyCache: new DenyCache(),
         // As the middleware builds it: without `coalesce`, a request that finds another of its isolate asking for the key asks the object itself.
         leases: s.mode === 'leases' ? new LeaseCache(10_000, 1_000, s.coalesce ?? false, clock) : undefined,
@@ -145,13 +143,13 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
   const send = (client: ClientGroup) => {
     const arrivedAt = clock.now();
     const pool = isolates.get(client.region)!;
-    const deps = pool[Math.floor(random() * pool.length)]!;
+    const keys = pool[Math.floor(random() * pool.length)]!;
     const group: Group = {
       name: `${rule.keySignature}=${client.key}`,
       rules: [rule],
       limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })),
     };
-    after(decideGroups([group], deps, arrivedAt), (verdict) => record(client.key, arrivedAt, verdict.kind));
+    after(decideGroups([group], keys, arrivedAt), (verdict) => record(client.key, arrivedAt, verdict.kind));
   };
 
   // The engine names a refusing key in logs by a digest that WebCrypto computes once per key, outside the simulated
@@ -181,7 +179,7 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
   const windowRatios: number[] = [];
   for (const [cell, count] of offered) if (count > s.limit) windowRatios.push((admittedIn.get(cell) ?? 0) / s.limit);
   let failedOpen = 0;
-  for (const pool of isolates.values()) for (const deps of pool) failedOpen += deps.metrics.snapshot().counts.key?.fail_open ?? 0;
+  for (const pool of isolates.values()) for (const keys of pool) failedOpen += keys.metrics.snapshot().counts.key?.fail_open ?? 0;
   const objects = [...placement.objects.values()];
   return {
     requests: latencies.length,
@@ -208,12 +206,12 @@ async function nameRefusingKeys(compiled: CompiledPolicy, names: readonly string
         { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) },
       ).decision,
   });
-  const deps: LimiterDeps = { compiled, limiterFor: () => refusing, secrets: {}, denyCache: new DenyCache(), metrics: new Metrics() };
+  const keys: KeyAccess = { limiterFor: () => refusing, denyCache: new DenyCache(), metrics: new Metrics() };
   const log = console.log;
   console.log = () => undefined;
   try {
     for (const name of names)
-      await decideGroups([{ name, rules: [rule], limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })) }], deps, EPOCH);
+      await decideGroups([{ name, rules: [rule], limits: rule.limits.map((limit) => ({ rule, limit, cost: 1 })) }], keys, EPOCH);
   } finally {
     console.log = log;
   }

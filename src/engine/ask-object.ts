@@ -1,8 +1,27 @@
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
 import type { OnError } from '../policy/schema';
+import type { KeyLimiter } from '../protocol/key-limiter';
 import { type PackedSpec, unpackDecision } from '../protocol/wire';
-import type { Group, LimiterDeps } from './verdict';
+import type { CheckBatcher } from './check-batcher';
+import type { Clock } from './clock';
+import type { DenyCache } from './deny-cache';
+import type { Group } from './verdict';
+import type { WaitQueue } from './wait-queue';
 import { withTimeout } from './with-timeout';
+
+/** The keys' objects, and what asking them shares in the isolate; built once per set of bindings by the limiter. */
+export interface KeyObjects {
+  /** The stub of the object for a key name. */
+  readonly limiterFor: (name: string) => KeyLimiter;
+  /** Refusals known in the isolate: an object's refusal is remembered here. */
+  readonly denyCache: DenyCache;
+  /** Coalesces concurrent calls to one key's object; without it each request makes its own call. */
+  readonly batcher?: CheckBatcher | undefined;
+  /** What the object calls' timeouts are timed by, and held requests' waits; the system clock by default. */
+  readonly clock?: Clock | undefined;
+  /** Requests held per key while they wait (rules with `smooth`); without it no request is held, each is refused as before. */
+  readonly waiting?: WaitQueue | undefined;
+}
 
 /** What came of asking one group: its object's (or this isolate's) decision, a fault, or nothing asked. */
 export type GroupAnswer =
@@ -42,11 +61,11 @@ export interface SmoothedAsk {
 function askOf(
   group: Group,
   prepared: PreparedGroup,
-  deps: LimiterDeps,
+  keys: KeyObjects,
   now: number,
 ): { limits: readonly LimitRequest[]; spec: PackedSpec } {
   const { smooth } = prepared;
-  return smooth && deps.waiting?.hasRoom(group.name, smooth.maxQueued, now) ? smooth : prepared;
+  return smooth && keys.waiting?.hasRoom(group.name, smooth.maxQueued, now) ? smooth : prepared;
 }
 
 /**
@@ -54,23 +73,23 @@ function askOf(
  * every request's path: one call, its timer, and one continuation that
  * reads the answer.
  */
-export function askExactly(group: Group, prepared: PreparedGroup, deps: LimiterDeps, now: number): Promise<GroupAnswer> {
+export function askExactly(group: Group, prepared: PreparedGroup, keys: KeyObjects, now: number): Promise<GroupAnswer> {
   try {
     const { bans, onError } = prepared;
-    const { limits, spec } = askOf(group, prepared, deps, now);
-    if (deps.batcher) {
+    const { limits, spec } = askOf(group, prepared, keys, now);
+    if (keys.batcher) {
       const asking = withTimeout(
-        deps.batcher.check(group.name, () => deps.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2),
+        keys.batcher.check(group.name, () => keys.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2),
         onError.timeoutMs,
-        deps.clock,
+        keys.clock,
       );
-      return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, deps, now);
+      return answerOf(asking, (answer) => asKeyDecision(answer, limits.length), prepared, keys, now);
     }
     return answerOf(
-      withTimeout(deps.limiterFor(group.name).checkPacked(now, spec), onError.timeoutMs, deps.clock),
+      withTimeout(keys.limiterFor(group.name).checkPacked(now, spec), onError.timeoutMs, keys.clock),
       (packed) => unpackDecision(packed, limits),
       prepared,
-      deps,
+      keys,
       now,
     );
   } catch (error) {
@@ -83,13 +102,13 @@ function answerOf<A>(
   asking: Promise<A>,
   read: (answer: A) => KeyDecision | undefined,
   prepared: PreparedGroup,
-  deps: LimiterDeps,
+  keys: KeyObjects,
   now: number,
 ): Promise<GroupAnswer> {
   return asking.then(
     (answer) => {
       try {
-        return answered(read(answer), prepared, deps, now);
+        return answered(read(answer), prepared, keys, now);
       } catch (error) {
         return failed(error, prepared.onError);
       }
@@ -99,11 +118,11 @@ function answerOf<A>(
 }
 
 /** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
-function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, deps: LimiterDeps, now: number): GroupAnswer {
+function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, keys: KeyObjects, now: number): GroupAnswer {
   if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
   // A refusal of a smoothing group holds only until a request could wait its way in.
   if (prepared.cacheable && !decision.allowed)
-    deps.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision, prepared.smooth?.maxWaitMs ?? 0);
+    keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision, prepared.smooth?.maxWaitMs ?? 0);
   return { kind: 'decided', decision, cached: false };
 }
 

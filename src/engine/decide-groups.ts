@@ -1,4 +1,5 @@
 import type { BanRequest } from '../algorithms/decide';
+import type { DecisionSinks } from '../observability/decision-sinks';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import type { CompiledRule } from '../policy/compile';
@@ -8,11 +9,18 @@ import { packSpec } from '../protocol/wire';
 import { askExactly, type GroupAnswer, type PreparedGroup, type SmoothedAsk } from './ask-object';
 import { systemClock } from './clock';
 import { bansOf, limitRequestOf } from './key-request';
-import { askLeasedGroup, leaseSettings, spendLease } from './leased';
+import { askLeasedGroup, type LeasedKeyObjects, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
 import { after, allOf, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import { type Group, type GroupsVerdict, type LimiterDeps, type LimitResult, NOTHING_TO_SETTLE } from './verdict';
+import { type Group, type GroupsVerdict, type LimitResult, NOTHING_TO_SETTLE } from './verdict';
+
+/**
+ * What deciding groups takes from its limiter: the keys' objects, the
+ * isolate's caches of their answers (refusals, leases), and where the
+ * decisions are counted. Built once per set of bindings.
+ */
+export interface KeyAccess extends LeasedKeyObjects, DecisionSinks {}
 
 /** The strictest fault setting among rules sharing a key: closed wins, the shortest timeout wins. */
 function groupOnError(rules: readonly CompiledRule[]): OnError {
@@ -28,7 +36,7 @@ function groupOnError(rules: readonly CompiledRule[]): OnError {
  * under other keys are given back when anything refuses. Shared by requests
  * (`evaluate`) and by decisions without HTTP (`checkLimit`).
  */
-export function decideGroups(ordered: readonly Group[], deps: LimiterDeps, now: number, view?: RequestView): MaybePromise<GroupsVerdict> {
+export function decideGroups(ordered: readonly Group[], deps: KeyAccess, now: number, view?: RequestView): MaybePromise<GroupsVerdict> {
   // Results come in policy order, whatever order the groups were made in.
   for (const group of ordered) if (group.rules.length > 1) group.limits.sort((a, b) => a.rule.index - b.rule.index);
 
@@ -75,7 +83,7 @@ function fold(
   ordered: readonly Group[],
   answers: readonly GroupAnswer[],
   keyDigests: readonly string[],
-  deps: LimiterDeps,
+  deps: KeyAccess,
   now: number,
   topUps: Array<Promise<void>>,
   view: RequestView | undefined,
@@ -262,7 +270,7 @@ interface Delayed {
  * the first group whose queue is full. Another request of this isolate may
  * have filled a queue while this one's object call was in flight.
  */
-function holdPlaces(delayed: readonly Delayed[], deps: LimiterDeps, now: number): { delayMs: number } | { full: Delayed } {
+function holdPlaces(delayed: readonly Delayed[], deps: KeyAccess, now: number): { delayMs: number } | { full: Delayed } {
   const delayMs = Math.max(...delayed.map((d) => d.delayMs));
   const until = now + delayMs;
   const entered: Delayed[] = [];
@@ -283,7 +291,7 @@ function maxQueuedOf(group: Group): number {
 }
 
 /** Resolves `ms` from now by the limiter's clock: a held request waits in the worker, costing no CPU, never in the key's object. */
-function waitFor(ms: number, deps: LimiterDeps): Promise<void> {
+function waitFor(ms: number, deps: KeyAccess): Promise<void> {
   const clock = deps.clock ?? systemClock;
   return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
@@ -304,7 +312,7 @@ function settler(
   releases: Releases,
   charges: Charges,
   kind: GroupsVerdict['kind'],
-  deps: LimiterDeps,
+  deps: KeyAccess,
   now: number,
 ): (outcome: number | 'error') => Promise<void> {
   return async (outcome) => {
@@ -351,7 +359,7 @@ const ruleShapes = new WeakMap<
 /** Prepared groups kept per rule shape, at most. */
 const PREPARED_PER_RULE = 1_000;
 
-function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
+function prepareGroup(group: Group, deps: KeyAccess): PreparedGroup {
   const rule = group.rules[0]!;
   const atPolicyLimits =
     group.rules.length === 1 && group.limits.length === rule.limits.length && group.limits.every((l, i) => l.limit === rule.limits[i]);
@@ -372,7 +380,7 @@ function prepareGroup(group: Group, deps: LimiterDeps): PreparedGroup {
 }
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
-function shapeOf(group: Group, deps: LimiterDeps): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
+function shapeOf(group: Group, deps: KeyAccess): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
   const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l)));
   const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
@@ -406,13 +414,7 @@ function smoothedAsk(group: Group, bans: readonly BanRequest[]): SmoothedAsk | u
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */
-function askGroup(
-  group: Group,
-  prepared: PreparedGroup,
-  deps: LimiterDeps,
-  now: number,
-  topUps: Array<Promise<void>>,
-): Promise<GroupAnswer> {
+function askGroup(group: Group, prepared: PreparedGroup, deps: KeyAccess, now: number, topUps: Array<Promise<void>>): Promise<GroupAnswer> {
   return prepared.lease && deps.leases ? askLeasedGroup(group, prepared, deps, now, topUps) : askExactly(group, prepared, deps, now);
 }
 

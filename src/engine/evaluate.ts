@@ -1,14 +1,108 @@
 import { billedLimits } from '../identity/billing';
-import { ANONYMOUS, type Identity, resolveIdentity } from '../identity/resolve';
+import { ANONYMOUS, type IdentityReader } from '../identity/resolve';
 import { logEvent } from '../observability/log';
-import type { CompiledRule } from '../policy/compile';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
+import type { Policy } from '../policy/schema';
 import { ipKey } from '../request/client-ip';
-import { decideGroups } from './decide-groups';
-import { blockedVerdict, hasLists, listedAs } from './lists';
-import { after, allOf, isPending, type MaybePromise } from './maybe';
+import { decideGroups, type KeyAccess } from './decide-groups';
+import { blockedVerdict, hasLists, listedAs, type RequestLists } from './lists';
+import { allOf, isPending, type MaybePromise } from './maybe';
 import { hashMemo, keyValue, type RequestView, viewOf } from './request-facts';
-import { type Group, type GroupsVerdict, type LimiterDeps, type LimitOverride, NOTHING_TO_SETTLE, type Verdict } from './verdict';
+import { type Group, type GroupsVerdict, type LimitOverride, NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from './verdict';
+
+/** What deciding a request takes from its limiter: each part narrow, built once per set of bindings (`limiter/limiter.ts`). */
+export interface RequestPath {
+  readonly compiled: CompiledPolicy;
+  /** Who is calling; `undefined` when the policy has no `identity` settings (every caller is anonymous). */
+  readonly identify: IdentityReader | undefined;
+  readonly lists: RequestLists;
+  /** Live overrides of rules' limits; `undefined` when the limiter reads none. */
+  readonly overrides: OverrideSource | undefined;
+  /** The keys' objects, the isolate's caches of their answers, and where decisions are counted. */
+  readonly keys: KeyAccess;
+}
+
+/**
+ * Decides a request against the policy: lists first, then every matching
+ * rule. Rules are grouped by key value, each key's object is asked once, and
+ * different keys are asked in parallel. A key that fails or times out
+ * follows its rules' fail-open / fail-closed setting. `host`, when given,
+ * is the host rules match instead of the request's.
+ *
+ * A step is awaited only when it hands back a promise: the steps below
+ * answer without one when nothing needs I/O (a cached live snapshot, a lease
+ * spent, a refusal the isolate knows), and each `await` of a plain value
+ * would cost a turn of the microtask queue (see `maybe.ts` for the figures).
+ */
+export async function evaluate(request: Request, path: RequestPath, now: number, host?: string): Promise<Verdict> {
+  const { compiled, lists, overrides, keys } = path;
+  const policy = compiled.policy;
+
+  // 1. Who is calling: an identity record, verified claims or a token pattern.
+  const identity = path.identify ? await path.identify(request.headers, now) : ANONYMOUS;
+
+  // 2. What rules and lists look at: method, host, path, address, identity.
+  const view = viewOf(request, policy, identity, host);
+
+  // 3. Lists: an allow list admits without limits, a block list refuses with 403.
+  if (hasLists(lists)) {
+    const listing = listedAs(view, lists, now);
+    const listed = isPending(listing) ? await listing : listing;
+    if (listed === 'allow') return unlimited(view);
+    if (listed === 'block') return blockedVerdict(view, keys);
+  }
+
+  // 4. The rules the request matches, each under its key's value (credentials in keys are hashed, in parallel).
+  const hash = hashMemo();
+  const matched: CompiledRule[] = [];
+  const computed: Array<MaybePromise<string | undefined>> = [];
+  let hashing = false;
+  for (const rule of compiled.rules) {
+    if (!rule.matches(view)) continue;
+    const value = keyValue(rule.rule.key, view, policy, hash);
+    hashing ||= isPending(value);
+    matched.push(rule);
+    computed.push(value);
+  }
+  if (matched.length === 0) return unlimited(view);
+  const values = hashing ? await Promise.all(computed) : (computed as Array<string | undefined>);
+  // A rule whose key's part is absent from the request does not apply.
+  const keyed: Array<{ readonly rule: CompiledRule; readonly value: string }> = [];
+  for (const [i, rule] of matched.entries()) if (values[i] !== undefined) keyed.push({ rule, value: values[i] });
+  if (keyed.length === 0) return unlimited(view);
+
+  // 5. Live overrides (Workers KV) of each keyed rule: other limits, or exempt.
+  let overridden: ReadonlyArray<LimitOverride | undefined> | undefined;
+  if (overrides) {
+    const looking = allOf(keyed.map(({ rule, value }) => overrides.lookup(rule, value, identity, now)));
+    overridden = isPending(looking) ? await looking : looking;
+  }
+
+  // 6. Groups: one per key value, so each key's object is called once for all its rules' limits.
+  // Few rules match one request: a list is quicker to search than a map is to build.
+  const groups: Group[] = [];
+  for (const [i, { rule, value }] of keyed.entries()) {
+    const override = overridden?.[i];
+    if (override?.exempt) continue;
+    const name = `${rule.keySignature}=${value}`;
+    let group: Group | undefined;
+    for (const g of groups) if (g.name === name) group = g;
+    if (!group) groups.push((group = { name, rules: [], limits: [] }));
+    group.rules.push(rule);
+    const cost = costOf(rule, request.headers);
+    for (const limit of billedLimits(override ? override.limits : rule.limits, identity, !override))
+      group.limits.push({ rule, limit, cost });
+  }
+  if (groups.length === 0) return unlimited(view);
+
+  // 7. The decision: every key asked in parallel (or answered in the isolate), the answers folded.
+  const deciding = decideGroups(groups, keys, now, view);
+  const decided = (isPending(deciding) ? await deciding : deciding) as GroupsVerdict & { readonly view: RequestView };
+
+  // 8. A ban that blocks the client's address puts it on the block list, after the response.
+  return withBanWritten(decided, lists, policy, now);
+}
 
 function costOf(rule: CompiledRule, headers: Headers): number {
   const cost = rule.rule.cost;
@@ -18,114 +112,21 @@ function costOf(rule: CompiledRule, headers: Headers): number {
   return Number.isInteger(n) && n >= 0 ? Math.min(n, cost.max) : cost.default;
 }
 
-/**
- * Decides a request against the policy: lists first, then every matching
- * rule. Rules are grouped by key value, each key's object is asked once, and
- * different keys are asked in parallel. A key that fails or times out
- * follows its rules' fail-open / fail-closed setting. `host`, when given,
- * is the host rules match instead of the request's.
- */
-export function evaluate(request: Request, deps: LimiterDeps, now: number, host?: string): MaybePromise<Verdict> {
-  const policy = deps.compiled.policy;
-  if (!policy.identity) return evaluateAs(request, ANONYMOUS, deps, now, host);
-  return resolveIdentity(
-    request.headers,
-    deps.compiled.identity!,
-    { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords },
-    now,
-  ).then((identity) => evaluateAs(request, identity, deps, now, host));
-}
-
-/** {@link evaluate} once the caller's identity is known: lists first, then the rules. */
-function evaluateAs(request: Request, identity: Identity, deps: LimiterDeps, now: number, host: string | undefined): MaybePromise<Verdict> {
-  const view = viewOf(request, deps.compiled.policy, identity, host);
-  if (!hasLists(deps)) return limitsFor(request, view, deps, now);
-  return after(listedAs(view, deps, now), (listed) =>
-    listed === 'allow' ? unlimited(view) : listed === 'block' ? blockedVerdict(view, deps) : limitsFor(request, view, deps, now),
-  );
-}
-
-/** A matching rule and its key's value for the request (`undefined`: the key's part is absent, the rule does not apply). */
-interface Keyed<V = string> {
-  readonly rule: CompiledRule;
-  readonly value: V;
-}
-
-/** The rules the request matches, each under its key's value; credentials in keys are hashed first. */
-function limitsFor(request: Request, view: RequestView, deps: LimiterDeps, now: number): MaybePromise<Verdict> {
-  const { compiled } = deps;
-  const hash = hashMemo();
-  const keyed: Array<Keyed<MaybePromise<string | undefined>>> = [];
-  let hashing = false;
-  for (const rule of compiled.rules) {
-    if (!rule.matches(view)) continue;
-    const value = keyValue(rule.rule.key, view, compiled.policy, hash);
-    hashing ||= isPending(value);
-    keyed.push({ rule, value });
-  }
-  if (keyed.length === 0) return unlimited(view);
-  if (!hashing) return withOverrides(request, view, keyed as Array<Keyed<string | undefined>>, deps, now);
-  return Promise.all(keyed.map(async ({ rule, value }) => ({ rule, value: await value }))).then((known) =>
-    withOverrides(request, view, known, deps, now),
-  );
-}
-
-/** Live overrides (Workers KV) of each keyed rule, then the decision. */
-function withOverrides(
-  request: Request,
-  view: RequestView,
-  keyed: ReadonlyArray<Keyed<string | undefined>>,
-  deps: LimiterDeps,
-  now: number,
-): MaybePromise<Verdict> {
-  const present = (keyed.every((k) => k.value !== undefined) ? keyed : keyed.filter((k) => k.value !== undefined)) as ReadonlyArray<Keyed>;
-  if (present.length === 0) return unlimited(view);
-  const source = deps.overrides;
-  if (!source) return decideKeyed(request, view, present, undefined, deps, now);
-  return after(allOf(present.map(({ rule, value }) => source.lookup(rule, value, view.identity, now))), (overrides) =>
-    decideKeyed(request, view, present, overrides, deps, now),
-  );
-}
-
-/** Groups the keyed rules by key (one object call per key) and decides; a ban that blocks the address is written after the response. */
-function decideKeyed(
-  request: Request,
-  view: RequestView,
-  keyed: ReadonlyArray<Keyed>,
-  overrides: ReadonlyArray<LimitOverride | undefined> | undefined,
-  deps: LimiterDeps,
-  now: number,
-): MaybePromise<Verdict> {
-  // Few rules match one request: a list is quicker to search than a map is to build.
-  const groups: Group[] = [];
-  for (const [i, { rule, value }] of keyed.entries()) {
-    const override = overrides?.[i];
-    if (override?.exempt) continue;
-    const name = `${rule.keySignature}=${value}`;
-    let group: Group | undefined;
-    for (const g of groups) if (g.name === name) group = g;
-    if (!group) groups.push((group = { name, rules: [], limits: [] }));
-    group.rules.push(rule);
-    const cost = costOf(rule, request.headers);
-    for (const limit of billedLimits(override ? override.limits : rule.limits, view.identity, !override))
-      group.limits.push({ rule, limit, cost });
-  }
-  if (groups.length === 0) return unlimited(view);
-  return after(decideGroups(groups, deps, now, view), (decided) =>
-    withBan(decided as GroupsVerdict & { readonly view: RequestView }, deps, now),
-  );
-}
-
 /** The verdict, with the block-list write of a ban that blocks the client's address started (it finishes after the response). */
-function withBan(verdict: GroupsVerdict & { readonly view: RequestView }, deps: LimiterDeps, now: number): Verdict {
+function withBanWritten(
+  verdict: GroupsVerdict & { readonly view: RequestView },
+  lists: RequestLists,
+  policy: Policy,
+  now: number,
+): Verdict {
   const { view } = verdict;
   const ban = verdict.placedBan?.rule.ban;
-  if (!ban?.blockAddress || view.address === undefined || !deps.lists?.blockAddress) return verdict;
-  const address = ipKey(view.address, deps.compiled.policy.clientIp);
+  if (!ban?.blockAddress || view.address === undefined || !lists.live?.blockAddress) return verdict;
+  const address = ipKey(view.address, policy.clientIp);
   if (address === undefined) return verdict;
   const rule = verdict.placedBan!.rule;
   const reason = `banned by rule ${rule.name}: ${ban.after} refusals within ${formatDuration(ban.within)}`;
-  const background = deps.lists
+  const background = lists.live
     .blockAddress(address, verdict.placedBan!.until, reason, now)
     .catch((error: unknown) => logEvent('block_failed', { rule: rule.name, error: String(error) }));
   logEvent('address_blocked', { rule: rule.name, until: new Date(verdict.placedBan!.until).toISOString() });

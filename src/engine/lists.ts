@@ -1,24 +1,32 @@
+import type { DecisionSinks } from '../observability/decision-sinks';
 import { logEvent } from '../observability/log';
 import type { CompiledList, ListFacts } from '../policy/compile';
 import { after, type MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import { type LimiterDeps, NOTHING_TO_SETTLE, type Verdict } from './verdict';
+import { type ListSource, NOTHING_TO_SETTLE, type Verdict } from './verdict';
+
+/** The lists a request is checked against: the policy's own, and the live ones when its limiter reads them. */
+export interface RequestLists {
+  readonly allow: CompiledList;
+  readonly block: CompiledList;
+  readonly live?: ListSource | undefined;
+}
 
 /** Whether the policy's or the live allow and block lists name the request's address, country, ASN or credential. */
-export function listedAs(view: RequestView, deps: LimiterDeps, now: number): MaybePromise<'allow' | 'block' | undefined> {
-  if (!hasLists(deps)) return undefined;
+export function listedAs(view: RequestView, lists: RequestLists, now: number): MaybePromise<'allow' | 'block' | undefined> {
+  if (!hasLists(lists)) return undefined;
   const facts = new ViewFacts(view);
   const listed = (live: { allow: CompiledList; block: CompiledList } | undefined) => {
-    if (deps.compiled.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
-    if (deps.compiled.block.matches(facts) || live?.block.matches(facts)) return 'block';
+    if (lists.allow.matches(facts) || live?.allow.matches(facts)) return 'allow';
+    if (lists.block.matches(facts) || live?.block.matches(facts)) return 'block';
     return undefined;
   };
-  return deps.lists ? after(deps.lists.current(now), listed) : listed(undefined);
+  return lists.live ? after(lists.live.current(now), listed) : listed(undefined);
 }
 
 /** Whether any list, the policy's or a live one, could name a request. */
-export function hasLists(deps: LimiterDeps): boolean {
-  return !deps.compiled.allow.empty || !deps.compiled.block.empty || deps.lists !== undefined;
+export function hasLists(lists: RequestLists): boolean {
+  return !lists.allow.empty || !lists.block.empty || lists.live !== undefined;
 }
 
 /** What lists test of a request; country and network are read only by a list naming some. */
@@ -40,8 +48,8 @@ class ViewFacts implements ListFacts {
 }
 
 /** The verdict for a request a block list names: 403, counted and logged. */
-export function blockedVerdict(view: RequestView, deps: LimiterDeps): Verdict {
-  deps.metrics.count('(blocklist)', 'blocked', deps.analytics);
+export function blockedVerdict(view: RequestView, sinks: DecisionSinks): Verdict {
+  sinks.metrics.count('(blocklist)', 'blocked', sinks.analytics);
   logEvent('blocked', { reason: 'blocklist', path: view.path });
   return { view, results: [], limits: [], retryAfterMs: 0, settle: NOTHING_TO_SETTLE, kind: 'block', status: 403 };
 }

@@ -1,18 +1,10 @@
 import type { LimitDecision } from '../algorithms/types';
-import type { Identity, IdentityRecords } from '../identity/resolve';
-import type { AnalyticsSink, Metrics } from '../observability/metrics';
-import type { RepeatFolder } from '../observability/repeat-folder';
-import type { CompiledLimit, CompiledList, CompiledPolicy, CompiledRule } from '../policy/compile';
+import type { Identity } from '../identity/resolve';
+import type { CompiledLimit, CompiledList, CompiledRule } from '../policy/compile';
 import type { Rule } from '../policy/schema';
-import type { KeyLimiter } from '../protocol/key-limiter';
-import type { CheckBatcher } from './check-batcher';
-import type { Clock } from './clock';
-import type { DenyCache } from './deny-cache';
-import type { LeaseCache } from './lease-cache';
 import type { LimitStatus } from './limit-status';
 import type { MaybePromise } from './maybe';
 import type { RequestView } from './request-facts';
-import type { WaitQueue } from './wait-queue';
 
 /** Limits in force for one rule and key after overrides: replaced limits, or exempt. */
 export type LimitOverride = { readonly exempt: true } | { readonly exempt: false; readonly limits: readonly CompiledLimit[] };
@@ -27,31 +19,6 @@ export interface ListSource {
   current(now: number): MaybePromise<{ allow: CompiledList; block: CompiledList } | undefined>;
   /** Puts an address (or IPv6 prefix) on the block list until `until` (bans with `blockAddress`). */
   blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
-}
-
-export interface LimiterDeps {
-  readonly compiled: CompiledPolicy;
-  /** The stub of the object for a key name. */
-  readonly limiterFor: (name: string) => KeyLimiter;
-  readonly kv?: KVNamespace | undefined;
-  readonly secrets: Record<string, unknown>;
-  /** Identity records read from KV, cached for the limiter. */
-  readonly identityRecords?: IdentityRecords | undefined;
-  readonly denyCache: DenyCache;
-  /** Budgets leased from hot keys' objects (rules with `lease`); without it every request asks the object. */
-  readonly leases?: LeaseCache | undefined;
-  /** Coalesces concurrent calls to one key's object; without it each request makes its own call. */
-  readonly batcher?: CheckBatcher | undefined;
-  readonly metrics: Metrics;
-  readonly analytics?: AnalyticsSink | undefined;
-  /** Folds log lines of refusals answered in the isolate; without it each writes its own line. */
-  readonly repeats?: RepeatFolder | undefined;
-  readonly overrides?: OverrideSource | undefined;
-  readonly lists?: ListSource | undefined;
-  /** What the object calls' timeouts are timed by; the system clock by default. */
-  readonly clock?: Clock | undefined;
-  /** Requests held per key while they wait (rules with `smooth`); without it no request is held, each is refused as before. */
-  readonly waiting?: WaitQueue | undefined;
 }
 
 /** One limit's answer, with the rule it belongs to. */

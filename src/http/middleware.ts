@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../durable-object/rate-limiter';
 import { DenyCache } from '../engine/deny-cache';
-import { isPending } from '../engine/maybe';
 import { ambiguousOverride } from '../engine/request-facts';
 import { NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from '../engine/verdict';
 import { Limiter, type RequestScope } from '../limiter/limiter';
@@ -189,8 +188,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     }
     const ambiguous = ambiguousOverride(c.req.raw, policy);
     if (ambiguous !== undefined) return badRequestResponse(ambiguous);
-    const deciding = limiter.decide(c.req.raw, at, scopeOf(c));
-    const verdict = isPending(deciding) ? await deciding : deciding;
+    const verdict = await limiter.decide(c.req.raw, at, scopeOf(c));
     c.set('rateLimit', verdict);
     // Usage per customer (subject, org) for the admin API's usage report.
     writeUsage(

@@ -115,6 +115,9 @@ async function verifyJwt(
   }
 }
 
+/** Reads the caller of a request: the policy's identity settings over one set of bindings' records and secrets. */
+export type IdentityReader = (headers: Headers, now: number) => Promise<Identity>;
+
 /**
  * Resolves the caller's identity, trying in order: a KV identity record for
  * the hashed credential, verified JWT claims, the token's prefix or pattern.

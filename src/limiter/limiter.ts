@@ -1,13 +1,13 @@
 import { CheckBatcher } from '../engine/check-batcher';
 import { crossRequestWaitsWork } from '../engine/cross-request';
-import { decideGroups } from '../engine/decide-groups';
+import { decideGroups, type KeyAccess } from '../engine/decide-groups';
 import { DenyCache } from '../engine/deny-cache';
-import { evaluate } from '../engine/evaluate';
+import { evaluate, type RequestPath } from '../engine/evaluate';
 import { LeaseCache } from '../engine/lease-cache';
 import { after, type MaybePromise } from '../engine/maybe';
-import type { Group, GroupsVerdict, LimiterDeps, OverrideSource, Verdict } from '../engine/verdict';
+import type { Group, GroupsVerdict, ListSource, OverrideSource, Verdict } from '../engine/verdict';
 import { WaitQueue } from '../engine/wait-queue';
-import { IdentityRecords } from '../identity/resolve';
+import { IdentityRecords, resolveIdentity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import { type AnalyticsSink, Metrics } from '../observability/metrics';
 import { RepeatFolder } from '../observability/repeat-folder';
@@ -59,7 +59,7 @@ export interface RequestScope {
 
 /** What stays the same for every request with one set of bindings. */
 interface Bound {
-  readonly deps: LimiterDeps;
+  readonly path: RequestPath;
   /** The KV namespace live configuration is read from, when the limiter reads it itself. */
   readonly liveKv: KVNamespace | undefined;
 }
@@ -118,13 +118,13 @@ export class Limiter {
   }
 
   /** The decision for a request: lists, then every matching rule, each key's object asked once (see `engine/evaluate.ts`). */
-  decide(request: Request, now: number, scope: RequestScope): MaybePromise<Verdict> {
-    return evaluate(request, this.#deps(scope), now, scope.host);
+  decide(request: Request, now: number, scope: RequestScope): Promise<Verdict> {
+    return evaluate(request, this.#path(scope), now, scope.host);
   }
 
   /** What the caller of `request` may still spend, or the refusal to send instead (see `quota/quota.ts`). */
   quota(request: Request, now: number, scope: RequestScope): Promise<{ readonly report: QuotaReport } | { readonly refused: Verdict }> {
-    return quotaReport(request, this.#deps(scope), now, this.#snapshots, scope.host);
+    return quotaReport(request, this.#path(scope), now, this.#snapshots, scope.host);
   }
 
   /**
@@ -137,10 +137,8 @@ export class Limiter {
     objects: KeyObjectNamespace,
     sinks: { readonly metrics?: Metrics | undefined; readonly analytics?: AnalyticsSink | undefined } = {},
   ): MaybePromise<GroupsVerdict> {
-    const deps: LimiterDeps = {
-      compiled: this.compiled,
+    const keys: KeyAccess = {
       limiterFor: (name) => objects.getByName(name) as KeyLimiter,
-      secrets: {},
       denyCache: this.denyCache,
       leases: this.#leases,
       batcher: this.#batcher,
@@ -148,12 +146,12 @@ export class Limiter {
       metrics: sinks.metrics ?? this.metrics,
       analytics: sinks.analytics,
     };
-    return decideGroups(groups, deps, now);
+    return decideGroups(groups, keys, now);
   }
 
   /** The object of a key (`<key signature>=<value>`) in the bindings `env`. */
   keyObject(env: Record<string, unknown>, name: string): KeyLimiter {
-    return this.#bind(env).deps.limiterFor(name);
+    return this.#bind(env).path.keys.limiterFor(name);
   }
 
   /** A key's live counters and bans, without counting anything. */
@@ -176,10 +174,12 @@ export class Limiter {
     this.#identities.forget(credentialHash);
   }
 
-  /** The engine's view of one request: the bound dependencies, with live sources that may outlive it through `keepAlive`. */
-  #deps(scope: RequestScope): LimiterDeps {
+  /** What deciding one request takes: the parts bound once, with live sources that may outlive it through `keepAlive`. */
+  #path(scope: RequestScope): RequestPath {
     const bound = this.#bind(scope.env);
-    return bound.liveKv ? { ...bound.deps, ...this.#liveSources(bound.liveKv, scope.keepAlive) } : bound.deps;
+    if (!bound.liveKv) return bound.path;
+    const { overrides, lists } = this.#liveSources(bound.liveKv, scope.keepAlive);
+    return { ...bound.path, overrides, lists: { ...bound.path.lists, live: lists } };
   }
 
   /** What does not change between requests with the same bindings, worked out once for them. */
@@ -189,29 +189,34 @@ export class Limiter {
       const namespace = env?.[this.binding] as KeyObjectNamespace | undefined;
       if (!namespace) throw new Error(`rateLimit: no Durable Object binding "${this.binding}" in the environment`);
       const kv = env[this.kvBinding] as KVNamespace | undefined;
-      const deps: LimiterDeps = {
-        compiled: this.compiled,
-        limiterFor: (name) => namespace.getByName(name) as KeyLimiter,
-        kv,
-        secrets: env,
-        identityRecords: this.#identities,
-        denyCache: this.denyCache,
-        leases: this.#leases,
-        batcher: this.#batcher,
-        waiting: this.#waiting,
-        metrics: this.metrics,
-        repeats: this.#repeats,
-        analytics: env[this.analyticsBinding] as AnalyticsSink | undefined,
-        ...(typeof this.#overrides === 'function' ? { overrides: this.#overrides(env) } : {}),
+      const { compiled } = this;
+      const identity = compiled.identity;
+      const source = { kv, secrets: env, records: this.#identities };
+      const overrides = typeof this.#overrides === 'function' ? this.#overrides(env) : undefined;
+      const path: RequestPath = {
+        compiled,
+        identify: identity && ((headers, now) => resolveIdentity(headers, identity, source, now)),
+        lists: { allow: compiled.allow, block: compiled.block },
+        overrides,
+        keys: {
+          limiterFor: (name) => namespace.getByName(name) as KeyLimiter,
+          denyCache: this.denyCache,
+          leases: this.#leases,
+          batcher: this.#batcher,
+          waiting: this.#waiting,
+          metrics: this.metrics,
+          repeats: this.#repeats,
+          analytics: env[this.analyticsBinding] as AnalyticsSink | undefined,
+        },
       };
-      bound = { deps, liveKv: this.#overrides === undefined ? kv : undefined };
+      bound = { path, liveKv: this.#overrides === undefined ? kv : undefined };
       this.#bound.set(env, bound);
     }
     return bound;
   }
 
   /** Overrides and lists read from KV for one request; `keepAlive` lets a refresh it starts finish after the response. */
-  #liveSources(kv: KVNamespace, keepAlive: RequestScope['keepAlive']): Pick<LimiterDeps, 'overrides' | 'lists'> {
+  #liveSources(kv: KVNamespace, keepAlive: RequestScope['keepAlive']): { overrides: OverrideSource; lists: ListSource } {
     const live = this.#live;
     return {
       overrides: {

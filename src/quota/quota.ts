@@ -1,10 +1,11 @@
 import { decideGroups } from '../engine/decide-groups';
+import type { RequestPath } from '../engine/evaluate';
 import type { LimitStatus } from '../engine/limit-status';
 import { blockedVerdict, listedAs } from '../engine/lists';
 import { hashMemo, keyValue, viewOf } from '../engine/request-facts';
-import type { LimiterDeps, Verdict } from '../engine/verdict';
+import type { Verdict } from '../engine/verdict';
 import { billedLimits } from '../identity/billing';
-import { ANONYMOUS, resolveIdentity } from '../identity/resolve';
+import { ANONYMOUS } from '../identity/resolve';
 import type { KeySnapshot } from '../protocol/key-limiter';
 import { normalizePath } from '../request/normalize-path';
 import { inCalendarPeriod } from './calendar-quota';
@@ -68,32 +69,25 @@ export class SnapshotCache {
  */
 export async function quotaReport(
   request: Request,
-  deps: LimiterDeps,
+  path: RequestPath,
   now: number,
   cache = new SnapshotCache(),
   host?: string,
 ): Promise<{ readonly report: QuotaReport } | { readonly refused: Verdict }> {
-  const { compiled } = deps;
+  const { compiled, lists, overrides, keys } = path;
   const policy = compiled.policy;
   const url = new URL(request.url);
-  const identity = policy.identity
-    ? await resolveIdentity(
-        request.headers,
-        deps.compiled.identity!,
-        { kv: deps.kv, secrets: deps.secrets, records: deps.identityRecords },
-        now,
-      )
-    : ANONYMOUS;
+  const identity = path.identify ? await path.identify(request.headers, now) : ANONYMOUS;
   const view = viewOf(request, policy, identity, host);
   // A blocked caller gets the same 403 here as anywhere else.
-  if ((await listedAs(view, deps, now)) === 'block') return { refused: blockedVerdict(view, deps) };
+  if ((await listedAs(view, lists, now)) === 'block') return { refused: blockedVerdict(view, keys) };
   const quotaRule = compiled.quotaRule;
   const address = quotaRule ? await keyValue(quotaRule.rule.key, view, policy, hashMemo()) : undefined;
   if (quotaRule && address !== undefined) {
     const name = `${quotaRule.keySignature}=${address}`;
     const decided = await decideGroups(
       [{ name, rules: [quotaRule], limits: quotaRule.limits.map((limit) => ({ rule: quotaRule, limit, cost: 1 })) }],
-      deps,
+      keys,
       now,
       view,
     );
@@ -117,12 +111,12 @@ export async function quotaReport(
         return [];
       const value = await keyValue(rule.rule.key, view, policy, hash);
       if (value === undefined) return [];
-      const override = deps.overrides ? await deps.overrides.lookup(rule, value, identity, now) : undefined;
+      const override = overrides ? await overrides.lookup(rule, value, identity, now) : undefined;
       if (override?.exempt) return [];
       const limits = billedLimits(override ? override.limits : rule.limits, identity, !override);
       const name = `${rule.keySignature}=${value}`;
       // Rules sharing a key share its object: one read serves them all.
-      const snapshot = await cache.read(name, now, async () => deps.limiterFor(name).inspect(now));
+      const snapshot = await cache.read(name, now, async () => keys.limiterFor(name).inspect(now));
       const reported = limits.map((limit): QuotaLimit => inCalendarPeriod(reportOf(limit), limit.config, now));
       function reportOf(limit: (typeof limits)[number]): QuotaLimit {
         // The object's own view of the limit, as last counted.
