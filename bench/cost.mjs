@@ -27,7 +27,7 @@ const HOUR = 3_600_000;
 
 const DO_STUB = 'export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }';
 
-/** Bundles rate-limiter.ts (today's, or `commit`'s rate-limiter.ts and limit-rows.ts) into an importable module. */
+/** Bundles rate-limiter.ts (today's, or `commit`'s with the files of its own folder) into an importable module. */
 async function bundle(dir, commit) {
   const objectDir = join(ROOT, 'src', 'durable-object');
   const fromGit = (file) => execFileSync('git', ['show', `${commit}:src/durable-object/${file}`], { cwd: ROOT, encoding: 'utf8' });
@@ -37,7 +37,10 @@ async function bundle(dir, commit) {
       b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: 'stub', namespace: 'stub' }));
       b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: DO_STUB, loader: 'js' }));
       if (!commit) return;
-      b.onResolve({ filter: /^\.\/(limit-rows|rate-limiter)$/ }, (args) => ({ path: args.path.slice(2), namespace: 'git' }));
+      // The object's own folder comes from the commit (its wire form and rows as they were); the algorithms are today's.
+      b.onResolve({ filter: /^\.\/[a-z-]+$/ }, (args) =>
+        args.namespace === 'git' || args.path === './rate-limiter' ? { path: args.path.slice(2), namespace: 'git' } : undefined,
+      );
       b.onLoad({ filter: /.*/, namespace: 'git' }, (args) => ({
         contents: fromGit(`${args.path}.ts`),
         loader: 'ts',
@@ -272,12 +275,18 @@ const limitOf = (config) => ({ id: 'rule/0', config, cost: 1, countRefused: fals
 /** A limit the steady scenarios never reach (as the benchmark's `open` limit): a sliding window of 100,000 an hour. */
 const OPEN = { algorithm: 'sliding-window', limit: 100_000, windowMs: HOUR };
 
+/** A concurrency limit beside the open window (the example policy's reports: two in flight), with a slot lease of a minute. */
+const SLOTS = { algorithm: 'concurrency', limit: 2, windowMs: 60_000 };
+
 /**
  * Drives `keys` keys, each one request every `gapMs` (staggered), for
  * `durationMs` of simulated time, then lets every alarm run (the keys go
- * quiet and clean up). Returns the counts per request.
+ * quiet and clean up). With `holdMs`, each key also has {@link SLOTS}: an
+ * admitted request takes a slot and gives it back `holdMs` later, one more
+ * object call (the middleware's release when the response body ends).
+ * Returns the counts per request.
  */
-async function paced(ObjectClass, { keys, gapMs, durationMs, config = OPEN, prefix = 'k' }) {
+async function paced(ObjectClass, { keys, gapMs, durationMs, config = OPEN, prefix = 'k', holdMs }) {
   const runtime = new Runtime(ObjectClass);
   runtime.install();
   let requests = 0;
@@ -286,16 +295,33 @@ async function paced(ObjectClass, { keys, gapMs, durationMs, config = OPEN, pref
     const start = HOUR * 10;
     runtime.now = start;
     const perKey = Math.floor(durationMs / gapMs);
+    const limits = holdMs === undefined ? [limitOf(config)] : [limitOf(config), { ...limitOf(SLOTS), id: 'rule/slots' }];
+    /** Releases due, in time order: each an admitted request's slot. */
+    const releases = [];
+    const releaseUntil = async (t) => {
+      while (releases.length > 0 && releases[0].at <= t) {
+        const { at, key, countedAt } = releases.shift();
+        runtime.advance(at);
+        await runtime.call(key, 'release', at, [{ id: 'rule/slots', config: SLOTS, cost: 1, countedAt }]);
+        await settle();
+      }
+    };
     for (let i = 0; i < perKey; i++) {
       for (let k = 0; k < keys; k++) {
         const t = start + i * gapMs + Math.floor((k * gapMs) / keys);
+        await releaseUntil(t);
         runtime.advance(t);
-        const decision = await runtime.call(`${prefix}${k}`, 'check', { now: t, limits: [limitOf(config)] });
+        const decision = await runtime.call(`${prefix}${k}`, 'check', { now: t, limits });
         requests++;
         if (decision.allowed) allowed++;
+        if (decision.allowed && holdMs !== undefined) {
+          releases.push({ at: t + holdMs, key: `${prefix}${k}`, countedAt: t });
+          releases.sort((a, b) => a.at - b.at);
+        }
         await settle();
       }
     }
+    await releaseUntil(Number.POSITIVE_INFINITY);
     // Quiet: alarms settle and clean up, idle objects are evicted.
     const end = start + perKey * gapMs + 3 * config.windowMs;
     for (let t = runtime.now; t < end; t += 1000) {
@@ -411,6 +437,7 @@ try {
   const warmRun = await paced(Current, { keys: 100, gapMs: 1000, durationMs: 10 * 60_000 });
   const pollRun = await paced(Current, { keys: 300, gapMs: 5000, durationMs: 30 * 60_000 });
   const pollTimerRun = await paced(Timer, { keys: 300, gapMs: 5000, durationMs: 30 * 60_000 });
+  const slotsRun = await paced(Current, { keys: 100, gapMs: 1000, durationMs: 10 * 60_000, holdMs: 200, prefix: 's' });
   const freshRun = await neverSeen(Current, 2000);
   const freshTimerRun = await neverSeen(Timer, 2000);
 
@@ -429,6 +456,12 @@ try {
       exact: perRequestOf(pollRun, { addedCpuMs: ADDED_CPU.exact }),
       run: pollRun,
       timer: perRequestOf(pollTimerRun, { addedCpuMs: ADDED_CPU.exact }),
+    },
+    {
+      // Two object calls per request: the check, and the release when the response body has been streamed.
+      name: '1,000 warm keys at 1 req/s, each with a concurrency limit (a release per request; 100 simulated, 10 min)',
+      exact: perRequestOf(slotsRun, { callsPerRequest: slotsRun.objectCalls / slotsRun.requests, addedCpuMs: ADDED_CPU.exact }),
+      run: slotsRun,
     },
     {
       name: 'never-seen keys (one request each)',
@@ -459,11 +492,13 @@ try {
   };
   const rows = scenarios.map((s) => {
     const exact = price(s.exact);
+    // A design writing each call's count: per request, one call and row, two with a concurrency limit's release.
+    const calls = s.name.includes('concurrency limit') ? 2 : 1;
     const writeEach = price({
-      objectRequests: 1,
+      objectRequests: calls,
       awakeSeconds: 0,
-      rowsWritten: 1,
-      rowsRead: 1,
+      rowsWritten: calls,
+      rowsRead: calls,
       addedCpuMs: ADDED_CPU.rpc,
       storageKbSeconds: s.exact.storageKbSeconds,
     });

@@ -34,17 +34,21 @@ const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
 const variantsArg = argv.indexOf('--variants');
 const ONLY_VARIANTS = variantsArg >= 0 ? argv[variantsArg + 1].split(',') : undefined;
 if (ONLY_VARIANTS && !ONLY) throw new Error('--variants needs --only: the full table needs every variant');
-const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
+const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'concurrent', 'binding', 'peer'];
+/** Variants measured for what they cost, not compared for exactness: the concurrency limit (a check and a release per request). */
+const COST_ONLY = ['concurrent'];
 /** Reference points (the middleware's fixed cost, a count in memory, bare object calls) only run on the hot key and for latency. */
 const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
 const variantsOf = (scenario) => {
   if (scenario === 'hot' || scenario === 'latency') return VARIANTS;
+  // The concurrency limit runs on the hot key, for latency and on warm keys (an object each, a write per request).
+  const variants = scenario === 'warm' ? VARIANTS : VARIANTS.filter((v) => !COST_ONLY.includes(v));
   // Many keys get their own floors: an object per key, called bare or writing one row per call (for never-seen keys, a new object per request).
   if (scenario === 'fresh' || scenario === 'warm')
-    return VARIANTS.filter((v) => !REFERENCES.includes(v) || v === 'rpc' || v === 'rpcwrite');
-  return VARIANTS.filter((v) => !REFERENCES.includes(v));
+    return variants.filter((v) => !REFERENCES.includes(v) || v === 'rpc' || v === 'rpcwrite');
+  return variants.filter((v) => !REFERENCES.includes(v));
 };
-const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v));
+const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v) && !COST_ONLY.includes(v));
 const LABELS = {
   pass: 'pass-through',
   norule: 'edge-ratelimit, no rule matches',
@@ -53,6 +57,7 @@ const LABELS = {
   rpcwrite: 'floor: one DO call writing a row',
   exact: 'edge-ratelimit (exact)',
   lease: `edge-ratelimit (leases of ${LEASE_SIZE})`,
+  concurrent: 'edge-ratelimit (exact + concurrency limit)',
   binding: 'Rate Limiting binding (local emulation)',
   peer: '@hono-rate-limiter/cloudflare DO store',
 };

@@ -5,6 +5,7 @@
  * - `/pass/...`: the worker without limiting (forward only), the ceiling;
  * - `/exact/...`: this project's limiter, exact mode (every request asks the key's object);
  * - `/lease/...`: the same policy with hot-key leases;
+ * - `/concurrent/...`: the same windows with a concurrency limit beside them in each rule (a check, then a release per request);
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
@@ -35,8 +36,8 @@ const TIGHT_LIMIT = limits.tightLimit;
 const OPEN_LIMIT = 1_000_000_000;
 const LEASE = { size: limits.leaseSize, ttl: '1s' };
 
-type Variant = 'exact' | 'lease' | 'peer' | 'binding';
-const VARIANTS: Variant[] = ['exact', 'lease', 'peer', 'binding'];
+type Variant = 'exact' | 'lease' | 'concurrent' | 'peer' | 'binding';
+const VARIANTS: Variant[] = ['exact', 'lease', 'concurrent', 'peer', 'binding'];
 
 interface Counters {
   doCalls: number;
@@ -50,7 +51,8 @@ const counters: Record<Variant, Counters> = Object.fromEntries(VARIANTS.map((v) 
 const live: Record<'ours' | 'peer', Map<string, { rows: Set<string>; alarm: boolean; seq: number }>> = { ours: new Map(), peer: new Map() };
 let objectSeq = 0;
 /** Which of our variants is being driven: both use the same object class. */
-let ourVariant: 'exact' | 'lease' = 'exact';
+let ourVariant: OurVariant = 'exact';
+type OurVariant = 'exact' | 'lease' | 'concurrent';
 
 /**
  * The variant a row of our object class belongs to: its rule's name starts
@@ -58,9 +60,10 @@ let ourVariant: 'exact' | 'lease' = 'exact';
  * come seconds after its variant was driven (a reservation settling), so it is
  * counted by its row, not by the variant being driven when it happens.
  */
-function variantOfRow(row: string): 'exact' | 'lease' {
+function variantOfRow(row: string): OurVariant {
   const rule = row.slice(row.indexOf(':') + 1);
   if (rule.startsWith('lease-')) return 'lease';
+  if (rule.startsWith('concurrent-')) return 'concurrent';
   if (rule.startsWith('exact-')) return 'exact';
   return ourVariant;
 }
@@ -159,27 +162,37 @@ export class BenchPeerLimiter extends DurableObjectRateLimiter {
   }
 }
 
-function policy(name: string, lease: boolean): PolicyInput {
+/** A concurrency limit the open rules never reach (32 connections), and one the tight rules do. */
+const IN_FLIGHT = { open: 1000, tight: 8 };
+
+function policy(name: string, lease: boolean, concurrent = false): PolicyInput {
   const extra = lease ? { lease: LEASE } : {};
+  const slots = (limit: number) => (concurrent ? [{ algorithm: 'concurrency' as const, limit }] : []);
   return {
     name,
     onError: { mode: 'open', timeoutMs: 5_000 },
     response: { headers: ['ietf'], body: 'problem' },
     rules: [
-      { name: `${name}-open`, match: { paths: [`/${name}/open/*`] }, key: 'ip', ...extra, limits: [{ limit: OPEN_LIMIT, window: '1h' }] },
+      {
+        name: `${name}-open`,
+        match: { paths: [`/${name}/open/*`] },
+        key: 'ip',
+        ...extra,
+        limits: [{ limit: OPEN_LIMIT, window: '1h' }, ...slots(IN_FLIGHT.open)],
+      },
       {
         name: `${name}-tight`,
         match: { paths: [`/${name}/tight/*`] },
         key: 'ip',
         ...extra,
-        limits: [{ limit: TIGHT_LIMIT, window: '1m' }],
+        limits: [{ limit: TIGHT_LIMIT, window: '1m' }, ...slots(IN_FLIGHT.tight)],
       },
       {
         name: `${name}-short`,
         match: { paths: [`/${name}/short/*`] },
         key: 'ip',
         ...extra,
-        limits: [{ limit: TIGHT_LIMIT, window: '3s' }],
+        limits: [{ limit: TIGHT_LIMIT, window: '3s' }, ...slots(IN_FLIGHT.tight)],
       },
     ],
   };
@@ -249,6 +262,7 @@ interface BenchEnv {
 
 const exact = rateLimit({ policy: policy('exact', false) });
 const leased = rateLimit({ policy: policy('lease', true) });
+const concurrent = rateLimit({ policy: policy('concurrent', false, true) });
 // Exact mode with the traffic record on: one log line per request, for `npm run bench:cpu`'s cost of recording.
 const recorded = rateLimit({ policy: { ...policy('recorded', false), trafficRecord: {} } });
 let ourEnv: Record<string, unknown> | undefined;
@@ -354,6 +368,7 @@ app.all('/memory/*', forward);
 for (const [name, limiter, variant] of [
   ['exact', exact, 'exact'],
   ['lease', leased, 'lease'],
+  ['concurrent', concurrent, 'concurrent'],
   ['recorded', recorded, 'exact'],
 ] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {

@@ -185,3 +185,51 @@ describe('decideKey with smoothing', () => {
     ]);
   });
 });
+
+describe('decideKey with a concurrency limit', () => {
+  const slots = (limit: number, extra: Partial<LimitRequest> = {}): LimitRequest => ({
+    id: 'r/concurrent',
+    config: { algorithm: 'concurrency', limit, windowMs: 60_000 },
+    cost: 1,
+    countRefused: false,
+    shadow: false,
+    ...extra,
+  });
+  const T0 = 1_800_000_000_000;
+
+  it('takes no slot for a request a window refuses', () => {
+    const s = store();
+    s.decide({ now: T0, limits: [minute('r/1m', 1)] });
+    const d = s.decide({ now: T0 + 1, limits: [minute('r/1m', 1), slots(2)] });
+    expect(d.allowed).toBe(false);
+    expect(d.outcomes[1]).toMatchObject({ counted: false, decision: { allowed: true, used: 0 } });
+    expect(s.limits.get('r/concurrent')).toBeUndefined();
+  });
+
+  it('spends no window budget on a request refused for want of a slot', () => {
+    const s = store();
+    s.decide({ now: T0, limits: [minute('r/1m', 10), slots(1)] });
+    const d = s.decide({ now: T0 + 1, limits: [minute('r/1m', 10), slots(1)] });
+    expect(d.allowed).toBe(false);
+    expect(d.outcomes.map((o) => o.counted)).toEqual([false, false]);
+    expect(s.limits.get('r/1m')!.current).toBe(1);
+  });
+
+  it('takes no slot for a refused request whose rule counts refusals, while its window counts it', () => {
+    const s = store();
+    s.decide({ now: T0, limits: [minute('r/1m', 10, { countRefused: true }), slots(1, { countRefused: true })] });
+    const d = s.decide({ now: T0 + 1, limits: [minute('r/1m', 10, { countRefused: true }), slots(1, { countRefused: true })] });
+    expect(d.allowed).toBe(false);
+    expect(d.outcomes.map((o) => o.counted)).toEqual([true, false]);
+    expect(s.limits.get('r/concurrent')!.slots).toHaveLength(1);
+    expect(s.limits.get('r/1m')!.current).toBe(2);
+  });
+
+  it('lets a shadow concurrency limit take its slot on its own, refusing nothing', () => {
+    const s = store();
+    s.decide({ now: T0, limits: [slots(1, { shadow: true })] });
+    const d = s.decide({ now: T0 + 1, limits: [slots(1, { shadow: true })] });
+    expect(d.allowed).toBe(true);
+    expect(d.outcomes[0]).toMatchObject({ counted: false, shadow: true, decision: { allowed: false } });
+  });
+});

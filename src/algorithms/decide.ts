@@ -1,3 +1,4 @@
+import { holdsSlots } from './concurrency';
 import { fixedWindow } from './fixed-window';
 import { gcra } from './gcra';
 import { algorithmFor } from './registry';
@@ -79,6 +80,9 @@ export interface KeyTransition {
  * is refused and only limits that count refusals count it. Shadow limits
  * never refuse. Check-only limits refuse once their count is reached but
  * never count the request (their count is charged after the response). A key banned by any rule is refused without counting.
+ * A concurrency limit takes its slot in the same step, so a request refused
+ * by a window does not hold a slot, and one refused for want of a slot
+ * spends no window's budget.
  *
  * Smoothing: a request refused only by GCRA limits that allow a wait
  * (`maxWaitMs`), each for no longer than that, is admitted after the
@@ -147,7 +151,8 @@ export function decideKey(
       limitWrites.set(l.id, trial.state);
       return { id: l.id, shadow: l.shadow, counted: true, decision: trial.decision };
     }
-    if (l.countRefused) {
+    // A refused request never holds a slot, whatever its rule counts.
+    if (l.countRefused && !holdsSlots(l.config)) {
       const counted = algorithm.consume(state, now, l.config, l.cost, true);
       limitWrites.set(l.id, counted.state);
       return {

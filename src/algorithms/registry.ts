@@ -1,3 +1,4 @@
+import { concurrency } from './concurrency';
 import { fixedWindow } from './fixed-window';
 import { gcra } from './gcra';
 import { slidingWindow } from './sliding-window';
@@ -8,6 +9,7 @@ export const ALGORITHMS: Readonly<Record<AlgorithmName, Algorithm>> = Object.fre
   'fixed-window': fixedWindow,
   'sliding-window': slidingWindow,
   gcra,
+  concurrency,
 });
 
 export function algorithmFor(name: AlgorithmName): Algorithm {

@@ -1,3 +1,4 @@
+import { holdsSlots } from './concurrency';
 import { algorithmFor } from './registry';
 import type { LimitConfig, LimitState } from './types';
 
@@ -33,6 +34,8 @@ export interface SpentReservation {
  * reserveUnits(config, { units: 1024, lastedMs: 500 }); // 2048
  */
 export function reserveUnits(config: LimitConfig, previous?: SpentReservation): number {
+  // Slots are taken one by one and given back: there is nothing to reserve ahead.
+  if (holdsSlots(config)) return 0;
   const cap = Math.floor((config.burst ?? config.limit) * RESERVE_SHARE);
   if (!previous || previous.units <= 0) return Math.min(RESERVE_BASE, cap);
   const paced = Math.ceil((previous.units * RESERVE_AHEAD_MS) / Math.max(1, previous.lastedMs));

@@ -10,14 +10,18 @@
 import type { CalendarPeriod } from './calendar-period';
 
 /** Names of the algorithms a limit may use. */
-export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'gcra';
+export type AlgorithmName = 'fixed-window' | 'sliding-window' | 'gcra' | 'concurrency';
 
 /** The configuration one algorithm needs for one limit. */
 export interface LimitConfig {
   readonly algorithm: AlgorithmName;
   /** Requests (or cost units) admitted per window. */
   readonly limit: number;
-  /** Window length in milliseconds. For GCRA, the period over which `limit` is spent. */
+  /**
+   * Window length in milliseconds. For GCRA, the period over which `limit` is
+   * spent. For a concurrency limit, the slot lease: the longest a slot is
+   * held before it is given back without a release.
+   */
   readonly windowMs: number;
   /** GCRA only: how many units may arrive at once. Defaults to `limit`. */
   readonly burst?: number;
@@ -44,6 +48,10 @@ export interface LimitState {
   readonly previous: number;
   /** GCRA theoretical arrival time; for windows unused (0). */
   readonly tat: number;
+  /** Concurrency only: when each held slot's lease ends (epoch ms), ascending. */
+  readonly slots?: readonly number[];
+  /** Concurrency only: the running average of how long slots were held (ms), once one was given back. */
+  readonly heldMs?: number;
 }
 
 /** The outcome of asking one limit about one request. */

@@ -198,7 +198,20 @@ function exact(row: Row): boolean {
 }
 
 function sameState(a: LimitState, b: LimitState): boolean {
-  return a.windowStart === b.windowStart && a.current === b.current && a.previous === b.previous && a.tat === b.tat;
+  return (
+    a.windowStart === b.windowStart &&
+    a.current === b.current &&
+    a.previous === b.previous &&
+    a.tat === b.tat &&
+    a.heldMs === b.heldMs &&
+    sameSlots(a.slots, b.slots)
+  );
+}
+
+function sameSlots(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  return a.every((slot, i) => slot === b[i]);
 }
 
 function sameConfig(a: LimitConfig, b: LimitConfig): boolean {

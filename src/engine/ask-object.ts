@@ -1,3 +1,4 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import type { BanRequest, KeyDecision, LimitRequest } from '../algorithms/decide';
 import type { OnError } from '../policy/schema';
 import type { KeyLimiter } from '../protocol/key-limiter';
@@ -121,9 +122,17 @@ function answerOf<A>(
 function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, keys: KeyObjects, now: number): GroupAnswer {
   if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
   // A refusal of a smoothing group holds only until a request could wait its way in.
-  if (prepared.cacheable && !decision.allowed)
+  if (prepared.cacheable && !decision.allowed && !refusedForSlots(decision, prepared.limits))
     keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision, prepared.smooth?.maxWaitMs ?? 0);
   return { kind: 'decided', decision, cached: false };
+}
+
+/**
+ * Whether a concurrency limit refused: such a refusal can end before its
+ * retry time (a slot given back), so the isolate cannot remember it.
+ */
+function refusedForSlots(decision: KeyDecision, limits: readonly LimitRequest[]): boolean {
+  return decision.outcomes.some((o, i) => !o.decision.allowed && holdsSlots(limits[i]!.config));
 }
 
 export function failed(error: unknown, onError: OnError): GroupAnswer {

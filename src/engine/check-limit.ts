@@ -63,6 +63,14 @@ export interface LimitCheck {
    * call, reservations stay counted. Does nothing for refused calls.
    */
   settle(outcome: number | 'error'): Promise<void>;
+  /**
+   * For concurrency limits: gives back the slots this call took, at `at`
+   * (epoch ms, `Date.now()` by default), once the work it admitted is done.
+   * Without a call, a slot comes back when its `slotLease` ends. Does nothing
+   * for refused calls (they hold no slot) or calls without concurrency limits;
+   * only the first call counts.
+   */
+  release(at?: number): Promise<void>;
 }
 
 /** Limiters built once per policy (or rules array), by the object they were given as. */
@@ -161,5 +169,6 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     ...(verdict.refusedBy ? { refusedBy: verdict.refusedBy.name } : {}),
     limits: verdict.limits,
     settle: verdict.settle,
+    release: async (at = Date.now()) => verdict.releaseSlots?.(at),
   };
 }

@@ -1,7 +1,9 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import type { BanRequest } from '../algorithms/decide';
 import type { DecisionSinks } from '../observability/decision-sinks';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
+import { fitsFullLimit } from '../origin-health/reduced-limits';
 import type { CompiledRule } from '../policy/compile';
 import type { OnError } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
@@ -92,6 +94,7 @@ function fold(
   const results: LimitResult[] = [];
   const releases: Releases = [];
   const charges: Charges = [];
+  const slots: Slots = [];
   let kind: GroupsVerdict['kind'] = 'allow';
   let refusedBy: CompiledRule | undefined;
   let retryAfterMs = 0;
@@ -117,6 +120,7 @@ function fold(
     const decision = answer.decision;
     let pending: Array<{ release: Release; countWhen: (status: number) => boolean }> | undefined;
     let chargeable: Charges[number]['pending'] | undefined;
+    let held: Release[] | undefined;
     const keyDigest = keyDigests[i] ?? '';
     for (let j = 0; j < decision.outcomes.length; j++) {
       const outcome = decision.outcomes[j]!;
@@ -128,6 +132,9 @@ function fold(
           countWhen: entry.limit.countWhen,
         });
       }
+      // A slot taken is held until the response ends, or given back at once when the request is refused (a shadow limit's too).
+      if (outcome.counted && holdsSlots(entry.limit.config))
+        (held ??= []).push({ id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now });
       if (entry.limit.countResponses && decision.allowed) {
         (chargeable ??= []).push({
           charge: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost },
@@ -155,6 +162,7 @@ function fold(
     }
     if (pending) releases.push({ group, pending });
     if (chargeable) charges.push({ group, pending: chargeable });
+    if (held) slots.push({ group, held });
     if (decision.banned) {
       const rule = group.rules.find((r) => r.name === decision.banned!.rule) ?? group.rules[0]!;
       kind = 'ban';
@@ -164,7 +172,14 @@ function fold(
       metrics.count(rule.name, 'banned', deps.analytics, keyDigest);
       if (decision.banned.placed) placedBan ??= { rule: rule.rule, until: decision.banned.until };
     } else if (!decision.allowed) {
-      if (kind === 'allow' || kind === 'limit') {
+      // Refused only by limits reduced for the origin's health, each of which would have admitted it whole: capacity, not rate.
+      const shed = decision.outcomes.every(
+        (o, j) => o.shadow || o.decision.allowed || fitsFullLimit(group.limits[j]!.limit, o.decision, group.limits[j]!.cost, o.counted),
+      );
+      if (shed && (kind === 'allow' || kind === 'capacity')) {
+        kind = 'capacity';
+        status = 503;
+      } else if (!shed && (kind === 'allow' || kind === 'limit' || kind === 'capacity')) {
         kind = 'limit';
         status = 429;
       }
@@ -223,12 +238,17 @@ function fold(
       const group = ordered[i]!;
       const back = answer.decision.outcomes.flatMap((outcome, j) => {
         const entry = group.limits[j]!;
-        return outcome.counted && !outcome.shadow && !entry.limit.countWhen && !entry.rule.rule.countRefused
+        return outcome.counted &&
+          !outcome.shadow &&
+          !entry.limit.countWhen &&
+          !entry.rule.rule.countRefused &&
+          !holdsSlots(entry.limit.config)
           ? [{ release: { id: entry.limit.id, config: entry.limit.config, cost: entry.cost, countedAt: now }, countWhen: () => false }]
           : [];
       });
       if (back.length > 0) releases.push({ group, pending: back });
     }
+    for (const { group, held } of slots) releases.push({ group, pending: held.map((release) => ({ release, countWhen: () => false })) });
   }
 
   const settle = releases.length > 0 || charges.length > 0 ? settler(releases, charges, kind, deps, now) : NOTHING_TO_SETTLE;
@@ -247,6 +267,7 @@ function fold(
   };
   if (kind === 'allow' && delayMs > 0) verdict.delayMs = delayMs;
   if (refusedBy) verdict.refusedBy = refusedBy;
+  if (kind === 'allow' && slots.length > 0) verdict.releaseSlots = slotReleaser(slots, deps);
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
   // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
@@ -300,6 +321,29 @@ function waitFor(ms: number, deps: KeyAccess): Promise<void> {
 type Releases = Array<{ group: Group; pending: Array<{ release: Release; countWhen: (status: number) => boolean }> }>;
 /** Limits of `countResponses` rules under a group's key, each charged when the response's status is one its rule counts. */
 type Charges = Array<{ group: Group; pending: Array<{ charge: Charge; counts: (status: number) => boolean }> }>;
+
+/** Concurrency slots a request took under a group's key. */
+type Slots = Array<{ group: Group; held: Release[] }>;
+
+/**
+ * The `releaseSlots` of an admitted verdict that took concurrency slots:
+ * gives every slot back, one call per key, at the time the response ended.
+ * Only the first call does anything, so every way a response can end may call it.
+ */
+function slotReleaser(slots: Slots, deps: KeyAccess): (at: number) => Promise<void> {
+  let released: Promise<void> | undefined;
+  return (at) =>
+    (released ??= Promise.all(
+      slots.map(async ({ group, held }) => {
+        try {
+          await deps.limiterFor(group.name).release(at, held);
+        } catch (error) {
+          // The slot comes back when its lease ends.
+          logEvent('release_failed', { error: String(error), limits: held.map((h) => h.id) });
+        }
+      }),
+    ).then(() => undefined));
+}
 
 /**
  * The `settle` of a verdict whose keys counted reservations or count

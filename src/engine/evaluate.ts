@@ -1,6 +1,7 @@
 import { billedLimits } from '../identity/billing';
 import { ANONYMOUS, type IdentityReader } from '../identity/resolve';
 import { logEvent } from '../observability/log';
+import { reducedLimit } from '../origin-health/reduced-limits';
 import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { formatDuration } from '../policy/duration';
 import type { Policy } from '../policy/schema';
@@ -9,7 +10,15 @@ import { decideGroups, type KeyAccess } from './decide-groups';
 import { blockedVerdict, hasLists, listedAs, type RequestLists } from './lists';
 import { allOf, isPending, type MaybePromise } from './maybe';
 import { hashMemo, keyValue, type RequestView, viewOf } from './request-facts';
-import { type Group, type GroupsVerdict, type LimitOverride, NOTHING_TO_SETTLE, type OverrideSource, type Verdict } from './verdict';
+import {
+  type CapacitySource,
+  type Group,
+  type GroupsVerdict,
+  type LimitOverride,
+  NOTHING_TO_SETTLE,
+  type OverrideSource,
+  type Verdict,
+} from './verdict';
 
 /** What deciding a request takes from its limiter: each part narrow, built once per set of bindings (`limiter/limiter.ts`). */
 export interface RequestPath {
@@ -21,6 +30,8 @@ export interface RequestPath {
   readonly overrides: OverrideSource | undefined;
   /** The keys' objects, the isolate's caches of their answers, and where decisions are counted. */
   readonly keys: KeyAccess;
+  /** Reduces the limits of `originHealth` rules while the origin is degraded; `undefined` when the policy has none. */
+  readonly capacity?: CapacitySource | undefined;
 }
 
 /**
@@ -80,6 +91,9 @@ export async function evaluate(request: Request, path: RequestPath, now: number,
   }
 
   // 6. Groups: one per key value, so each key's object is called once for all its rules' limits.
+  // Rules `originHealth` names get their limits reduced while the origin is degraded (the factor read once, so alike).
+  const capacity = path.capacity;
+  const factor = capacity ? capacity.factor(now) : 1;
   // Few rules match one request: a list is quicker to search than a map is to build.
   const groups: Group[] = [];
   for (const [i, { rule, value }] of keyed.entries()) {
@@ -91,8 +105,9 @@ export async function evaluate(request: Request, path: RequestPath, now: number,
     if (!group) groups.push((group = { name, rules: [], limits: [] }));
     group.rules.push(rule);
     const cost = costOf(rule, request.headers);
+    const reduce = factor < 1 && capacity!.reduces(rule);
     for (const limit of billedLimits(override ? override.limits : rule.limits, identity, !override))
-      group.limits.push({ rule, limit, cost });
+      group.limits.push({ rule, limit: reduce ? reducedLimit(limit, factor) : limit, cost });
   }
   if (groups.length === 0) return unlimited(view);
 

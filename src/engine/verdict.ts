@@ -21,6 +21,13 @@ export interface ListSource {
   blockAddress?(address: string, until: number, reason: string, now: number): Promise<void>;
 }
 
+/** The capacity the origin's health leaves (`originHealth`): the factor at a time, and the rules it reduces. */
+export interface CapacitySource {
+  /** 1 at full capacity; the factor the reduced rules' limits are multiplied by otherwise. */
+  factor(now: number): number;
+  reduces(rule: CompiledRule): boolean;
+}
+
 /** One limit's answer, with the rule it belongs to. */
 export interface LimitResult {
   readonly rule: CompiledRule;
@@ -31,7 +38,11 @@ export interface LimitResult {
   readonly counted: boolean;
 }
 
-export type VerdictKind = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
+/**
+ * What the limiter answered: `capacity` is a refusal by limits reduced while
+ * the origin is degraded, of a request the full limits would have admitted.
+ */
+export type VerdictKind = 'allow' | 'limit' | 'capacity' | 'block' | 'ban' | 'unavailable';
 
 /** The limiter's answer for one request. */
 export interface Verdict {
@@ -59,6 +70,13 @@ export interface Verdict {
    * `countResponses` rules count. Resolves when released and charged.
    */
   settle(outcome: number | 'error'): Promise<void>;
+  /**
+   * Present when the request took concurrency slots: gives them back, at
+   * `at` (epoch ms), once the response has been streamed, the client
+   * aborted or the origin failed. Only the first call counts; it never rejects
+   * (a slot whose release fails comes back when its lease ends).
+   */
+  readonly releaseSlots?: (at: number) => Promise<void>;
   /**
    * Work to finish after the response, if any: a ban's address written to
    * the block list, the next units of a lease running low. It never rejects.

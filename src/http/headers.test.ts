@@ -183,3 +183,22 @@ describe('mergeRateLimitHeaders', () => {
     expect([looser.get('X-RateLimit-Limit'), looser.get('X-RateLimit-Remaining')]).toEqual(['100', '50']);
   });
 });
+
+describe('concurrency limits in the headers', () => {
+  const slots = (decision: Partial<LimitDecision>): LimitResult => {
+    const base = result('reports/concurrent', 60_000, { limit: 2, ...decision });
+    return { ...base, limit: { ...base.limit, config: { algorithm: 'concurrency', limit: 2, windowMs: 60_000 } } };
+  };
+
+  it('names the concurrent-requests quota unit, with no window', () => {
+    const headers = new Map(rateLimitHeaders([slots({ used: 1, remaining: 1 })], { headers: ['ietf'] }, NOW, false));
+    expect(headers.get('RateLimit-Policy')).toBe('"reports/concurrent";q=2;qu="concurrent-requests"');
+    expect(headers.get('RateLimit')).toBe('"reports/concurrent";r=1');
+  });
+
+  it('tells a refusal when a slot is expected back', () => {
+    const refused = slots({ allowed: false, used: 2, remaining: 0, retryAfterMs: 1500 });
+    const headers = new Map(rateLimitHeaders([refused], { headers: ['ietf'] }, NOW, true));
+    expect(headers.get('RateLimit')).toBe('"reports/concurrent";r=0;t=2');
+  });
+});

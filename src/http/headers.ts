@@ -1,3 +1,4 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import type { LimitResult } from '../engine/verdict';
 import type { ResponseSettings } from '../policy/schema';
 
@@ -100,13 +101,18 @@ function policyItem(r: LimitResult): { readonly name: string; readonly item: str
   if (!known) policyItems.set(r.limit, (known = { name: sfString(r.limit.id), quota: Number.NaN, item: '' }));
   if (known.quota !== r.decision.limit) {
     known.quota = r.decision.limit;
-    known.item = `${known.name};q=${r.decision.limit};w=${quotaWindowSeconds(r)}`;
+    // A concurrency limit's quota is requests in flight, with no window (the draft's "concurrent-requests" unit).
+    known.item = holdsSlots(r.limit.config)
+      ? `${known.name};q=${r.decision.limit};qu="concurrent-requests"`
+      : `${known.name};q=${r.decision.limit};w=${quotaWindowSeconds(r)}`;
   }
   return known;
 }
 
-/** A limit's `RateLimit` item: what remains, and the seconds until the window resets (or, refused, until it may be retried). */
+/** A limit's `RateLimit` item: what remains, and the seconds until the window resets (or, refused, until it may be retried); a concurrency limit that admits gives no time. */
 function rateLimitItem(r: LimitResult, now: number): string {
+  // Slots free up when requests end, not at a window's end: only a refusal has a time to tell.
+  if (holdsSlots(r.limit.config) && r.decision.allowed) return `${policyItem(r).name};r=${r.decision.remaining}`;
   const wait = r.decision.allowed ? r.decision.resetAt - now : r.decision.retryAfterMs;
   return `${policyItem(r).name};r=${r.decision.remaining};t=${ceilSeconds(wait)}`;
 }

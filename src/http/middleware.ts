@@ -16,6 +16,8 @@ import { trafficRecorder } from '../traffic/recorder';
 import { mergeRateLimitHeaders, rateLimitHeaders } from './headers';
 import { type ClientAddressForwarding, forwardingOf } from './origin-headers';
 import { badRequestResponse, refusalResponse } from './refusal';
+import { retryAfterMs } from './retry-after';
+import { bodyThatEnds } from './slot-body';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -124,6 +126,21 @@ function keepAlive(c: Context, work: Promise<unknown>): void {
   }
 }
 
+/**
+ * The response with a body that gives the request's concurrency slots back
+ * once it has been streamed to the client, the client aborted, or the body
+ * failed; `waitUntil` keeps the isolate alive until then. (Releasing twice is
+ * harmless: `releaseSlots` acts once.)
+ */
+function holdingSlots(c: Context, response: Response, releaseSlots: (at: number) => Promise<void>, now: () => number): Response {
+  let ended!: () => void;
+  const released = new Promise<void>((resolve) => {
+    ended = () => void releaseSlots(now()).then(resolve);
+  });
+  keepAlive(c, released);
+  return new Response(bodyThatEnds(response.body!, ended), response);
+}
+
 /** What a built middleware exposes besides the handler, for the admin API, the dashboard and tests. */
 export interface RateLimitHandle {
   /** The limiter the middleware is a face of. */
@@ -201,8 +218,21 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     c.set('clientForwarding', forwarding);
 
     let failed = false;
+    // With `originHealth`, each answer of the origin is timed and counted (the clock is read again once it has answered).
+    const sentAt = limiter.followsOrigin ? now() : 0;
+    let slotsGivenBack = false;
     try {
       await next();
+      if (limiter.followsOrigin) {
+        const answeredAt = now();
+        const status = c.get('originFailed') && c.res.status < 500 ? 502 : c.res.status;
+        limiter.observeOrigin({
+          sentAt,
+          at: answeredAt,
+          status,
+          retryAfterMs: status === 503 ? retryAfterMs(c.res.headers.get('Retry-After'), answeredAt) : undefined,
+        });
+      }
     } catch (error) {
       failed = true;
       throw error;
@@ -210,6 +240,12 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       // Outcome-counted reservations are kept or given back once the status is known, after the response.
       if (verdict.settle !== NOTHING_TO_SETTLE)
         await afterResponse(c, verdict.settle(failed || c.get('originFailed') ? 'error' : c.res.status));
+      // Concurrency slots are held while the origin answers; a failed origin gives them back at once.
+      // (A handler that threw is answered by the app's error handler, which leaves the error on the context.)
+      if (verdict.releaseSlots && (failed || c.error !== undefined || c.get('originFailed') || !c.res.body)) {
+        slotsGivenBack = true;
+        await afterResponse(c, verdict.releaseSlots(now()));
+      }
     }
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
@@ -226,6 +262,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
         }
       }
     }
+    if (verdict.releaseSlots && !slotsGivenBack) c.res = holdingSlots(c, c.res, verdict.releaseSlots, now);
   };
   return Object.assign(handler, {
     handle: { compiled: limiter.compiled, metrics: limiter.metrics, denyCache: limiter.denyCache, limiter },

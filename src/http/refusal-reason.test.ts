@@ -28,6 +28,20 @@ describe('refusalReason', () => {
   const cases: Array<[string, Pick<Verdict, 'kind' | 'results'>, string | undefined]> = [
     ['an admitted request has none', { kind: 'allow', results: [result('api/1m', 60_000, {})] }, undefined],
     ['a limit under a day is a rate', { kind: 'limit', results: [refused('api/1m', 60_000, 5_000)] }, 'rate'],
+    [
+      'a concurrency limit deciding the wait is concurrency',
+      {
+        kind: 'limit',
+        results: [
+          {
+            ...refused('r/concurrent', 60_000, 2_000),
+            limit: { ...limit('r/concurrent', 60_000), config: { algorithm: 'concurrency', limit: 2, windowMs: 60_000 } },
+          },
+          refused('r/1s', 1_000, 500),
+        ],
+      },
+      'concurrency',
+    ],
     ['a window just under a day is still a rate', { kind: 'limit', results: [refused('api/23h', QUOTA_WINDOW_MS - 1, 5_000)] }, 'rate'],
     ['a limit of a day is a quota', { kind: 'limit', results: [refused('api/1d', QUOTA_WINDOW_MS, 5_000)] }, 'quota'],
     ['a limit of a month is a quota', { kind: 'limit', results: [refused('api/30d', 30 * QUOTA_WINDOW_MS, 5_000)] }, 'quota'],

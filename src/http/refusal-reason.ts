@@ -1,3 +1,4 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import type { LimitResult, Verdict, VerdictKind } from '../engine/verdict';
 
 /**
@@ -8,11 +9,12 @@ import type { LimitResult, Verdict, VerdictKind } from '../engine/verdict';
  * - `concurrency`: too many requests in flight at once;
  * - `ban`: the key is banned after repeated refusals;
  * - `block`: a block list refused the request;
- * - `capacity`: the service is shedding load;
+ * - `capacity`: the service is shedding load (limits reduced while the origin is degraded, see `originHealth`);
  * - `unavailable`: the limiter itself failed and the policy fails closed.
  *
- * `concurrency` and `capacity` are for verdict kinds of those names: a kind
- * added to {@link VerdictKind} must be given its reason in {@link REASON_OF_KIND}.
+ * `concurrency` is a `limit` verdict whose deciding limit is a concurrency
+ * limit; `capacity` is for a verdict kind of that name: a kind added to
+ * {@link VerdictKind} must be given its reason in {@link REASON_OF_KIND}.
  */
 export const REFUSAL_REASONS = ['rate', 'concurrency', 'quota', 'ban', 'block', 'capacity', 'unavailable'] as const;
 
@@ -28,6 +30,7 @@ export const QUOTA_WINDOW_MS = 86_400_000;
 export const REASON_OF_KIND: { readonly [K in VerdictKind]: RefusalReason | undefined } = {
   allow: undefined,
   limit: 'rate',
+  capacity: 'capacity',
   block: 'block',
   ban: 'ban',
   unavailable: 'unavailable',
@@ -40,8 +43,9 @@ export function refusingResults(results: readonly LimitResult[]): LimitResult[] 
 
 /**
  * Why a verdict refuses, or `undefined` when it admits. A refusal by limits
- * is a `quota` when the limit that decides the wait (the longest one) has a
- * window of a day or more, a `rate` otherwise.
+ * is a `concurrency` when the limit that decides the wait (the longest one)
+ * counts requests in flight, a `quota` when it has a window of a day or
+ * more, a `rate` otherwise.
  *
  * @example
  * refusalReason(verdict) // 'rate'
@@ -52,6 +56,7 @@ export function refusalReason(verdict: Pick<Verdict, 'kind' | 'results'>): Refus
   const refusing = refusingResults(verdict.results);
   if (refusing.length === 0) return reason;
   const deciding = refusing.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
+  if (holdsSlots(deciding.limit.config)) return 'concurrency';
   return deciding.limit.config.windowMs >= QUOTA_WINDOW_MS ? 'quota' : 'rate';
 }
 

@@ -4,9 +4,14 @@ import { refusalBody, renderMessage } from './body';
 import { ceilSeconds, rateLimitHeaders } from './headers';
 import { refusalReason, refusingResults, violatedPolicies } from './refusal-reason';
 
+/** What a request refused at reduced capacity is told (`{retryAfter}` is the seconds to wait). */
+const CAPACITY_MESSAGE = 'The service is running at reduced capacity. Retry in {retryAfter} seconds.';
+
 /**
  * The response for a refused request: 429 (limit, or ban configured so),
- * 403 (blocklist or ban) or 503 (a fail-closed limiter fault), with
+ * 403 (blocklist or ban) or 503 (a fail-closed limiter fault, or limits
+ * reduced while the origin is degraded: problem type
+ * `temporary-reduced-capacity`), with
  * `Retry-After` in whole seconds (never 0 while limited), the policy's
  * rate-limit headers and body. The policy's reason header (`RateLimit-Reason`
  * by default) says why in one token (see `refusal-reason`), and a problem
@@ -21,15 +26,22 @@ export function refusalResponse(verdict: Verdict, policyResponse: ResponseSettin
   const { reasonHeader } = policyResponse;
   const reason = reasonHeader === false ? undefined : refusalReason(verdict);
   if (reasonHeader !== false && reason !== undefined) headers.set(reasonHeader, reason);
-  if (verdict.kind === 'limit')
+  // A capacity refusal shows the reduced limits in force: an intermediary may make the fields stricter, never laxer.
+  if (verdict.kind === 'limit' || verdict.kind === 'capacity')
     for (const [name, value] of rateLimitHeaders(verdict.results, policyResponse, now, true)) headers.set(name, value);
 
   const message = blocked
     ? settings.blockedMessage
     : verdict.kind === 'unavailable'
       ? 'Rate limiter unavailable; retry shortly.'
-      : renderMessage(settings.message, retryAfter);
-  const bodySettings = blocked ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' } : settings;
+      : verdict.kind === 'capacity'
+        ? renderMessage(CAPACITY_MESSAGE, retryAfter)
+        : renderMessage(settings.message, retryAfter);
+  const bodySettings = blocked
+    ? { ...settings, title: 'Forbidden', code: 'FORBIDDEN' }
+    : verdict.kind === 'capacity'
+      ? { ...settings, title: 'Temporary reduced capacity', code: 'TEMPORARY_REDUCED_CAPACITY' }
+      : settings;
   const violated = blocked ? refusingResults(verdict.results).map((r) => r.limit.id) : violatedPolicies(verdict);
   // A block-list refusal names the list, and nothing more (not the entry, its reason or which list source).
   const body = refusalBody(bodySettings, verdict.status, message, violated, verdict.kind === 'block' ? { list: 'block' } : {});

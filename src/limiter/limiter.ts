@@ -5,12 +5,21 @@ import { DenyCache } from '../engine/deny-cache';
 import { evaluate, type RequestPath } from '../engine/evaluate';
 import { LeaseCache } from '../engine/lease-cache';
 import { after, type MaybePromise } from '../engine/maybe';
-import type { Group, GroupsVerdict, ListSource, OverrideSource, Verdict } from '../engine/verdict';
+import type { CapacitySource, Group, GroupsVerdict, ListSource, OverrideSource, Verdict } from '../engine/verdict';
 import { WaitQueue } from '../engine/wait-queue';
 import { IdentityRecords, resolveIdentity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import { type AnalyticsSink, Metrics } from '../observability/metrics';
 import { RepeatFolder } from '../observability/repeat-folder';
+import {
+  capacityAt,
+  HEALTHY,
+  type HealthSettings,
+  type HealthState,
+  healthSettings,
+  type OriginObservation,
+  observeOrigin,
+} from '../origin-health/health-state';
 import { listKey } from '../overrides/entries';
 import { LiveConfig, type LiveConfigOptions } from '../overrides/live-config';
 import { applyOverride, findOverride } from '../overrides/lookup';
@@ -68,7 +77,8 @@ interface Bound {
  * The limiter's core, built once per policy and isolate, below HTTP: the
  * compiled policy, the binding names, the caches (refusals, leases, quota
  * snapshots, identity records), the requests smoothing rules hold per key,
- * the live configuration and its counters. The middleware, the quota endpoint, `checkLimit` and the operator
+ * the live configuration and its counters, and the origin's health as this
+ * isolate sees it (`originHealth`). The middleware, the quota endpoint, `checkLimit` and the operator
  * operations are thin faces over it.
  *
  * @example
@@ -94,6 +104,10 @@ export class Limiter {
   // A caller polling its quota costs each of its keys' objects one read a second at most.
   readonly #snapshots = new SnapshotCache();
   readonly #bound = new WeakMap<object, Bound>();
+  // The origin's health as this isolate's forwarded requests saw it; each isolate judges from its own sample (see docs/policies.md).
+  readonly #health: HealthSettings | undefined;
+  #healthState: HealthState = HEALTHY;
+  readonly #capacity: CapacitySource | undefined;
 
   constructor(options: LimiterOptions) {
     const { binding = 'RATE_LIMITER', kvBinding = 'RATE_LIMIT_CONFIG', analyticsBinding = 'RATE_LIMIT_ANALYTICS' } = options;
@@ -115,6 +129,35 @@ export class Limiter {
     this.#leases = new LeaseCache(10_000, 1_000, options.waitForLeases ?? coalesce);
     this.#batcher = coalesce ? new CheckBatcher() : undefined;
     this.#live = new LiveConfig(options.live);
+    if (this.policy.originHealth) {
+      const health = healthSettings(this.policy.originHealth);
+      const rules = this.compiled.healthRules ?? new Set();
+      this.#health = health;
+      this.#capacity = { factor: (now) => capacityAt(this.#healthState, now, health), reduces: (rule) => rules.has(rule) };
+    }
+  }
+
+  /** Whether the policy's limits follow the origin's health, so the origin's answers are worth observing. */
+  get followsOrigin(): boolean {
+    return this.#health !== undefined;
+  }
+
+  /**
+   * Counts one answer of the origin to a forwarded request; a degraded
+   * window (or a 503 with `Retry-After`) cuts the capacity of the
+   * `originHealth` rules (see `origin-health/health-state.ts`).
+   */
+  observeOrigin(observation: OriginObservation): void {
+    const settings = this.#health;
+    if (!settings) return;
+    const step = observeOrigin(this.#healthState, observation, settings);
+    this.#healthState = step.state;
+    if (step.cut) logEvent('capacity_cut', { ...step.cut, rules: this.policy.originHealth!.rules });
+  }
+
+  /** The share of their limits the `originHealth` rules grant at `now`: 1 when the origin is healthy (or the policy does not follow it). */
+  capacity(now: number): number {
+    return this.#health ? capacityAt(this.#healthState, now, this.#health) : 1;
   }
 
   /** The decision for a request: lists, then every matching rule, each key's object asked once (see `engine/evaluate.ts`). */
@@ -198,6 +241,7 @@ export class Limiter {
         identify: identity && ((headers, now) => resolveIdentity(headers, identity, source, now)),
         lists: { allow: compiled.allow, block: compiled.block },
         overrides,
+        capacity: this.#capacity,
         keys: {
           limiterFor: (name) => namespace.getByName(name) as KeyLimiter,
           denyCache: this.denyCache,

@@ -297,6 +297,8 @@ export class Operator {
           used: l.decision.used,
           remaining: l.decision.remaining,
           resetAt: new Date(l.decision.resetAt).toISOString(),
+          // A concurrency limit: requests in flight now; `windowMs` is its slot lease.
+          ...(l.config.algorithm === 'concurrency' ? { inFlight: l.decision.used } : {}),
         })),
       bans: snapshot.bans
         .filter((b) => b.rule === rule.name)

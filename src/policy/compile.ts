@@ -19,6 +19,8 @@ export interface CompiledLimit {
   readonly countResponses?: (status: number) => boolean;
   /** Present when the rule is `quiet`: reported only where the limit refuses. */
   readonly quiet?: true;
+  /** Present on a limit reduced while the origin is degraded (`originHealth`): the limit as the policy (or an override) sets it. */
+  readonly reducedFrom?: CompiledLimit;
 }
 
 /** What the matcher knows of a request. */
@@ -71,6 +73,8 @@ export interface CompiledPolicy {
   readonly block: CompiledList;
   /** The policy's identity settings with token patterns compiled, when it names callers. */
   readonly identity?: CompiledIdentity;
+  /** The rules whose limits follow the origin's health (`originHealth.rules`). */
+  readonly healthRules?: ReadonlySet<CompiledRule>;
 }
 
 /** `[200, "2xx"]` as a test on a status code. */
@@ -210,9 +214,12 @@ export function compileList(list: ListSettings | undefined): CompiledList {
  * compiled.rules.filter((r) => r.matches({ method: 'GET', host: 'api.example.com', path: '/v1/items', tier: 'anonymous' }));
  */
 export function compilePolicy(policy: Policy): CompiledPolicy {
+  const rules = policy.rules.map((rule, index) => compileRule(policy, rule, index));
+  const healthRules = policy.originHealth?.rules;
   return {
     policy,
-    rules: policy.rules.map((rule, index) => compileRule(policy, rule, index)),
+    rules,
+    ...(healthRules ? { healthRules: new Set(rules.filter((r) => healthRules.includes(r.name))) } : {}),
     ...(policy.quota ? { quotaRule: compileRule(policy, quotaRuleOf(policy.quota.perAddress), policy.rules.length) } : {}),
     allow: compileList(policy.allow),
     block: compileList(policy.block),

@@ -35,7 +35,7 @@ describe('response.reasonHeader', () => {
     expect(() => parsePolicy(policy({ reasonHeader: value }))).toThrow(message);
   });
 
-  it('is off in the provider presets, whose pages list every header their refusals carry, and on in the example policies (default, quotas)', () => {
+  it('is off in the provider presets, whose pages list every header their refusals carry, and on in the example policies (default, quotas, origin-health)', () => {
     const byName = Object.fromEntries(Object.entries(POLICIES).map(([name, p]) => [name, p.response.reasonHeader]));
     expect(byName).toEqual({
       default: 'RateLimit-Reason',
@@ -44,6 +44,7 @@ describe('response.reasonHeader', () => {
       fluidcloud: false,
       keygen: false,
       quotas: 'RateLimit-Reason',
+      'origin-health': 'RateLimit-Reason',
     });
   });
 });

@@ -56,6 +56,17 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'names 
 
 export const algorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra']);
 
+/** What a limit counts by: a window algorithm, or `concurrency` (requests in flight). */
+export const limitAlgorithmSchema = z.enum(['fixed-window', 'sliding-window', 'gcra', 'concurrency']);
+
+/** The longest a concurrency slot may be held by default before it is given back without a release: 60 s. */
+export const DEFAULT_SLOT_LEASE_MS = 60_000;
+
+/** A slot lease: 1 s to 1 h. */
+const slotLeaseSchema = durationSchema.refine((ms) => ms >= 1000 && ms <= 3_600_000, {
+  message: 'slotLease must be between 1s and 1h',
+});
+
 /**
  * A calendar period: a unit, or `{ unit, anchor?, timeZone? }`. Without an
  * anchor, a limit takes the customer's billing anchor from their identity
@@ -85,15 +96,23 @@ export const periodSchema = z
 /**
  * One limit: `limit` units per `window`, counted by `algorithm`; or `limit`
  * units per calendar `period` (fixed-window only), e.g. a monthly quota that
- * resets on each customer's billing date.
+ * resets on each customer's billing date; or, with `algorithm: "concurrency"`,
+ * at most `limit` requests in flight, each slot held at most `slotLease`.
  */
 export const limitSchema = z
   .strictObject({
-    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`, or the period's unit, e.g. `month`. */
+    /** Shown in headers (`X-RateLimit-Window`, the IETF policy name). Defaults to the window, e.g. `30s`, the period's unit, e.g. `month`, or `concurrent`. */
     name: nameSchema.optional(),
-    algorithm: algorithmSchema.default('fixed-window'),
+    algorithm: limitAlgorithmSchema.default('fixed-window'),
     limit: z.number().int().min(0).max(1e12),
     window: windowSchema.optional(),
+    /**
+     * Concurrency only: the longest a request holds its slot. A slot is given
+     * back when the response has been streamed, the client aborted or the
+     * origin failed; one whose holder vanished (an isolate that died) comes
+     * back when its lease ends. 1 s to 1 h, 60 s by default.
+     */
+    slotLease: slotLeaseSchema.optional(),
     /** A calendar period instead of a window (see `periodSchema`). */
     period: periodSchema.optional(),
     /** GCRA only: how many units may arrive at once (defaults to `limit`). */
@@ -120,7 +139,19 @@ export const limitSchema = z
     message: 'notify thresholds apply to fixed-window limits (windows or calendar periods)',
     path: ['notify'],
   })
-  .refine((l) => l.window !== undefined || l.period !== undefined, {
+  .refine((l) => l.algorithm !== 'concurrency' || l.window === undefined || l.window === l.slotLease, {
+    message: 'a concurrency limit counts requests in flight, not per window: give slotLease (how long a slot may be held), not window',
+    path: ['window'],
+  })
+  .refine((l) => l.slotLease === undefined || l.algorithm === 'concurrency', {
+    message: 'slotLease applies to concurrency limits only',
+    path: ['slotLease'],
+  })
+  .refine((l) => l.countWhen === undefined || l.algorithm !== 'concurrency', {
+    message: 'a slot is held until the response ends, whatever its status: countWhen does not apply to concurrency limits',
+    path: ['countWhen'],
+  })
+  .refine((l) => l.algorithm === 'concurrency' || l.window !== undefined || l.period !== undefined, {
     message: `required: a window (${DURATION_HINT}) or a calendar period ("day", "week", "month", "year")`,
     path: ['window'],
   })
@@ -133,9 +164,16 @@ export const limitSchema = z
     message: 'calendar periods are counted by the fixed-window algorithm',
     path: ['algorithm'],
   })
-  .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } =>
-    period ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period } : { ...rest, window: window! },
-  );
+  // A parsed concurrency limit gives its slot lease as its window, so parsing it again is accepted.
+  .transform(({ window, period, ...rest }): typeof rest & { window: number; period?: CalendarPeriod } => {
+    if (rest.algorithm === 'concurrency') {
+      const slotLease = rest.slotLease ?? DEFAULT_SLOT_LEASE_MS;
+      return { ...rest, name: rest.name ?? 'concurrent', slotLease, window: slotLease };
+    }
+    return period
+      ? { ...rest, name: rest.name ?? period.unit, window: NOMINAL_PERIOD_MS[period.unit], period }
+      : { ...rest, window: window! };
+  });
 
 /**
  * Exponential backoff layers in rack-attack's pattern: level `n` (1…levels)
@@ -378,10 +416,13 @@ export const ruleSchema = z
           'smooth cannot be combined with countResponses: the rule counts responses after the fact, so there is no place to reserve',
         );
     }
+    const holdsSlots = rule.limits.some((l) => l.algorithm === 'concurrency');
     if (rule.lease) {
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
       const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
-      const refused = algorithms.find((a) => !LEASE_ALGORITHMS.includes(a));
+      if (holdsSlots)
+        leaseIssue("leases cannot hold concurrency slots: every request, and the end of its response, must reach the key's object");
+      const refused = algorithms.find((a) => a !== 'concurrency' && !LEASE_ALGORITHMS.includes(a));
       if (refused)
         leaseIssue(
           `leases need ${LEASE_ALGORITHMS.join(' or ')} limits: a ${refused} bucket refills continuously, so budget spent after it was granted could exceed its burst`,
@@ -405,6 +446,8 @@ export const ruleSchema = z
           'countResponses cannot be combined with countRefused: a refused request never reaches the origin, so it has no response to count',
         );
       if (rule.lease) countIssue('countResponses cannot be combined with lease: every counted response must reach the object');
+      if (holdsSlots)
+        countIssue('countResponses cannot be combined with concurrency limits: a rule counting responses admits before it counts');
     }
     if (rule.limits.length === 0 && !rule.backoff) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs at least one limit or a backoff', path: ['limits'] });
@@ -504,6 +547,66 @@ export const forwardClientAddressSchema = z
   .refine((headers) => headers === false || new Set(headers).size === headers.length, 'names a header twice')
   .default(['X-Forwarded-For', 'X-Real-IP']);
 
+/** A share strictly between 0 and 1, named in its message. */
+const shareBelowOne = (what: string) =>
+  z
+    .number({ error: `${what} is a number above 0 and below 1` })
+    .gt(0, `${what} is a number above 0 and below 1`)
+    .lt(1, `${what} is a number above 0 and below 1`);
+
+/**
+ * Limits that follow the origin's health: when the origin's recent answers
+ * cross a threshold (a 5xx share, a latency quantile) or it answers 503 with
+ * `Retry-After`, the named rules' limits are cut by `cut` (never below
+ * `floor` of the policy's), then raised by `recoverBy` every `every` while no
+ * new trigger fires (AIMD). State is per isolate (see docs/policies.md).
+ */
+export const originHealthSchema = z
+  .strictObject({
+    /** The rules whose limits are reduced: windowed limits (fixed or sliding), without `lease`. */
+    rules: z
+      .array(nameSchema)
+      .min(1, 'name at least one rule whose limits follow the origin')
+      .refine((names) => new Set(names).size === names.length, 'names a rule twice'),
+    /** How far back the origin's answers count (counted in tenths of it): 1s to 10m. */
+    window: durationSchema.refine((ms) => ms >= 1000 && ms <= 600_000, { message: 'window must be between 1s and 10m' }).default(10_000),
+    /** Answers the window must hold before its shares may trigger a cut. */
+    minRequests: z
+      .number({ error: 'minRequests is a whole number from 1 to 1000000' })
+      .int('minRequests is a whole number from 1 to 1000000')
+      .min(1, 'minRequests is a whole number from 1 to 1000000')
+      .max(1_000_000, 'minRequests is a whole number from 1 to 1000000')
+      .default(20),
+    /** Cut when at least this share of the window's answers are 5xx (the forwarder's 502 and 504 included). */
+    errorRate: z
+      .number({ error: 'errorRate is a share above 0 and at most 1' })
+      .gt(0, 'errorRate is a share above 0 and at most 1')
+      .max(1, 'errorRate is a share above 0 and at most 1')
+      .optional(),
+    /** Cut when the window's `p` quantile of latency is above `above`, i.e. more than `1 − p` of its answers took longer. */
+    latency: z.strictObject({ p: shareBelowOne('latency.p'), above: durationSchema }).optional(),
+    /** Cut when the origin answers 503 with `Retry-After`, and hold the cut (no recovery) until then. */
+    retryAfter: z.boolean({ error: 'retryAfter is true or false' }).default(true),
+    /** The longest an origin's `Retry-After` holds the cut. */
+    maxHold: durationSchema.refine((ms) => ms <= 3_600_000, { message: 'maxHold must be at most 1h' }).default(300_000),
+    /** The factor each trigger multiplies the current one by. */
+    cut: shareBelowOne('cut').default(0.5),
+    /** What each recovery step adds to the factor, up to 1. */
+    recoverBy: z
+      .number({ error: 'recoverBy is a share above 0 and at most 1' })
+      .gt(0, 'recoverBy is a share above 0 and at most 1')
+      .max(1, 'recoverBy is a share above 0 and at most 1')
+      .default(0.1),
+    /** How often the factor is raised by `recoverBy` while no trigger fires. */
+    every: durationSchema.refine((ms) => ms >= 100 && ms <= 600_000, { message: 'every must be between 100ms and 10m' }).default(5_000),
+    /** The lowest factor: limits are never cut below this share of the policy's. */
+    floor: shareBelowOne('floor').default(0.1),
+  })
+  .refine((h) => h.errorRate !== undefined || h.latency !== undefined || h.retryAfter, {
+    message: 'give at least one trigger: errorRate, latency, or retryAfter: true',
+    path: ['errorRate'],
+  });
+
 export const policySchema = z
   .strictObject({
     /** Where editors find the JSON Schema of a JSON policy (`edge-ratelimit/schema/policy.schema.json`); not used otherwise. */
@@ -566,9 +669,24 @@ export const policySchema = z
           .default(1),
       })
       .optional(),
+    /** Limits that follow the origin's health (see `originHealthSchema`). Off unless set. */
+    originHealth: originHealthSchema.optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((policy, ctx) => {
+    policy.originHealth?.rules.forEach((name, i) => {
+      const issue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['originHealth', 'rules', i] });
+      const rule = policy.rules.find((r) => r.name === name);
+      if (!rule) {
+        issue(`no rule is named "${name}"`);
+        return;
+      }
+      // Raw input when the rule failed its own checks: only judge what is there.
+      const algorithms = [...(rule.limits ?? []).map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
+      if (algorithms.includes('gcra'))
+        issue(`rule "${name}" has gcra limits: only fixed-window and sliding-window limits can be reduced exactly`);
+      if (rule.lease) issue(`rule "${name}" has a lease: a leased budget is spent in the isolate at the limit it was granted under`);
+    });
     const seen = new Set<string>();
     policy.rules.forEach((rule, i) => {
       if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${rule.name}"`, path: ['rules', i, 'name'] });
@@ -601,4 +719,5 @@ export type Ban = z.output<typeof banSchema>;
 export type Smooth = z.output<typeof smoothSchema>;
 export type IdentitySettings = z.output<typeof identitySchema>;
 export type ListSettings = z.output<typeof listSchema>;
+export type OriginHealthSettings = z.output<typeof originHealthSchema>;
 export type ClientAddressHeader = (typeof CLIENT_ADDRESS_HEADERS)[number];

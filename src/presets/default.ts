@@ -19,6 +19,9 @@ import { definePolicy } from '../policy/parse';
  *   forwarded when its turn comes instead of refused; at most 4 wait per
  *   address in one isolate, and requests beyond that are refused. The
  *   anonymous per-IP window above does not count these paths;
+ * - `GET /reports/*`: at most 2 requests in flight per client IP (a
+ *   concurrency limit); the demo origin takes 2 s to answer a report, so a
+ *   third parallel `curl` is refused with a `concurrency` 429;
  * - `GET /.well-known/ratelimit` tells a caller its own budgets, without
  *   counting them, at most 60 times a minute per client IP.
  */
@@ -49,6 +52,13 @@ export default definePolicy({
       key: 'ip',
       limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 2 }],
       smooth: { maxWait: '1s', maxQueued: 4 },
+    },
+    {
+      name: 'reports',
+      match: { methods: ['GET'], paths: ['/reports/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'concurrency', limit: 2 }],
+      response: { message: 'Two reports are already running for your address. Retry in {retryAfter} seconds.' },
     },
     { name: 'per-address', key: 'ip', quiet: true, limits: [{ algorithm: 'sliding-window', limit: 600, window: '1m' }] },
     {

@@ -3,6 +3,7 @@ import cloudsmith from './cloudsmith';
 import defaultPolicy from './default';
 import fluidcloud from './fluidcloud';
 import keygen from './keygen';
+import originHealth from './origin-health';
 import quotas from './quotas';
 import rubygems from './rubygems';
 
@@ -14,4 +15,5 @@ export const POLICIES: Readonly<Record<string, Policy>> = Object.freeze({
   fluidcloud,
   keygen,
   quotas,
+  'origin-health': originHealth,
 });

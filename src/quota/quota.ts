@@ -22,6 +22,8 @@ export interface QuotaLimit extends Pick<LimitStatus, 'rule' | 'name' | 'policy'
   readonly resetAt: string | null;
   /** Present when the limit counts the origin's answers with these statuses (`countResponses`), not requests. */
   readonly countsResponses?: ReadonlyArray<number | string>;
+  /** Present for concurrency limits: requests of the key in flight now (`used` says the same); `windowSeconds` is then the slot lease. */
+  readonly inFlight?: number;
   /** Present for calendar-period limits: the current period's unit and bounds (ISO 8601), and its time zone when not UTC. */
   readonly period?: { readonly unit: string; readonly start: string; readonly end: string; readonly timeZone?: string };
 }
@@ -133,6 +135,7 @@ export async function quotaReport(
           remaining: decision?.remaining ?? total,
           resetAt: decision && decision.used > 0 ? new Date(decision.resetAt).toISOString() : null,
           ...(rule.rule.countResponses ? { countsResponses: rule.rule.countResponses.status } : {}),
+          ...(limit.config.algorithm === 'concurrency' ? { inFlight: decision?.used ?? 0 } : {}),
         };
       }
       // A quiet rule's limits show once they are spent, as they would in a refusal's headers.

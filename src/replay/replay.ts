@@ -1,3 +1,4 @@
+import { holdsSlots } from '../algorithms/concurrency';
 import { type BanRequest, type BanState, decideKey, type KeyTransition, type LimitRequest } from '../algorithms/decide';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
@@ -303,6 +304,12 @@ export class Replay {
       const stored = state.limits.get(limit.id);
       if (stored) state.limits.set(limit.id, algorithm.release(stored, now, limit.config, entry.cost, now));
     };
+    // The record tells no response's duration: a concurrency slot is given back at once, so a replay
+    // shows a concurrency limit refusing only requests that arrive together, not ones that overlap.
+    if (counted && holdsSlots(limit.config)) {
+      giveBack();
+      return;
+    }
     if (refused) {
       if (keyAllowed && counted && !shadow && (limit.countWhen || !entry.rule.rule.countRefused)) giveBack();
       return;

@@ -18,7 +18,7 @@ export const TRAFFIC_EVENT = 'traffic';
 export type RuleOutcome = 'a' | 'r' | 's';
 
 /** What the limiter answered: the verdict kinds of the engine. */
-export type RecordedDecision = 'allow' | 'limit' | 'block' | 'ban' | 'unavailable';
+export type RecordedDecision = 'allow' | 'limit' | 'capacity' | 'block' | 'ban' | 'unavailable';
 
 /** One recorded request, as `parseTrafficRecord` returns it (whatever version it was written in). */
 export interface TrafficRecord {
@@ -77,7 +77,7 @@ export function encodeTrafficRecord(record: TrafficRecord): string {
   return JSON.stringify({ event: TRAFFIC_EVENT, ...trafficRecordFields(record) });
 }
 
-const DECISIONS = new Set<string>(['allow', 'limit', 'block', 'ban', 'unavailable']);
+const DECISIONS = new Set<string>(['allow', 'limit', 'capacity', 'block', 'ban', 'unavailable']);
 const OUTCOMES = new Set<string>(['a', 'r', 's']);
 
 /** A record that could not be read, and why (naming the field). */

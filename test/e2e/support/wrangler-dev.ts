@@ -23,12 +23,17 @@ export interface DevServer {
 }
 
 /**
- * Starts the demo origin and `wrangler dev` in front of it on free ports, with
- * fresh local state, and waits until the worker answers.
+ * Starts the demo origin (or takes the server `starting` gives) and `wrangler dev` in
+ * front of it on free ports, with fresh local state, and waits until the
+ * worker answers.
  */
-export async function startDev(args: string[] = [], vars: Record<string, string> = {}): Promise<DevServer> {
+export async function startDev(
+  args: string[] = [],
+  vars: Record<string, string> = {},
+  starting: Server | Promise<Server> = startOrigin(0),
+): Promise<DevServer> {
   const root = resolve(import.meta.dirname, '../../..');
-  const origin: Server = await startOrigin(0);
+  const origin = await starting;
   const originUrl = `http://127.0.0.1:${(origin.address() as { port: number }).port}`;
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-e2e-'));
