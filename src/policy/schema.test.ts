@@ -327,7 +327,7 @@ const REJECTED: Array<[string, unknown, string[]]> = [
   [
     'an unknown algorithm',
     withLimit({ algorithm: 'leaky-bucket' }),
-    ['rules[0] "r".limits[0].algorithm: Invalid option: expected one of "fixed-window"|"sliding-window"|"gcra"'],
+    ['rules[0] "r".limits[0].algorithm: Invalid option: expected one of "fixed-window"|"sliding-window"|"gcra"|"concurrency"'],
   ],
   [
     'a window in words',
