@@ -6,6 +6,7 @@ const COLORS = {
   memory: '#a5f3fc',
   rpc: '#d1d5db',
   rpcwrite: '#6b7280',
+  nowrite: '#93c5fd',
   exact: '#2563eb',
   lease: '#16a34a',
   binding: '#f59e0b',
@@ -22,17 +23,26 @@ const SHORT = {
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function panel({ x, y, width, height, title, scenarios, variants, value, spread, max, format, reference, summary }) {
+/**
+ * One panel of bars per scenario and variant. A linear axis from 0 to `max`, or with `logMin` a logarithmic one from
+ * `logMin` to `max` (gridlines at powers of ten), for latencies that span milliseconds to seconds.
+ */
+function panel({ x, y, width, height, title, scenarios, variants, value, spread, max, logMin, format, reference, summary }) {
   const out = [];
   const left = 50;
   const plotW = width - left - 10;
   const plotH = height - 70;
   const groupW = plotW / scenarios.length;
   const barW = Math.min(18, (groupW - 16) / variants.length);
-  const yOf = (v) => y + 30 + plotH - (Math.min(v, max) / max) * plotH;
+  const share = (v) =>
+    logMin === undefined ? Math.min(v, max) / max : Math.log10(Math.min(Math.max(v, logMin), max) / logMin) / Math.log10(max / logMin);
+  const yOf = (v) => y + 30 + plotH - share(v) * plotH;
   out.push(`<text x="${x + width / 2}" y="${y + 16}" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (max / 4) * i;
+  const grid =
+    logMin === undefined
+      ? [0, 1, 2, 3, 4].map((i) => (max / 4) * i)
+      : Array.from({ length: Math.floor(Math.log10(max / logMin)) + 1 }, (_, i) => logMin * 10 ** i);
+  for (const v of grid) {
     const ty = yOf(v);
     out.push(`<line x1="${x + left}" x2="${x + width - 10}" y1="${ty}" y2="${ty}" stroke="#e5e7eb"/>`);
     out.push(`<text x="${x + left - 6}" y="${ty + 4}" text-anchor="end" font-size="10" fill="#6b7280">${format(v)}</text>`);
@@ -50,7 +60,7 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
       const bx = gx + i * barW;
       const top = yOf(v);
       out.push(
-        `<rect x="${bx + 1}" y="${top}" width="${barW - 2}" height="${yOf(0) - top}" fill="${COLORS[variant]}"><title>${esc(`${label} · ${variant}: ${format(v)}`)}</title></rect>`,
+        `<rect x="${bx + 1}" y="${top}" width="${barW - 2}" height="${yOf(logMin ?? 0) - top}" fill="${COLORS[variant]}"><title>${esc(`${label} · ${variant}: ${format(v)}`)}</title></rect>`,
       );
       const range = spread?.(key, variant);
       if (range) {
@@ -71,7 +81,7 @@ function panel({ x, y, width, height, title, scenarios, variants, value, spread,
 
 /** The SVG document for a results object written by run.mjs. */
 export function chart(results) {
-  const variants = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'binding', 'peer'];
+  const variants = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'nowrite', 'exact', 'lease', 'binding', 'peer'];
   const width = 980;
   const { summary, labels, scenarios } = results;
   const throughputScenarios = Object.keys(scenarios)
@@ -80,8 +90,13 @@ export function chart(results) {
   const latencyScenarios = Object.keys(scenarios).map((k) => [k, SHORT[k] ?? scenarios[k]]);
   const ratioMax = Math.max(1.2, ...throughputScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.ratioSpread[1] ?? 0)));
   const latencyMax = Math.max(...latencyScenarios.flatMap(([k]) => variants.map((v) => summary[k][v]?.p50Ms ?? 0))) * 1.1;
+  const tailOf = (k, v) => Math.max(summary[k][v]?.p99Ms ?? 0, summary[k][v]?.p999Ms ?? 0);
+  // Tails span a tenth of a millisecond (one client) to seconds (new objects): a log axis up to the next power of ten.
+  const tailMax = 10 ** Math.ceil(Math.log10(Math.max(1, ...latencyScenarios.flatMap(([k]) => variants.map((v) => tailOf(k, v))))));
+  const shown = variants.filter((v) => Object.values(summary).some((s) => s[v]));
+  const height = 1010 + Math.floor((shown.length - 1) / 4) * 18;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="720" viewBox="0 0 ${width} 720" font-family="system-ui, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="700">edge-ratelimit benchmark — ${esc(results.machine.cpu)}, ${results.machine.nproc} cores, ${results.runs} run(s), ${esc(results.date.slice(0, 16))}Z</text>`,
     panel({
@@ -112,10 +127,25 @@ export function chart(results) {
       format: (v) => v.toFixed(2),
       summary,
     }),
+    panel({
+      x: 0,
+      y: 670,
+      width,
+      height: 310,
+      title: 'Tail latency (ms, log scale): bars p99, whiskers up to p99.9 (medians over runs)',
+      scenarios: latencyScenarios,
+      variants,
+      value: (k, v) => summary[k][v].p99Ms,
+      spread: (k, v) => (Number.isFinite(summary[k][v].p999Ms) ? [summary[k][v].p99Ms, summary[k][v].p999Ms] : undefined),
+      max: tailMax,
+      logMin: 0.1,
+      format: (v) => (v < 1 ? v.toFixed(1) : v.toFixed(0)),
+      summary,
+    }),
   ];
-  variants.forEach((v, i) => {
+  shown.forEach((v, i) => {
     const lx = 20 + (i % 4) * 240;
-    const ly = 672 + Math.floor(i / 4) * 18;
+    const ly = 990 + Math.floor(i / 4) * 18;
     parts.push(
       `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[v]}"/><text x="${lx + 16}" y="${ly + 10}" font-size="11">${esc(labels[v])}</text>`,
     );

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --runs N] [-- --only hot,flood [--variants exact,lease]] [-- --render]`: the limiter against pass-through,
+// `npm run bench [-- --quick] [-- --runs N] [-- --render] [-- --scenario hot,flood (or --only) --variants pass,rpc,exact]`: the limiter against pass-through,
 // the Workers Rate Limiting binding and an npm Durable Object peer, in one
 // run, on the real worker bundle under workerd. See bench/results/README.md.
 
@@ -28,33 +28,45 @@ const LATENCY_DURATION = QUICK ? 1 : 2;
 const CONNECTIONS = 32;
 const EXACT_CLIENTS = 64;
 
-const onlyArg = argv.indexOf('--only');
-const ONLY = onlyArg >= 0 ? argv[onlyArg + 1].split(',') : undefined;
-/** `--variants exact,lease` (with `--only`): measure only these variants (pass-through always runs, as the reference). */
-const variantsArg = argv.indexOf('--variants');
-const ONLY_VARIANTS = variantsArg >= 0 ? argv[variantsArg + 1].split(',') : undefined;
-if (ONLY_VARIANTS && !ONLY) throw new Error('--variants needs --only: the full table needs every variant');
-const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'exact', 'lease', 'concurrent', 'binding', 'peer'];
+/** A comma-separated list after `flag`, or `undefined` when the flag is absent. */
+const listArg = (flag) => {
+  const at = argv.indexOf(flag);
+  return at >= 0 ? argv[at + 1].split(',') : undefined;
+};
+/**
+ * `--scenario hot,latency` (or `--only`, its older name): only these scenarios (and `exactness` only if listed), and no
+ * clean-up check; `--variants pass,rpc,exact`: only these variants. Either prints the samples and a summary and writes nothing.
+ */
+const ONLY = listArg('--scenario') ?? listArg('--only');
+const ONLY_VARIANTS = listArg('--variants');
+const PARTIAL = ONLY !== undefined || ONLY_VARIANTS !== undefined;
+const VARIANTS = ['pass', 'norule', 'memory', 'rpc', 'rpcwrite', 'nowrite', 'exact', 'lease', 'concurrent', 'binding', 'peer'];
+for (const v of ONLY_VARIANTS ?? [])
+  if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown variant ${v} (one of ${VARIANTS.join(', ')})`);
 /** Variants measured for what they cost, not compared for exactness: the concurrency limit (a check and a release per request). */
 const COST_ONLY = ['concurrent'];
 /** Reference points (the middleware's fixed cost, a count in memory, bare object calls) only run on the hot key and for latency. */
 const REFERENCES = ['norule', 'memory', 'rpc', 'rpcwrite'];
+/** Exact mode with its object's row writes taken out (not a limiter: a restart would forget its counts), only on the hot key, where tail latency is measured. */
+const HOT_ONLY = ['nowrite'];
 const variantsOf = (scenario) => {
-  if (scenario === 'hot' || scenario === 'latency') return VARIANTS;
+  if (scenario === 'hot') return VARIANTS;
+  if (scenario === 'latency') return VARIANTS.filter((v) => !HOT_ONLY.includes(v));
   // The concurrency limit runs on the hot key, for latency and on warm keys (an object each, a write per request).
-  const variants = scenario === 'warm' ? VARIANTS : VARIANTS.filter((v) => !COST_ONLY.includes(v));
+  const variants = VARIANTS.filter((v) => !HOT_ONLY.includes(v) && (scenario === 'warm' || !COST_ONLY.includes(v)));
   // Many keys get their own floors: an object per key, called bare or writing one row per call (for never-seen keys, a new object per request).
   if (scenario === 'fresh' || scenario === 'warm')
     return variants.filter((v) => !REFERENCES.includes(v) || v === 'rpc' || v === 'rpcwrite');
   return variants.filter((v) => !REFERENCES.includes(v));
 };
-const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v) && !COST_ONLY.includes(v));
+const LIMITERS = VARIANTS.filter((v) => v !== 'pass' && !REFERENCES.includes(v) && !HOT_ONLY.includes(v) && !COST_ONLY.includes(v));
 const LABELS = {
   pass: 'pass-through',
   norule: 'edge-ratelimit, no rule matches',
   memory: 'floor: a count in memory + headers',
   rpc: 'floor: one bare DO call',
   rpcwrite: 'floor: one DO call writing a row',
+  nowrite: 'floor: exact, object never writes',
   exact: 'edge-ratelimit (exact)',
   lease: `edge-ratelimit (leases of ${LEASE_SIZE})`,
   concurrent: 'edge-ratelimit (exact + concurrency limit)',
@@ -68,6 +80,11 @@ const SCENARIOS = {
   flood: `one key at 10× its limit: the refusals`,
   latency: 'one client, one hot key (latency)',
 };
+for (const s of ONLY ?? [])
+  if (s !== 'exactness' && !(s in SCENARIOS))
+    throw new Error(`--scenario: unknown scenario ${s} (one of ${[...Object.keys(SCENARIOS), 'exactness'].join(', ')})`);
+/** Whether a variant is driven in this run (`--variants`). */
+const driven = (variant) => !ONLY_VARIANTS || ONLY_VARIANTS.includes(variant);
 
 // ---- processes and CPUs -------------------------------------------------------------------
 
@@ -110,19 +127,26 @@ async function load(url, { path, ip, connections = CONNECTIONS, duration, amount
   // autocannon ends runs on whole-second ticks: a run of a fixed number of requests is timed to its last response.
   const elapsed = (last - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]));
   const total = latencies.length;
   const seconds = elapsed;
   return {
     rps: total / seconds,
     requests: total,
-    p50: pct(50),
-    p99: pct(99),
+    ...percentiles(latencies),
     statuses,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
+}
+
+/**
+ * The latency percentiles every variant reports, from sorted latencies (ms): the median and the tail, p99 and p99.9
+ * (nearest rank: p99.9 of the 30,000 responses of a hot-key run is its 30th slowest).
+ */
+function percentiles(sorted) {
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  return { p50: pct(50), p99: pct(99), p999: pct(99.9) };
 }
 
 /** Length of each side's turn in {@link alternating} runs (ms). */
@@ -203,9 +227,8 @@ async function alternating(server, { base, variant, connections = CONNECTIONS, d
   const summaryOf = (side) => {
     const { latencies, statuses, responses, all } = per[side];
     latencies.sort((a, b) => a - b);
-    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
     // `requests` and `statuses` count every response of the side (what the cost counters saw); throughput and latency the measured turns only.
-    return { rps: (responses * 1000) / busyMs[side], requests: all, p50: pct(50), p99: pct(99), statuses, gc: gc[side] };
+    return { rps: (responses * 1000) / busyMs[side], requests: all, ...percentiles(latencies), statuses, gc: gc[side] };
   };
   return { base: summaryOf(0), variant: { ...summaryOf(1), errors: result.errors + result.timeouts }, turns: 2 * (pairs - 1) };
 }
@@ -453,6 +476,9 @@ function summarise(samples) {
         ratioSpread: spread(ratios).map((x) => round(x, 3)),
         p50Ms: round(median(runs.map((s) => s.p50)), 3),
         p99Ms: round(median(runs.map((s) => s.p99)), 3),
+        p99Spread: spread(runs.map((s) => s.p99)).map((x) => round(x, 3)),
+        p999Ms: round(median(runs.map((s) => s.p999)), 3),
+        p999Spread: spread(runs.map((s) => s.p999)).map((x) => round(x, 3)),
         p50AddedMs: round(median(added), 3),
         doCallsPer1k: round(median(runs.map((s) => s.cost.doCalls)), 1),
         rowsWrittenPer1k: round(median(runs.map((s) => s.cost.rowsWritten)), 1),
@@ -501,14 +527,14 @@ function table(summary, exact, cleanupResult) {
   const pad = (s, n) => String(s).padEnd(n);
   const padl = (s, n) => String(s).padStart(n);
   lines.push(
-    `${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}${padl('GC ms/s', 9)}`,
+    `${pad('scenario', 34)}${pad('variant', 42)}${padl('req/s', 8)}${padl('× pass', 8)}${padl('spread', 13)}${padl('p50 ms', 8)}${padl('p99 ms', 8)}${padl('p99.9 ms', 9)}${padl('DO/1k', 8)}${padl('rows/1k', 9)}${padl('GC ms/s', 9)}`,
   );
   for (const [scenario, title] of Object.entries(SCENARIOS)) {
     for (const variant of variantsOf(scenario)) {
       const r = summary[scenario][variant];
       if (!r) continue;
       lines.push(
-        `${pad(variant === 'pass' ? title : '', 34)}${pad(LABELS[variant], 42)}${padl(r.rps, 8)}${padl(ratioText(r.ratio), 8)}${padl(`${ratioText(r.ratioSpread[0])}–${ratioText(r.ratioSpread[1])}`, 13)}${padl(r.p50Ms.toFixed(2), 8)}${padl(r.p99Ms.toFixed(2), 8)}${padl(r.doCallsPer1k, 8)}${padl(r.rowsWrittenPer1k, 9)}${padl(r.gcMsPerS ?? 'n/a', 9)}`,
+        `${pad(variant === 'pass' ? title : '', 34)}${pad(LABELS[variant], 42)}${padl(r.rps, 8)}${padl(ratioText(r.ratio), 8)}${padl(`${ratioText(r.ratioSpread[0])}–${ratioText(r.ratioSpread[1])}`, 13)}${padl(r.p50Ms.toFixed(2), 8)}${padl(r.p99Ms.toFixed(2), 8)}${padl(Number.isFinite(r.p999Ms) ? r.p999Ms.toFixed(2) : 'n/a', 9)}${padl(r.doCallsPer1k, 8)}${padl(r.rowsWrittenPer1k, 9)}${padl(r.gcMsPerS ?? 'n/a', 9)}`,
       );
     }
   }
@@ -528,12 +554,54 @@ function table(summary, exact, cleanupResult) {
   return lines.join('\n');
 }
 
+/** A variant's latency percentile `key` (`p99`, `p999`) over the bare object call's in the same run, one ratio per run. */
+function overBareCall(samples, scenario, variant, key) {
+  const ratios = [];
+  for (const s of samples.filter((x) => x.scenario === scenario && x.variant === variant && x.pass)) {
+    const rpc = samples.find((x) => x.scenario === scenario && x.variant === 'rpc' && x.run === s.run);
+    if (rpc) ratios.push(s[key] / rpc[key]);
+  }
+  return ratios;
+}
+
+/**
+ * The summary of a partial run (`--scenario`, `--variants`): per variant, throughput as × pass-through and the latency
+ * percentiles, each as the median over runs with min–max; and, where the bare object call ran, each run's p99 and p99.9
+ * over that call's in the same run (median, min–max): the machine's speed moves between runs, so only ratios within a
+ * run compare variants.
+ */
+function partialTable(samples, summary) {
+  const range = (median, [lo, hi]) => `${median.toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})`;
+  const lines = [
+    `${'scenario'.padEnd(10)}${'variant'.padEnd(10)}${'× pass (min–max)'.padStart(20)}${'p50 ms'.padStart(10)}${'p99 ms (min–max)'.padStart(26)}${'p99.9 ms (min–max)'.padStart(28)}${'p99 / rpc (min–max)'.padStart(24)}${'p99.9 / rpc (min–max)'.padStart(26)}${'rows/1k'.padStart(9)}`,
+  ];
+  for (const scenario of Object.keys(summary))
+    for (const [variant, r] of Object.entries(summary[scenario])) {
+      const overRpc = (key) => {
+        const ratios = overBareCall(samples, scenario, variant, key);
+        return ratios.length === 0 ? 'n/a' : range(median(ratios), spread(ratios));
+      };
+      lines.push(
+        `${scenario.padEnd(10)}${variant.padEnd(10)}${range(r.ratio, r.ratioSpread).padStart(20)}${r.p50Ms.toFixed(2).padStart(10)}${range(r.p99Ms, r.p99Spread).padStart(26)}${range(r.p999Ms, r.p999Spread).padStart(28)}${overRpc('p99').padStart(24)}${overRpc('p999').padStart(26)}${String(r.rowsWrittenPer1k).padStart(9)}`,
+      );
+    }
+  return lines.join('\n');
+}
+
 /** Each goal of the benchmark with the figure reached in this run. */
-function goals(summary, exact, perRefusal, cleanupResult) {
+function goals(summary, exact, perRefusal, cleanupResult, samples) {
   const f = (x) => (x === null || x === undefined ? 'n/a' : x.toFixed(2));
   const out = [];
   const add = (goal, figure, met) => out.push({ goal, figure, met });
   add('exact mode, hot key: ≥ 0.5× pass-through throughput', `${ratioText(summary.hot.exact.ratio)}×`, summary.hot.exact.ratio >= 0.5);
+  const tail = overBareCall(samples, 'hot', 'exact', 'p99');
+  add(
+    "exact mode, hot key, 32 connections: p99 ≤ 2× a bare object call's p99 (same run)",
+    tail.length === 0
+      ? 'n/a'
+      : `${median(tail).toFixed(2)}× (runs ${Math.min(...tail).toFixed(2)}–${Math.max(...tail).toFixed(2)}×): ${fmt(summary.hot.exact.p99Ms, 1)} ms against ${fmt(summary.hot.rpc.p99Ms, 1)} ms`,
+    tail.length > 0 && median(tail) <= 2,
+  );
   add(
     'exact mode: p50 latency added ≤ 0.5 ms (one client)',
     `+${f(summary.latency.exact.p50AddedMs)} ms`,
@@ -621,14 +689,15 @@ ${goalLines}
 - The middleware alone, on a path no rule matches (request view, no object call), runs at ${ratioText(results.summary.hot.norule?.ratio)}× pass-through: the fixed cost every request pays before any rule is evaluated; leases add the rule's evaluation and the rate-limit headers on top. The origin here is an in-process worker, the cheapest possible, so every added microsecond shows; behind a real origin the same work is a smaller share.
 - The least any limiter that answers with rate-limit headers can do, counting in a Map of the isolate and adding the two IETF headers (no policy, no request view, nothing shared between isolates), runs at ${ratioText(results.summary.hot.memory?.ratio)}× pass-through on the hot key: that is the ceiling for leases on this runtime, whatever their design.
 - Garbage collection: workerd runs on one pinned core, so V8 cannot collect on other cores. ${gcSentence(results.gc)} The *GC ms/s* column gives each variant's collection time per second of load; it follows allocation per request. The p99 column does not follow it closely (pass-through keeps a low p99 with collection times like the others'), so collection alone does not explain the p99 of the limiter variants.
+- Tail latency on the hot key (32 connections): p99 / p99.9 ${fmt(results.summary.hot.pass?.p99Ms, 1)} / ${fmt(results.summary.hot.pass?.p999Ms, 1)} ms for pass-through, ${fmt(results.summary.hot.rpc?.p99Ms, 1)} / ${fmt(results.summary.hot.rpc?.p999Ms, 1)} ms for a bare object call, ${fmt(results.summary.hot.nowrite?.p99Ms, 1)} / ${fmt(results.summary.hot.nowrite?.p999Ms, 1)} ms for exact mode whose object never writes, ${fmt(results.summary.hot.exact?.p99Ms, 1)} / ${fmt(results.summary.hot.exact?.p999Ms, 1)} ms for exact mode (${fmt(results.summary.hot.exact?.rowsWrittenPer1k, 2)} rows written per 1,000 requests) and ${fmt(results.summary.hot.lease?.p99Ms, 1)} / ${fmt(results.summary.hot.lease?.p999Ms, 1)} ms for leases (medians over runs). Until storage confirms a write, an object holds every answer it sends, so each write makes the requests in flight wait for it; the variant that never writes separates that from the rest of exact mode's path.
 - Over many keys, an object per key writing a row per request runs at ${ratioText(results.summary.warm.rpcwrite?.ratio)}× on warm keys: every write is its own SQLite commit in its own file. The npm peer sits at that floor. Exact mode reserves ahead on a key that comes back within six seconds, so a key in steady use costs a call but seldom a write: its floor there is a bare call to each key's own object, ${ratioText(results.summary.warm.rpc?.ratio)}× in this run.${settledSentence(results.samples)}
 - A never-seen key costs a new object with its own SQLite file on local disk: one call to a new object that does nothing runs at ${ratioText(results.summary.fresh.rpc?.ratio)}× here, one that writes a row at ${ratioText(results.summary.fresh.rpcwrite?.ratio)}×. Creating the object is the floor of any design with an object per key, whatever it stores; a limiter that cleans up after itself also sets an alarm on it. The binding's emulation keeps all keys in one object's table, so it does not pay that.
 
 ## How to read it
 
-- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For warm keys both floors call each key's own object, and for never-seen keys a new object per request, as any design with one object per key must. *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
+- **Variants.** *pass-through*: the same worker bundle forwarding without any limiter, the ceiling. *no rule matches*: the edge-ratelimit middleware on a path no rule matches, its fixed cost per request (request view: URL, path normalisation, client address). *floor: one bare DO call* / *one DO call writing a row*: pass-through after a Durable Object round trip that does nothing / writes one row: the least any design that asks an object per request can cost here, and the least one that also writes each request's count can. For warm keys both floors call each key's own object, and for never-seen keys a new object per request, as any design with one object per key must. *floor: exact, object never writes* (hot key only): exact mode with its object's row writes taken out, everything else unchanged; what exact mode's latency would be if its writes cost nothing (it is no limiter: a restart would forget its counts). *exact*: every request decided by its key's Durable Object, one call per request (the default; coalescing of concurrent calls is opt-in and not measured here); a hot key's object writes a few units ahead, so most calls write nothing. *leases*: the same limit with \`lease: { size: ${results.leaseSize}, ttl: '1s' }\`. *Rate Limiting binding*: \`env.RL.limit({ key })\` as wrangler dev runs it locally (miniflare's binding module in front of one SQLite-backed object for all keys); in production the binding runs on in-colo counters that cannot run here, so this is its local stand-in, not its production speed. *npm DO peer*: \`hono-rate-limiter\` with \`@hono-rate-limiter/cloudflare\`'s \`DurableObjectStore\` (one object per key, async storage API).
 - **Scenarios.** *hot*: one client address, a limit never reached (a one-hour window, so that clean-up alarms of the thousands of keys created do not fire during later measurements; the binding's longest period is a minute). *warm*: 1,000 addresses in steady use, picked at random; each was seen twice in the seconds before the measurement (not counted), as the addresses of clients that keep sending are. *never-seen*: a new address per request, so a new object per request; each variant is measured right after the same one-second burst of new objects (not counted), since new objects slow down the ones created after them and the variants would otherwise differ by what ran before them. *flood*: a key that has spent its ${results.tightLimit}-per-minute limit keeps sending for the measurement's duration, inside the same minute (far more than 10× its limit); every measured request is a refusal. *latency*: one client, one request at a time.
-- **Columns.** *× pass*: requests per second in the variant's turns over requests per second in pass-through's turns of the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its turns' figures. Each response counts for the side whose turn sent its request; a side's throughput counts, in each of its turns, from the last response to the other side's requests still in flight (until then the server works for the other side) to the turn's end; the first pair of turns (connections opening) is left out. *p50/p99*: latency under that scenario's load, from per-response times. *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the variant's turns (a pause counts for the turn it was traced in).
+- **Columns.** *× pass*: requests per second in the variant's turns over requests per second in pass-through's turns of the same run (median of the per-run ratios, so not always the ratio of the req/s medians; *spread* is min–max); pass-through's own row gives the median of all its turns' figures. Each response counts for the side whose turn sent its request; a side's throughput counts, in each of its turns, from the last response to the other side's requests still in flight (until then the server works for the other side) to the turn's end; the first pair of turns (connections opening) is left out. *p50/p99/p99.9*: latency under that scenario's load, from per-response times (nearest rank; medians over runs; the spreads are in results.json). *DO/1k*: Durable Object calls per 1,000 requests; *rows/1k*: storage rows written per 1,000 requests (Cloudflare bills both). *GC ms/s*: garbage-collection pauses in workerd's isolates (V8's \`--trace-gc\`) per second of the variant's turns (a pause counts for the turn it was traced in).
 - **Exactness.** ${EXACT_CLIENTS} concurrent clients send ${3 * results.tightLimit} requests on one new key with limit ${results.tightLimit}; the number admitted must equal the limit.
 - **Storage.** 200 new keys on a three-second window (ten seconds for the binding, its shortest period): the rows written for them, and the rows and alarms left two windows after their last use.
 - **Where it runs.** The worker bundle is built with \`wrangler deploy --dry-run\` and served by \`workerd serve\` directly (no wrangler dev proxy), with SQLite-backed Durable Objects on local disk, the origin as a second workerd service (the worker's global outbound), workerd pinned to CPU 0 and the load generator to CPU 1.
@@ -656,9 +725,9 @@ async function main() {
       `workerd on ${server.url}; ${PIN ? 'pinned' : 'not pinned'}; ${RUNS} run(s) of ${DURATION}s of turns per variant, as many of pass-through's`,
     );
     // Warm-up: JIT, objects, connections.
-    for (const variant of VARIANTS)
+    for (const variant of VARIANTS.filter(driven))
       await load(server.url, { path: `${pathOf(variant)}/open/warmup`, ip: () => '192.0.2.1', duration: QUICK ? 0.5 : 1 });
-    steady = await steadiness(server.url, server.pid, QUICK ? 4 : 10);
+    steady = await steadiness(server.url, server.pid, QUICK || PARTIAL ? 4 : 10);
     console.log(`steadiness: ${steadinessSentence(steady)}`);
 
     for (let run = 0; run < RUNS; run++) {
@@ -668,7 +737,7 @@ async function main() {
         const order = variants.map((_, i) => variants[(i + run) % variants.length]);
         // The machine's speed drifts within seconds: each variant is driven in turns with pass-through, and
         // compared with the pass-through of the same run (see `alternating`).
-        for (const variant of order.filter((v) => v !== 'pass')) {
+        for (const variant of order.filter((v) => v !== 'pass' && driven(v))) {
           await prepare(server.url, scenario, variant);
           await resetStats(server.url);
           const before = await stats(server.url);
@@ -689,7 +758,7 @@ async function main() {
             ...result.variant,
             turns: result.turns,
             cost: costOf(before, after, variant, result.variant.requests),
-            pass: { rps: result.base.rps, p50: result.base.p50 },
+            pass: { rps: result.base.rps, p50: result.base.p50, p99: result.base.p99, p999: result.base.p999 },
           };
           if (scenario === 'warm' && (variant === 'exact' || variant === 'lease'))
             sample.settled = await settled(server.url, after, variant);
@@ -700,10 +769,9 @@ async function main() {
         }
       }
       if (!ONLY || ONLY.includes('exactness'))
-        for (const variant of LIMITERS.filter((v) => !ONLY_VARIANTS || ONLY_VARIANTS.includes(v)))
-          exact[variant].push(await exactness(server.url, variant));
+        for (const variant of LIMITERS.filter(driven)) exact[variant].push(await exactness(server.url, variant));
     }
-    if (ONLY) {
+    if (PARTIAL) {
       for (const s of samples)
         if (s.pass)
           console.log(
@@ -713,10 +781,15 @@ async function main() {
             (s.rps / s.pass.rps).toFixed(2),
             s.p50.toFixed(3),
             s.p99.toFixed(1),
+            s.p999.toFixed(1),
             JSON.stringify(s.cost),
             s.settled === undefined ? '' : `settled ${s.settled} rows`,
             `GC ${((s.gc.fullMs + s.gc.youngMs) / s.gc.seconds).toFixed(1)} ms/s, ${s.gc.full} full`,
           );
+      console.log(`\n${partialTable(samples, summarise(samples))}`);
+      for (const [variant, runs] of Object.entries(exact))
+        if (runs.length > 0)
+          console.log(`exactness ${variant}: admitted ${runs.map((e) => e.admitted).join(', ')} of limit ${TIGHT_LIMIT}`);
       return;
     }
     console.log('  storage clean-up …');
@@ -739,7 +812,7 @@ async function main() {
     }),
   );
   const text = table(summary, exact, cleanupResult);
-  const goalList = goals(summary, exact, floodRefusals, cleanupResult);
+  const goalList = goals(summary, exact, floodRefusals, cleanupResult, samples);
   const faults = (events.fail_open ?? 0) + (events.fail_closed ?? 0);
   goalList.push({
     goal: 'no request failed open or closed during the run (logged events)',

@@ -6,6 +6,7 @@
  * - `/exact/...`: this project's limiter, exact mode (every request asks the key's object);
  * - `/lease/...`: the same policy with hot-key leases;
  * - `/concurrent/...`: the same windows with a concurrency limit beside them in each rule (a check, then a release per request);
+ * - `/nowrite/...`: exact mode whose object never stores its rows, the floor of exact mode's latency without writes;
  * - `/binding/...`: the Workers Rate Limiting binding (`env.RL_*.limit({ key })`);
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
@@ -36,8 +37,8 @@ const TIGHT_LIMIT = limits.tightLimit;
 const OPEN_LIMIT = 1_000_000_000;
 const LEASE = { size: limits.leaseSize, ttl: '1s' };
 
-type Variant = 'exact' | 'lease' | 'concurrent' | 'peer' | 'binding';
-const VARIANTS: Variant[] = ['exact', 'lease', 'concurrent', 'peer', 'binding'];
+type Variant = 'exact' | 'lease' | 'concurrent' | 'nowrite' | 'peer' | 'binding';
+const VARIANTS: Variant[] = ['exact', 'lease', 'concurrent', 'nowrite', 'peer', 'binding'];
 
 interface Counters {
   doCalls: number;
@@ -52,7 +53,7 @@ const live: Record<'ours' | 'peer', Map<string, { rows: Set<string>; alarm: bool
 let objectSeq = 0;
 /** Which of our variants is being driven: both use the same object class. */
 let ourVariant: OurVariant = 'exact';
-type OurVariant = 'exact' | 'lease' | 'concurrent';
+type OurVariant = 'exact' | 'lease' | 'concurrent' | 'nowrite';
 
 /**
  * The variant a row of our object class belongs to: its rule's name starts
@@ -64,6 +65,7 @@ function variantOfRow(row: string): OurVariant {
   const rule = row.slice(row.indexOf(':') + 1);
   if (rule.startsWith('lease-')) return 'lease';
   if (rule.startsWith('concurrent-')) return 'concurrent';
+  if (rule.startsWith('nowrite-')) return 'nowrite';
   if (rule.startsWith('exact-')) return 'exact';
   return ourVariant;
 }
@@ -83,6 +85,8 @@ function instrument(ctx: DurableObjectState, kind: 'ours' | 'peer', variantOf: (
   const kvPut = kv.put!.bind(kv);
   const kvDelete = kv.delete!.bind(kv);
   kv.put = (key, value) => {
+    // The `nowrite` variant's rows are decided in memory and never stored: exact mode without its writes, a floor for its latency.
+    if (kind === 'ours' && variantOfRow(key as string) === 'nowrite') return undefined;
     variantOf(key as string).rowsWritten++;
     entry().rows.add(key as string);
     return kvPut(key, value);
@@ -263,6 +267,8 @@ interface BenchEnv {
 const exact = rateLimit({ policy: policy('exact', false) });
 const leased = rateLimit({ policy: policy('lease', true) });
 const concurrent = rateLimit({ policy: policy('concurrent', false, true) });
+// Exact mode whose object never stores its rows (see `instrument`): what exact mode's latency would be without any write.
+const unwritten = rateLimit({ policy: policy('nowrite', false) });
 // Exact mode with the traffic record on: one log line per request, for `npm run bench:cpu`'s cost of recording.
 const recorded = rateLimit({ policy: { ...policy('recorded', false), trafficRecord: {} } });
 let ourEnv: Record<string, unknown> | undefined;
@@ -369,6 +375,7 @@ for (const [name, limiter, variant] of [
   ['exact', exact, 'exact'],
   ['lease', leased, 'lease'],
   ['concurrent', concurrent, 'concurrent'],
+  ['nowrite', unwritten, 'nowrite'],
   ['recorded', recorded, 'exact'],
 ] as const) {
   app.use(`/${name}/*`, async function ours(c, next) {

@@ -54,10 +54,10 @@ describe('reserveUnits', () => {
   const big: LimitConfig = { algorithm: 'fixed-window', limit: 100_000_000, windowMs: 3_600_000 };
 
   it('paces a busy key: RESERVE_AHEAD_MS of its traffic at the pace it spent the previous reservation', () => {
-    // 512 units spent in 250 ms: 2,048 a second.
-    expect(reserveUnits(big, { units: 512, lastedMs: 250 })).toBe((512 * RESERVE_AHEAD_MS) / 250);
+    // 512 units spent in 4 s: 128 a second.
+    expect(reserveUnits(big, { units: 512, lastedMs: 4000 })).toBe((512 * RESERVE_AHEAD_MS) / 4000);
     // A slow key falls back to the base, never under it.
-    expect(reserveUnits(big, { units: 512, lastedMs: 60_000 })).toBe(RESERVE_BASE);
+    expect(reserveUnits(big, { units: 512, lastedMs: 600_000 })).toBe(RESERVE_BASE);
   });
 
   it('grows at most RESERVE_GROWTH times a write, however short the previous one lasted', () => {

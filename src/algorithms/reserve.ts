@@ -6,8 +6,14 @@ import type { LimitConfig, LimitState } from './types';
 export const RESERVE_BASE = 64;
 /** The share of a limit one write may reserve ahead of the count. */
 export const RESERVE_SHARE = 0.01;
-/** How much of a busy key's traffic one write reserves: this long of it, at the pace the previous reservation was spent. */
-export const RESERVE_AHEAD_MS = 1000;
+/**
+ * How much of a busy key's traffic one write reserves: this long of it, at the pace the previous reservation was spent.
+ * Every write of a key's row holds every answer its object sends until storage confirms the write (the output gate),
+ * so a busy key that writes once a second makes a few of its requests wait for storage each second: the slowest of its
+ * requests. Ten seconds of traffic makes that one write in ten seconds; what a restart may refuse early stays within
+ * {@link RESERVE_SHARE} of the limit.
+ */
+export const RESERVE_AHEAD_MS = 10_000;
 /** A reservation grows at most this many times over the previous one, so a short burst cannot inflate it at once. */
 export const RESERVE_GROWTH = 4;
 
@@ -31,7 +37,7 @@ export interface SpentReservation {
  * const config = { algorithm: 'fixed-window', limit: 1_000_000, windowMs: 60_000 } as const;
  * reserveUnits(config); // 64
  * reserveUnits(config, { units: 64, lastedMs: 50 }); // 256: 1,280 a second, but at most 4 × 64
- * reserveUnits(config, { units: 1024, lastedMs: 500 }); // 2048
+ * reserveUnits(config, { units: 1024, lastedMs: 8000 }); // 1280: ten seconds at 128 a second
  */
 export function reserveUnits(config: LimitConfig, previous?: SpentReservation): number {
   // Slots are taken one by one and given back: there is nothing to reserve ahead.

@@ -51,7 +51,7 @@ interface Row {
  *
  * The object is the only writer of its rows and decides on the copy in
  * memory. A write of a hot row stores the count with units reserved ahead
- * ({@link reserveUnits}: about a second of the key's traffic, at the pace it
+ * ({@link reserveUnits}: about ten seconds of the key's traffic, at the pace it
  * spent the previous reservation, within 1 % of the limit), so the requests
  * those units cover cost no write. Storage always holds a count at least as
  * restrictive as the one in memory: an object that restarts resumes from it
