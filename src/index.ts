@@ -84,6 +84,7 @@ export type {
   ResponseCost,
   ResponseSettings,
   Rule,
+  Smooth,
 } from './policy/schema';
 // Policies: the schema (zod), validation with field-naming errors, and the compiled form.
 export { policySchema } from './policy/schema';

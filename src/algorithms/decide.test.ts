@@ -106,6 +106,86 @@ describe('decideKey', () => {
   });
 });
 
+/** 10 a second (one every 100 ms), at most 2 at once, waits of up to 500 ms allowed. */
+const paced = (id: string, extra: Partial<LimitRequest> = {}): LimitRequest => ({
+  id,
+  config: { algorithm: 'gcra', limit: 10, windowMs: 1000, burst: 2 },
+  cost: 1,
+  countRefused: false,
+  shadow: false,
+  maxWaitMs: 500,
+  ...extra,
+});
+
+describe('decideKey with smoothing', () => {
+  it('admits a burst beyond the allowance one interval apart, up to the longest wait, then refuses', () => {
+    const s = store();
+    const decisions = Array.from({ length: 9 }, () => s.decide({ now: 1000, limits: [paced('api/1s')] }));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, true, true, false, false]);
+    expect(decisions.map((d) => d.delayMs)).toEqual([undefined, undefined, 100, 200, 300, 400, 500, undefined, undefined]);
+    // The refusal says when the budget could next take a request: the end of the queue.
+    expect(decisions[7]!.outcomes[0]!.decision.retryAfterMs).toBe(600);
+    // The queue is reserved: the bucket is full until 1,500 plus two intervals.
+    expect(s.limits.get('api/1s')!.tat).toBe(1700);
+  });
+
+  it('refuses as before when the request may not wait', () => {
+    const s = store();
+    const statuses = Array.from({ length: 4 }, () => s.decide({ now: 0, limits: [paced('api/1s', { maxWaitMs: undefined })] }));
+    expect(statuses.map((d) => [d.allowed, d.delayMs])).toEqual([
+      [true, undefined],
+      [true, undefined],
+      [false, undefined],
+      [false, undefined],
+    ]);
+  });
+
+  it('waits for the slower of two paced limits, and counts both as arriving then', () => {
+    const s = store();
+    const slow = paced('api/slow', { config: { algorithm: 'gcra', limit: 4, windowMs: 1000, burst: 1 } });
+    const limits = [paced('api/1s'), slow];
+    const first = s.decide({ now: 0, limits });
+    const second = s.decide({ now: 0, limits });
+    expect([first.delayMs, second.delayMs]).toEqual([undefined, 250]);
+    // Counted at 250: the fast limit's bucket holds two requests' debt from then, not from 0.
+    expect(s.limits.get('api/slow')!.tat).toBe(500);
+    expect(s.limits.get('api/1s')!.tat).toBe(350);
+  });
+
+  it('never waits on a window limit: it refuses, and nothing is counted', () => {
+    const s = store();
+    const limits = [paced('api/1s'), minute('api/1m', 2)];
+    const d = [0, 0, 0].map((now) => s.decide({ now, limits }));
+    expect(d.map((x) => x.allowed)).toEqual([true, true, false]);
+    expect(s.limits.get('api/1m')!.current).toBe(2);
+    expect(s.limits.get('api/1s')!.tat).toBe(200);
+    // A paced limit refusing beside a window limit that admits still smooths.
+    const t = store();
+    const wide = [paced('api/1s'), minute('api/1m', 100)];
+    expect([0, 0, 0].map((now) => t.decide({ now, limits: wide }).delayMs)).toEqual([undefined, undefined, 100]);
+    expect(t.limits.get('api/1m')!.current).toBe(3);
+  });
+
+  it('refuses a request whose wait is longer than the bound, or that costs more than a burst', () => {
+    const s = store();
+    s.limits.set('api/1s', { windowStart: 0, current: 0, previous: 0, tat: 800 });
+    expect(s.decide({ now: 0, limits: [paced('api/1s')] }).allowed).toBe(false);
+    const t = store();
+    expect(t.decide({ now: 0, limits: [paced('api/1s', { cost: 3 })] }).allowed).toBe(false);
+  });
+
+  it('never smooths a shadow limit: it reports the refusal and admits at once', () => {
+    const s = store();
+    const limits = [paced('api/1s', { shadow: true })];
+    const d = [0, 0, 0].map((now) => s.decide({ now, limits }));
+    expect(d.map((x) => [x.allowed, x.delayMs, x.outcomes[0]!.decision.allowed])).toEqual([
+      [true, undefined, true],
+      [true, undefined, true],
+      [true, undefined, false],
+    ]);
+  });
+});
+
 describe('decideKey with a concurrency limit', () => {
   const slots = (limit: number, extra: Partial<LimitRequest> = {}): LimitRequest => ({
     id: 'r/concurrent',

@@ -1,7 +1,8 @@
 import { holdsSlots } from './concurrency';
 import { fixedWindow } from './fixed-window';
+import { gcra } from './gcra';
 import { algorithmFor } from './registry';
-import type { LimitConfig, LimitDecision, LimitState } from './types';
+import type { LimitConfig, LimitDecision, LimitState, Transition } from './types';
 
 /** One limit of one request, as the key's Durable Object receives it. */
 export interface LimitRequest {
@@ -15,6 +16,12 @@ export interface LimitRequest {
   readonly shadow: boolean;
   /** Only check: the limit refuses once its count is reached, but counts responses (charged later), not requests. */
   readonly checkOnly?: boolean;
+  /**
+   * GCRA only: the request may be admitted after a wait of up to this many
+   * ms instead of refused (smoothing). Left out when the isolate may not
+   * hold the request (its queue for the key is full).
+   */
+  readonly maxWaitMs?: number;
 }
 
 /** A fail2ban-style ban attached to a rule: `after` refusals within `withinMs` ban the key for `durationMs`. */
@@ -50,6 +57,11 @@ export interface LimitOutcome {
 
 export interface KeyDecision {
   readonly allowed: boolean;
+  /**
+   * Set when the request is admitted after a wait (smoothing): forward it
+   * this many ms after `now`. Its GCRA limits counted it as arriving then.
+   */
+  readonly delayMs?: number;
   readonly outcomes: readonly LimitOutcome[];
   /** Set when the key is banned: until when, by which rule, and whether this request placed the ban. */
   readonly banned?: { readonly until: number; readonly rule: string; readonly placed?: boolean };
@@ -71,6 +83,11 @@ export interface KeyTransition {
  * A concurrency limit takes its slot in the same step, so a request refused
  * by a window does not hold a slot, and one refused for want of a slot
  * spends no window's budget.
+ *
+ * Smoothing: a request refused only by GCRA limits that allow a wait
+ * (`maxWaitMs`), each for no longer than that, is admitted after the
+ * longest of their waits instead (`delayMs`). Its GCRA limits count it as
+ * arriving then, so the wait is reserved: the next request queues behind it.
  *
  * Pure: `read` gives stored states, the result says what to write.
  *
@@ -101,12 +118,29 @@ export function decideKey(
     }
   }
 
-  const trials = request.limits.map((l) => ({
+  let trials = request.limits.map((l) => ({
     l,
     state: read(l.id),
     trial: algorithmFor(l.config.algorithm).consume(read(l.id), now, l.config, l.cost, false),
   }));
-  const allowed = trials.every(({ l, trial }) => l.shadow || trial.decision.allowed);
+  let allowed = trials.every(({ l, trial }) => l.shadow || trial.decision.allowed);
+  let delayMs = 0;
+  if (!allowed) {
+    const wait = smoothingWait(trials);
+    if (wait !== undefined) {
+      // Every GCRA limit counts the request as arriving when it is forwarded; window limits count it now.
+      const later = trials.map((t) =>
+        t.l.config.algorithm === 'gcra' && !t.l.shadow
+          ? { ...t, trial: gcra.consume(t.state, now + wait, t.l.config, t.l.cost, false) }
+          : t,
+      );
+      if (later.every(({ l, trial }) => l.shadow || trial.decision.allowed)) {
+        trials = later;
+        allowed = true;
+        delayMs = wait;
+      }
+    }
+  }
 
   const outcomes: LimitOutcome[] = trials.map(({ l, state, trial }) => {
     const algorithm = algorithmFor(l.config.algorithm);
@@ -146,5 +180,23 @@ export function decideKey(
     if (reached && !banned) banned = { until: bannedUntil, rule: ban.rule, placed: true };
   }
 
-  return { decision: { allowed, outcomes, ...(banned ? { banned } : {}) }, limitWrites, banWrites };
+  return { decision: { allowed, outcomes, ...(delayMs > 0 ? { delayMs } : {}), ...(banned ? { banned } : {}) }, limitWrites, banWrites };
+}
+
+/**
+ * How long a refused request would wait before every enforced limit admits
+ * it, when that wait is one smoothing allows: each refusing limit is a GCRA
+ * limit whose wait is at most its `maxWaitMs`. `undefined` otherwise (a
+ * window limit refuses, a wait is too long, or the request costs more than
+ * a burst).
+ */
+function smoothingWait(trials: ReadonlyArray<{ l: LimitRequest; trial: Transition }>): number | undefined {
+  let wait = 0;
+  for (const { l, trial } of trials) {
+    if (l.shadow || trial.decision.allowed) continue;
+    const bound = l.config.algorithm === 'gcra' && !l.checkOnly ? l.maxWaitMs : undefined;
+    if (bound === undefined || !(trial.decision.retryAfterMs <= bound) || l.cost > (l.config.burst ?? l.config.limit)) return undefined;
+    wait = Math.max(wait, trial.decision.retryAfterMs);
+  }
+  return wait > 0 ? wait : undefined;
 }

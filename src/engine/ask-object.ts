@@ -7,6 +7,7 @@ import type { CheckBatcher } from './check-batcher';
 import type { Clock } from './clock';
 import type { DenyCache } from './deny-cache';
 import type { Group } from './verdict';
+import type { WaitQueue } from './wait-queue';
 import { withTimeout } from './with-timeout';
 
 /** The keys' objects, and what asking them shares in the isolate; built once per set of bindings by the limiter. */
@@ -17,8 +18,10 @@ export interface KeyObjects {
   readonly denyCache: DenyCache;
   /** Coalesces concurrent calls to one key's object; without it each request makes its own call. */
   readonly batcher?: CheckBatcher | undefined;
-  /** What the object calls' timeouts are timed by; the system clock by default. */
+  /** What the object calls' timeouts are timed by, and held requests' waits; the system clock by default. */
   readonly clock?: Clock | undefined;
+  /** Requests held per key while they wait (rules with `smooth`); without it no request is held, each is refused as before. */
+  readonly waiting?: WaitQueue | undefined;
 }
 
 /** What came of asking one group: its object's (or this isolate's) decision, a fault, or nothing asked. */
@@ -40,6 +43,30 @@ export interface PreparedGroup {
   readonly cacheable: boolean;
   readonly lease: { size: number; ttlMs: number } | undefined;
   readonly onError: OnError;
+  /** Set when a rule of the group smooths (`smooth`): what the object is asked when the request may wait, and the bounds. */
+  readonly smooth: SmoothedAsk | undefined;
+}
+
+/** How a group whose rules smooth asks its object when this isolate may hold the request. */
+export interface SmoothedAsk {
+  /** `limits` with the rules' waits allowed (`maxWaitMs`), and packed. */
+  readonly limits: readonly LimitRequest[];
+  readonly spec: PackedSpec;
+  /** The longest wait any of the group's rules allows. */
+  readonly maxWaitMs: number;
+  /** How many requests may wait under the key in this isolate: the smallest bound of the group's rules. */
+  readonly maxQueued: number;
+}
+
+/** What to ask the object: with waits allowed when the group smooths and this isolate has room to hold one more request for the key. */
+function askOf(
+  group: Group,
+  prepared: PreparedGroup,
+  keys: KeyObjects,
+  now: number,
+): { limits: readonly LimitRequest[]; spec: PackedSpec } {
+  const { smooth } = prepared;
+  return smooth && keys.waiting?.hasRoom(group.name, smooth.maxQueued, now) ? smooth : prepared;
 }
 
 /**
@@ -49,7 +76,8 @@ export interface PreparedGroup {
  */
 export function askExactly(group: Group, prepared: PreparedGroup, keys: KeyObjects, now: number): Promise<GroupAnswer> {
   try {
-    const { limits, bans, spec, onError } = prepared;
+    const { bans, onError } = prepared;
+    const { limits, spec } = askOf(group, prepared, keys, now);
     if (keys.batcher) {
       const asking = withTimeout(
         keys.batcher.check(group.name, () => keys.limiterFor(group.name), { now, limits, bans }, onError.timeoutMs / 2),
@@ -93,8 +121,9 @@ function answerOf<A>(
 /** The object's answer as a group answer; one in another shape (an object running other code, mid-deployment) is a fault, not a 500. */
 function answered(decision: KeyDecision | undefined, prepared: PreparedGroup, keys: KeyObjects, now: number): GroupAnswer {
   if (!decision) return failed(new Error('malformed answer from the key object'), prepared.onError);
+  // A refusal of a smoothing group holds only until a request could wait its way in.
   if (prepared.cacheable && !decision.allowed && !refusedForSlots(decision, prepared.limits))
-    keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision);
+    keys.denyCache.remember(prepared.cacheKey, now, prepared.cost, decision, prepared.smooth?.maxWaitMs ?? 0);
   return { kind: 'decided', decision, cached: false };
 }
 

@@ -51,6 +51,8 @@ export interface LimitCheck {
   readonly kind: Exclude<VerdictKind, 'block'>;
   /** Milliseconds to wait before the same call could be admitted; 0 when allowed. */
   readonly retryAfterMs: number;
+  /** Set when a rule with `smooth` admitted the call after a wait: how long it was held (ms) before `checkLimit` resolved. */
+  readonly delayMs?: number;
   /** The rule that refused, when refused. */
   readonly refusedBy?: string;
   /** Every limit asked, in policy order. A key whose object failed open has none here. */
@@ -166,6 +168,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
     allowed: verdict.kind === 'allow',
     kind: verdict.kind,
     retryAfterMs: verdict.retryAfterMs,
+    ...(verdict.delayMs ? { delayMs: verdict.delayMs } : {}),
     ...(verdict.refusedBy ? { refusedBy: verdict.refusedBy.name } : {}),
     limits: verdict.limits,
     settle: verdict.settle,

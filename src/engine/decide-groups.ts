@@ -1,4 +1,5 @@
 import { holdsSlots } from '../algorithms/concurrency';
+import type { BanRequest } from '../algorithms/decide';
 import type { DecisionSinks } from '../observability/decision-sinks';
 import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
@@ -7,7 +8,8 @@ import type { CompiledLimit, CompiledRule } from '../policy/compile';
 import type { OnError, ResponseCost } from '../policy/schema';
 import type { Charge, Release } from '../protocol/key-limiter';
 import { packSpec } from '../protocol/wire';
-import { askExactly, type GroupAnswer, type PreparedGroup } from './ask-object';
+import { askExactly, type GroupAnswer, type PreparedGroup, type SmoothedAsk } from './ask-object';
+import { systemClock } from './clock';
 import { bansOf, limitRequestOf } from './key-request';
 import { askLeasedGroup, type LeasedKeyObjects, leaseSettings, spendLease } from './leased';
 import { type LimitStatus, limitStatus } from './limit-status';
@@ -65,9 +67,16 @@ export function decideGroups(ordered: readonly Group[], deps: KeyAccess, now: nu
   });
 }
 
-/** Whether an object's (or the isolate's) answer refuses under some limit (shadow limits too), or bans. */
+/**
+ * Whether an object's (or the isolate's) answer refuses under some limit
+ * (shadow limits too), or bans; or admits after a wait, which refuses when
+ * this isolate's queue for the key is full.
+ */
 function refuses(answer: GroupAnswer): boolean {
-  return answer.kind === 'decided' && (!answer.decision.allowed || answer.decision.outcomes.some((o) => !o.decision.allowed));
+  return (
+    answer.kind === 'decided' &&
+    (!answer.decision.allowed || answer.decision.delayMs !== undefined || answer.decision.outcomes.some((o) => !o.decision.allowed))
+  );
 }
 
 const NO_DIGESTS: readonly string[] = [];
@@ -94,6 +103,7 @@ function fold(
   let retryAfterMs = 0;
   let status = 200;
   let placedBan: GroupsVerdict['placedBan'];
+  const delayed: Delayed[] = [];
 
   for (const [i, answer] of answers.entries()) {
     const group = ordered[i]!;
@@ -196,9 +206,45 @@ function fold(
           refusedBy = group.limits[decision.outcomes.indexOf(o)]!.rule;
         }
       }
+    } else if (decision.delayMs !== undefined && decision.delayMs > 0) {
+      delayed.push({ group, delayMs: decision.delayMs, firstResult: results.length - decision.outcomes.length, keyDigest });
     } else {
       for (const rule of group.rules) metrics.count(rule.name, 'allowed', deps.analytics);
     }
+  }
+
+  // Requests admitted after a wait are held here: each key's queue in this isolate must have room for them.
+  let delayMs = 0;
+  if (delayed.length > 0) {
+    const held = kind === 'allow' ? holdPlaces(delayed, deps, now) : undefined;
+    const full = held && 'full' in held ? held.full : undefined;
+    for (const d of delayed)
+      for (const rule of d.group.rules)
+        if (d === full) metrics.count(rule.name, 'refused', deps.analytics, d.keyDigest);
+        else metrics.count(rule.name, 'allowed', deps.analytics);
+    if (full) {
+      // The key's queue is full: refused as without smoothing; what the objects reserved goes back below.
+      const { group, delayMs: wait, firstResult, keyDigest } = full;
+      kind = 'limit';
+      status = 429;
+      retryAfterMs = Math.max(retryAfterMs, wait);
+      refusedBy = group.rules.find((r) => r.rule.smooth) ?? group.rules[0];
+      for (let j = firstResult; j < firstResult + group.limits.length; j++) {
+        const result = results[j]!;
+        if (!result.rule.rule.smooth || result.limit.config.algorithm !== 'gcra') continue;
+        results[j] = { ...result, decision: { ...result.decision, allowed: false, retryAfterMs: wait } };
+        const { limit } = result;
+        logEvent('refused', {
+          rule: result.rule.name,
+          key: keyDigest,
+          limit: limit.config.limit,
+          window: limit.name,
+          windowMs: limit.config.windowMs,
+          queueFull: true,
+        });
+        metrics.refusal(now, result.rule.name, keyDigest, limit.name);
+      }
+    } else if (held && 'delayMs' in held) delayMs = held.delayMs;
   }
 
   // A refused request is never forwarded: what other keys counted of it goes back, unless their rule counts refusals.
@@ -239,13 +285,57 @@ function fold(
     settle: kind === 'allow' ? settle : NOTHING_TO_SETTLE,
     view,
   };
+  if (kind === 'allow' && delayMs > 0) verdict.delayMs = delayMs;
   if (refusedBy) verdict.refusedBy = refusedBy;
   if (advanced && kind === 'allow') verdict.responseCosts = advanced;
   if (kind === 'allow' && slots.length > 0) verdict.releaseSlots = slotReleaser(slots, deps);
   if (placedBan) verdict.placedBan = placedBan;
   if (topUps.length > 0) verdict.background = Promise.all(topUps).then(() => undefined);
   // A refused request is never forwarded: what it reserved goes back before the refusal is answered.
-  return kind !== 'allow' && releases.length > 0 ? settle('error').then(() => verdict) : verdict;
+  if (kind !== 'allow' && releases.length > 0) return settle('error').then(() => verdict);
+  // An admitted request that must wait is answered once its wait is over.
+  return delayMs > 0 ? waitFor(delayMs, deps).then(() => verdict) : verdict;
+}
+
+/** A group whose object admitted the request after a wait, and where its results begin in the verdict's. */
+interface Delayed {
+  readonly group: Group;
+  readonly delayMs: number;
+  readonly firstResult: number;
+  /** The key's digest, for log lines and refusal points should its queue be full. */
+  readonly keyDigest: string;
+}
+
+/**
+ * Takes a place in each delayed group's queue for the whole wait (the
+ * longest of the groups' waits): all of them, and the wait; or none, and
+ * the first group whose queue is full. Another request of this isolate may
+ * have filled a queue while this one's object call was in flight.
+ */
+function holdPlaces(delayed: readonly Delayed[], deps: KeyAccess, now: number): { delayMs: number } | { full: Delayed } {
+  const delayMs = Math.max(...delayed.map((d) => d.delayMs));
+  const until = now + delayMs;
+  const entered: Delayed[] = [];
+  for (const d of delayed) {
+    if (deps.waiting?.enter(d.group.name, maxQueuedOf(d.group), now, until)) {
+      entered.push(d);
+      continue;
+    }
+    for (const e of entered) deps.waiting!.leave(e.group.name, until);
+    return { full: d };
+  }
+  return { delayMs };
+}
+
+/** The number of requests that may wait under a group's key: the smallest bound of its smoothing rules. */
+function maxQueuedOf(group: Group): number {
+  return Math.min(...group.rules.flatMap((r) => (r.rule.smooth ? [r.rule.smooth.maxQueued] : [])));
+}
+
+/** Resolves `ms` from now by the limiter's clock: a held request waits in the worker, costing no CPU, never in the key's object. */
+function waitFor(ms: number, deps: KeyAccess): Promise<void> {
+  const clock = deps.clock ?? systemClock;
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
 
 /** Reservations counted under a group's key, each given back unless the response's status is one its limit counts. */
@@ -427,7 +517,7 @@ function prepareGroup(group: Group, deps: KeyAccess): PreparedGroup {
 
 /** A group's settings but its deny-cache key, and what that key adds to the group's name. */
 function shapeOf(group: Group, deps: KeyAccess): { shape: Omit<PreparedGroup, 'cacheKey'>; suffix: string } {
-  const limits = Object.freeze(group.limits.map(limitRequestOf));
+  const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l)));
   const bans = Object.freeze(bansOf(group.rules));
   const cacheable = bans.length === 0 && limits.every((l) => !l.countRefused && !l.shadow);
   const shape = {
@@ -438,6 +528,7 @@ function shapeOf(group: Group, deps: KeyAccess): { shape: Omit<PreparedGroup, 'c
     cacheable,
     lease: cacheable && deps.leases ? leaseSettings(group) : undefined,
     onError: groupOnError(group.rules),
+    smooth: smoothedAsk(group, bans),
   };
   // A calendar period's anchor and zone are part of the key's settings: a refusal cached under one does not hold under another.
   return {
@@ -446,6 +537,16 @@ function shapeOf(group: Group, deps: KeyAccess): { shape: Omit<PreparedGroup, 'c
       .map((l) => `${l.id}:${l.config.limit}:${l.config.windowMs}${l.config.period ? `:${JSON.stringify(l.config.period)}` : ''}`)
       .join(','),
   };
+}
+
+/** What a group asks when its request may wait, when a rule of the group smooths one of its limits. */
+function smoothedAsk(group: Group, bans: readonly BanRequest[]): SmoothedAsk | undefined {
+  if (!group.rules.some((r) => r.rule.smooth)) return undefined;
+  const limits = Object.freeze(group.limits.map((l) => limitRequestOf(l, true)));
+  const waits = limits.flatMap((l) => (l.maxWaitMs !== undefined ? [l.maxWaitMs] : []));
+  if (waits.length === 0) return undefined;
+  const bounds = group.rules.flatMap((r) => (r.rule.smooth ? [r.rule.smooth.maxQueued] : []));
+  return { limits, spec: packSpec(limits, bans), maxWaitMs: Math.max(...waits), maxQueued: Math.min(...bounds) };
 }
 
 /** Asks a group's object (or its lease); its deny-cache entry, if any, was consulted by the caller. */

@@ -38,9 +38,13 @@ export class DenyCache {
     };
   }
 
-  /** Records a refusal: until the earliest time any refusing limit could admit again. */
-  remember(key: string, now: number, cost: number, decision: KeyDecision): void {
-    const wait = decision.banned ? decision.banned.until - now : maxRetry(decision);
+  /**
+   * Records a refusal: until the earliest time any refusing limit could
+   * admit again, or `soonerByMs` before that (a smoothing rule's longest
+   * wait: from then on a request could be admitted after waiting).
+   */
+  remember(key: string, now: number, cost: number, decision: KeyDecision, soonerByMs = 0): void {
+    const wait = decision.banned ? decision.banned.until - now : maxRetry(decision) - soonerByMs;
     if (wait <= 0) return;
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;

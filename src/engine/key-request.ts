@@ -8,8 +8,12 @@ export interface CountedLimit {
   readonly cost: number;
 }
 
-/** What the key's object (or a replay of it) decides for one limit. */
-export function limitRequestOf(entry: CountedLimit): LimitRequest {
+/**
+ * What the key's object (or a replay of it) decides for one limit. With
+ * `mayWait`, a GCRA limit of a rule with `smooth` may admit after a wait of
+ * up to the rule's `maxWait` instead of refusing.
+ */
+export function limitRequestOf(entry: CountedLimit, mayWait = false): LimitRequest {
   const request = {
     id: entry.limit.id,
     config: entry.limit.config,
@@ -17,7 +21,11 @@ export function limitRequestOf(entry: CountedLimit): LimitRequest {
     countRefused: entry.rule.rule.countRefused,
     shadow: entry.rule.rule.shadow,
   };
-  return entry.limit.countResponses ? { ...request, checkOnly: true } : request;
+  if (entry.limit.countResponses) return { ...request, checkOnly: true };
+  const smooth = entry.rule.rule.smooth;
+  return mayWait && smooth && entry.limit.config.algorithm === 'gcra' && !request.shadow
+    ? { ...request, maxWaitMs: smooth.maxWait }
+    : request;
 }
 
 /** The bans of the rules sharing a key, as the key's object keeps them. */

@@ -56,6 +56,12 @@ export interface Verdict {
   readonly refusedBy?: CompiledRule;
   /** Milliseconds until the request could be admitted; 0 when allowed. */
   readonly retryAfterMs: number;
+  /**
+   * Set when an admitted request was held before it was let through
+   * (smoothing): how long, in ms after the request's `now`. The verdict
+   * resolves once the wait is over.
+   */
+  readonly delayMs?: number;
   /** HTTP status of a refusal. */
   readonly status: number;
   readonly view: RequestView;

@@ -273,7 +273,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
     const writing = recordTraffic?.(verdict, c.res.status, at);
     if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
-      const ours = rateLimitHeaders(results, policy.response, at, false);
+      // A request held by smoothing is described as of when it was let through, as its limits counted it.
+      const ours = rateLimitHeaders(results, policy.response, at + (verdict.delayMs ?? 0), false);
       if (ours.length > 0) editHeaders(c, (headers) => mergeRateLimitHeaders(headers, ours));
     }
     if (verdict.releaseSlots && !slotsGivenBack) c.res = holdingSlots(c, c.res, verdict.releaseSlots, now);

@@ -6,6 +6,7 @@ import { evaluate, type RequestPath } from '../engine/evaluate';
 import { LeaseCache } from '../engine/lease-cache';
 import { after, type MaybePromise } from '../engine/maybe';
 import type { CapacitySource, Group, GroupsVerdict, ListSource, OverrideSource, Verdict } from '../engine/verdict';
+import { WaitQueue } from '../engine/wait-queue';
 import { IdentityRecords, resolveIdentity } from '../identity/resolve';
 import { logEvent } from '../observability/log';
 import { type AnalyticsSink, Metrics } from '../observability/metrics';
@@ -75,9 +76,9 @@ interface Bound {
 /**
  * The limiter's core, built once per policy and isolate, below HTTP: the
  * compiled policy, the binding names, the caches (refusals, leases, quota
- * snapshots, identity records), the live configuration and its counters,
- * and the origin's health as this isolate sees it (`originHealth`).
- * The middleware, the quota endpoint, `checkLimit` and the operator
+ * snapshots, identity records), the requests smoothing rules hold per key,
+ * the live configuration and its counters, and the origin's health as this
+ * isolate sees it (`originHealth`). The middleware, the quota endpoint, `checkLimit` and the operator
  * operations are thin faces over it.
  *
  * @example
@@ -96,6 +97,8 @@ export class Limiter {
   readonly #leases: LeaseCache;
   readonly #batcher: CheckBatcher | undefined;
   readonly #repeats = new RepeatFolder();
+  // Requests held per key while they wait to be forwarded (rules with `smooth`).
+  readonly #waiting = new WaitQueue();
   readonly #live: LiveConfig;
   readonly #identities = new IdentityRecords();
   // A caller polling its quota costs each of its keys' objects one read a second at most.
@@ -182,6 +185,7 @@ export class Limiter {
       denyCache: this.denyCache,
       leases: this.#leases,
       batcher: this.#batcher,
+      waiting: this.#waiting,
       metrics: sinks.metrics ?? this.metrics,
       analytics: sinks.analytics,
     };
@@ -243,6 +247,7 @@ export class Limiter {
           denyCache: this.denyCache,
           leases: this.#leases,
           batcher: this.#batcher,
+          waiting: this.#waiting,
           metrics: this.metrics,
           repeats: this.#repeats,
           analytics: env[this.analyticsBinding] as AnalyticsSink | undefined,

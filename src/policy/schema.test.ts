@@ -7,6 +7,8 @@ const limit = (extra: Record<string, unknown>) => rule({ limits: [{ limit: 10, w
 const policy = (extra: Record<string, unknown> = {}, rules: unknown[] = [rule()]) => ({ name: 'p', rules, ...extra });
 const withRule = (extra: Record<string, unknown>) => policy({}, [rule(extra)]);
 const withLimit = (extra: Record<string, unknown>) => policy({}, [limit(extra)]);
+/** A GCRA limit: the one algorithm `smooth` takes. */
+const paced = { algorithm: 'gcra', limit: 10, window: '1s', burst: 2 };
 const identity = (extra: Record<string, unknown>) => policy({ identity: { credential: 'bearer', ...extra } });
 
 const REJECTED: Array<[string, unknown, string[]]> = [
@@ -654,6 +656,80 @@ const REJECTED: Array<[string, unknown, string[]]> = [
     withRule({ countResponses: { status: [401] }, lease: { size: 10 } }),
     ['rules[0] "r".countResponses: countResponses cannot be combined with lease: every counted response must reach the object'],
   ],
+  // smooth
+  [
+    'smooth without maxQueued',
+    withRule({ limits: [paced], smooth: { maxWait: '500ms' } }),
+    ['rules[0] "r".smooth.maxQueued: Invalid input: expected number, received undefined'],
+  ],
+  [
+    'smooth without maxWait',
+    withRule({ limits: [paced], smooth: { maxQueued: 10 } }),
+    ['rules[0] "r".smooth.maxWait: required: use a number of milliseconds or text such as "30s", "5m", "25h"'],
+  ],
+  [
+    'a smooth maxWait over 10s',
+    withRule({ limits: [paced], smooth: { maxWait: '11s', maxQueued: 10 } }),
+    ['rules[0] "r".smooth.maxWait: smooth maxWait must be at most 10s'],
+  ],
+  [
+    'a smooth maxWait of 0',
+    withRule({ limits: [paced], smooth: { maxWait: 0, maxQueued: 10 } }),
+    ['rules[0] "r".smooth.maxWait: invalid duration 0: use a number of milliseconds or text such as "30s", "5m", "25h"'],
+  ],
+  [
+    'a smooth maxQueued of 0',
+    withRule({ limits: [paced], smooth: { maxWait: '500ms', maxQueued: 0 } }),
+    ['rules[0] "r".smooth.maxQueued: Too small: expected number to be >=1'],
+  ],
+  [
+    'a smooth maxQueued over 1000',
+    withRule({ limits: [paced], smooth: { maxWait: '500ms', maxQueued: 1001 } }),
+    ['rules[0] "r".smooth.maxQueued: Too big: expected number to be <=1000'],
+  ],
+  [
+    'an unknown smooth field',
+    withRule({ limits: [paced], smooth: { maxWait: '500ms', maxQueued: 10, jitter: true } }),
+    ['rules[0] "r".smooth: unknown field(s) "jitter"'],
+  ],
+  [
+    'smooth on a window limit',
+    withRule({ smooth: { maxWait: '500ms', maxQueued: 10 } }),
+    [
+      'rules[0] "r".smooth: smooth needs gcra limits: a fixed-window limit cannot say when a request would fit without counting it in a window it has not reached',
+    ],
+  ],
+  [
+    'smooth with a sliding-window backoff',
+    withRule({
+      limits: [paced],
+      backoff: { algorithm: 'sliding-window', limit: 5, period: '1s', levels: 2 },
+      smooth: { maxWait: '1s', maxQueued: 1 },
+    }),
+    [
+      'rules[0] "r".smooth: smooth needs gcra limits: a sliding-window limit cannot say when a request would fit without counting it in a window it has not reached',
+    ],
+  ],
+  [
+    'smooth with shadow',
+    withRule({ limits: [paced], shadow: true, smooth: { maxWait: '500ms', maxQueued: 10 } }),
+    ['rules[0] "r".smooth: smooth cannot be combined with shadow: a shadow rule never refuses, so it has nothing to hold'],
+  ],
+  [
+    'smooth with countResponses',
+    withRule({ limits: [paced], countResponses: { status: [401] }, smooth: { maxWait: '500ms', maxQueued: 10 } }),
+    [
+      'rules[0] "r".smooth: smooth cannot be combined with countResponses: the rule counts responses after the fact, so there is no place to reserve',
+    ],
+  ],
+  [
+    'smooth with a lease',
+    withRule({ lease: { size: 10 }, smooth: { maxWait: '500ms', maxQueued: 10 } }),
+    [
+      'rules[0] "r".smooth: smooth needs gcra limits: a fixed-window limit cannot say when a request would fit without counting it in a window it has not reached',
+      'rules[0] "r".smooth: smooth cannot be combined with lease: a wait is reserved in the key\'s object, which a lease bypasses',
+    ],
+  ],
   // quota
   [
     'a quota perAddress limit of 0',
@@ -784,6 +860,25 @@ describe('policy validation', () => {
     expect(error).toBeInstanceOf(PolicyError);
     expect((error as PolicyError).issues).toEqual(issues);
     expect((error as PolicyError).message).toBe(`invalid policy fixture:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+  });
+});
+
+describe('smooth', () => {
+  it('parses its wait to milliseconds, and a parsed policy parses again unchanged', () => {
+    const once = parsePolicy(withRule({ limits: [paced], smooth: { maxWait: '500ms', maxQueued: 10 } }));
+    expect(once.rules[0]!.smooth).toEqual({ maxWait: 500, maxQueued: 10 });
+    expect(parsePolicy(once)).toEqual(once);
+  });
+
+  it('takes gcra backoff levels beside gcra limits', () => {
+    const parsed = parsePolicy(
+      withRule({
+        limits: [paced],
+        backoff: { algorithm: 'gcra', limit: 5, period: '1s', levels: 2 },
+        smooth: { maxWait: '1s', maxQueued: 1 },
+      }),
+    );
+    expect(parsed.rules[0]!.smooth).toEqual({ maxWait: 1000, maxQueued: 1 });
   });
 });
 

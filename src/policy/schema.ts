@@ -377,6 +377,20 @@ export const leaseSchema = z.strictObject({
   ttl: durationSchema.refine((ms) => ms <= 60_000, { message: 'lease ttl must be at most 60s' }).default(1000),
 });
 
+/** The longest a smoothed request may be held: a held request keeps its client's connection (and the worker's) open. */
+export const MAX_SMOOTH_WAIT_MS = 10_000;
+
+/**
+ * Smoothing instead of refusing (GCRA limits only): a request whose wait
+ * would be at most `maxWait` is held by the worker and forwarded when the
+ * budget allows, instead of refused. At most `maxQueued` requests wait per
+ * key in one isolate; beyond that, requests are refused as without smoothing.
+ */
+export const smoothSchema = z.strictObject({
+  maxWait: durationSchema.refine((ms) => ms <= MAX_SMOOTH_WAIT_MS, { message: 'smooth maxWait must be at most 10s' }),
+  maxQueued: z.number().int().min(1).max(1000),
+});
+
 export const ruleSchema = z
   .strictObject({
     name: nameSchema,
@@ -420,8 +434,25 @@ export const ruleSchema = z
      * plan by.
      */
     quiet: z.boolean().default(false),
+    /** Hold requests whose wait is short and forward them when the budget allows, instead of refusing them (see `smoothSchema`). */
+    smooth: smoothSchema.optional(),
   })
   .superRefine((rule, ctx) => {
+    if (rule.smooth) {
+      const smoothIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['smooth'] });
+      const algorithms = [...rule.limits.map((l) => l.algorithm), ...(rule.backoff ? [rule.backoff.algorithm] : [])];
+      const other = algorithms.find((a) => a !== 'gcra');
+      if (other)
+        smoothIssue(
+          `smooth needs gcra limits: a ${other} limit cannot say when a request would fit without counting it in a window it has not reached`,
+        );
+      if (rule.lease) smoothIssue("smooth cannot be combined with lease: a wait is reserved in the key's object, which a lease bypasses");
+      if (rule.shadow) smoothIssue('smooth cannot be combined with shadow: a shadow rule never refuses, so it has nothing to hold');
+      if (rule.countResponses)
+        smoothIssue(
+          'smooth cannot be combined with countResponses: the rule counts responses after the fact, so there is no place to reserve',
+        );
+    }
     const holdsSlots = rule.limits.some((l) => l.algorithm === 'concurrency');
     if (rule.lease) {
       const leaseIssue = (message: string) => ctx.addIssue({ code: 'custom', message, path: ['lease'] });
@@ -749,6 +780,7 @@ export type OnError = z.output<typeof onErrorSchema>;
 export type CountWhen = z.output<typeof countWhenSchema>;
 export type Ban = z.output<typeof banSchema>;
 export type ResponseCost = z.output<typeof responseCostSchema>;
+export type Smooth = z.output<typeof smoothSchema>;
 export type IdentitySettings = z.output<typeof identitySchema>;
 export type ListSettings = z.output<typeof listSchema>;
 export type OriginHealthSettings = z.output<typeof originHealthSchema>;

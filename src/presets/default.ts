@@ -17,6 +17,11 @@ import { definePolicy } from '../policy/parse';
  * - `/graphql`: 1000 points per minute per client IP, each request costing
  *   what the origin reports in its `X-Cost` response header (at most 1000,
  *   1 when it reports nothing usable); the header is not passed on;
+ * - `/paced` and below: 5 requests per second per client IP with bursts of
+ *   2 (GCRA), smoothed: a request over the burst is held, up to 1 s, and
+ *   forwarded when its turn comes instead of refused; at most 4 wait per
+ *   address in one isolate, and requests beyond that are refused. The
+ *   anonymous per-IP window above does not count these paths;
  * - `GET /reports/*`: at most 2 requests in flight per client IP (a
  *   concurrency limit); the demo origin takes 2 s to answer a report, so a
  *   third parallel `curl` is refused with a `concurrency` 429;
@@ -29,7 +34,12 @@ export default definePolicy({
   response: { headers: ['ietf', 'x-ratelimit'], body: 'problem' },
   quota: { path: '/.well-known/ratelimit', perAddress: { limit: 60, window: '1m' } },
   rules: [
-    { name: 'per-ip', match: { tiers: ['anonymous'] }, key: 'ip', limits: [{ algorithm: 'sliding-window', limit: 10, window: '1m' }] },
+    {
+      name: 'per-ip',
+      match: { tiers: ['anonymous'], exceptPaths: ['/paced/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'sliding-window', limit: 10, window: '1m' }],
+    },
     { name: 'per-token', match: { tiers: ['token'] }, key: 'bearer', limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 10 }] },
     {
       name: 'login',
@@ -45,6 +55,13 @@ export default definePolicy({
       key: 'ip',
       responseCost: { header: 'X-Cost', max: 1000 },
       limits: [{ name: 'points', limit: 1000, window: '1m' }],
+    },
+    {
+      name: 'paced',
+      match: { paths: ['/paced/*'] },
+      key: 'ip',
+      limits: [{ algorithm: 'gcra', limit: 5, window: '1s', burst: 2 }],
+      smooth: { maxWait: '1s', maxQueued: 4 },
     },
     {
       name: 'reports',

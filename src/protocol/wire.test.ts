@@ -12,25 +12,28 @@ const limit = (id: string, overrides: Partial<LimitRequest> = {}): LimitRequest 
   ...overrides,
 });
 
-const limitRequest: fc.Arbitrary<LimitRequest> = fc.record({
-  id: fc.string({ minLength: 1, maxLength: 20 }),
-  config: fc.oneof(
-    fc.record({
-      algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
-      limit: fc.integer({ min: 1, max: 1e9 }),
-      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
-    }),
-    fc.record({
-      algorithm: fc.constant('gcra' as const),
-      limit: fc.integer({ min: 1, max: 1e6 }),
-      windowMs: fc.integer({ min: 1, max: 86_400_000 }),
-      burst: fc.integer({ min: 1, max: 1e6 }),
-    }),
-  ),
-  cost: fc.integer({ min: 0, max: 1000 }),
-  countRefused: fc.boolean(),
-  shadow: fc.boolean(),
-});
+const limitRequest: fc.Arbitrary<LimitRequest> = fc
+  .record({
+    id: fc.string({ minLength: 1, maxLength: 20 }),
+    config: fc.oneof(
+      fc.record({
+        algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
+        limit: fc.integer({ min: 1, max: 1e9 }),
+        windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+      }),
+      fc.record({
+        algorithm: fc.constant('gcra' as const),
+        limit: fc.integer({ min: 1, max: 1e6 }),
+        windowMs: fc.integer({ min: 1, max: 86_400_000 }),
+        burst: fc.integer({ min: 1, max: 1e6 }),
+      }),
+    ),
+    cost: fc.integer({ min: 0, max: 1000 }),
+    countRefused: fc.boolean(),
+    shadow: fc.boolean(),
+    maxWaitMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
+  })
+  .map(({ maxWaitMs, ...l }) => (maxWaitMs === undefined ? l : { ...l, maxWaitMs }));
 const banRequest: fc.Arbitrary<BanRequest> = fc.record({
   rule: fc.string({ minLength: 1, maxLength: 20 }),
   after: fc.integer({ min: 1, max: 100 }),
@@ -62,9 +65,12 @@ const decisionFor = (limits: readonly LimitRequest[]): fc.Arbitrary<KeyDecision>
         fc.record({ until: fc.integer({ min: 0, max: 4_000_000_000_000 }), rule: fc.string({ maxLength: 20 }), placed: fc.boolean() }),
         { nil: undefined },
       ),
+      delayMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
     })
-    .map(({ allowed, outcomes, banned }) => ({
-      allowed,
+    .map(({ allowed, outcomes, banned, delayMs }) => ({
+      // The object sets a wait only on a request it admits and that no ban refuses.
+      allowed: allowed || (delayMs !== undefined && !banned),
+      ...(delayMs !== undefined && !banned ? { delayMs } : {}),
       outcomes: outcomes.map((o, j) => ({ id: limits[j]!.id, shadow: limits[j]!.shadow, ...o })),
       // The object writes `placed` only on the request that placed the ban.
       ...(banned ? { banned: { until: banned.until, rule: banned.rule, ...(banned.placed ? { placed: true } : {}) } } : {}),
@@ -137,6 +143,28 @@ describe('packed decisions', () => {
     };
     expect(packDecision(decision)).toEqual([0, 0, 100, 0, 100, 60_000, 1500, 0, 1, 100, 40, 60, 3_600_000, 0, 1, 90_000, 'r', 1]);
     expect(unpackDecision(packDecision(decision), limits)).toEqual(decision);
+  });
+
+  it('carry the wait of a request admitted after one as one more number', () => {
+    const limits = [limit('r/1s')];
+    const decision: KeyDecision = {
+      allowed: true,
+      delayMs: 300,
+      outcomes: [
+        {
+          id: 'r/1s',
+          shadow: false,
+          counted: true,
+          decision: { allowed: true, limit: 2, remaining: 0, used: 2, resetAt: 1_500, retryAfterMs: 0 },
+        },
+      ],
+    };
+    expect(packDecision(decision)).toEqual([1, 1, 2, 0, 2, 1_500, 0, 1, 300]);
+    expect(unpackDecision(packDecision(decision), limits)).toEqual(decision);
+    // A wait on a refusal, or one that is not a positive number, is not something this code writes.
+    expect(unpackDecision([0, 1, 2, 0, 2, 1_500, 0, 1, 300], limits)).toBeUndefined();
+    expect(unpackDecision([1, 1, 2, 0, 2, 1_500, 0, 1, 0], limits)).toBeUndefined();
+    expect(unpackDecision([1, 1, 2, 0, 2, 1_500, 0, 1, 'x'], limits)).toBeUndefined();
   });
 
   it('are not read when they do not fit the limits asked', () => {

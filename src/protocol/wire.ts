@@ -18,7 +18,9 @@ export type PackedSpec = string;
 /**
  * A {@link KeyDecision} as {@link packDecision} writes it:
  * `[allowed, ...per limit: allowed, limit, remaining, used, resetAt, retryAfterMs, counted]`,
- * then `bannedUntil, bannedRule, placed` when the key is banned. Flags are 0 or 1.
+ * then `delayMs` when the request is admitted after a wait (smoothing), or
+ * `bannedUntil, bannedRule, placed` when the key is banned. Flags are 0 or 1.
+ * A decision without a wait has the layout it had before smoothing.
  */
 export type PackedDecision = ReadonlyArray<number | string>;
 
@@ -66,7 +68,8 @@ function isLimitRequest(value: unknown): value is LimitRequest {
     typeof config.algorithm === 'string' &&
     typeof config.limit === 'number' &&
     typeof config.windowMs === 'number' &&
-    (config.burst === undefined || typeof config.burst === 'number')
+    (config.burst === undefined || typeof config.burst === 'number') &&
+    (l.maxWaitMs === undefined || typeof l.maxWaitMs === 'number')
   );
 }
 
@@ -103,6 +106,7 @@ export function packDecision(decision: KeyDecision): PackedDecision {
     out.push(d.allowed ? 1 : 0, d.limit, d.remaining, d.used, d.resetAt, d.retryAfterMs, counted ? 1 : 0);
   }
   if (decision.banned) out.push(decision.banned.until, decision.banned.rule, decision.banned.placed ? 1 : 0);
+  else if (decision.delayMs !== undefined && decision.delayMs > 0) out.push(decision.delayMs);
   return out;
 }
 
@@ -113,7 +117,7 @@ export function packDecision(decision: KeyDecision): PackedDecision {
 export function unpackDecision(packed: unknown, limits: readonly LimitRequest[]): KeyDecision | undefined {
   if (!Array.isArray(packed)) return undefined;
   const base = 1 + PER_LIMIT * limits.length;
-  if (packed.length !== base && packed.length !== base + 3) return undefined;
+  if (packed.length !== base && packed.length !== base + 1 && packed.length !== base + 3) return undefined;
   for (let i = 0; i < base; i++) if (typeof packed[i] !== 'number') return undefined;
   const outcomes: LimitOutcome[] = [];
   for (let j = 0; j < limits.length; j++) {
@@ -135,6 +139,10 @@ export function unpackDecision(packed: unknown, limits: readonly LimitRequest[])
   }
   const decision: KeyDecision = { allowed: packed[0] === 1, outcomes };
   if (packed.length === base) return decision;
+  if (packed.length === base + 1) {
+    const delayMs = packed[base];
+    return decision.allowed && typeof delayMs === 'number' && delayMs > 0 ? { ...decision, delayMs } : undefined;
+  }
   const [until, rule, placed] = packed.slice(base) as unknown[];
   if (typeof until !== 'number' || typeof rule !== 'string' || (placed !== 0 && placed !== 1)) return undefined;
   return { ...decision, banned: { until, rule, ...(placed === 1 ? { placed: true } : {}) } };

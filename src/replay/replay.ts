@@ -129,7 +129,10 @@ function costOf(rule: CompiledRule, record: TrafficRecord): number {
  * each key's limits are decided by the limiter's own `decideKey`, on the
  * records' clock, in exact mode (every request reaches its key's object; the
  * isolate caches and leases never admit more than that). A refused request
- * gives back what its other keys counted, as the request path does.
+ * gives back what its other keys counted, as the request path does. A rule
+ * with `smooth` admits every request whose wait fits its `maxWait`: the
+ * per-isolate bound on waiting requests (`maxQueued`) is not modelled, so
+ * a replay may admit more held requests than a busy live isolate would.
  *
  * Records carry keys as digests by key signature, so a candidate rule can be
  * replayed when the live policy keyed some rule the same way (`ip`, `bearer`,
@@ -220,7 +223,11 @@ export class Replay {
       if (!state) byDigest.set(group.digest, (state = { limits: new Map(), bans: new Map() }));
       const { limits, bans } = state;
       let prepared = this.prepared.get(group.shape);
-      if (!prepared) this.prepared.set(group.shape, (prepared = { limits: group.entries.map(limitRequestOf), bans: bansOf(group.rules) }));
+      if (!prepared)
+        this.prepared.set(
+          group.shape,
+          (prepared = { limits: group.entries.map((e) => limitRequestOf(e, true)), bans: bansOf(group.rules) }),
+        );
       const step = decideKey(
         (id) => limits.get(id),
         (rule) => bans.get(rule),
