@@ -79,6 +79,17 @@ describe('forwardToOrigin tells the origin the client address', () => {
     expect(told(headers)).toEqual({ xff: '2001:db8::70', realIp: '2001:db8::70', forwarded: undefined });
   });
 
+  it("without this limiter, when another middleware used the context variable 'rateLimit' (hono-rate-limiter does), still answers and tells CF-Connecting-IP", async () => {
+    const app = new Hono();
+    app.use('*', async (c, next) => {
+      c.set('rateLimit', { limit: 100, used: 1, remaining: 99 } as never);
+      await next();
+    });
+    app.all('*', (c) => forwardToOrigin(c, { originUrl: env.ORIGIN_URL }));
+    const headers = await received(app, { ...SPOOFED, 'CF-Connecting-IP': '203.0.113.71' });
+    expect(told(headers)).toEqual({ xff: '203.0.113.71', realIp: '203.0.113.71', forwarded: undefined });
+  });
+
   it("drops the headers the client's Connection header names, and Proxy-Authorization", async () => {
     const { app } = limitedApp({ policy: { name: 'fwd-hop', rules } });
     const headers = await received(app, {

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { Verdict } from '../engine/verdict';
 import { clientAddress } from '../request/client-ip';
 import { pathAndSearch } from '../request/url-parts';
 import { DEFAULT_FORWARDING, dropHopByHop, setClientAddress } from './origin-headers';
@@ -62,8 +63,11 @@ export function originTarget(requestUrl: string, originUrl: string | undefined):
 export function originHeaders(c: Context): Headers {
   const headers = new Headers(c.req.raw.headers);
   dropHopByHop(headers);
-  const verdict = c.get('rateLimit');
-  const address = verdict ? verdict.view.address : clientAddress(c.req.raw.headers, { trustedHops: 1, ipv4Prefix: 32, ipv6Prefix: 128 });
+  // Another middleware may have used the same context variable (hono-rate-limiter's info has no `view`).
+  const verdict = c.get('rateLimit') as Partial<Verdict> | undefined;
+  const address = verdict?.view
+    ? verdict.view.address
+    : clientAddress(c.req.raw.headers, { trustedHops: 1, ipv4Prefix: 32, ipv6Prefix: 128 });
   setClientAddress(headers, address, c.get('clientForwarding') ?? DEFAULT_FORWARDING);
   return headers;
 }
