@@ -4,6 +4,7 @@ import type { LimitResult, Verdict } from '../engine/verdict';
 import type { CompiledRule } from '../policy/compile';
 import { type ResponseSettings, responseSchema } from '../policy/schema';
 import { refusalResponse } from './refusal';
+import { BLOCKED_BODY, unavailableProblem } from './test-support';
 
 const NOW = 1_000_000_000;
 const DAY = 86_400_000;
@@ -72,11 +73,7 @@ describe('refusalResponse says why a request was refused', () => {
     const response = refusalResponse(verdict('unavailable', 503, [], rule('per-ip', '1m', 60_000, settings())), settings(), NOW);
     expect(response.status).toBe(503);
     expect(response.headers.get('RateLimit-Reason')).toBe('unavailable');
-    expect(await response.json()).toMatchObject({
-      type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
-      status: 503,
-      'violated-policies': ['per-ip/1m'],
-    });
+    expect(await response.json()).toMatchObject(unavailableProblem(['per-ip/1m']));
   });
 
   it("a ban answered with 429: ban, naming the banning rule's limits", async () => {
@@ -95,13 +92,7 @@ describe('refusalResponse says why a request was refused', () => {
     const response = refusalResponse({ ...verdict('block', 403, []), retryAfterMs: 0 }, settings(), NOW);
     expect(response.headers.get('RateLimit-Reason')).toBe('block');
     expect(response.headers.get('Retry-After')).toBeNull();
-    expect(await response.json()).toEqual({
-      type: 'about:blank',
-      title: 'Forbidden',
-      status: 403,
-      detail: 'Access denied.',
-      list: 'block',
-    });
+    expect(await response.json()).toEqual(BLOCKED_BODY);
   });
 
   it('takes the header name the policy gives', () => {

@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UsageUnavailable } from './analytics-sql';
-import { InvalidInput } from './invalid-input';
+import { CONFIGURED_ANALYTICS, invalidFieldOf } from './test-support';
 import { parseTopRefusedQuery, readTopRefused, topRefusedSql } from './top-refused';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 30, 15, 250);
 const RULES = ['per-ip', 'login'];
-const configured = {
-  ANALYTICS_ACCOUNT_ID: '0123456789abcdef0123456789abcdef',
-  ANALYTICS_API_TOKEN: 'token-for-tests',
-  ANALYTICS_DATASET: 'edge_ratelimit',
-};
-
-function fieldOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInput) return `${error.field}: ${error.message}`;
-    throw error;
-  }
-  return undefined;
-}
 
 /** A stand-in for the SQL API: records each request and answers the rows `answer` gives for its SQL. */
 function sqlApi(answer: (sql: string) => unknown[]) {
@@ -63,7 +48,7 @@ describe('parseTopRefusedQuery', () => {
     [{ limit: '101' }, 'limit: limit is a whole number from 1 to 100'],
     [{ limit: '1e1' }, 'limit: limit is a whole number from 1 to 100'],
   ])('refuses %j naming the field', (query, expected) => {
-    expect(fieldOf(() => parseTopRefusedQuery(query, NOW, RULES))).toBe(expected);
+    expect(invalidFieldOf(() => parseTopRefusedQuery(query, NOW, RULES))).toBe(expected);
   });
 });
 
@@ -117,7 +102,7 @@ describe('readTopRefused', () => {
           ]
         : [{ rule: 'login', key: 'c0ffee0012345678', refusals: 3, last_seen: '2026-12-06 08:00:00' }],
     );
-    expect(await readTopRefused(configured, query, RULES, fetcher)).toEqual([
+    expect(await readTopRefused(CONFIGURED_ANALYTICS, query, RULES, fetcher)).toEqual([
       { rule: 'per-ip', key: '2a4c695746be086f', refusals: 120, lastSeen: '2026-12-06T21:14:03Z' },
       { rule: 'per-ip', key: '9b1d5e0c7f3a2d11', refusals: 8, lastSeen: '2026-12-06T19:02:44Z' },
       { rule: 'login', key: 'c0ffee0012345678', refusals: 3, lastSeen: '2026-12-06T08:00:00Z' },
@@ -133,7 +118,7 @@ describe('readTopRefused', () => {
 
   it('asks only for the rule the query names, at the address ANALYTICS_SQL_URL gives', async () => {
     const { sent, fetcher } = sqlApi(() => []);
-    const env = { ...configured, ANALYTICS_SQL_URL: 'http://127.0.0.1:9999/client/v4/' };
+    const env = { ...CONFIGURED_ANALYTICS, ANALYTICS_SQL_URL: 'http://127.0.0.1:9999/client/v4/' };
     expect(await readTopRefused(env, { ...query, rule: 'login' }, RULES, fetcher)).toEqual([]);
     expect(sent).toEqual([
       {
@@ -147,7 +132,7 @@ describe('readTopRefused', () => {
   it('refuses an ANALYTICS_SQL_URL that is not an http or https address, sending nothing', async () => {
     const { sent, fetcher } = sqlApi(() => []);
     for (const bad of ['ftp://example.test', 'not a url', 'https://example.test/?account=x']) {
-      const error = (await readTopRefused({ ...configured, ANALYTICS_SQL_URL: bad }, query, RULES, fetcher).catch(
+      const error = (await readTopRefused({ ...CONFIGURED_ANALYTICS, ANALYTICS_SQL_URL: bad }, query, RULES, fetcher).catch(
         (e: unknown) => e,
       )) as UsageUnavailable;
       expect(error).toBeInstanceOf(UsageUnavailable);
@@ -158,7 +143,7 @@ describe('readTopRefused', () => {
 
   it("passes on the SQL API's failure as a 502 with the query", async () => {
     const fetcher = (async () => new Response('{"errors":[{"message":"bad token"}]}', { status: 403 })) as unknown as typeof fetch;
-    const error = (await readTopRefused(configured, { ...query, rule: 'per-ip' }, RULES, fetcher).catch(
+    const error = (await readTopRefused(CONFIGURED_ANALYTICS, { ...query, rule: 'per-ip' }, RULES, fetcher).catch(
       (e: unknown) => e,
     )) as UsageUnavailable;
     expect(error.status).toBe(502);

@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UsageUnavailable } from './analytics-sql';
-import { InvalidInput } from './invalid-input';
+import { CONFIGURED_ANALYTICS, invalidFieldOf } from './test-support';
 import { parseUsageQuery, readUsage, usageCsv, usageSql } from './usage';
 
 const NOW = Date.UTC(2026, 11, 6, 21, 0);
-const configured = {
-  ANALYTICS_ACCOUNT_ID: '0123456789abcdef0123456789abcdef',
-  ANALYTICS_API_TOKEN: 'token-for-tests',
-  ANALYTICS_DATASET: 'edge_ratelimit',
-};
-
-function fieldOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInput) return `${error.field}: ${error.message}`;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('parseUsageQuery', () => {
   it('defaults to the 30 days ending today, as JSON', () => {
@@ -40,7 +25,7 @@ describe('parseUsageQuery', () => {
     [{ subject: 'a', format: 'xml' }, 'format: format is json or csv'],
     [{ org: 'line\nbreak' }, 'org: org is 1 to 256 printable characters'],
   ])('refuses %j, naming the field', (query, expected) => {
-    expect(fieldOf(() => parseUsageQuery(query, NOW))).toBe(expected);
+    expect(invalidFieldOf(() => parseUsageQuery(query, NOW))).toBe(expected);
   });
 });
 
@@ -89,7 +74,7 @@ describe('readUsage', () => {
         rows: 1,
       });
     }) as unknown as typeof fetch;
-    const days = await readUsage(configured, query, fetcher);
+    const days = await readUsage(CONFIGURED_ANALYTICS, query, fetcher);
     expect(days).toEqual([{ day: '2026-11-01', subject: 'user_42', org: 'acme', allowed: 120, refused: 3, units: 240 }]);
     expect(calls[0]!.url).toBe('https://api.cloudflare.com/client/v4/accounts/0123456789abcdef0123456789abcdef/analytics_engine/sql');
     expect(calls[0]!.init.method).toBe('POST');
@@ -99,7 +84,7 @@ describe('readUsage', () => {
 
   it('reports a failing SQL API as a 502 with its answer', async () => {
     const fetcher = (async () => new Response('authentication error', { status: 401 })) as unknown as typeof fetch;
-    const error = (await readUsage(configured, query, fetcher).catch((e: unknown) => e)) as UsageUnavailable;
+    const error = (await readUsage(CONFIGURED_ANALYTICS, query, fetcher).catch((e: unknown) => e)) as UsageUnavailable;
     expect([error.status, error.message]).toEqual([502, "Analytics Engine's SQL API answered 401: authentication error"]);
   });
 });

@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compile';
 import { parsePolicy } from './parse';
+import { policyErrorOf } from './test-support';
 
 const rule = { name: 'reports', key: 'ip', limits: [{ algorithm: 'concurrency', limit: 2 }] };
 
-function issues(extra: Record<string, unknown>, limits: unknown[] = rule.limits): string {
-  try {
-    parsePolicy({ name: 'p', rules: [{ ...rule, limits, ...extra }] });
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+/** The message parsing a policy of `rule` with `limits` and `extra` throws; '' when it parses. */
+const issues = (extra: Record<string, unknown>, limits: unknown[] = rule.limits) =>
+  policyErrorOf({ name: 'p', rules: [{ ...rule, limits, ...extra }] })?.message ?? '';
 
 describe('concurrency limits in a policy', () => {
   it('accepts a concurrency limit, named "concurrent", with a 60 s slot lease by default', () => {

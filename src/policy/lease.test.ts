@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from './parse';
+import { policyErrorOf } from './test-support';
 
 const rule = { name: 'hot', key: 'ip', limits: [{ limit: 1000, window: '1m' }] };
 
-function issues(extra: Record<string, unknown>, limits: unknown[] = rule.limits): string {
-  try {
-    parsePolicy({ name: 'p', rules: [{ ...rule, limits, ...extra }] });
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+/** The message parsing a policy of `rule` with `limits` and `extra` throws; '' when it parses. */
+const issues = (extra: Record<string, unknown>, limits: unknown[] = rule.limits) =>
+  policyErrorOf({ name: 'p', rules: [{ ...rule, limits, ...extra }] })?.message ?? '';
 
 describe('lease in a policy', () => {
   it('accepts a lease on window limits, with a one-second ttl by default', () => {

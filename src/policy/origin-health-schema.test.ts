@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyError, parsePolicy } from './parse';
+import { policyErrorOf } from './test-support';
 
 const rules = [
   { name: 'per-address', key: 'ip', limits: [{ limit: 60, window: '1m' }] },
@@ -114,13 +115,8 @@ describe('originHealth validation', () => {
   });
 
   it.each(REJECTED)('rejects %s, naming the field and what is wrong', (_, input, issues) => {
-    let error: unknown;
-    try {
-      parsePolicy(input, 'fixture');
-    } catch (e) {
-      error = e;
-    }
+    const error = policyErrorOf(input, 'fixture');
     expect(error).toBeInstanceOf(PolicyError);
-    expect((error as PolicyError).issues).toEqual(issues);
+    expect(error!.issues).toEqual(issues);
   });
 });

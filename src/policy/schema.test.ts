@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyError, parsePolicy } from './parse';
+import { policyErrorOf } from './test-support';
 
 /** One rejecting fixture per schema rule: what is wrong, the input, and the exact issues reported. */
 const rule = (extra: Record<string, unknown> = {}) => ({ name: 'r', key: 'ip', limits: [{ limit: 10, window: '1m' }], ...extra });
@@ -851,15 +852,10 @@ describe('policy validation', () => {
   });
 
   it.each(REJECTED)('rejects %s, naming the field and what is wrong', (_, input, issues) => {
-    let error: unknown;
-    try {
-      parsePolicy(input, 'fixture');
-    } catch (e) {
-      error = e;
-    }
+    const error = policyErrorOf(input, 'fixture');
     expect(error).toBeInstanceOf(PolicyError);
-    expect((error as PolicyError).issues).toEqual(issues);
-    expect((error as PolicyError).message).toBe(`invalid policy fixture:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    expect(error!.issues).toEqual(issues);
+    expect(error!.message).toBe(`invalid policy fixture:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
   });
 });
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { keyDigest } from '../../src/observability/key-digest';
 import type { PolicyInput } from '../../src/policy/schema';
 import { freshIp, limitedApp, send } from '../support/app';
+import { loggedLines } from '../support/log-lines';
 
 const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 6 * 3_600_000;
 
@@ -16,16 +17,7 @@ const policy: PolicyInput = {
 };
 
 /** The limiter's JSON log lines written while `run` runs. */
-async function logged(run: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
-  try {
-    await run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const logged = async (run: () => Promise<void>) => (await loggedLines(run)).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -1,5 +1,6 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { BLOCKED_BODY, unavailableProblem } from '../../src/http/test-support';
 import type { PolicyInput } from '../../src/policy/schema';
 import { freshIp, limitedApp, send } from '../support/app';
 import { fakeLimiter, from, testApp } from './faults/harness';
@@ -80,13 +81,7 @@ describe('a refused request says why', () => {
     const response = await send(app, '/x', '198.51.100.66');
     expect(response.status).toBe(403);
     expect(response.headers.get('RateLimit-Reason')).toBe('block');
-    expect(await response.json()).toEqual({
-      type: 'about:blank',
-      title: 'Forbidden',
-      status: 403,
-      detail: 'Access denied.',
-      list: 'block',
-    });
+    expect(await response.json()).toEqual(BLOCKED_BODY);
   });
 
   it('a fail-closed fault answers 503 with unavailable, naming the limit that could not be asked', async () => {
@@ -101,11 +96,7 @@ describe('a refused request says why', () => {
     const response = await app.request('/orders', from(freshIp()));
     expect(response.status).toBe(503);
     expect(response.headers.get('RateLimit-Reason')).toBe('unavailable');
-    expect(await response.json()).toMatchObject({
-      type: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
-      status: 503,
-      'violated-policies': ['per-ip/1m'],
-    });
+    expect(await response.json()).toMatchObject(unavailableProblem(['per-ip/1m']));
   });
 
   it("takes the policy's header name, and sends none when it is off", async () => {

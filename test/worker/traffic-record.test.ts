@@ -5,6 +5,7 @@ import type { PolicyInput } from '../../src/policy/schema';
 import { Replay } from '../../src/replay/replay';
 import { parseTrafficRecord } from '../../src/traffic/record';
 import { freshIp, limitedApp, send } from '../support/app';
+import { loggedLines } from '../support/log-lines';
 
 const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 2 * 86_400_000 + 6 * 3_600_000;
 const TOKEN = 'sk_live_traffic_record_secret_0001';
@@ -21,25 +22,13 @@ const policy: PolicyInput = {
   ],
 };
 
-/** The limiter's JSON log lines written while `run` runs. */
-async function logged(run: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
-  try {
-    await run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines;
-}
-
 afterEach(() => vi.restoreAllMocks());
 
 describe('traffic record', () => {
   it('writes one versioned line per request with the method, path, host, tier, key digests, rule outcomes, decision and status', async () => {
     const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
-    const lines = await logged(async () => {
+    const lines = await loggedLines(async () => {
       for (let i = 0; i < 3; i++)
         await (await send(app, '/v1/Items/../items', ip, { headers: { Authorization: `Bearer ${TOKEN}`, 'X-Batch': '4' } })).arrayBuffer();
     });
@@ -77,7 +66,7 @@ describe('traffic record', () => {
     const ips = draws.map(() => freshIp());
     // The recorder's randomness is Math.random: pinned here.
     vi.spyOn(Math, 'random').mockImplementation(() => draws[draw++ % draws.length]!);
-    const lines = await logged(async () => {
+    const lines = await loggedLines(async () => {
       for (const ip of ips) await (await send(app, '/sampled', ip)).arrayBuffer();
     });
     const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
@@ -88,7 +77,7 @@ describe('traffic record', () => {
   it('writes nothing unless the policy enables it', async () => {
     const { trafficRecord: _, ...off } = policy;
     const { app } = limitedApp({ policy: off, now: () => T0 });
-    const lines = await logged(async () => void (await (await send(app, '/off', freshIp())).arrayBuffer()));
+    const lines = await loggedLines(async () => void (await (await send(app, '/off', freshIp())).arrayBuffer()));
     expect(lines.some((l) => l.includes('"event":"traffic"'))).toBe(false);
   });
 
@@ -96,7 +85,7 @@ describe('traffic record', () => {
     let now = T0;
     const { app } = limitedApp({ policy, now: () => now });
     const ip = freshIp();
-    const lines = await logged(async () => {
+    const lines = await loggedLines(async () => {
       for (let i = 0; i < 6; i++) {
         await (await send(app, '/replayed', ip)).arrayBuffer();
         now += 15_000;

@@ -1,25 +1,14 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/worker';
+import { signInToDashboard } from './support';
 
 const TOKEN = 'dashboard-secret-42';
 const bindings = { ...env, ADMIN_TOKEN: TOKEN };
 const app = createApp();
 const ORIGIN = 'https://api.example.test';
 
-async function signIn(): Promise<string> {
-  const response = await app.request(
-    `${ORIGIN}/_ratelimit/dashboard/login`,
-    {
-      method: 'POST',
-      body: new URLSearchParams({ token: TOKEN }).toString(),
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN },
-    },
-    bindings,
-  );
-  expect(response.status).toBe(303);
-  return response.headers.get('Set-Cookie')!.split(';')[0]!;
-}
+const signIn = () => signInToDashboard(app, { token: TOKEN, bindings });
 
 const usage = (query: string, cookie?: string) =>
   app.request(`${ORIGIN}/_ratelimit/dashboard/usage${query}`, { headers: cookie ? { Cookie: cookie } : {} }, bindings);

@@ -8,6 +8,7 @@ import { LAST_FAILURE_ROW } from '../../../src/notifications/deliver';
 import defaultPolicy from '../../../src/presets/default';
 import { createApp } from '../../../src/worker';
 import { freshIp, manualClock } from '../../support/app';
+import { signInToDashboard } from './support';
 
 const TOKEN = 'dashboard-secret-42';
 const bindings = { ...env, ADMIN_TOKEN: TOKEN };
@@ -29,6 +30,13 @@ const post = (path: string, fields: Record<string, string>, headers: Record<stri
     body: form(fields),
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, ...headers },
   });
+
+/** Posts a form the dashboard must refuse (400): the page it shows instead, with the form as typed and the error beside its field. */
+async function postRefused(path: string, fields: Record<string, string>, cookie: string): Promise<string> {
+  const response = await post(path, fields, { Cookie: cookie });
+  expect(response.status).toBe(400);
+  return response.text();
+}
 
 /** `name=value` of each cookie a response sets. */
 const setCookies = (response: Response) => response.headers.getSetCookie().map((c) => c.split(';')[0]!);
@@ -122,13 +130,11 @@ describe('the dashboard page', () => {
       { Cookie: cookie, Origin: 'https://evil.example' },
     );
     expect(crossSite.status).toBe(403);
-    const bad = await post(
+    const html = await postRefused(
       '/overrides',
       { rule: 'per-ip', kind: 'key', value: '192.0.2.44', limit: '-3', window: '1m', reason: 'typed by hand' },
-      { Cookie: cookie },
+      cookie,
     );
-    expect(bad.status).toBe(400);
-    const html = await bad.text();
     expect(html).toMatch(
       /<input name="limit" type="number" min="0" placeholder="50000" value="-3" aria-invalid="true" \/><span class="field-error bad" id="override-form-limit-error" role="alert">Limit: /,
     );
@@ -169,13 +175,11 @@ describe('the dashboard page', () => {
     expect(editing).toContain('Save changes');
     expect(editing).toContain('<a href="/_ratelimit/dashboard" id="cancel-edit">Cancel</a>');
     // A refused edit stays an edit: the values as typed, and the way out.
-    const refused = await post(
+    const refusedHtml = await postRefused(
       '/overrides',
       { edit: key, rule: 'per-ip', kind: 'key', value: ip, limit: '7', window: 'soon', expires: '2030-01-02T03:04', reason: 'trial' },
-      { Cookie: cookie },
+      cookie,
     );
-    expect(refused.status).toBe(400);
-    const refusedHtml = await refused.text();
     expect(refusedHtml).toContain('id="override-form-window-error" role="alert">Window: ');
     expect(refusedHtml).toContain('value="soon"');
     expect(refusedHtml).toContain('id="cancel-edit"');
@@ -196,18 +200,15 @@ describe('the dashboard page', () => {
 
   it('names a bad expiry beside its field (400) instead of failing, and adds list entries with an expiry', async () => {
     const cookie = await signIn();
-    const bad = await post(
+    const badExpiry = await postRefused(
       '/overrides',
       { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: 'next tuesday' },
-      { Cookie: cookie },
+      cookie,
     );
-    expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain(
+    expect(badExpiry).toContain(
       'id="override-form-expires-error" role="alert">Expires (UTC): &quot;next tuesday&quot; is not a date and time',
     );
-    const badList = await post('/lists', { list: 'block', kind: 'ip', value: '198.51.100.300', reason: 'scraper' }, { Cookie: cookie });
-    expect(badList.status).toBe(400);
-    const badListHtml = await badList.text();
+    const badListHtml = await postRefused('/lists', { list: 'block', kind: 'ip', value: '198.51.100.300', reason: 'scraper' }, cookie);
     expect(badListHtml).toContain(
       'id="list-form-value-error" role="alert">Value: &quot;198.51.100.300&quot; is not an IPv4 or IPv6 address',
     );
@@ -247,24 +248,14 @@ describe('the dashboard page', () => {
 
   it('refuses an override or list entry whose expiry has passed, saving nothing', async () => {
     const cookie = await signIn();
-    const override = await post(
+    const override = await postRefused(
       '/overrides',
       { rule: 'per-ip', kind: 'key', value: '1.2.3.4', limit: '3', window: '1m', expires: '2020-01-02T03:04' },
-      { Cookie: cookie },
+      cookie,
     );
-    expect(override.status).toBe(400);
-    expect(await override.text()).toContain(
-      'id="override-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed',
-    );
-    const listed = await post(
-      '/lists',
-      { list: 'block', kind: 'ip', value: '203.0.113.0/24', expires: '2020-01-02T03:04' },
-      { Cookie: cookie },
-    );
-    expect(listed.status).toBe(400);
-    expect(await listed.text()).toContain(
-      'id="list-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed',
-    );
+    expect(override).toContain('id="override-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed');
+    const listed = await postRefused('/lists', { list: 'block', kind: 'ip', value: '203.0.113.0/24', expires: '2020-01-02T03:04' }, cookie);
+    expect(listed).toContain('id="list-form-expires-error" role="alert">Expires (UTC): expires 2020-01-02T03:04:00.000Z has passed');
     expect(await env.RATE_LIMIT_CONFIG.get('override:per-ip:key:1.2.3.4')).toBeNull();
     expect(await env.RATE_LIMIT_CONFIG.get('list:block:ip:203.0.113.0/24')).toBeNull();
   });
@@ -277,12 +268,7 @@ describe('the dashboard page', () => {
   it('lifts a ban from the key lookup, taking a blocked address off the block list too', async () => {
     const rubygems = { ...bindings, POLICY: 'rubygems' };
     const rubyPage = (path: string, init: RequestInit = {}) => app.request(`${ORIGIN}/_ratelimit/dashboard${path}`, init, rubygems);
-    const login = await app.request(
-      `${ORIGIN}/_ratelimit/dashboard/login`,
-      { method: 'POST', body: form({ token: TOKEN }), headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN } },
-      rubygems,
-    );
-    const cookie = login.headers.get('Set-Cookie')!.split(';')[0]!;
+    const cookie = await signInToDashboard(app, { token: TOKEN, bindings: rubygems });
     const ip = freshIp();
     let status = 0;
     for (let i = 0; i < 2_000 && status !== 403; i++) {
@@ -308,9 +294,7 @@ describe('the dashboard page', () => {
   it('refuses an identity record the policy would never use, and saves one it reads without showing the credential again', async () => {
     const cookie = await signIn();
     const credential = `tok-${crypto.randomUUID()}`;
-    const unread = await post('/identities', { credential, subject: 'alice', org: '', tier: 'pro' }, { Cookie: cookie });
-    expect(unread.status).toBe(400);
-    const unreadHtml = await unread.text();
+    const unreadHtml = await postRefused('/identities', { credential, subject: 'alice', org: '', tier: 'pro' }, cookie);
     expect(unreadHtml).toContain('id="identity-form-error" role="alert">policy &quot;default&quot; reads no identity records');
     expect(unreadHtml).toContain('value="alice"');
     expect(unreadHtml).not.toContain(credential);

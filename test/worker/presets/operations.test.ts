@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/worker';
 import { freshIp } from '../../support/app';
+import { signInToDashboard } from '../admin/support';
 
 const TOKEN = 'preset-operations-secret';
 const app = createApp();
@@ -76,21 +77,8 @@ describe.each(PRESETS)('operating the $name preset live', ({ name, path, rule })
     const policy = (await (await admin('/policy')).json()) as { name: string; rules: Array<{ name: string }> };
     expect(policy.name).toBe(name);
     expect(policy.rules.map((r) => r.name)).toContain(rule);
-    const login = await app.request(
-      'http://api.example.test/_ratelimit/dashboard/login',
-      {
-        method: 'POST',
-        body: new URLSearchParams({ token: TOKEN }).toString(),
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://api.example.test' },
-      },
-      bindings,
-    );
-    expect(login.status).toBe(303);
-    const page = await app.request(
-      'http://api.example.test/_ratelimit/dashboard',
-      { headers: { Cookie: login.headers.get('Set-Cookie')!.split(';')[0]! } },
-      bindings,
-    );
+    const cookie = await signInToDashboard(app, { token: TOKEN, bindings, origin: 'http://api.example.test' });
+    const page = await app.request('http://api.example.test/_ratelimit/dashboard', { headers: { Cookie: cookie } }, bindings);
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain(name);

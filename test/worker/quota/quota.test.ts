@@ -30,6 +30,19 @@ const policy = {
   ],
 };
 
+/** The `writes` limit as the quota endpoint reports it to a caller who has not posted an order: nothing used, no reset yet. */
+const UNSPENT_WRITES = {
+  rule: 'writes',
+  name: '1m',
+  policy: 'writes/1m',
+  algorithm: 'fixed-window',
+  limit: 2,
+  windowSeconds: 60,
+  used: 0,
+  remaining: 2,
+  resetAt: null,
+};
+
 async function quota(app: ReturnType<typeof limitedApp>['app'], ip: string, query = '', headers: Record<string, string> = {}) {
   const response = await send(app, `/.well-known/ratelimit${query}`, ip, { headers });
   expect(response.status).toBe(200);
@@ -71,17 +84,7 @@ describe('the self-service quota endpoint', () => {
             remaining: 47,
             resetAt: new Date(T0 + 3_600_000).toISOString(),
           },
-          {
-            rule: 'writes',
-            name: '1m',
-            policy: 'writes/1m',
-            algorithm: 'fixed-window',
-            limit: 2,
-            windowSeconds: 60,
-            used: 0,
-            remaining: 2,
-            resetAt: null,
-          },
+          UNSPENT_WRITES,
         ],
       });
     }
@@ -112,17 +115,7 @@ describe('the self-service quota endpoint', () => {
     const report = await quota(app, freshIp(), '', { Authorization: `Bearer ${crypto.randomUUID()}` });
     expect(report.tier).toBe('token');
     expect(report.limits).toEqual([
-      {
-        rule: 'writes',
-        name: '1m',
-        policy: 'writes/1m',
-        algorithm: 'fixed-window',
-        limit: 2,
-        windowSeconds: 60,
-        used: 0,
-        remaining: 2,
-        resetAt: null,
-      },
+      UNSPENT_WRITES,
       {
         rule: 'per-token',
         name: '1s',
