@@ -4,70 +4,39 @@
 //   isolate next reads live configuration (at most its 30 s cache time after the write, plus KV's own propagation);
 // - through the admin API, which drops the isolate's cached snapshot, so it applies on the next request.
 // The caller polls its quota endpoint (which counts nothing) every 250 ms until its limit reads the new value.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startOrigin } from './demo-origin.mjs';
+import { freePort, startWranglerDev, WRANGLER_ENV } from './wrangler-dev.mjs';
 
 const root = resolve(import.meta.dirname, '..');
-const bin = (name) => join(root, 'node_modules/.bin', name);
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 3);
 const TOKEN = 'override-latency-secret';
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 const origin = await startOrigin(0);
-const port = await freePort();
 const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-latency-'));
-const env = { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
-const dev = spawn(
-  bin('wrangler'),
-  [
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--persist-to',
-    state,
-    '--inspector-port',
-    '0',
-    '--show-interactive-dev-session=false',
-    '--var',
-    `ORIGIN_URL:http://127.0.0.1:${origin.address().port}`,
-    '--var',
-    `ADMIN_TOKEN:${TOKEN}`,
-  ],
-  { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
-);
-let log = '';
-dev.stdout.on('data', (d) => (log += d));
-dev.stderr.on('data', (d) => (log += d));
-const url = `http://127.0.0.1:${port}`;
+let dev;
 const stop = async () => {
-  dev.kill('SIGTERM');
-  await new Promise((r) => (dev.exitCode !== null ? r() : dev.once('exit', r)));
+  await dev?.stop();
   await new Promise((r) => origin.close(r));
   rmSync(state, { recursive: true, force: true });
 };
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let waited = 0; !/Ready on/.test(log); waited += 250) {
-  if (dev.exitCode !== null || waited > 60_000) {
-    await stop();
-    throw new Error(`wrangler dev did not start:\n${log}`);
-  }
-  await sleep(250);
+try {
+  dev = await startWranglerDev({
+    port: await freePort(),
+    persistTo: state,
+    vars: { ORIGIN_URL: `http://127.0.0.1:${origin.address().port}`, ADMIN_TOKEN: TOKEN },
+    ready: (d) => /Ready on/.test(d.output()),
+  });
+} catch (error) {
+  await stop();
+  throw error;
 }
+const { url } = dev;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The caller's per-ip limit as its quota endpoint reports it. */
 async function limitOf(ip) {
@@ -94,9 +63,9 @@ try {
     if ((await limitOf(ip)) !== 10) throw new Error('the example policy limits per-ip at 10 a minute');
     const value = JSON.stringify({ limits: [{ limit: 70 + run, window: '1m' }], reason: 'override-latency' });
     await promisify(execFile)(
-      bin('wrangler'),
+      join(root, 'node_modules/.bin/wrangler'),
       ['kv', 'key', 'put', '--local', '--persist-to', state, '--binding', 'RATE_LIMIT_CONFIG', `override:per-ip:key:${ip}`, value],
-      { cwd: root, env },
+      { cwd: root, env: WRANGLER_ENV },
     );
     const written = Date.now();
     results.kvPut.push(await appliedAfter(ip, 70 + run, written, 150_000));

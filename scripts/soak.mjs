@@ -12,13 +12,13 @@
 //   npm run soak -- --quick           # 30 s: every check but memory
 //   npm run soak -- --coalesce        # with the opt-in coalescing of concurrent calls to one key's object
 //   npm run soak -- --duration 600 --keys 1000 --concurrency 32
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startOrigin } from './demo-origin.mjs';
+import { freePort, startWranglerDev } from './wrangler-dev.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -48,17 +48,6 @@ const JUDGE_MEMORY = DURATION_S >= 240;
 const LIMITS = JSON.parse(readFileSync(join(ROOT, 'test/soak/limits.json'), 'utf8'));
 /** The longest any row lives after its last request: a sliding window keeps two windows. */
 const LONGEST_ROW_MS = 2 * LIMITS.sliding.windowMs;
-
-async function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Every process below `pid`. */
 function descendants(pid) {
@@ -161,60 +150,29 @@ function buildWorker(dir) {
 }
 
 async function startWorker(originUrl) {
-  const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-soak-'));
-  const config = buildWorker(state);
-  const child = spawn(
-    join(ROOT, 'node_modules/.bin/wrangler'),
-    [
-      'dev',
-      '--config',
-      config,
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      join(state, 'persist'),
-      '--inspector-port',
-      '0',
-      '--show-interactive-dev-session=false',
-      '--var',
-      `ORIGIN_URL:${originUrl}`,
-      '--var',
-      `SOAK_COALESCE:${args.coalesce ? 'on' : 'off'}`,
-      '--log-level',
-      process.env.SOAK_LOG_LEVEL ?? 'warn',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const dev = await startWranglerDev({
+    port: await freePort(),
+    persistTo: join(state, 'persist'),
+    vars: { ORIGIN_URL: originUrl, SOAK_COALESCE: args.coalesce ? 'on' : 'off' },
+    args: ['--config', buildWorker(state), '--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn'],
+    // Ready once the soak worker itself answers: its responses carry X-Soak-Now.
+    ready: async ({ url }) => {
+      try {
+        const r = await fetch(`${url}/__ready`, { headers: { 'CF-Connecting-IP': '192.0.2.254' } });
+        await r.arrayBuffer();
+        return r.headers.has('x-soak-now');
+      } catch {
+        return false; // not accepting connections yet
+      }
     },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log = (log + d).slice(-20_000)));
-  child.stderr.on('data', (d) => (log = (log + d).slice(-20_000)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`wrangler dev did not start within 90 s:\n${log}`);
-    }
-    try {
-      const r = await fetch(`${url}/__ready`, { headers: { 'CF-Connecting-IP': '192.0.2.254' } });
-      await r.arrayBuffer();
-      if (r.headers.has('x-soak-now')) break;
-    } catch {
-      // not accepting connections yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+    withinMs: 90_000,
+    everyMs: 500,
+    keepLog: 20_000,
+  });
   // wrangler dev runs workerd processes that come and go; memory is the sum of those alive.
   const workerd = () =>
-    descendants(child.pid).filter((p) => {
+    descendants(dev.pid).filter((p) => {
       try {
         return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
       } catch {
@@ -222,15 +180,12 @@ async function startWorker(originUrl) {
       }
     });
   return {
-    url,
+    url: dev.url,
     state,
     workerd,
-    log: () => log,
+    log: dev.output,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      }
+      await dev.stop();
       rmSync(state, { recursive: true, force: true });
     },
   };
