@@ -444,31 +444,24 @@ try {
   const floodCalls = measured('flood', 'exact').doCallsPer1k / 1000;
   const leaseCalls = measured('hot', 'lease').doCallsPer1k / 1000;
   const leaseRows = measured('hot', 'lease').rowsWrittenPer1k / 1000;
+  /** A scenario priced from its simulated run in exact mode, and from the timer commit's object's run where there is one. */
+  const simulated = (name, run, timerRun) => ({
+    name,
+    exact: perRequestOf(run, { addedCpuMs: ADDED_CPU.exact }),
+    run,
+    ...(timerRun ? { timer: perRequestOf(timerRun, { addedCpuMs: ADDED_CPU.exact }) } : {}),
+  });
   const scenarios = [
-    { name: 'one hot key (1,000 req/s)', exact: perRequestOf(hotRun, { addedCpuMs: ADDED_CPU.exact }), run: hotRun },
-    {
-      name: '1,000 warm keys at 1 req/s each (100 simulated, 10 min)',
-      exact: perRequestOf(warmRun, { addedCpuMs: ADDED_CPU.exact }),
-      run: warmRun,
-    },
-    {
-      name: '10,000 polling clients at 1 per 5 s (300 simulated, 30 min)',
-      exact: perRequestOf(pollRun, { addedCpuMs: ADDED_CPU.exact }),
-      run: pollRun,
-      timer: perRequestOf(pollTimerRun, { addedCpuMs: ADDED_CPU.exact }),
-    },
+    simulated('one hot key (1,000 req/s)', hotRun),
+    simulated('1,000 warm keys at 1 req/s each (100 simulated, 10 min)', warmRun),
+    simulated('10,000 polling clients at 1 per 5 s (300 simulated, 30 min)', pollRun, pollTimerRun),
     {
       // Two object calls per request: the check, and the release when the response body has been streamed.
       name: '1,000 warm keys at 1 req/s, each with a concurrency limit (a release per request; 100 simulated, 10 min)',
       exact: perRequestOf(slotsRun, { callsPerRequest: slotsRun.objectCalls / slotsRun.requests, addedCpuMs: ADDED_CPU.exact }),
       run: slotsRun,
     },
-    {
-      name: 'never-seen keys (one request each)',
-      exact: perRequestOf(freshRun, { addedCpuMs: ADDED_CPU.exact }),
-      run: freshRun,
-      timer: perRequestOf(freshTimerRun, { addedCpuMs: ADDED_CPU.exact }),
-    },
+    simulated('never-seen keys (one request each)', freshRun, freshTimerRun),
     {
       name: 'flood of refusals (one key at 10× its limit)',
       exact: {

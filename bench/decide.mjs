@@ -10,8 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { importBundled } from './bundle.mjs';
 import { numberOption } from './options.mjs';
 import { median } from './stats.mjs';
 
@@ -23,26 +22,14 @@ const ROUNDS = numberOption('--rounds', 61);
 const REQUESTS = numberOption('--requests', 2_000);
 
 /** Bundles the loop over the sources of `tree`: the loop's imports of `../../src/…` are taken from there. */
-async function bundle(tree, out, name) {
-  const file = join(out, `${name}.mjs`);
-  await build({
-    entryPoints: [join(ROOT, 'bench', 'decide', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile: file,
-    logLevel: 'warning',
-    plugins: [
-      {
-        name: 'under-test',
-        setup(b) {
-          b.onResolve({ filter: /^\.\.\/\.\.\/src\// }, (args) => ({ path: `${join(tree, args.path.slice('../../'.length))}.ts` }));
-        },
-      },
-    ],
-  });
-  return import(pathToFileURL(file).href);
+function bundle(tree, out, name) {
+  const underTest = {
+    name: 'under-test',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/\.\.\/src\// }, (args) => ({ path: `${join(tree, args.path.slice('../../'.length))}.ts` }));
+    },
+  };
+  return importBundled(join(ROOT, 'bench', 'decide', 'main.ts'), join(out, `${name}.mjs`), [underTest]);
 }
 
 const quantile = (values, q) => {

@@ -4,23 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { importBundled } from './bundle.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const out = mkdtempSync(join(tmpdir(), 'simulate-'));
 try {
-  const file = join(out, 'simulate.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'bench', 'simulate', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile: file,
-    logLevel: 'warning',
-  });
-  const { main } = await import(pathToFileURL(file).href);
+  const { main } = await importBundled(join(ROOT, 'bench', 'simulate', 'main.ts'), join(out, 'simulate.mjs'));
   await main(ROOT);
 } finally {
   rmSync(out, { recursive: true, force: true });
