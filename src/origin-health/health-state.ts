@@ -13,7 +13,9 @@
  * increase, multiplicative decrease.
  */
 
-/** The policy's `originHealth`, in milliseconds. */
+import type { OriginHealthSettings } from '../policy/schema';
+
+/** The policy's `originHealth` (see {@link healthSettings}), in milliseconds. */
 export interface HealthSettings {
   readonly windowMs: number;
   readonly minRequests: number;
@@ -173,19 +175,8 @@ export function observeOrigin(state: HealthState, observation: OriginObservation
   return { state: after, cut: { trigger, factor: after.factor, requests, errors, slow: slowOnes } };
 }
 
-/** The settings of a validated policy's `originHealth`. */
-export function healthSettings(h: {
-  readonly window: number;
-  readonly minRequests: number;
-  readonly errorRate?: number | undefined;
-  readonly latency?: { readonly p: number; readonly above: number } | undefined;
-  readonly retryAfter: boolean;
-  readonly maxHold: number;
-  readonly cut: number;
-  readonly recoverBy: number;
-  readonly every: number;
-  readonly floor: number;
-}): HealthSettings {
+/** The settings of a validated policy's `originHealth`, its durations named in milliseconds. */
+export function healthSettings(h: OriginHealthSettings): HealthSettings {
   return {
     windowMs: h.window,
     minRequests: h.minRequests,
