@@ -279,6 +279,21 @@ const OPEN = { algorithm: 'sliding-window', limit: 100_000, windowMs: HOUR };
 const SLOTS = { algorithm: 'concurrency', limit: 2, windowMs: 60_000 };
 
 /**
+ * Lets the keys go quiet until `end`, a second at a time: alarms run and
+ * clean up, idle objects are evicted. Returns how many objects still hold
+ * rows or an alarm.
+ */
+async function quietUntil(runtime, end) {
+  for (let t = runtime.now; t < end; t += 1000) {
+    runtime.advance(t);
+    await settle();
+  }
+  runtime.advance(end);
+  await settle();
+  return [...runtime.objects.values()].filter((h) => h.storage.size > 0 || h.alarmAt !== null).length;
+}
+
+/**
  * Drives `keys` keys, each one request every `gapMs` (staggered), for
  * `durationMs` of simulated time, then lets every alarm run (the keys go
  * quiet and clean up). With `holdMs`, each key also has {@link SLOTS}: an
@@ -322,15 +337,7 @@ async function paced(ObjectClass, { keys, gapMs, durationMs, config = OPEN, pref
       }
     }
     await releaseUntil(Number.POSITIVE_INFINITY);
-    // Quiet: alarms settle and clean up, idle objects are evicted.
-    const end = start + perKey * gapMs + 3 * config.windowMs;
-    for (let t = runtime.now; t < end; t += 1000) {
-      runtime.advance(t);
-      await settle();
-    }
-    runtime.advance(end);
-    await settle();
-    const left = [...runtime.objects.values()].filter((h) => h.storage.size > 0 || h.alarmAt !== null).length;
+    const left = await quietUntil(runtime, start + perKey * gapMs + 3 * config.windowMs);
     return { requests, allowed, ...runtime.counts, objectsLeft: left };
   } finally {
     runtime.uninstall();
@@ -348,14 +355,7 @@ async function neverSeen(ObjectClass, n, config = { algorithm: 'sliding-window',
       await runtime.call(`new${i}`, 'check', { now: runtime.now, limits: [limitOf(config)] });
       await settle();
     }
-    const end = runtime.now + 3 * config.windowMs;
-    for (let t = runtime.now; t < end; t += 1000) {
-      runtime.advance(t);
-      await settle();
-    }
-    runtime.advance(end);
-    await settle();
-    const left = [...runtime.objects.values()].filter((h) => h.storage.size > 0 || h.alarmAt !== null).length;
+    const left = await quietUntil(runtime, runtime.now + 3 * config.windowMs);
     return { requests: n, allowed: n, ...runtime.counts, objectsLeft: left };
   } finally {
     runtime.uninstall();
