@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { keyDigest } from '../../src/observability/key-digest';
+import { keyDigester } from '../../src/observability/key-digest';
 import { parsePolicy } from '../../src/policy/parse';
 import type { PolicyInput } from '../../src/policy/schema';
 import { Replay } from '../../src/replay/replay';
@@ -45,7 +45,7 @@ describe('traffic record', () => {
     });
     const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
     expect(records).toHaveLength(3);
-    const keys = { ip: await keyDigest(`ip=${ip}`), bearer: expect.stringMatching(/^[0-9a-f]{16}$/) };
+    const keys = { ip: await keyDigester(undefined).digest(`ip=${ip}`), bearer: expect.stringMatching(/^[0-9a-f]{16}$/) };
     expect(records[0]).toEqual({
       time: T0,
       method: 'GET',
