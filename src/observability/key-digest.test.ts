@@ -10,16 +10,10 @@ const NAME = 'ip=192.0.2.1';
 const hmacVector = (secret: string, name: string) => createHmac('sha256', secret).update(name, 'utf8').digest('hex').slice(0, 16);
 const sha256Vector = (name: string) => createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 16);
 
-/** The JSON lines the module logs while `run` runs. */
-async function logged(run: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
-  try {
-    await run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+/** Silences the log; the returned function reads the JSON lines written since. */
+function captureLog(): () => Array<Record<string, unknown>> {
+  const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
+  return () => spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
 }
 
 /** The module as a new isolate loads it: nothing logged yet, no key imported. */
@@ -74,37 +68,35 @@ describe('keyDigester', () => {
 
   it('says once per isolate, when it first digests, that unkeyed digests are reversible and which secret keys them', async () => {
     const fresh = await freshModule();
-    const lines = await logged(async () => {
-      await fresh.keyDigester(undefined).digest('ip=192.0.2.2');
-      await fresh.keyDigester(undefined).digest('ip=192.0.2.3');
-      await fresh.keyDigesterOf({}).digest('ip=192.0.2.4');
-    });
-    expect(lines).toEqual([{ event: 'key_digest_unkeyed', secret: 'KEY_DIGEST_SECRET', detail: expect.stringContaining('reversed') }]);
-    expect(lines[0]!.detail).toContain('wrangler secret put KEY_DIGEST_SECRET');
+    const lines = captureLog();
+    await fresh.keyDigester(undefined).digest('ip=192.0.2.2');
+    await fresh.keyDigester(undefined).digest('ip=192.0.2.3');
+    await fresh.keyDigesterOf({}).digest('ip=192.0.2.4');
+    expect(lines()).toEqual([{ event: 'key_digest_unkeyed', secret: 'KEY_DIGEST_SECRET', detail: expect.stringContaining('reversed') }]);
+    expect(lines()[0]!.detail).toContain('wrangler secret put KEY_DIGEST_SECRET');
   });
 
   it('logs nothing when keyed', async () => {
     const fresh = await freshModule();
-    const lines = await logged(async () => void (await fresh.keyDigester(SECRET).digest(NAME)));
-    expect(lines).toEqual([]);
+    const lines = captureLog();
+    await fresh.keyDigester(SECRET).digest(NAME);
+    expect(lines()).toEqual([]);
   });
 
   it(`refuses a secret under ${KEY_DIGEST_SECRET_MIN_BYTES} bytes: logged once naming the variable, never the value, and digests fall back to unkeyed`, async () => {
     const fresh = await freshModule();
     const short = 'k'.repeat(KEY_DIGEST_SECRET_MIN_BYTES - 1);
-    let digests: string[] = [];
-    const lines = await logged(async () => {
-      digests = [await fresh.keyDigester(short).digest(NAME), await fresh.keyDigesterOf({ KEY_DIGEST_SECRET: short }).digest(NAME)];
-    });
+    const lines = captureLog();
+    const digests = [await fresh.keyDigester(short).digest(NAME), await fresh.keyDigesterOf({ KEY_DIGEST_SECRET: short }).digest(NAME)];
     expect(digests).toEqual([sha256Vector(NAME), sha256Vector(NAME)]);
     expect(fresh.keyDigester(short).keyed).toBe(false);
-    expect(lines.map((l) => l.event)).toEqual(['key_digest_secret_invalid', 'key_digest_unkeyed']);
-    expect(lines[0]).toEqual({
+    expect(lines().map((l) => l.event)).toEqual(['key_digest_secret_invalid', 'key_digest_unkeyed']);
+    expect(lines()[0]).toEqual({
       event: 'key_digest_secret_invalid',
       secret: 'KEY_DIGEST_SECRET',
       detail: expect.stringContaining('32 bytes'),
     });
-    expect(JSON.stringify(lines)).not.toContain(short);
+    expect(JSON.stringify(lines())).not.toContain(short);
   });
 
   it('counts the secret in UTF-8 bytes, and takes one of exactly the minimum', async () => {
@@ -117,9 +109,8 @@ describe('keyDigester', () => {
 
   it('refuses a binding that is not a string, without failing', async () => {
     const fresh = await freshModule();
-    const lines = await logged(async () => {
-      expect(await fresh.keyDigesterOf({ KEY_DIGEST_SECRET: { value: SECRET } }).digest(NAME)).toBe(sha256Vector(NAME));
-    });
-    expect(lines[0]).toMatchObject({ event: 'key_digest_secret_invalid', detail: expect.stringContaining('not a string') });
+    const lines = captureLog();
+    expect(await fresh.keyDigesterOf({ KEY_DIGEST_SECRET: { value: SECRET } }).digest(NAME)).toBe(sha256Vector(NAME));
+    expect(lines()[0]).toMatchObject({ event: 'key_digest_secret_invalid', detail: expect.stringContaining('not a string') });
   });
 });
