@@ -10,6 +10,11 @@ interface DeploymentSettings {
   NOTIFY_WEBHOOK_URL?: string;
   /** HMAC-SHA256 secret the notifications are signed with (`wrangler secret put NOTIFY_WEBHOOK_SECRET`). */
   NOTIFY_WEBHOOK_SECRET?: string;
+  /**
+   * Keys the digests that name rate-limit keys in logs, Analytics Engine points, the traffic record and
+   * notifications (`wrangler secret put KEY_DIGEST_SECRET`, at least 32 bytes); unset leaves them unkeyed.
+   */
+  KEY_DIGEST_SECRET?: string;
 }
 
 interface Env extends DeploymentSettings {}

@@ -4,6 +4,7 @@ import { decideKey } from '../algorithms/decide';
 import { grantLease, type LeaseAnswer, type LeaseRequest } from '../algorithms/lease';
 import { algorithmFor } from '../algorithms/registry';
 import type { LimitState } from '../algorithms/types';
+import { keyDigester } from '../observability/key-digest';
 import type { Charge, KeyLimiter, KeySnapshot, Release } from '../protocol/key-limiter';
 import { type PackedDecision, type PackedSpec, packDecision, SpecCache } from '../protocol/wire';
 import { LimitRows } from './limit-rows';
@@ -38,6 +39,7 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
     this.ctx.id.name,
     (this.env as { NOTIFICATIONS?: EventQueue }).NOTIFICATIONS,
     (p) => this.ctx.waitUntil(p),
+    keyDigester(this.env.KEY_DIGEST_SECRET),
   );
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {

@@ -3,6 +3,7 @@ import { fixedWindow } from '../algorithms/fixed-window';
 import { type NoticeState, thresholdsReached } from '../algorithms/thresholds';
 import type { LimitState } from '../algorithms/types';
 import { identityOfKey, type ThresholdEvent } from '../notifications/event';
+import type { KeyDigester } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 
 /** Storage rows of announced thresholds, one per limit: `notice:<rule>/<limit>`. */
@@ -22,7 +23,6 @@ export interface EventQueue {
  */
 export class ThresholdNotices {
   private readonly known = new Map<string, NoticeState | undefined>();
-  private keyDigest: Promise<string> | undefined;
 
   constructor(
     private readonly kv: SyncKvStorage,
@@ -30,6 +30,8 @@ export class ThresholdNotices {
     private readonly keyName: string | undefined,
     private readonly queue: EventQueue | undefined,
     private readonly waitUntil: (promise: Promise<unknown>) => void,
+    /** Names the key in events, as the worker's log lines name it (`KEY_DIGEST_SECRET`). */
+    private readonly digester: KeyDigester,
   ) {}
 
   /** Announces the thresholds of `limit` that its new `state` reaches first in its window. */
@@ -56,7 +58,7 @@ export class ThresholdNotices {
     };
     const queue = this.queue;
     this.waitUntil(
-      this.digest().then((key) =>
+      Promise.resolve(this.digester.digest(this.keyName ?? '')).then((key) =>
         Promise.all(
           reached.map((threshold) =>
             queue
@@ -68,12 +70,5 @@ export class ThresholdNotices {
         ),
       ),
     );
-  }
-
-  private digest(): Promise<string> {
-    this.keyDigest ??= crypto.subtle
-      .digest('SHA-256', new TextEncoder().encode(this.keyName ?? ''))
-      .then((d) => [...new Uint8Array(d).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(''));
-    return this.keyDigest;
   }
 }

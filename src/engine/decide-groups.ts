@@ -1,7 +1,6 @@
 import { holdsSlots } from '../algorithms/concurrency';
 import type { BanRequest } from '../algorithms/decide';
 import type { DecisionSinks } from '../observability/decision-sinks';
-import { keyDigest } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import { fitsFullLimit } from '../origin-health/reduced-limits';
 import type { CompiledLimit, CompiledRule } from '../policy/compile';
@@ -61,7 +60,7 @@ export function decideGroups(ordered: readonly Group[], deps: KeyAccess, now: nu
   return after(allOf(asked), (answers) => {
     // Refusals are logged under a short digest of their key.
     if (!answers.some(refuses)) return fold(ordered, answers, NO_DIGESTS, deps, now, topUps, view);
-    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name) : ''))), (named) =>
+    return after(allOf(answers.map((a, i) => (refuses(a) ? shortDigest(ordered[i]!.name, deps) : ''))), (named) =>
       fold(ordered, answers, named, deps, now, topUps, view),
     );
   });
@@ -554,17 +553,7 @@ function askGroup(group: Group, prepared: PreparedGroup, deps: KeyAccess, now: n
   return prepared.lease && deps.leases ? askLeasedGroup(group, prepared, deps, now, topUps) : askExactly(group, prepared, deps, now);
 }
 
-const digests = new Map<string, string>();
-
-/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses); remembered, since a flood asks for the same one. */
-function shortDigest(name: string): MaybePromise<string> {
-  const known = digests.get(name);
-  return known !== undefined ? known : digestOf(name);
-}
-
-async function digestOf(name: string): Promise<string> {
-  const short = await keyDigest(name);
-  if (digests.size >= 10_000) digests.delete(digests.keys().next().value!);
-  digests.set(name, short);
-  return short;
+/** A short, non-reversible name for a key in logs and the dashboard (keys may hold client addresses), by the bindings' digester; it remembers the latest, since a flood asks for the same one. */
+function shortDigest(name: string, deps: KeyAccess): MaybePromise<string> {
+  return deps.digester.digest(name);
 }

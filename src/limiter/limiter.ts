@@ -8,6 +8,7 @@ import { after, type MaybePromise } from '../engine/maybe';
 import type { CapacitySource, Group, GroupsVerdict, ListSource, OverrideSource, Verdict } from '../engine/verdict';
 import { WaitQueue } from '../engine/wait-queue';
 import { IdentityRecords, resolveIdentity } from '../identity/resolve';
+import { type KeyDigester, keyDigester, keyDigesterOf } from '../observability/key-digest';
 import { logEvent } from '../observability/log';
 import { type AnalyticsSink, Metrics } from '../observability/metrics';
 import { RepeatFolder } from '../observability/repeat-folder';
@@ -178,7 +179,11 @@ export class Limiter {
     groups: Group[],
     now: number,
     objects: KeyObjectNamespace,
-    sinks: { readonly metrics?: Metrics | undefined; readonly analytics?: AnalyticsSink | undefined } = {},
+    sinks: {
+      readonly metrics?: Metrics | undefined;
+      readonly analytics?: AnalyticsSink | undefined;
+      readonly digester?: KeyDigester | undefined;
+    } = {},
   ): MaybePromise<GroupsVerdict> {
     const keys: KeyAccess = {
       limiterFor: (name) => objects.getByName(name) as KeyLimiter,
@@ -188,8 +193,14 @@ export class Limiter {
       waiting: this.#waiting,
       metrics: sinks.metrics ?? this.metrics,
       analytics: sinks.analytics,
+      digester: sinks.digester ?? keyDigester(undefined),
     };
     return decideGroups(groups, keys, now);
+  }
+
+  /** How keys are named in logs and points with the bindings `env`: keyed by its `KEY_DIGEST_SECRET`. */
+  keyDigester(env: Record<string, unknown>): KeyDigester {
+    return this.#bind(env).path.keys.digester;
   }
 
   /** The object of a key (`<key signature>=<value>`) in the bindings `env`. */
@@ -251,6 +262,7 @@ export class Limiter {
           metrics: this.metrics,
           repeats: this.#repeats,
           analytics: env[this.analyticsBinding] as AnalyticsSink | undefined,
+          digester: keyDigesterOf(env),
         },
       };
       bound = { path, liveKv: this.#overrides === undefined ? kv : undefined };

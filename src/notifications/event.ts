@@ -19,7 +19,7 @@ export interface ThresholdEvent {
   /** The window or calendar period (ISO 8601). */
   readonly periodStart: string;
   readonly periodEnd: string;
-  /** A short SHA-256 digest of the key (keys may hold client addresses). */
+  /** The key's digest, as log lines name it (`KEY_DIGEST_SECRET`; keys may hold client addresses). */
   readonly key: string;
   readonly subject?: string;
   readonly org?: string;

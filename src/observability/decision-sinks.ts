@@ -1,3 +1,4 @@
+import type { KeyDigester } from './key-digest';
 import type { AnalyticsSink, Metrics } from './metrics';
 import type { RepeatFolder } from './repeat-folder';
 
@@ -7,4 +8,6 @@ export interface DecisionSinks {
   readonly analytics?: AnalyticsSink | undefined;
   /** Folds log lines of refusals answered in the isolate; without it each writes its own line. */
   readonly repeats?: RepeatFolder | undefined;
+  /** Names keys in log lines and points: keyed by the bindings' `KEY_DIGEST_SECRET`. */
+  readonly digester: KeyDigester;
 }

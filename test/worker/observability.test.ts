@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { keyDigest } from '../../src/observability/key-digest';
+import { keyDigester } from '../../src/observability/key-digest';
 import type { PolicyInput } from '../../src/policy/schema';
 import { freshIp, limitedApp, send } from '../support/app';
 import { loggedLines } from '../support/log-lines';
@@ -61,7 +62,7 @@ describe('observability', () => {
     await logged(async () => {
       for (const path of ['/enforced', '/enforced', '/trial', '/trial']) await (await send(app, path, ip, {}, bindings)).arrayBuffer();
     });
-    const digest = await keyDigest(`ip=${ip}`);
+    const digest = await keyDigester(undefined).digest(`ip=${ip}`);
     expect(points).toEqual([
       { blobs: ['per-ip', 'allowed'], doubles: [1], indexes: ['per-ip'] },
       { blobs: ['per-ip', 'refused', digest], doubles: [1], indexes: ['per-ip'] },
@@ -70,6 +71,46 @@ describe('observability', () => {
       { blobs: ['trial', 'allowed'], doubles: [1], indexes: ['trial'] },
     ]);
     expect(JSON.stringify(points)).not.toContain(ip);
+  });
+
+  it('with KEY_DIGEST_SECRET bound, names the key in refusal lines and points by its HMAC digest, not the unkeyed one', async () => {
+    const secret = 'observability-test-secret-of-more-than-32-bytes';
+    const points: Array<{ blobs?: string[] }> = [];
+    const { app } = limitedApp({ policy, now: () => T0 });
+    const bindings = {
+      ...env,
+      KEY_DIGEST_SECRET: secret,
+      RATE_LIMIT_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) },
+    };
+    const ip = freshIp();
+    const lines = await logged(async () => {
+      for (let i = 0; i < 2; i++) await (await send(app, '/enforced', ip, {}, bindings)).arrayBuffer();
+    });
+    const hmac = createHmac('sha256', secret).update(`ip=${ip}`).digest('hex').slice(0, 16);
+    const unkeyed = createHash('sha256').update(`ip=${ip}`).digest('hex').slice(0, 16);
+    const [refusal] = lines.filter((l) => l.event === 'refused');
+    expect(refusal?.key).toBe(hmac);
+    expect(refusal?.key).not.toBe(unkeyed);
+    expect(points.at(-1)).toEqual({ blobs: ['per-ip', 'refused', hmac], doubles: [1], indexes: ['per-ip'] });
+    expect(lines.filter((l) => l.event === 'key_digest_unkeyed' || l.event === 'key_digest_secret_invalid')).toEqual([]);
+  });
+
+  it('with a KEY_DIGEST_SECRET too short to take, logs that, still refuses over the limit and names the key by the unkeyed digest', async () => {
+    const { app } = limitedApp({ policy, now: () => T0 });
+    const bindings = { ...env, KEY_DIGEST_SECRET: 'too-short' };
+    const ip = freshIp();
+    const statuses: number[] = [];
+    const lines = await logged(async () => {
+      for (let i = 0; i < 2; i++) {
+        const response = await send(app, '/enforced', ip, {}, bindings);
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+    });
+    expect(statuses).toEqual([200, 429]);
+    expect(lines.find((l) => l.event === 'key_digest_secret_invalid')).toMatchObject({ secret: 'KEY_DIGEST_SECRET' });
+    expect(lines.find((l) => l.event === 'refused')?.key).toBe(createHash('sha256').update(`ip=${ip}`).digest('hex').slice(0, 16));
+    expect(JSON.stringify(lines)).not.toContain('too-short');
   });
 
   it("writes a ban's point with the key's digest, also once the banned key's limits would allow it again", async () => {
@@ -92,7 +133,7 @@ describe('observability', () => {
         await response.arrayBuffer();
       }
     });
-    const digest = await keyDigest(`ip=${ip}`);
+    const digest = await keyDigester(undefined).digest(`ip=${ip}`);
     expect(statuses).toEqual([200, 429, 403, 403]);
     // Five minutes on, the one-minute limit would allow the key: only the ban refuses it, and its point still names the key.
     expect(points.at(-1)).toEqual({ blobs: ['login', 'banned', digest], doubles: [1], indexes: ['login'] });

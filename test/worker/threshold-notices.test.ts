@@ -1,9 +1,11 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { LimitRequest } from '../../src/algorithms/decide';
 import { NOTICE_PREFIX, ThresholdNotices } from '../../src/durable-object/threshold-notices';
 import type { ThresholdEvent } from '../../src/notifications/event';
+import { type KeyDigester, keyDigester } from '../../src/observability/key-digest';
 
 const T0 = Date.now() + 86_400_000;
 const monthly: LimitRequest = {
@@ -21,7 +23,7 @@ const monthly: LimitRequest = {
 };
 
 /** A key's object whose notices go to a list instead of the queue. */
-async function objectWithQueue(name: string) {
+async function objectWithQueue(name: string, digester: KeyDigester = keyDigester(undefined)) {
   const stub = env.RATE_LIMITER.getByName(name);
   const sent: ThresholdEvent[] = [];
   const pending: Array<Promise<unknown>> = [];
@@ -31,6 +33,7 @@ async function objectWithQueue(name: string) {
       name,
       { send: async (e) => void sent.push(e) },
       (p) => pending.push(p),
+      digester,
     );
   });
   return { stub, sent, settled: () => Promise.all(pending) };
@@ -68,5 +71,16 @@ describe("near-limit notices in the key's object", () => {
       [80, 100, 80],
       [100, 200, 200],
     ]);
+  });
+
+  it('names the key by the HMAC digest under KEY_DIGEST_SECRET, the one log lines use, in the event and its id', async () => {
+    const secret = 'threshold-notices-test-secret-of-32-bytes-or-more';
+    const name = `{"identity":"subject"}=cust-${crypto.randomUUID()}`;
+    const { stub, sent, settled } = await objectWithQueue(name, keyDigester(secret));
+    for (let i = 0; i < 80; i++) await stub.check({ now: T0 + i, limits: [monthly] });
+    await settled();
+    const digest = createHmac('sha256', secret).update(name).digest('hex').slice(0, 16);
+    expect(sent.map((e) => e.key)).toEqual([digest]);
+    expect(sent[0]!.id.startsWith(`${digest}:api/month:`)).toBe(true);
   });
 });

@@ -1,9 +1,13 @@
+import { env } from 'cloudflare:workers';
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { keyDigest } from '../../src/observability/key-digest';
+import { Limiter } from '../../src/limiter/limiter';
+import { keyDigester } from '../../src/observability/key-digest';
 import { parsePolicy } from '../../src/policy/parse';
 import type { PolicyInput } from '../../src/policy/schema';
 import { Replay } from '../../src/replay/replay';
 import { parseTrafficRecord } from '../../src/traffic/record';
+import { trafficRecorder } from '../../src/traffic/recorder';
 import { freshIp, limitedApp, send } from '../support/app';
 import { loggedLines } from '../support/log-lines';
 
@@ -34,7 +38,7 @@ describe('traffic record', () => {
     });
     const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
     expect(records).toHaveLength(3);
-    const keys = { ip: await keyDigest(`ip=${ip}`), bearer: expect.stringMatching(/^[0-9a-f]{16}$/) };
+    const keys = { ip: await keyDigester(undefined).digest(`ip=${ip}`), bearer: expect.stringMatching(/^[0-9a-f]{16}$/) };
     expect(records[0]).toEqual({
       time: T0,
       method: 'GET',
@@ -57,6 +61,31 @@ describe('traffic record', () => {
     const text = lines.join('\n');
     expect(text).not.toContain(TOKEN);
     expect(text).not.toContain(ip);
+  });
+
+  it("names keys by the keyed digest of the limiter's bindings when given their digester, the one refusal lines use", async () => {
+    const secret = 'traffic-record-test-secret-of-32-bytes-or-more';
+    const bindings = { ...env, KEY_DIGEST_SECRET: secret };
+    const limiter = new Limiter({ policy });
+    const record = trafficRecorder(limiter.policy)!;
+    const ip = freshIp();
+    const lines = await logged(async () => {
+      for (let i = 0; i < 3; i++) {
+        const request = new Request('http://api.example.test/keyed', {
+          headers: { 'CF-Connecting-IP': ip, Authorization: `Bearer ${TOKEN}` },
+        });
+        const verdict = await limiter.decide(request, T0, { env: bindings });
+        await record(verdict, verdict.status, T0, limiter.keyDigester(bindings));
+      }
+    });
+    const hmac = (name: string) => createHmac('sha256', secret).update(name).digest('hex').slice(0, 16);
+    const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
+    expect(records.map((r) => r.keys)).toEqual(
+      Array(3).fill({ ip: hmac(`ip=${ip}`), bearer: hmac(`bearer=${createHash('sha256').update(TOKEN).digest('hex')}`) }),
+    );
+    expect(records[2]).toMatchObject({ rules: { 'per-ip': 'r' }, decision: 'limit', status: 429 });
+    const refusal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'refused' && l.rule === 'per-ip');
+    expect(refusal?.key).toBe(records[0]!.keys.ip);
   });
 
   it('records the sampled share of requests and says so on each line', async () => {
