@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { freshIp, limitedApp, send } from '../../test/support/app';
+import { loggedLines } from '../../test/support/log-lines';
 import { PolicyError } from '../policy/parse';
 import { keyLimiterFrom } from '../protocol/stand-in';
 import { type CheckLimitOptions, checkLimit } from './check-limit';
@@ -54,6 +56,16 @@ describe('checkLimit', () => {
       retryAfterMs: WINDOW_END - T0,
       limits: [{ allowed: false, used: 3, retryAfterMs: WINDOW_END - T0 }],
     });
+  });
+
+  it('names a refused key in its log line by the HMAC digest under keyDigestSecret', async () => {
+    const key = freshKey();
+    const secret = 'check-limit-test-secret-of-32-bytes-or-more';
+    const lines = await loggedLines(async () => {
+      for (let i = 0; i < 4; i++) await checkLimit({ namespace: env.RATE_LIMITER, rules: jobs, key, now: T0, keyDigestSecret: secret });
+    });
+    const refusal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'refused');
+    expect(refusal?.key).toBe(createHmac('sha256', secret).update(`{"const":"check-limit"}=${key}`).digest('hex').slice(0, 16));
   });
 
   it('keeps keys apart', async () => {

@@ -1,4 +1,5 @@
 import { Limiter } from '../limiter/limiter';
+import { keyDigester } from '../observability/key-digest';
 import type { AnalyticsSink, Metrics } from '../observability/metrics';
 import type { CompiledPolicy, CompiledRule } from '../policy/compile';
 import { parsePolicy } from '../policy/parse';
@@ -34,6 +35,12 @@ export interface CheckLimitOptions {
   readonly metrics?: Metrics;
   /** An Analytics Engine dataset for decision counters. */
   readonly analytics?: AnalyticsSink;
+  /**
+   * The secret that keys the digests naming keys in refusal log lines and
+   * points (`env.KEY_DIGEST_SECRET`, at least 32 bytes); without it they are
+   * unkeyed SHA-256, logged once per isolate as `key_digest_unkeyed`.
+   */
+  readonly keyDigestSecret?: string;
 }
 
 /**
@@ -161,6 +168,7 @@ export async function checkLimit(options: CheckLimitOptions): Promise<LimitCheck
   const verdict = await limiter.decideGroups([...groups.values()], now, namespace, {
     metrics: options.metrics,
     analytics: options.analytics,
+    digester: keyDigester(options.keyDigestSecret),
   });
   // Without a response to outlive, a lease top-up this decision started is waited for.
   if (verdict.background) await verdict.background;

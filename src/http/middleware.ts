@@ -199,7 +199,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
   const recordTraffic = trafficRecorder(policy);
   const recordRefusal = async (c: Context, verdict: Verdict, at: number) => {
     const response = await refused(c, verdict, at);
-    const writing = recordTraffic?.(verdict, response.status, at);
+    const writing = recordTraffic?.(verdict, response.status, at, limiter.keyDigester(c.env as Record<string, unknown>));
     if (writing) await afterResponse(c, writing);
     return response;
   };
@@ -270,7 +270,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler & { read
       editHeaders(c, (headers) => {
         for (const name of hiddenHeaders) headers.delete(name);
       });
-    const writing = recordTraffic?.(verdict, c.res.status, at);
+    const writing = recordTraffic?.(verdict, c.res.status, at, limiter.keyDigester(c.env as Record<string, unknown>));
     if (writing) await afterResponse(c, writing);
     if (policy.response.headersOn === 'always') {
       // A request held by smoothing is described as of when it was let through, as its limits counted it.

@@ -63,20 +63,14 @@ describe('traffic record', () => {
     expect(text).not.toContain(ip);
   });
 
-  it("names keys by the keyed digest of the limiter's bindings when given their digester, the one refusal lines use", async () => {
+  it('names keys by the HMAC digest under KEY_DIGEST_SECRET, the one refusal lines of the same bindings use', async () => {
     const secret = 'traffic-record-test-secret-of-32-bytes-or-more';
     const bindings = { ...env, KEY_DIGEST_SECRET: secret };
-    const limiter = new Limiter({ policy });
-    const record = trafficRecorder(limiter.policy)!;
+    const { app } = limitedApp({ policy, now: () => T0 });
     const ip = freshIp();
-    const lines = await logged(async () => {
-      for (let i = 0; i < 3; i++) {
-        const request = new Request('http://api.example.test/keyed', {
-          headers: { 'CF-Connecting-IP': ip, Authorization: `Bearer ${TOKEN}` },
-        });
-        const verdict = await limiter.decide(request, T0, { env: bindings });
-        await record(verdict, verdict.status, T0, limiter.keyDigester(bindings));
-      }
+    const lines = await loggedLines(async () => {
+      for (let i = 0; i < 3; i++)
+        await (await send(app, '/keyed', ip, { headers: { Authorization: `Bearer ${TOKEN}` } }, bindings)).arrayBuffer();
     });
     const hmac = (name: string) => createHmac('sha256', secret).update(name).digest('hex').slice(0, 16);
     const records = lines.filter((l) => l.includes('"event":"traffic"')).map((l) => parseTrafficRecord(JSON.parse(l)));
@@ -86,6 +80,7 @@ describe('traffic record', () => {
     expect(records[2]).toMatchObject({ rules: { 'per-ip': 'r' }, decision: 'limit', status: 429 });
     const refusal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'refused' && l.rule === 'per-ip');
     expect(refusal?.key).toBe(records[0]!.keys.ip);
+    expect(lines.some((l) => l.includes('"event":"key_digest_unkeyed"'))).toBe(false);
   });
 
   it('records the sampled share of requests and says so on each line', async () => {
