@@ -2,6 +2,7 @@ import { holdsSlots } from '../algorithms/concurrency';
 import type { BanRequest } from '../algorithms/decide';
 import type { DecisionSinks } from '../observability/decision-sinks';
 import { logEvent } from '../observability/log';
+import type { RepeatFolder } from '../observability/repeat-folder';
 import { fitsFullLimit } from '../origin-health/reduced-limits';
 import type { CompiledLimit, CompiledRule } from '../policy/compile';
 import type { OnError, ResponseCost } from '../policy/schema';
@@ -385,10 +386,21 @@ function slotReleaser(slots: Slots, deps: KeyAccess): (at: number) => Promise<vo
  * The units a response reports for each rule that reads one, read once per
  * rule; `undefined` where it reports none usable (the advance stands). A
  * missing, malformed or capped value is logged under the rule's name, never
- * the key.
+ * the key: with `repeats`, as one line a second per rule, header and reason,
+ * with the `count` of responses it stands for (an origin that never sends
+ * the header would otherwise write a line per request).
  */
-function reportedUnits(response: { readonly headers: Headers } | undefined): (by: ReportedBy) => number | undefined {
+function reportedUnits(
+  response: { readonly headers: Headers } | undefined,
+  repeats: RepeatFolder | undefined,
+  now: number,
+): (by: ReportedBy) => number | undefined {
   const known = new Map<CompiledRule, number | undefined>();
+  const log = (event: string, fields: Record<string, unknown>) => {
+    if (!repeats) return logEvent(event, fields);
+    const count = repeats.fold(`${event}|${Object.values(fields).join('|')}`, now);
+    if (count > 0) logEvent(event, { ...fields, count });
+  };
   return ({ rule, setting }) => {
     if (known.has(rule)) return known.get(rule);
     let units: number | undefined;
@@ -396,9 +408,9 @@ function reportedUnits(response: { readonly headers: Headers } | undefined): (by
       const reported = reportedCost(response.headers, setting);
       if (reported.kind === 'units') {
         units = reported.units;
-        if (reported.capped) logEvent('response_cost_capped', { rule: rule.name, header: setting.header, max: setting.max });
+        if (reported.capped) log('response_cost_capped', { rule: rule.name, header: setting.header, max: setting.max });
       } else {
-        logEvent('response_cost_invalid', { rule: rule.name, header: setting.header, reason: reported.kind });
+        log('response_cost_invalid', { rule: rule.name, header: setting.header, reason: reported.kind });
       }
     }
     known.set(rule, units);
@@ -427,7 +439,7 @@ function settler(
 ): (outcome: number | 'error', response?: { readonly headers: Headers }) => Promise<void> {
   return async (outcome, response) => {
     const answered = kind === 'allow' && outcome !== 'error';
-    const unitsOf = reportedUnits(response);
+    const unitsOf = reportedUnits(response, deps.repeats, now);
     const toCharge = new Map<Group, Charge[]>();
     const toRelease = new Map<Group, Release[]>();
     const add = <T>(calls: Map<Group, T[]>, group: Group, item: T) => {

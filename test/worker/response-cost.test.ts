@@ -32,8 +32,8 @@ function policyOf(rule: Partial<RuleInput>, extra: Partial<PolicyInput> = {}): P
 }
 
 /** The app under `policy` at T0, and a client at a fresh address that sends and reads each answer whole. */
-function client(policy: PolicyInput, bindings: object = env) {
-  const { app } = limitedApp({ policy, now: () => T0 });
+function client(policy: PolicyInput, bindings: object = env, now: () => number = () => T0) {
+  const { app } = limitedApp({ policy, now });
   const ip = freshIp();
   return async (path: string) => {
     const response = await send(app, path, ip, {}, bindings);
@@ -131,7 +131,7 @@ describe('cost reported by the origin', () => {
     await get('/graphql?cost=5000');
     expect((await get('/graphql')).headers.get('RateLimit')).toBe('"points/minute";r=49;t=60');
     const events = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
-    expect(events).toContainEqual({ event: 'response_cost_capped', rule: 'points', header: 'X-Cost', max: 50 });
+    expect(events).toContainEqual({ event: 'response_cost_capped', rule: 'points', header: 'X-Cost', max: 50, count: 1 });
   });
 
   it('shows the advance in the headers of a response whose cost is unusable, or whose origin failed', async () => {
@@ -142,19 +142,33 @@ describe('cost reported by the origin', () => {
     expect((await get('/graphql?cost=40')).headers.get('RateLimit')).toBe('"points/minute";r=58;t=60');
   });
 
-  it('keeps the advance when the value is missing or malformed, and logs it by rule and header, never by key', async () => {
+  it('keeps the advance when the value is missing or malformed, and logs it by rule, header and reason, a line a second, never by key', async () => {
     const log = vi.spyOn(console, 'log');
-    const get = client(policyOf({ cost: 2 }));
+    let now = T0;
+    const get = client(policyOf({ cost: 2 }), env, () => now);
+    const invalidLines = () =>
+      log.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+        .filter((e) => e.event === 'response_cost_invalid');
     for (const path of ['/graphql', '/graphql?cost=abc', '/graphql?cost=-3', '/graphql?cost=2.5', '/graphql?cost=1e3'])
       expect((await get(path)).status).toBe(200);
     // Five requests at their advance of 2 each, and nothing charged or given back.
     expect((await quota(get))[0]).toMatchObject({ used: 10, remaining: 90 });
-    const lines = log.mock.calls.map(([line]) => String(line));
-    const invalid = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'response_cost_invalid');
-    expect(invalid).toEqual([
-      { event: 'response_cost_invalid', rule: 'points', header: 'X-Cost', reason: 'missing' },
-      ...Array(4).fill({ event: 'response_cost_invalid', rule: 'points', header: 'X-Cost', reason: 'malformed' }),
+    // The first of each reason in a second is written; the other three malformed ones wait for the next line.
+    expect(invalidLines()).toEqual([
+      { event: 'response_cost_invalid', rule: 'points', header: 'X-Cost', reason: 'missing', count: 1 },
+      { event: 'response_cost_invalid', rule: 'points', header: 'X-Cost', reason: 'malformed', count: 1 },
     ]);
+    now = T0 + 1_000;
+    await get('/graphql?cost=abc');
+    expect(invalidLines().at(-1)).toEqual({
+      event: 'response_cost_invalid',
+      rule: 'points',
+      header: 'X-Cost',
+      reason: 'malformed',
+      count: 4,
+    });
+    expect(invalidLines()).toHaveLength(3);
   });
 
   it('removes the cost header from what the client sees, on every response of the policy, unless the rule keeps it', async () => {
