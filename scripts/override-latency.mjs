@@ -3,7 +3,8 @@
 // - by hand, with `wrangler kv key put --local`, as an operator would without the admin API: it applies when the
 //   isolate next reads live configuration (at most its 30 s cache time after the write, plus KV's own propagation);
 // - through the admin API, which drops the isolate's cached snapshot, so it applies on the next request.
-// The caller polls its quota endpoint (which counts nothing) every 250 ms until its limit reads the new value.
+// The caller polls its quota endpoint (which counts nothing against its limits) every 1.1 s until its limit reads the new
+// value: the example policy answers the endpoint 60 times a minute per address.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import { freePort, startWranglerDev, WRANGLER_ENV } from './wrangler-dev.mjs';
 const root = resolve(import.meta.dirname, '..');
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 3);
 const TOKEN = 'override-latency-secret';
+/** Between two polls of the quota endpoint: the example policy answers it 60 times a minute per address. */
+const POLL_MS = 1_100;
 
 const origin = await startOrigin(0);
 const state = mkdtempSync(join(tmpdir(), 'edge-ratelimit-latency-'));
@@ -41,6 +44,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The caller's per-ip limit as its quota endpoint reports it. */
 async function limitOf(ip) {
   const response = await fetch(`${url}/.well-known/ratelimit`, { headers: { 'CF-Connecting-IP': ip } });
+  if (response.status !== 200) throw new Error(`the quota endpoint answered ${response.status}: ${await response.text()}`);
   const report = await response.json();
   return report.limits.find((l) => l.rule === 'per-ip')?.limit;
 }
@@ -49,7 +53,7 @@ async function limitOf(ip) {
 async function appliedAfter(ip, expected, since, maxMs) {
   while (Date.now() - since < maxMs) {
     if ((await limitOf(ip)) === expected) return Date.now() - since;
-    await sleep(250);
+    await sleep(POLL_MS);
   }
   return undefined;
 }
@@ -85,7 +89,7 @@ try {
 }
 
 const show = (list) => list.map((ms) => (ms === undefined ? 'not applied in 150 s' : `${(ms / 1000).toFixed(2)} s`)).join(', ');
-console.log(`override applied after (${runs} runs, polled every 250 ms, wrangler dev, local KV):`);
+console.log(`override applied after (${runs} runs, polled every ${POLL_MS / 1000} s, wrangler dev, local KV):`);
 console.log(`  wrangler kv key put --local   ${show(results.kvPut)}`);
 console.log(`  admin API (PUT /overrides)    ${show(results.adminApi)}`);
 if ([...results.kvPut, ...results.adminApi].some((ms) => ms === undefined)) process.exitCode = 1;
