@@ -4,9 +4,9 @@
 // emulation, and SQLite-backed Durable Object storage on disk.
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../scripts/wrangler-dev.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORKERD = join(ROOT, 'node_modules', '.bin', 'workerd');
@@ -19,18 +19,6 @@ function hasStdbuf() {
   } catch {
     return false;
   }
-}
-
-/** A port free right now on 127.0.0.1. */
-export async function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 }
 
 /**
@@ -158,12 +146,12 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      const collection = /ms: (Mark-Compact|Scavenge|Minor Mark-Sweep)\b.*?, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+      const collection = /^\[\d+:(0x[0-9a-f]+)\].*?ms: (Mark-Compact|Scavenge|Minor Mark-Sweep)\b.*?, ([\d.]+) \/ [\d.]+ ms/.exec(line);
       if (collection) {
-        const pause = Number(collection[2]);
-        pauses.push({ at: performance.now(), full: collection[1] === 'Mark-Compact', ms: pause });
+        const pause = Number(collection[3]);
+        pauses.push({ at: performance.now(), isolate: collection[1], full: collection[2] === 'Mark-Compact', ms: pause });
         if (pauses.length > 100_000) pauses.splice(0, 50_000);
-        if (collection[1] === 'Mark-Compact') {
+        if (collection[2] === 'Mark-Compact') {
           gc.full++;
           gc.fullMs += pause;
           gc.fullMaxMs = Math.max(gc.fullMaxMs, pause);
@@ -204,7 +192,7 @@ export async function startServer({ dir, cpu, tightLimit, pin, inspectorPort }) 
     events: () => ({ ...events }),
     /** Garbage-collection pauses so far: full collections, their total and longest pause, and young-generation pause time (ms). */
     gc: () => ({ ...gc }),
-    /** The pauses read between `from` and `to` (`performance.now()` of this process). */
+    /** The pauses read between `from` and `to` (`performance.now()` of this process), each with the isolate it stopped (V8's address of it). */
     pausesBetween: (from, to) => pauses.filter((p) => p.at >= from && p.at < to),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -11,7 +11,9 @@
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
  *   `/rpcwrite/per-key` calls an object per client address;
- * - `/memory/...`: forwarding after counting in a Map of the isolate and adding the two IETF headers, the floor of any limiter that answers with rate-limit headers.
+ * - `/memory/...`: forwarding after counting in a Map of the isolate and adding the two IETF headers, the floor of any limiter that answers with rate-limit headers;
+ * - `/garbage/<n>/...`: forwarding after allocating `n` small objects that die at once (about 80 bytes each), a control for
+ *   what allocation alone does to the tail (`bench/tail.mjs`).
  *
  * The second segment picks the limit: `open` (never reached; a one-hour
  * window, so clean-up alarms of thousands of keys do not fire in the middle
@@ -332,6 +334,14 @@ app.get('/__bench/cpu/:n/:mode/*', async (c) => {
 });
 
 app.all('/pass/*', forward);
+/** Where `/garbage/` leaves its last object, so the engine cannot drop the allocations. */
+let lastGarbage: unknown;
+app.use('/garbage/:objects/*', async function garbage(c, next) {
+  const objects = Number(c.req.param('objects'));
+  for (let i = 0; i < objects; i++) lastGarbage = { i, list: [i, i + 1, i + 2], previous: lastGarbage === undefined };
+  await next();
+});
+app.all('/garbage/:objects/*', forward);
 
 // Floors: forward after a bare object call, and after one that writes a row.
 // Per key, each client address calls its own object (for never-seen keys, a new one per request);
