@@ -4,6 +4,7 @@ import { DenyCache } from '../../src/engine/deny-cache';
 import { LeaseCache } from '../../src/engine/lease-cache';
 import { after } from '../../src/engine/maybe';
 import type { Group, VerdictKind } from '../../src/engine/verdict';
+import { keyDigester } from '../../src/observability/key-digest';
 import { Metrics } from '../../src/observability/metrics';
 import { RepeatFolder } from '../../src/observability/repeat-folder';
 import { type CompiledPolicy, compilePolicy } from '../../src/policy/compile';
@@ -114,6 +115,7 @@ export async function runScenario(s: Scenario, table: RttTable): Promise<Outcome
         leases: s.mode === 'leases' ? new LeaseCache(10_000, 1_000, s.coalesce ?? false, clock) : undefined,
         metrics: new Metrics(),
         repeats: new RepeatFolder(),
+        digester: keyDigester(undefined),
         clock,
       })),
     );
@@ -206,7 +208,12 @@ async function nameRefusingKeys(compiled: CompiledPolicy, names: readonly string
         { ...request, limits: request.limits.map((l) => ({ ...l, cost: l.config.limit + 1 })) },
       ).decision,
   });
-  const keys: KeyAccess = { limiterFor: () => refusing, denyCache: new DenyCache(), metrics: new Metrics() };
+  const keys: KeyAccess = {
+    limiterFor: () => refusing,
+    denyCache: new DenyCache(),
+    metrics: new Metrics(),
+    digester: keyDigester(undefined),
+  };
   const log = console.log;
   console.log = () => undefined;
   try {
