@@ -1,4 +1,4 @@
-// `npm run bench:tail [-- --variants pass,garbage,rpc,exact,lease] [-- --rounds 3] [-- --seconds 5]`:
+// `npm run bench:tail [-- --variants pass,garbage,rpc,exact,lease] [-- --rounds 3] [-- --seconds 5] [-- --detail]`:
 // where the slow responses of the hot key come from. Each variant is driven alone with 32 connections,
 // as in `npm run bench`, while one more client asks pass-through one request at a time (the sentinel).
 // Slow responses (over 30 ms and 3× the run's median) that end within 10 ms of each other form a
@@ -24,6 +24,8 @@ const CONNECTIONS = 32;
 const ROUNDS = numberOption('--rounds', 3);
 const SECONDS = numberOption('--seconds', 5);
 const SAMPLED_REQUESTS = numberOption('--sampled', 20_000);
+/** `--detail`: also print the functions that allocate most, per variant. */
+const DETAIL = process.argv.includes('--detail');
 /** Small objects `/garbage/` allocates per request: about as much JavaScript as exact mode's decision allocates. */
 const GARBAGE_OBJECTS = 120;
 
@@ -170,11 +172,16 @@ async function allocation(server, session, sources, variant, ip) {
   const { profile } = await session.call('HeapProfiler.stopSampling');
   const byFile = new Map();
   let total = 0;
+  const byFunction = new Map();
   const walk = (node, file) => {
     const frame = node.callFrame;
     const here = frame.url.endsWith('worker.js') && frame.lineNumber >= 0 ? sources[frame.lineNumber] : file;
     total += node.selfSize;
     if (node.selfSize > 0) byFile.set(here ?? '(runtime)', (byFile.get(here ?? '(runtime)') ?? 0) + node.selfSize);
+    if (node.selfSize > 0 && DETAIL) {
+      const name = `${frame.functionName || '(anonymous)'} (${here ?? 'runtime'})`;
+      byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+    }
     for (const child of node.children) walk(child, here);
   };
   walk(profile.head, undefined);
@@ -182,6 +189,9 @@ async function allocation(server, session, sources, variant, ip) {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 4)
     .map(([file, bytes]) => ({ file, bytes: Math.round(bytes / SAMPLED_REQUESTS) }));
+  if (DETAIL)
+    for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 30))
+      console.log(`  ${variant}: ${String(Math.round(bytes / SAMPLED_REQUESTS)).padStart(6)} B  ${name}`);
   return { bytesPerRequest: Math.round(total / SAMPLED_REQUESTS), top };
 }
 
