@@ -8,7 +8,7 @@ import type { Policy } from '../policy/schema';
 import { ipKey } from '../request/client-ip';
 import { decideGroups, type KeyAccess } from './decide-groups';
 import { blockedVerdict, hasLists, listedAs, type RequestLists } from './lists';
-import { allOf, isPending, type MaybePromise } from './maybe';
+import { allOf, isPending } from './maybe';
 import { hashMemo, keyValue, type RequestView, viewOf } from './request-facts';
 import {
   type CapacitySource,
@@ -65,22 +65,16 @@ export async function evaluate(request: Request, path: RequestPath, now: number,
   }
 
   // 4. The rules the request matches, each under its key's value (credentials in keys are hashed, in parallel).
-  const hash = hashMemo();
-  const matched: CompiledRule[] = [];
-  const computed: Array<MaybePromise<string | undefined>> = [];
-  let hashing = false;
-  for (const rule of compiled.rules) {
-    if (!rule.matches(view)) continue;
-    const value = keyValue(rule.rule.key, view, policy, hash);
-    hashing ||= isPending(value);
-    matched.push(rule);
-    computed.push(value);
-  }
+  // Arrays on this path are made at their final size (`filter`, `map`, literals): one grown by `push` reserves room for 16.
+  const matched = compiled.rules.filter((rule) => rule.matches(view));
   if (matched.length === 0) return unlimited(view);
-  const values = hashing ? await Promise.all(computed) : (computed as Array<string | undefined>);
+  const hash = hashMemo();
+  const computed = matched.map((rule) => keyValue(rule.rule.key, view, policy, hash));
+  const values = computed.some(isPending) ? await Promise.all(computed) : (computed as Array<string | undefined>);
   // A rule whose key's part is absent from the request does not apply.
-  const keyed: Array<{ readonly rule: CompiledRule; readonly value: string }> = [];
-  for (const [i, rule] of matched.entries()) if (values[i] !== undefined) keyed.push({ rule, value: values[i] });
+  const keyed = values.includes(undefined)
+    ? matched.flatMap((rule, i) => (values[i] === undefined ? [] : [{ rule, value: values[i]! }]))
+    : matched.map((rule, i) => ({ rule, value: values[i]! }));
   if (keyed.length === 0) return unlimited(view);
 
   // 5. Live overrides (Workers KV) of each keyed rule: other limits, or exempt.
@@ -95,21 +89,27 @@ export async function evaluate(request: Request, path: RequestPath, now: number,
   const capacity = path.capacity;
   const factor = capacity ? capacity.factor(now) : 1;
   // Few rules match one request: a list is quicker to search than a map is to build.
-  const groups: Group[] = [];
-  for (const [i, { rule, value }] of keyed.entries()) {
+  let groups: Group[] | undefined;
+  for (let i = 0; i < keyed.length; i++) {
+    const { rule, value } = keyed[i]!;
     const override = overridden?.[i];
     if (override?.exempt) continue;
     const name = `${rule.keySignature}=${value}`;
-    let group: Group | undefined;
-    for (const g of groups) if (g.name === name) group = g;
-    if (!group) groups.push((group = { name, rules: [], limits: [] }));
-    group.rules.push(rule);
     const cost = costOf(rule, request.headers);
     const reduce = factor < 1 && capacity!.reduces(rule);
-    for (const limit of billedLimits(override ? override.limits : rule.limits, identity, !override))
-      group.limits.push({ rule, limit: reduce ? reducedLimit(limit, factor) : limit, cost });
+    const limits = billedLimits(override ? override.limits : rule.limits, identity, !override).map((limit) => ({
+      rule,
+      limit: reduce ? reducedLimit(limit, factor) : limit,
+      cost,
+    }));
+    const group = groups?.find((g) => g.name === name);
+    if (group) {
+      group.rules.push(rule);
+      group.limits.push(...limits);
+    } else if (groups) groups.push({ name, rules: [rule], limits });
+    else groups = [{ name, rules: [rule], limits }];
   }
-  if (groups.length === 0) return unlimited(view);
+  if (!groups) return unlimited(view);
 
   // 7. The decision: every key asked in parallel (or answered in the isolate), the answers folded.
   const deciding = decideGroups(groups, keys, now, view);

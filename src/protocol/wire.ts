@@ -99,14 +99,28 @@ export class SpecCache {
   }
 }
 
-/** Writes a decision as a flat array (see {@link PackedDecision}). */
+/** Writes a decision as a flat array (see {@link PackedDecision}), made at its final length. */
 export function packDecision(decision: KeyDecision): PackedDecision {
-  const out: Array<number | string> = [decision.allowed ? 1 : 0];
-  for (const { decision: d, counted } of decision.outcomes) {
-    out.push(d.allowed ? 1 : 0, d.limit, d.remaining, d.used, d.resetAt, d.retryAfterMs, counted ? 1 : 0);
+  const { outcomes, banned, delayMs } = decision;
+  const delayed = !banned && delayMs !== undefined && delayMs > 0;
+  const out = new Array<number | string>(1 + PER_LIMIT * outcomes.length + (banned ? 3 : delayed ? 1 : 0));
+  out[0] = decision.allowed ? 1 : 0;
+  let at = 1;
+  for (const { decision: d, counted } of outcomes) {
+    out[at] = d.allowed ? 1 : 0;
+    out[at + 1] = d.limit;
+    out[at + 2] = d.remaining;
+    out[at + 3] = d.used;
+    out[at + 4] = d.resetAt;
+    out[at + 5] = d.retryAfterMs;
+    out[at + 6] = counted ? 1 : 0;
+    at += PER_LIMIT;
   }
-  if (decision.banned) out.push(decision.banned.until, decision.banned.rule, decision.banned.placed ? 1 : 0);
-  else if (decision.delayMs !== undefined && decision.delayMs > 0) out.push(decision.delayMs);
+  if (banned) {
+    out[at] = banned.until;
+    out[at + 1] = banned.rule;
+    out[at + 2] = banned.placed ? 1 : 0;
+  } else if (delayed) out[at] = delayMs;
   return out;
 }
 
@@ -119,13 +133,12 @@ export function unpackDecision(packed: unknown, limits: readonly LimitRequest[])
   const base = 1 + PER_LIMIT * limits.length;
   if (packed.length !== base && packed.length !== base + 1 && packed.length !== base + 3) return undefined;
   for (let i = 0; i < base; i++) if (typeof packed[i] !== 'number') return undefined;
-  const outcomes: LimitOutcome[] = [];
-  for (let j = 0; j < limits.length; j++) {
+  const values = packed as number[];
+  const outcomes = limits.map((limit, j): LimitOutcome => {
     const at = 1 + PER_LIMIT * j;
-    const values = packed as number[];
-    outcomes.push({
-      id: limits[j]!.id,
-      shadow: limits[j]!.shadow,
+    return {
+      id: limit.id,
+      shadow: limit.shadow,
       counted: values[at + 6] === 1,
       decision: {
         allowed: values[at] === 1,
@@ -135,8 +148,8 @@ export function unpackDecision(packed: unknown, limits: readonly LimitRequest[])
         resetAt: values[at + 4]!,
         retryAfterMs: values[at + 5]!,
       },
-    });
-  }
+    };
+  });
   const decision: KeyDecision = { allowed: packed[0] === 1, outcomes };
   if (packed.length === base) return decision;
   if (packed.length === base + 1) {
