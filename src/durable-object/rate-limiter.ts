@@ -50,10 +50,26 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
     });
   }
 
-  /** Decides a request against every limit it meets under this key. */
+  /**
+   * Decides a request against every limit it meets under this key: what
+   * {@link checkBatch} does for a batch of one, without a batch's
+   * bookkeeping (it is every exact-mode request's call).
+   */
   check(request: KeyRequest): KeyDecision {
-    return this.checkBatch([request])[0]!;
+    const kv = this.ctx.storage.kv;
+    const { decision, limitWrites, banWrites } = decideKey(this.readLimit, (rule) => kv.get<BanState>(banRow(rule)), request);
+    this.record(request.limits, limitWrites, request.now);
+    let expiry = 0;
+    for (const [rule, state] of banWrites) {
+      kv.put(banRow(rule), state);
+      expiry = Math.max(expiry, state.expiresAt);
+    }
+    this.commit(request.now, expiry);
+    return decision;
   }
+
+  /** A limit row's state as this object counts it. */
+  private readonly readLimit = (id: string): LimitState | undefined => this.rows.get(limitRow(id))?.state;
 
   /**
    * {@link check} in the compact form of `./wire`: the key's limits and bans
@@ -82,12 +98,11 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
       if (!bans.has(row)) bans.set(row, kv.get<BanState>(row));
       return bans.get(row);
     };
-    const readLimit = (id: string) => this.rows.get(limitRow(id))?.state;
     const readBan = (rule: string) => currentBan(banRow(rule));
     let expiry = 0;
     let now = 0;
     const decisions = requests.map((request) => {
-      const { decision, limitWrites, banWrites } = decideKey(readLimit, readBan, request);
+      const { decision, limitWrites, banWrites } = decideKey(this.readLimit, readBan, request);
       this.record(request.limits, limitWrites, request.now);
       for (const [rule, state] of banWrites) {
         (stagedBans ??= new Map()).set(banRow(rule), state);
@@ -107,7 +122,7 @@ export class RateLimiter extends DurableObject implements KeyLimiter {
    * lease left unspent. At most one row per limit is written per lease, not per request.
    */
   lease(request: LeaseRequest): LeaseAnswer {
-    const { answer, limitWrites } = grantLease((id) => this.rows.get(limitRow(id))?.state, request);
+    const { answer, limitWrites } = grantLease(this.readLimit, request);
     this.record(request.limits, limitWrites, request.now);
     this.commit(request.now, 0);
     return answer;
