@@ -1,4 +1,4 @@
-// `npm run bench:tail [-- --variants pass,garbage,rpc,exact,lease] [-- --rounds 3] [-- --seconds 5] [-- --detail]`:
+// `npm run bench:tail [-- --variants pass,garbage,rpc,rpcgarbage,count,exact,lease] [-- --rounds 3] [-- --seconds 5] [-- --detail]`:
 // where the slow responses of the hot key come from. Each variant is driven alone with 32 connections,
 // as in `npm run bench`, while one more client asks pass-through one request at a time (the sentinel).
 // Slow responses (over 30 ms and 3× the run's median) that end within 10 ms of each other form a
@@ -21,7 +21,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results');
 const { tightLimit: TIGHT_LIMIT } = JSON.parse(readFileSync(join(ROOT, 'bench', 'limits.json'), 'utf8'));
 const CONNECTIONS = 32;
-const ROUNDS = numberOption('--rounds', 3);
+const ROUNDS = numberOption('--rounds', 5);
 const SECONDS = numberOption('--seconds', 5);
 const SAMPLED_REQUESTS = numberOption('--sampled', 20_000);
 /** `--detail`: also print the functions that allocate most, per variant. */
@@ -33,6 +33,8 @@ const VARIANTS = {
   pass: { label: 'pass-through', path: '/pass/x' },
   garbage: { label: `pass-through + ${GARBAGE_OBJECTS} objects of garbage`, path: `/garbage/${GARBAGE_OBJECTS}/x` },
   rpc: { label: 'floor: one bare DO call', path: '/rpc/x' },
+  rpcgarbage: { label: `one bare DO call + the same garbage, made before the call`, path: `/rpcgarbage/${GARBAGE_OBJECTS}/x` },
+  count: { label: 'floor: one DO call that counts, and its headers', path: '/rpccount/x' },
   exact: { label: 'edge-ratelimit (exact)', path: '/exact/open/hot' },
   lease: { label: 'edge-ratelimit (leases)', path: '/lease/open/hot' },
 };
@@ -160,13 +162,17 @@ function sourcesOf(bundle) {
   return files;
 }
 
-/** JavaScript allocated per request by the main worker's isolate (the worker and its objects), and by which source files. */
-async function allocation(server, session, sources, variant, ip) {
+/**
+ * JavaScript allocated per request by the main worker's isolate (the worker and its objects), and by which source files.
+ * With `survivors`, only what outlived a young-generation collection (promoted, or alive at the end), which a
+ * full collection has to reclaim: what makes the long pauses.
+ */
+async function allocation(server, session, sources, variant, ip, survivors = false) {
   const request = { method: 'GET', path: VARIANTS[variant].path, headers: { 'cf-connecting-ip': ip } };
   await session.call('HeapProfiler.startSampling', {
     samplingInterval: 256,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !survivors,
   });
   await autocannon({ url: server.url, connections: CONNECTIONS, amount: SAMPLED_REQUESTS, requests: [request] });
   const { profile } = await session.call('HeapProfiler.stopSampling');
@@ -191,7 +197,7 @@ async function allocation(server, session, sources, variant, ip) {
     .map(([file, bytes]) => ({ file, bytes: Math.round(bytes / SAMPLED_REQUESTS) }));
   if (DETAIL)
     for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 30))
-      console.log(`  ${variant}: ${String(Math.round(bytes / SAMPLED_REQUESTS)).padStart(6)} B  ${name}`);
+      console.log(`  ${variant}${survivors ? ' (survivors)' : ''}: ${String(Math.round(bytes / SAMPLED_REQUESTS)).padStart(6)} B  ${name}`);
   return { bytesPerRequest: Math.round(total / SAMPLED_REQUESTS), top };
 }
 
@@ -222,7 +228,11 @@ try {
     }
   const session = await inspect(inspectorPort, 'workerd: worker main');
   const sources = sourcesOf(readFileSync(join(dir, 'build', 'worker.js'), 'utf8'));
-  for (const v of chosen) allocations[v] = await allocation(server, session, sources, v, ipOf(v));
+  for (const v of chosen) {
+    allocations[v] = await allocation(server, session, sources, v, ipOf(v));
+    const survived = await allocation(server, session, sources, v, ipOf(v), true);
+    allocations[v].survivedPerRequest = survived.bytesPerRequest;
+  }
   session.close();
 } finally {
   await server.stop();
@@ -259,11 +269,11 @@ const summary = Object.fromEntries(
 
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const table = [
-  '| variant | p50 ms | p99 ms (min–max) | p99 over the bare call p99, same round (min–max) | p99 outside stalls, ms | the same over the bare call (min–max) | stalls/s | requests in stalls | stalls the sentinel sat in | GC pauses ≥ 10 ms /s | JS allocated per request | most of it |',
-  '| --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| variant | p50 ms | p99 ms (min–max) | p99 over the bare call p99, same round (min–max) | p99 outside stalls, ms | the same over the bare call (min–max) | stalls/s | requests in stalls | stalls the sentinel sat in | GC pauses ≥ 10 ms /s | JS allocated per request | of it, outlived a young collection | most of it |',
+  '| --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ...chosen.map((v) => {
     const s = summary[v];
-    return `| ${s.label} | ${f(s.p50Ms)} | ${f(s.p99Ms)} (${f(s.p99Spread[0])}–${f(s.p99Spread[1])}) | ${f(s.p99OverBareCall, 2)} (${f(s.p99OverBareCallSpread[0], 2)}–${f(s.p99OverBareCallSpread[1], 2)}) | ${f(s.p99OutsideMs)} | ${f(s.p99OutsideOverBareCall, 2)} (${f(s.p99OutsideOverBareCallSpread[0], 2)}–${f(s.p99OutsideOverBareCallSpread[1], 2)}) | ${f(s.stallsPerS)} | ${f(100 * s.stalledShare)} % | ${f(100 * s.sentinelHeld, 0)} % | ${f(s.gcPausesOver10MsPerS)} | ${(s.bytesPerRequest / 1024).toFixed(1)} KB | ${s.top.map((t) => `${t.file} ${(t.bytes / 1024).toFixed(1)}`).join(', ')} |`;
+    return `| ${s.label} | ${f(s.p50Ms)} | ${f(s.p99Ms)} (${f(s.p99Spread[0])}–${f(s.p99Spread[1])}) | ${f(s.p99OverBareCall, 2)} (${f(s.p99OverBareCallSpread[0], 2)}–${f(s.p99OverBareCallSpread[1], 2)}) | ${f(s.p99OutsideMs)} | ${f(s.p99OutsideOverBareCall, 2)} (${f(s.p99OutsideOverBareCallSpread[0], 2)}–${f(s.p99OutsideOverBareCallSpread[1], 2)}) | ${f(s.stallsPerS)} | ${f(100 * s.stalledShare)} % | ${f(100 * s.sentinelHeld, 0)} % | ${f(s.gcPausesOver10MsPerS)} | ${(s.bytesPerRequest / 1024).toFixed(1)} KB | ${(s.survivedPerRequest / 1024).toFixed(1)} KB (${f((100 * s.survivedPerRequest) / s.bytesPerRequest, 0)} %) | ${s.top.map((t) => `${t.file} ${(t.bytes / 1024).toFixed(1)}`).join(', ')} |`;
   }),
 ].join('\n');
 console.log(`\n${table}`);
@@ -281,6 +291,7 @@ Written by \`npm run bench:tail\` on ${new Date().toISOString()}: ${ROUNDS} roun
 - **p99 outside stalls** is the p99 of a run's responses with those held by its stalls left out: the variant's own tail, apart from the process's.
 - The **sentinel** is one more client asking pass-through, one request at a time, during every run: a stall it sat in too stopped the whole process, not one variant's path.
 - **JS allocated per request** is V8's sampling heap profile of the main worker's isolate (the worker and its Durable Objects), objects collected since included, over ${SAMPLED_REQUESTS.toLocaleString('en')} requests; "most of it" names the source files whose functions allocated most (KB per request; \`(runtime)\` is the runtime's own objects).
+- **Outlived a young collection** is the same profile without the objects a young-generation collection (scavenge) reclaimed: what was promoted to the old generation and waits for a full collection, the long pauses.
 
 ${table}
 `,

@@ -11,9 +11,11 @@
  * - `/peer/...`: `hono-rate-limiter` with `@hono-rate-limiter/cloudflare`'s Durable Object store;
  * - `/rpc/...`, `/rpcwrite/...`: forwarding after a bare object call (none, or one row written), the floor of any design calling an object per request;
  *   `/rpcwrite/per-key` calls an object per client address;
+ * - `/rpccount/...`: forwarding after one object call that counts the request in a fixed window, with the two IETF headers: the floor of
+ *   any exact limiter (an object call per request that decides);
  * - `/memory/...`: forwarding after counting in a Map of the isolate and adding the two IETF headers, the floor of any limiter that answers with rate-limit headers;
  * - `/garbage/<n>/...`: forwarding after allocating `n` small objects that die at once (about 80 bytes each), a control for
- *   what allocation alone does to the tail (`bench/tail.mjs`).
+ *   what allocation alone does to the tail (`bench/tail.mjs`); `/rpcgarbage/<n>/...` allocates the same before a bare object call.
  *
  * The second segment picks the limit: `open` (never reached; a one-hour
  * window, so clean-up alarms of thousands of keys do not fire in the middle
@@ -146,6 +148,21 @@ export class BenchRateLimiter extends RateLimiter {
   private pings = 0;
 
   /**
+   * The least an exact limiter's object can do per request: count it in a
+   * fixed window held in memory, and answer whether it fits, what is left and
+   * when the window ends, as three numbers.
+   */
+  countInWindow(now: number, limit: number, windowMs: number): [number, number, number] {
+    const start = now - (now % windowMs);
+    if (this.window.start !== start) this.window = { start, used: 0 };
+    const allowed = this.window.used < limit;
+    if (allowed) this.window.used++;
+    return [allowed ? 1 : 0, limit - this.window.used, start + windowMs];
+  }
+
+  private window = { start: 0, used: 0 };
+
+  /**
    * A round trip that persists one row, as counting a request must. The value
    * changes on every call: storage skips rewriting an unchanged value, so a
    * clock that reads the same within a millisecond would understate the floor.
@@ -222,24 +239,38 @@ function substituteCall(stub: DurableObjectStub<BenchRateLimiter>, now: number, 
   return callMode === 'bare' ? stub.ping().then(() => answer) : Promise.resolve(answer);
 }
 
+/**
+ * A stub of our object class with each call counted for the variant being
+ * driven. One small object per stub: the wrapper must not add to what
+ * exact mode's path is measured to allocate (bench/tail.mjs).
+ */
+class CountedStub {
+  constructor(private readonly stub: DurableObjectStub<BenchRateLimiter>) {}
+  check(request: Parameters<RateLimiter['check']>[0]) {
+    counters[ourVariant].doCalls++;
+    return this.stub.check(request);
+  }
+  checkPacked(now: number, spec: string) {
+    counters[ourVariant].doCalls++;
+    return callMode === 'real' ? this.stub.checkPacked(now, spec) : substituteCall(this.stub, now, spec);
+  }
+  release(now: number, releases: Parameters<RateLimiter['release']>[1]) {
+    counters[ourVariant].doCalls++;
+    return this.stub.release(now, releases);
+  }
+  lease(request: Parameters<RateLimiter['lease']>[0]) {
+    counters[ourVariant].doCalls++;
+    return this.stub.lease(request);
+  }
+  checkBatch(requests: Parameters<RateLimiter['checkBatch']>[0]) {
+    counters[ourVariant].doCalls++;
+    return this.stub.checkBatch(requests);
+  }
+}
+
 /** Our object namespace, with calls counted for the variant being driven. */
 function countedOurs(namespace: DurableObjectNamespace<BenchRateLimiter>) {
-  return {
-    getByName(name: string) {
-      const stub = namespace.getByName(name);
-      return {
-        check: (request: Parameters<RateLimiter['check']>[0]) => (counters[ourVariant].doCalls++, stub.check(request)),
-        checkPacked: (now: number, spec: string) => (
-          counters[ourVariant].doCalls++, callMode === 'real' ? stub.checkPacked(now, spec) : substituteCall(stub, now, spec)
-        ),
-        release: (now: number, releases: Parameters<RateLimiter['release']>[1]) => (
-          counters[ourVariant].doCalls++, stub.release(now, releases)
-        ),
-        lease: (request: Parameters<RateLimiter['lease']>[0]) => (counters[ourVariant].doCalls++, stub.lease(request)),
-        checkBatch: (requests: Parameters<RateLimiter['checkBatch']>[0]) => (counters[ourVariant].doCalls++, stub.checkBatch(requests)),
-      };
-    },
-  };
+  return { getByName: (name: string) => new CountedStub(namespace.getByName(name)) };
 }
 
 /** The peer's namespace, with calls counted. */
@@ -355,6 +386,13 @@ app.all('/rpc/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
   return forward(c);
 });
+// The garbage control beside a bare object call: the same small objects, dead before the call is made.
+app.all('/rpcgarbage/:objects/*', async function garbageThenCall(c) {
+  const objects = Number(c.req.param('objects'));
+  for (let i = 0; i < objects; i++) lastGarbage = { i, list: [i, i + 1, i + 2], previous: lastGarbage === undefined };
+  await c.env.RATE_LIMITER.getByName('rpc-floor').ping();
+  return forward(c);
+});
 app.all('/rpcwrite/per-key', async (c) => {
   // The floor for many keys: an object per client address, writing one row per call.
   await c.env.RATE_LIMITER.getByName(`rpc-key=${ip(c)}`).pingWrite(Date.now());
@@ -364,6 +402,18 @@ app.all('/rpcwrite/*', async (c) => {
   await c.env.RATE_LIMITER.getByName('rpc-floor').pingWrite(Date.now());
   return forward(c);
 });
+
+// The floor of an exact limiter: one object call that counts the request in a window (`countInWindow`),
+// a 429 when it does not fit, and the two IETF headers on the response. No policy, no rules, no settling.
+app.use('/rpccount/*', async function counted(c, next) {
+  const now = Date.now();
+  const [allowed, remaining, resetAt] = await c.env.RATE_LIMITER.getByName(`rpccount=${ip(c)}`).countInWindow(now, OPEN_LIMIT, 3_600_000);
+  if (!allowed) return c.text('Too many requests', 429);
+  await next();
+  c.res.headers.append('RateLimit-Policy', `"count";q=${OPEN_LIMIT};w=3600`);
+  c.res.headers.append('RateLimit', `"count";r=${remaining};t=${Math.ceil((resetAt - now) / 1000)}`);
+});
+app.all('/rpccount/*', forward);
 
 // The floor of a limiter that answers with headers: a fixed-window count in isolate memory, shared by nobody.
 const memoryCounts = new Map<string, { windowStart: number; used: number }>();
