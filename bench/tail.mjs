@@ -1,4 +1,4 @@
-// `npm run bench:tail [-- --variants pass,garbage,rpc,rpcgarbage,count,exact,lease] [-- --rounds 3] [-- --seconds 5] [-- --detail]`:
+// `npm run bench:tail [-- --variants pass,garbage,rpc,rpcgarbage,count,exact,lease] [-- --rounds 5] [-- --seconds 5] [-- --detail]`:
 // where the slow responses of the hot key come from. Each variant is driven alone with 32 connections,
 // as in `npm run bench`, while one more client asks pass-through one request at a time (the sentinel).
 // Slow responses (over 30 ms and 3× the run's median) that end within 10 ms of each other form a
