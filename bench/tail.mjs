@@ -33,7 +33,7 @@ const VARIANTS = {
   pass: { label: 'pass-through', path: '/pass/x' },
   garbage: { label: `pass-through + ${GARBAGE_OBJECTS} objects of garbage`, path: `/garbage/${GARBAGE_OBJECTS}/x` },
   rpc: { label: 'floor: one bare DO call', path: '/rpc/x' },
-  rpcgarbage: { label: `one bare DO call + the same garbage, made before the call`, path: `/rpcgarbage/${GARBAGE_OBJECTS}/x` },
+  rpcgarbage: { label: 'one bare DO call + the same garbage, made before the call', path: `/rpcgarbage/${GARBAGE_OBJECTS}/x` },
   count: { label: 'floor: one DO call that counts, and its headers', path: '/rpccount/x' },
   exact: { label: 'edge-ratelimit (exact)', path: '/exact/open/hot' },
   lease: { label: 'edge-ratelimit (leases)', path: '/lease/open/hot' },
